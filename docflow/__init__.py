@@ -1,0 +1,2 @@
+"""docflow's shared vocabulary: the pydantic models that cross Temporal boundaries,
+settings with environment profiles, routing rules, and the document store."""

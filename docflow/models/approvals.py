@@ -1,0 +1,57 @@
+"""Approval decisions, corrections and cancellations: the payloads of workflow Updates."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from docflow.models.documents import DocumentRef
+from docflow.models.signing import Signer
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    REQUEST_CHANGES = "request_changes"
+
+
+class ApprovalDecision(BaseModel):
+    """An approver's decision. `actor` is set by the API from the authenticated caller."""
+
+    actor: str
+    decision: Decision
+    comment: str = ""
+    stage: str | None = Field(
+        default=None, description="If given, must name the open stage (guards against races)."
+    )
+
+
+class NewDocumentVersion(BaseModel):
+    """A revised document after "changes requested" or a conversion error."""
+
+    actor: str
+    document: DocumentRef
+    comment: str = ""
+
+
+class SignatureCorrection(BaseModel):
+    """Fix for a signature exception: new recipients and/or a new document version."""
+
+    actor: str
+    signers: list[Signer] | None = None
+    document: DocumentRef | None = None
+    comment: str = ""
+
+
+class CancelRequest(BaseModel):
+    actor: str
+    reason: str
+
+
+class UpdateAccepted(BaseModel):
+    """What every Update returns: the state right after it was applied."""
+
+    state: str
+    stage: str | None = None
+    detail: str = ""

@@ -1,0 +1,147 @@
+"""Inputs and results of the activities: what the workflow asks of each external system."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from docflow.models.documents import DocumentRef
+from docflow.models.signing import Signer, SourceRecord, WorkspaceTarget
+
+
+class RoutingDecision(BaseModel):
+    """What the routing rules chose for this request (per environment, versioned)."""
+
+    rules_version: str
+    rule: str
+    signature_template: str
+    sender_email: str
+    workspace_parent_id: int
+    workspace_type_id: int
+    workspace_template_id: int
+    category_id: int
+    category_attributes: dict[str, int] = Field(default_factory=dict)
+    rm_classification_id: int
+    require_internal_approval: bool = True
+
+
+class ValidationResult(BaseModel):
+    accepted: bool
+    reasons: list[str] = Field(default_factory=list)
+    route: RoutingDecision | None = None
+
+
+class CreateSignatureInput(BaseModel):
+    """One signature cycle. `external_id` makes the create idempotent across retries."""
+
+    external_id: str
+    document: DocumentRef
+    signers: list[Signer]
+    sender_email: str
+    subject: str
+    message: str = ""
+    auto_expire_days: int = 30
+
+
+class SignatureRequestCreated(BaseModel):
+    document_uuid: str
+    document_url: str
+    signature_request_uuid: str
+
+
+class SignatureDocumentStatus(BaseModel):
+    document_uuid: str
+    status: str = Field(description="Two-letter Core Signature status code, e.g. 'si'.")
+    decline_reason: str = ""
+
+
+class SignerOutcome(BaseModel):
+    email: str
+    signed_on: datetime | None = None
+
+
+class SignedArtifacts(BaseModel):
+    signed_pdf: DocumentRef
+    signing_log: DocumentRef
+    security_hash: str
+    signers: list[SignerOutcome]
+    completed_at: datetime | None = None
+
+
+class WorkspaceRef(BaseModel):
+    id: int
+    created: bool
+
+
+class ArchiveDocumentInput(BaseModel):
+    """File one document into a workspace: find-by-name first, so a retry adds nothing."""
+
+    workspace_id: int
+    document: DocumentRef
+    name: str
+    category_id: int
+    category_values: dict[str, str] = Field(
+        default_factory=dict, description="Category attribute id -> value, e.g. {'2': 'Q-1'}."
+    )
+    rm_classification_id: int | None = None
+
+
+class ArchivedNode(BaseModel):
+    node_id: int
+    created: bool
+
+
+class ReportOutcome(StrEnum):
+    COMPLETED = "completed"
+    REFUSED = "refused"
+    REJECTED = "rejected"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class SourceReport(BaseModel):
+    """Status report to the source system, sent as a Standard Webhooks signed callback."""
+
+    idempotency_key: str
+    business_key: str
+    source: SourceRecord
+    callback_url: str | None = None
+    outcome: ReportOutcome
+    reason: str = ""
+    occurred_at: datetime
+    document_version: int
+    signers: list[SignerOutcome] = Field(default_factory=list)
+    completed_at: datetime | None = None
+    workspace_id: int | None = None
+    archived_node_id: int | None = None
+    audit_trail_node_id: int | None = None
+
+
+class NotificationKind(StrEnum):
+    APPROVAL_REQUESTED = "approval_requested"
+    APPROVAL_REMINDER = "approval_reminder"
+    APPROVAL_ESCALATED = "approval_escalated"
+    SIGNATURE_EXCEPTION = "signature_exception"
+
+
+class Notification(BaseModel):
+    """A message to people or a support queue, delivered by the notification service."""
+
+    idempotency_key: str
+    kind: NotificationKind
+    business_key: str
+    recipients: list[str] = Field(
+        default_factory=list, description="Principals; empty means the support queue."
+    )
+    subject: str
+    body: str = ""
+    data: dict[str, str] = Field(default_factory=dict)
+
+
+class WorkspaceRequest(BaseModel):
+    target: WorkspaceTarget
+    route: RoutingDecision

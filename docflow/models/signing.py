@@ -1,0 +1,107 @@
+"""The signing process: its input, the approval stages, signers and targets."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, EmailStr, Field, field_validator
+
+from docflow.models.documents import DocumentRef
+
+
+class Quorum(StrEnum):
+    ANY = "any"
+    ALL = "all"
+
+
+class SourceRecord(BaseModel):
+    """The business-system record that asked for the signature (CRM opportunity, ERP order...)."""
+
+    system: str = Field(description="Source system id, e.g. 'SFDC'.", examples=["SFDC"])
+    record_type: str = Field(examples=["Opportunity"])
+    record_id: str = Field(examples=["0065g00000XYZ"])
+    account_id: str | None = Field(default=None, description="Customer account id, if known.")
+    account_name: str | None = None
+
+
+class WorkspaceTarget(BaseModel):
+    """The Business Workspace that receives the signed document, bound to a business object."""
+
+    ext_system_id: str = Field(examples=["SFDC"])
+    bo_type: str = Field(examples=["Account"])
+    bo_id: str = Field(examples=["0015g00000ABC"])
+    name: str = Field(description="Workspace name used if it has to be created.")
+
+
+class Signer(BaseModel):
+    email: EmailStr
+    first_name: str = ""
+    last_name: str = ""
+    order: int = Field(default=0, ge=0)
+    needs_to_sign: bool = True
+
+
+class ApprovalStageSpec(BaseModel):
+    """One internal approval stage: who decides, how many must agree, and by when."""
+
+    name: str
+    approvers: list[str] = Field(min_length=1, description="Principal ids allowed to decide.")
+    quorum: Quorum = Quorum.ANY
+    deadline: timedelta = Field(default=timedelta(days=3), description="Until escalation.")
+    reminder_before: timedelta = Field(default=timedelta(hours=24))
+    escalation_approver: str | None = Field(
+        default=None, description="Becomes eligible at the deadline; decides alone."
+    )
+    escalation_window: timedelta = Field(
+        default=timedelta(days=1), description="After escalation, time until the stage expires."
+    )
+
+    @field_validator("approvers")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("approvers must be unique")
+        return value
+
+
+class SigningPolicy(BaseModel):
+    """Timers and limits of one run; filled from settings by the starter, fixed for the run."""
+
+    signature_poll_after: timedelta = timedelta(hours=6)
+    signature_poll_interval: timedelta = timedelta(hours=1)
+    max_resends: int = Field(default=2, ge=0)
+    exception_deadline: timedelta = timedelta(days=5)
+    changes_deadline: timedelta = timedelta(days=14)
+    auto_expire_days: int = Field(default=30, ge=1)
+
+
+class SigningRequest(BaseModel):
+    """What a business app sends to start a signing process."""
+
+    business_key: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
+        description="Caller's unique key for this process; starting twice returns the same run.",
+        examples=["SFDC-Q-1001"],
+    )
+    document_type: str = Field(examples=["sales_contract"])
+    title: str = Field(default="", description="Subject of the signature e-mail.")
+    message: str = ""
+    source: SourceRecord
+    approval_stages: list[ApprovalStageSpec] = Field(default_factory=list)
+    signers: list[Signer] = Field(min_length=1)
+    workspace: WorkspaceTarget
+    metadata: dict[str, str] = Field(default_factory=dict)
+    callback_url: str | None = Field(
+        default=None, description="Where status reports go; defaults to the source's endpoint."
+    )
+
+
+class SigningProcessInput(BaseModel):
+    """Workflow input: the request, the stored document, and the run's fixed policy."""
+
+    request: SigningRequest
+    document: DocumentRef
+    environment: str
+    policy: SigningPolicy = Field(default_factory=SigningPolicy)
+    started_by: str = Field(description="Authenticated principal that started the process.")

@@ -1,0 +1,84 @@
+"""What a signing process reports about itself: state, stage, audit trail, results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class ProcessState(StrEnum):
+    VALIDATING = "validating"
+    REFUSED = "refused"
+    AWAITING_APPROVAL = "awaiting_approval"
+    CHANGES_REQUESTED = "changes_requested"
+    REJECTED = "rejected"
+    SENDING = "sending"
+    AWAITING_SIGNATURE = "awaiting_signature"
+    SIGNATURE_EXCEPTION = "signature_exception"
+    ARCHIVING = "archiving"
+    REPORTING = "reporting"
+    COMPLETED = "completed"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+TERMINAL_STATES = frozenset(
+    {
+        ProcessState.REFUSED,
+        ProcessState.REJECTED,
+        ProcessState.COMPLETED,
+        ProcessState.DECLINED,
+        ProcessState.EXPIRED,
+        ProcessState.CANCELLED,
+        ProcessState.FAILED,
+    }
+)
+
+
+class AuditEntry(BaseModel):
+    at: datetime
+    kind: str = Field(description="e.g. started, decision, reminder, event, archived, reported")
+    actor: str = Field(description="Principal, 'system', or 'core-signature'.")
+    detail: str = ""
+    data: dict[str, str] = Field(default_factory=dict)
+
+
+class StageStatus(BaseModel):
+    name: str
+    quorum: str
+    eligible: list[str]
+    approvals: list[str] = Field(default_factory=list)
+    outcome: str | None = None
+    escalated: bool = False
+
+
+class SignatureStatus(BaseModel):
+    cycle: int = 0
+    document_uuid: str | None = None
+    signature_request_uuid: str | None = None
+    last_event: str | None = None
+    signed_by: list[str] = Field(default_factory=list)
+    completed_at: datetime | None = None
+
+
+class ArchiveStatus(BaseModel):
+    workspace_id: int | None = None
+    document_node_id: int | None = None
+    audit_trail_node_id: int | None = None
+
+
+class ProcessStatus(BaseModel):
+    business_key: str
+    state: ProcessState
+    stage: str | None = None
+    waiting_for: str = ""
+    outcome_reason: str = ""
+    document_version: int
+    stages: list[StageStatus] = Field(default_factory=list)
+    signature: SignatureStatus = Field(default_factory=SignatureStatus)
+    archive: ArchiveStatus = Field(default_factory=ArchiveStatus)
+    audit: list[AuditEntry] = Field(default_factory=list)

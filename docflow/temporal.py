@@ -1,0 +1,24 @@
+"""Connecting to Temporal: the SDK's environment configuration plus the pydantic converter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
+
+SIGNING_WORKFLOW_ID_PREFIX = "signing-"
+
+
+def signing_workflow_id(business_key: str) -> str:
+    return f"{SIGNING_WORKFLOW_ID_PREFIX}{business_key}"
+
+
+async def connect(profile: str | None = None, **overrides: Any) -> Client:
+    """Connect using TEMPORAL_* env vars / temporal.toml (address, namespace, TLS, API key)."""
+    config: dict[str, Any] = dict(ClientConfig.load_client_connect_config(profile=profile))
+    config.setdefault("target_host", "localhost:7233")
+    config.update(overrides)
+    config["data_converter"] = pydantic_data_converter
+    return await Client.connect(**config)
