@@ -799,10 +799,10 @@ class SigningWorkflow:
         if self._cancel is not None:
             raise _CancelRequested(self._cancel)
 
-    async def _wait(self, condition: Callable[[], bool], timeout: timedelta, summary: str) -> bool:
-        """Wait for a condition; False when the timer fired first."""
+    async def _wait(self, condition: Callable[[], bool], limit: timedelta, summary: str) -> bool:
+        """Wait for a condition; False when the timer (`summary` in the UI) fired first."""
         try:
-            await workflow.wait_condition(condition, timeout=timeout, timeout_summary=summary)
+            await workflow.wait_condition(condition, timeout=limit, timeout_summary=summary)
         except TimeoutError:
             return False
         return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, EmailStr, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from docflow.models.documents import DocumentRef
 
@@ -35,7 +35,7 @@ class WorkspaceTarget(BaseModel):
 
 
 class Signer(BaseModel):
-    email: EmailStr
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", examples=["jane.doe@example.com"])
     first_name: str = ""
     last_name: str = ""
     order: int = Field(default=0, ge=0)
