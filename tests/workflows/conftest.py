@@ -1,4 +1,4 @@
-"""Workflow-test harness: stand-in activities (same names) and a worker on the time-skipping server."""
+"""Workflow-test harness: stand-in activities under the real names, time-skipping server."""
 
 from __future__ import annotations
 
@@ -210,10 +210,10 @@ def event(
 
 
 async def wait_for(
-    handle: WorkflowHandle, predicate: Callable[[ProcessStatus], bool], timeout: float = 15
+    handle: WorkflowHandle, predicate: Callable[[ProcessStatus], bool], within: float = 15
 ) -> ProcessStatus:
     """Poll the status query until the predicate holds (activities run in real time)."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         status = await handle.query(SigningWorkflow.status)
         if predicate(status):

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from docflow.models import (
     ApprovalDecision,
@@ -415,7 +416,7 @@ async def test_cancel_during_approval(harness: Harness) -> None:
     result = await handle.result()
     assert result.state is ProcessState.CANCELLED
     assert harness.systems.reports[-1].outcome is ReportOutcome.CANCELLED
-    with pytest.raises(Exception):
+    with pytest.raises(RPCError):  # the run is closed: no handler accepts updates
         await handle.execute_update(
             SigningWorkflow.cancel, CancelRequest(actor="app:crm", reason="again")
         )
