@@ -1,0 +1,83 @@
+"""Settings profiles, secret references and routing rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from docflow.docstore import DocumentIntegrityError, LocalDocumentStore
+from docflow.models import ApprovalStageSpec, DocumentRef
+from docflow.routing import RoutingRules, decide_route
+from docflow.secrets import SecretResolutionError, resolve_secret
+from docflow.settings import CONFIG_DIR, Settings
+from tests.workflows.conftest import signing_input
+
+
+def test_prod_profile_refuses_literal_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCFLOW_PROFILE", "prod")
+    assert Settings().documents.kind == "s3"  # config/prod.toml is loaded
+    monkeypatch.setenv("DOCFLOW_CRM__WEBHOOK_SECRET", "value:oops")
+    with pytest.raises(ValidationError, match="only accepts env: or file:"):
+        Settings()
+
+
+def test_secret_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCFLOW_TEST_SECRET", "from-env")
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("from-file\n")
+    assert resolve_secret("env:DOCFLOW_TEST_SECRET") == "from-env"
+    assert resolve_secret(f"file:{secret_file}") == "from-file"
+    assert resolve_secret("value:dev") == "dev"
+    with pytest.raises(SecretResolutionError, match="refused"):
+        resolve_secret("value:dev", allow_literal=False)
+    with pytest.raises(SecretResolutionError, match="not set"):
+        resolve_secret("env:DOCFLOW_NOT_SET_ANYWHERE")
+
+
+def test_environment_variables_override_nested_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCFLOW_CORE_SIGNATURE__BASE_URL", "https://sign.core.opentext.eu")
+    assert Settings().core_signature.base_url == "https://sign.core.opentext.eu"
+    overridden = Settings().with_overrides(api={"port": 9100})
+    assert overridden.api.port == 9100 and overridden.api.host == "127.0.0.1"
+
+
+@pytest.mark.parametrize("profile", ["dev", "test", "prod"])
+def test_routing_rules_of_every_profile_validate(profile: str) -> None:
+    rules = RoutingRules.load(CONFIG_DIR / "routing" / f"{profile}.json")
+    assert rules.environment == profile and rules.route("sales_contract", "SFDC") is not None
+
+
+def test_routing_refuses_with_every_reason() -> None:
+    rules = RoutingRules.load(CONFIG_DIR / "routing" / "dev.json")
+    accepted = decide_route(rules, signing_input())
+    assert accepted.accepted and accepted.route is not None
+    assert accepted.route.rule == "sales-contracts" and accepted.route.category_id == 9001
+
+    process = signing_input(stages=[])
+    process.document = process.document.model_copy(update={"content_type": "image/png"})
+    refused = decide_route(rules, process)
+    assert not refused.accepted
+    assert len(refused.reasons) == 2
+    assert "needs internal approval" in refused.reasons[0]
+    assert "image/png" in refused.reasons[1]
+
+    unknown = signing_input(stages=[ApprovalStageSpec(name="x", approvers=["a"])])
+    unknown.request.document_type = "poem"
+    assert decide_route(rules, unknown).reasons == [
+        "no routing rule for document type 'poem' from 'SFDC' in dev (rules 2026-11-01.1)"
+    ]
+
+
+async def test_local_document_store_is_content_addressed_and_verified(tmp_path: Path) -> None:
+    store = LocalDocumentStore(tmp_path)
+    first = await store.put(b"%PDF-1.4 hello", filename="a.pdf", content_type="application/pdf")
+    again = await store.put(b"%PDF-1.4 hello", filename="b.pdf", content_type="application/pdf")
+    assert first.key == again.key and len(list(tmp_path.rglob("*.*"))) == 0  # no temp files left
+    assert await store.get(first) == b"%PDF-1.4 hello"
+    (tmp_path / first.key).write_bytes(b"tampered")
+    with pytest.raises(DocumentIntegrityError):
+        await store.get(first)
+    with pytest.raises(ValueError, match="escapes"):
+        await store.get(DocumentRef(key="../../etc/passwd", sha256="0" * 64, size=1, filename="x"))
