@@ -2,31 +2,228 @@
 
 from __future__ import annotations
 
-from temporalio import activity
+import hashlib
 
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.clients.core_signature import CoreSignatureClient, SignerSpec
+from activities.clients.core_signature_models import CsDocument, CsSigner
+from activities.clients.errors import PermanentServiceError
+from activities.error_mapping import external_call
+from docflow.docstore import DocumentStore
 from docflow.models import (
     CreateSignatureInput,
     SignatureDocumentStatus,
     SignatureRequestCreated,
     SignedArtifacts,
+    SignerOutcome,
 )
+from docflow.settings import Settings
 
 
 class CoreSignatureActivities:
+    def __init__(
+        self, client: CoreSignatureClient, store: DocumentStore, settings: Settings
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._events_callback_url = settings.core_signature.events_callback_url
+
     @activity.defn(name="create_signature_request")
     async def create_signature_request(
         self, request: CreateSignatureInput
     ) -> SignatureRequestCreated:
-        raise NotImplementedError
+        """Idempotent by `external_id`: a retry finds the document (and request) it made before."""
+        with external_call(f"create signature request {request.external_id}"):
+            existing = await self._client.find_documents_by_external_id(request.external_id)
+            document = _prefer_with_request(existing)
+            if document is not None and document.signrequest and document.signrequest.uuid:
+                activity.logger.info(
+                    "signature request %s for %s exists already (document %s)",
+                    document.signrequest.uuid,
+                    request.external_id,
+                    document.uuid,
+                )
+                return _created(document, document.signrequest.uuid)
+            if document is None:
+                content = await self._store.get(request.document)
+                document = await self._client.create_document(
+                    content=content,
+                    filename=request.document.filename,
+                    external_id=request.external_id,
+                    events_callback_url=self._events_callback_url,
+                    auto_expire_days=request.auto_expire_days,
+                )
+                activity.logger.info(
+                    "uploaded %s as document %s", request.document.filename, document.uuid
+                )
+            else:
+                activity.logger.info(
+                    "reusing document %s for %s", document.uuid, request.external_id
+                )
+            signature_request = await self._client.create_signature_request(
+                document_url=_document_url(document),
+                signers=[
+                    SignerSpec(
+                        email=str(s.email),
+                        first_name=s.first_name,
+                        last_name=s.last_name,
+                        order=s.order,
+                        needs_to_sign=s.needs_to_sign,
+                    )
+                    for s in request.signers
+                ],
+                from_email=request.sender_email,
+                subject=request.subject,
+                message=request.message,
+                who="o",
+            )
+        if not signature_request.uuid:
+            raise ApplicationError(
+                "Core Signature answered without a signature request uuid",
+                type="UnexpectedResponse",
+            )
+        activity.logger.info(
+            "created signature request %s for %s with %d signer(s)",
+            signature_request.uuid,
+            request.external_id,
+            len(request.signers),
+        )
+        return _created(document, signature_request.uuid)
 
     @activity.defn(name="cancel_signature_request")
     async def cancel_signature_request(self, ref: SignatureRequestCreated) -> None:
-        raise NotImplementedError
+        """Cancel, unless the document already reached a final state (nothing left to cancel)."""
+        operation = f"cancel signature request {ref.signature_request_uuid}"
+        with external_call(operation):
+            document = await self._client.get_document(ref.document_uuid)
+            if document.is_final:
+                activity.logger.info(
+                    "document %s is already final (%s); nothing to cancel",
+                    ref.document_uuid,
+                    document.status,
+                )
+                return
+            try:
+                result = await self._client.cancel_signature_request(ref.signature_request_uuid)
+            except PermanentServiceError:
+                # It may have become final between the two calls; that counts as done.
+                document = await self._client.get_document(ref.document_uuid)
+                if document.is_final:
+                    activity.logger.info(
+                        "document %s became final (%s) while cancelling",
+                        ref.document_uuid,
+                        document.status,
+                    )
+                    return
+                raise
+        activity.logger.info(
+            "cancelled signature request %s: %s",
+            ref.signature_request_uuid,
+            result.detail or "ok",
+        )
 
     @activity.defn(name="get_signature_status")
     async def get_signature_status(self, ref: SignatureRequestCreated) -> SignatureDocumentStatus:
-        raise NotImplementedError
+        with external_call(f"get status of document {ref.document_uuid}"):
+            document = await self._client.get_document(ref.document_uuid)
+        decliner = _decliner(document)
+        activity.logger.info(
+            "document %s has status %s%s",
+            ref.document_uuid,
+            document.status,
+            f" (declined by {decliner.email})" if decliner else "",
+        )
+        return SignatureDocumentStatus(
+            document_uuid=document.uuid,
+            status=document.status,
+            decline_reason=(decliner.message or "") if decliner else "",
+        )
 
     @activity.defn(name="fetch_signed_artifacts")
     async def fetch_signed_artifacts(self, ref: SignatureRequestCreated) -> SignedArtifacts:
-        raise NotImplementedError
+        """Download the signed PDF and signing log, verify the PDF's SHA-256, store both."""
+        with external_call(f"fetch signed artifacts of document {ref.document_uuid}"):
+            document = await self._client.get_document(ref.document_uuid)
+            if not document.is_signed:
+                raise ApplicationError(
+                    f"document {document.uuid} is not signed (status {document.status!r})",
+                    type="DocumentNotSigned",
+                    non_retryable=True,
+                )
+            log_url = document.signing_log.pdf if document.signing_log else None
+            expected = document.security_hash or (
+                document.signing_log.security_hash if document.signing_log else None
+            )
+            if not document.pdf or not log_url or not expected:
+                # Core Signature fills these in shortly after signing; ask again later.
+                raise ApplicationError(
+                    f"signed files of document {document.uuid} are not available yet",
+                    type="SignedFilesNotReady",
+                )
+            signed_pdf = await self._client.download(document.pdf)
+            activity.heartbeat("signed PDF downloaded")
+            signing_log = await self._client.download(log_url)
+        actual = hashlib.sha256(signed_pdf).hexdigest()
+        if actual != expected.lower():
+            raise ApplicationError(
+                f"signed PDF of document {document.uuid} has sha256 {actual}, "
+                f"Core Signature's security_hash is {expected}",
+                type="DocumentIntegrityError",
+                non_retryable=True,
+            )
+        stem = _stem(document.name or f"{document.uuid}.pdf")
+        pdf_ref = await self._store.put(
+            signed_pdf, filename=f"{stem} (signed).pdf", content_type="application/pdf"
+        )
+        log_ref = await self._store.put(
+            signing_log, filename=f"{stem} (signing log).pdf", content_type="application/pdf"
+        )
+        signers = document.signrequest.signers if document.signrequest else []
+        outcomes = [
+            SignerOutcome(email=s.email, signed_on=s.signed_on) for s in signers if s.needs_to_sign
+        ]
+        signed_times = [o.signed_on for o in outcomes if o.signed_on is not None]
+        activity.logger.info(
+            "stored signed PDF (%s) and signing log of document %s; sha256 verified",
+            pdf_ref.key,
+            document.uuid,
+        )
+        return SignedArtifacts(
+            signed_pdf=pdf_ref,
+            signing_log=log_ref,
+            security_hash=actual,
+            signers=outcomes,
+            completed_at=max(signed_times) if signed_times else None,
+        )
+
+
+def _prefer_with_request(documents: list[CsDocument]) -> CsDocument | None:
+    with_request = [d for d in documents if d.signrequest and d.signrequest.uuid]
+    return (with_request or documents or [None])[0]
+
+
+def _created(document: CsDocument, signature_request_uuid: str) -> SignatureRequestCreated:
+    return SignatureRequestCreated(
+        document_uuid=document.uuid,
+        document_url=_document_url(document),
+        signature_request_uuid=signature_request_uuid,
+    )
+
+
+def _document_url(document: CsDocument) -> str:
+    if not document.url:
+        raise ApplicationError(
+            f"Core Signature document {document.uuid} has no url", type="UnexpectedResponse"
+        )
+    return document.url
+
+
+def _decliner(document: CsDocument) -> CsSigner | None:
+    signers = document.signrequest.signers if document.signrequest else []
+    return next((s for s in signers if s.declined), None)
+
+
+def _stem(name: str) -> str:
+    return name.rsplit(".", 1)[0] if "." in name else name

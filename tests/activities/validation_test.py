@@ -1,0 +1,129 @@
+"""The validation activity: routing rules from the file, plus the document-store check."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.validation import ValidationActivities
+from docflow.docstore import LocalDocumentStore
+from docflow.models import (
+    DocumentRef,
+    Signer,
+    SigningProcessInput,
+    SigningRequest,
+    SourceRecord,
+    WorkspaceTarget,
+)
+from docflow.settings import CONFIG_DIR, Settings
+
+PDF = b"%PDF-1.4\n% NDA\n%%EOF\n"
+
+
+def _process(document: DocumentRef, document_type: str = "nda") -> SigningProcessInput:
+    return SigningProcessInput(
+        request=SigningRequest(
+            business_key="NDA-1",
+            document_type=document_type,
+            source=SourceRecord(system="SFDC", record_type="Opportunity", record_id="006X"),
+            signers=[Signer(email="ann@example.com")],
+            workspace=WorkspaceTarget(
+                ext_system_id="SFDC", bo_type="Account", bo_id="001X", name="ACME"
+            ),
+        ),
+        document=document,
+        environment="dev",
+        started_by="app:crm",
+    )
+
+
+def _edit_rules(path: Path, *, version: str) -> None:
+    rules = json.loads(path.read_text())
+    rules["version"] = version
+    _write(path, json.dumps(rules))
+
+
+def _write(path: Path, text: str) -> None:
+    """Write and move the mtime forward, so even a coarse clock sees a change."""
+    before = path.stat().st_mtime_ns
+    path.write_text(text)
+    os.utime(path, ns=(before + 1_000_000, before + 1_000_000))
+
+
+@pytest.fixture
+def rules_file(tmp_path: Path) -> Path:
+    path = tmp_path / "rules.json"
+    path.write_text((CONFIG_DIR / "routing" / "dev.json").read_text())
+    return path
+
+
+@pytest.fixture
+def validation(rules_file: Path, store: LocalDocumentStore) -> ValidationActivities:
+    settings = Settings().with_overrides(routing={"rules_file": str(rules_file)})
+    return ValidationActivities(settings, store)
+
+
+async def test_accepts_a_routable_request_with_its_stored_document(
+    validation: ValidationActivities, activity_env: ActivityEnvironment, store: LocalDocumentStore
+) -> None:
+    document = await store.put(PDF, filename="nda.pdf", content_type="application/pdf")
+    result = await activity_env.run(validation.validate_signing_request, _process(document))
+    assert result.accepted, result.reasons
+    assert result.route is not None and result.route.rule == "nda"
+
+
+async def test_refuses_a_document_missing_from_the_store(
+    validation: ValidationActivities, activity_env: ActivityEnvironment
+) -> None:
+    sha = "ab" * 32
+    missing = DocumentRef(key=f"sha256/ab/{sha}", sha256=sha, size=3, filename="nda.pdf")
+    result = await activity_env.run(validation.validate_signing_request, _process(missing))
+    assert not result.accepted
+    assert result.reasons == [f"document 'nda.pdf' ({missing.key}) is not in the document store"]
+
+
+async def test_refuses_bytes_that_do_not_match_the_hash(
+    validation: ValidationActivities, activity_env: ActivityEnvironment, store: LocalDocumentStore
+) -> None:
+    document = await store.put(PDF, filename="nda.pdf", content_type="application/pdf")
+    (store.root / document.key).write_bytes(PDF + b"tampered")
+    result = await activity_env.run(
+        validation.validate_signing_request, _process(document, "unknown_type")
+    )
+    assert not result.accepted
+    assert len(result.reasons) == 2  # no routing rule, and the hash mismatch
+    assert "do not match sha256" in result.reasons[1]
+
+
+async def test_rules_are_reloaded_when_the_file_changes(
+    validation: ValidationActivities,
+    activity_env: ActivityEnvironment,
+    store: LocalDocumentStore,
+    rules_file: Path,
+) -> None:
+    document = await store.put(PDF, filename="nda.pdf", content_type="application/pdf")
+    first = await activity_env.run(validation.validate_signing_request, _process(document))
+    assert first.route is not None and first.route.rules_version == "2026-11-01.1"
+
+    _edit_rules(rules_file, version="2026-11-02.1")
+    second = await activity_env.run(validation.validate_signing_request, _process(document))
+    assert second.route is not None and second.route.rules_version == "2026-11-02.1"
+
+
+async def test_unreadable_rules_are_a_retryable_configuration_error(
+    validation: ValidationActivities,
+    activity_env: ActivityEnvironment,
+    store: LocalDocumentStore,
+    rules_file: Path,
+) -> None:
+    _write(rules_file, "{not json")
+    document = await store.put(PDF, filename="nda.pdf", content_type="application/pdf")
+    with pytest.raises(ApplicationError) as error:
+        await activity_env.run(validation.validate_signing_request, _process(document))
+    assert error.value.type == "RoutingRulesError"
+    assert not error.value.non_retryable

@@ -1,0 +1,184 @@
+"""Standard Webhooks status reports and notifications, verified by the CRM simulator."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.clients.webhooks import EndpointGoneError, WebhookSender
+from activities.notifications import NotificationActivities
+from activities.source_systems import SourceSystemActivities
+from docflow.models import (
+    Notification,
+    NotificationKind,
+    ReportOutcome,
+    SignerOutcome,
+    SourceRecord,
+    SourceReport,
+)
+from docflow.settings import Settings
+from tests.activities.simulated import Sim
+
+CRM_SECRET = "whsec_ZGV2LWNybS13ZWJob29rLXNlY3JldC0xMjM0"
+
+
+def _report(key: str = "SFDC-Q-1001:completed", callback_url: str | None = None) -> SourceReport:
+    return SourceReport(
+        idempotency_key=key,
+        business_key="SFDC-Q-1001",
+        source=SourceRecord(system="SFDC", record_type="Opportunity", record_id="0065g00000XYZ"),
+        callback_url=callback_url,
+        outcome=ReportOutcome.COMPLETED,
+        reason="signed and archived",
+        occurred_at=datetime(2026, 11, 2, 12, 0, tzinfo=UTC),
+        document_version=1,
+        signers=[
+            SignerOutcome(email="ann@example.com", signed_on=datetime(2026, 11, 2, tzinfo=UTC))
+        ],
+        workspace_id=100001,
+        archived_node_id=100004,
+    )
+
+
+@pytest.fixture
+def reports(http: httpx.AsyncClient, settings: Settings) -> SourceSystemActivities:
+    return SourceSystemActivities(WebhookSender(http, CRM_SECRET, system="crm"), settings)
+
+
+@pytest.fixture
+def notifications(http: httpx.AsyncClient, settings: Settings) -> NotificationActivities:
+    sender = WebhookSender(http, settings.secret(settings.notifications.webhook_secret))
+    return NotificationActivities(sender, settings)
+
+
+async def test_report_is_verified_and_applied_by_the_crm(
+    reports: SourceSystemActivities, activity_env: ActivityEnvironment, crm_sim: Sim
+) -> None:
+    await activity_env.run(reports.report_to_source, _report())
+    await activity_env.run(reports.report_to_source, _report())  # a retry after a lost answer
+
+    received = await crm_sim.control("GET", "/reports")
+    assert received["rejected"] == 0
+    assert received["count"] == 1 and received["duplicates"] == 1
+    message = received["results"][0]
+    assert message["webhook_id"] == message["idempotency_key"] == "SFDC-Q-1001:completed"
+    assert message["payload"]["outcome"] == "completed"
+    assert message["payload"]["signers"][0]["email"] == "ann@example.com"
+
+    records = await crm_sim.control("GET", "/records")
+    assert records["results"][0]["signature_status"] == "completed"
+    assert records["results"][0]["archived_node_id"] == 100004
+
+
+async def test_report_goes_to_the_requests_callback_url(
+    http: httpx.AsyncClient, settings: Settings, activity_env: ActivityEnvironment, crm_sim: Sim
+) -> None:
+    unreachable_default = settings.with_overrides(crm={"callback_url": "http://127.0.0.1:9/x"})
+    sender = WebhookSender(http, CRM_SECRET, system="crm")
+    reports = SourceSystemActivities(sender, unreachable_default)
+    report = _report(callback_url=f"{crm_sim.url}/webhooks/docflow")
+    await activity_env.run(reports.report_to_source, report)
+    assert (await crm_sim.control("GET", "/reports"))["count"] == 1
+
+
+async def test_other_4xx_is_permanent(
+    reports: SourceSystemActivities, activity_env: ActivityEnvironment, crm_sim: Sim
+) -> None:
+    with pytest.raises(ApplicationError) as error:
+        await activity_env.run(
+            reports.report_to_source, _report(callback_url=f"{crm_sim.url}/no-such-endpoint")
+        )
+    assert error.value.non_retryable
+    assert error.value.type == "PermanentServiceError"
+    assert (await crm_sim.control("GET", "/reports"))["count"] == 0
+
+
+async def test_wrong_secret_is_refused_and_not_retried(
+    http: httpx.AsyncClient, settings: Settings, activity_env: ActivityEnvironment, crm_sim: Sim
+) -> None:
+    forged = SourceSystemActivities(WebhookSender(http, "whsec_d3Jvbmctc2VjcmV0"), settings)
+    with pytest.raises(ApplicationError) as error:
+        await activity_env.run(forged.report_to_source, _report())
+    assert error.value.non_retryable
+    received = await crm_sim.control("GET", "/reports")
+    assert received["rejected"] == 1 and received["count"] == 0
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+async def test_back_off_statuses_are_retryable_with_retry_after(
+    status: int, reports: SourceSystemActivities, activity_env: ActivityEnvironment, crm_sim: Sim
+) -> None:
+    await crm_sim.fail_next(status, retry_after_s=30, match="POST /webhooks/docflow")
+    with pytest.raises(ApplicationError) as error:
+        await activity_env.run(reports.report_to_source, _report())
+    assert not error.value.non_retryable
+    assert error.value.next_retry_delay == timedelta(seconds=30)
+    await activity_env.run(reports.report_to_source, _report())  # the retry gets through
+    assert (await crm_sim.control("GET", "/reports"))["count"] == 1
+
+
+async def test_gone_endpoint_stops_delivery(
+    http: httpx.AsyncClient,
+    reports: SourceSystemActivities,
+    activity_env: ActivityEnvironment,
+    crm_sim: Sim,
+) -> None:
+    await crm_sim.fail_next(410, match="POST /webhooks/docflow")
+    with pytest.raises(ApplicationError) as error:
+        await activity_env.run(reports.report_to_source, _report())
+    assert error.value.non_retryable
+    assert error.value.type == "EndpointGoneError"
+
+    await crm_sim.fail_next(410, match="POST /webhooks/docflow")
+    with pytest.raises(EndpointGoneError):
+        await WebhookSender(http, CRM_SECRET).send(f"{crm_sim.url}/webhooks/docflow", "m1", "{}")
+
+
+async def test_notifications_to_people_and_to_the_support_queue(
+    notifications: NotificationActivities,
+    activity_env: ActivityEnvironment,
+    settings: Settings,
+    crm_sim: Sim,
+) -> None:
+    approval = Notification(
+        idempotency_key="SFDC-Q-1001:legal:v1:requested",
+        kind=NotificationKind.APPROVAL_REQUESTED,
+        business_key="SFDC-Q-1001",
+        recipients=["alice", "bob"],
+        subject="Approval needed",
+    )
+    exception = Notification(
+        idempotency_key="SFDC-Q-1001:exception:1",
+        kind=NotificationKind.SIGNATURE_EXCEPTION,
+        business_key="SFDC-Q-1001",
+        subject="Signature exception",
+        data={"reason": "signer_email_bounced"},
+    )
+    await activity_env.run(notifications.notify, approval)
+    await activity_env.run(notifications.notify, exception)
+    await activity_env.run(notifications.notify, exception)
+
+    received = await crm_sim.control("GET", "/notifications")
+    assert received["rejected"] == 0 and received["count"] == 2 and received["duplicates"] == 1
+    by_key = {m["webhook_id"]: m["payload"] for m in received["results"]}
+    assert by_key[approval.idempotency_key]["recipients"] == ["alice", "bob"]
+    assert by_key[approval.idempotency_key]["support_queue"] is None
+    assert by_key[exception.idempotency_key]["recipients"] == []
+    assert (
+        by_key[exception.idempotency_key]["support_queue"] == settings.notifications.support_queue
+    )
+    assert by_key[exception.idempotency_key]["data"] == {"reason": "signer_email_bounced"}
+
+
+async def test_connection_refused_is_retryable(
+    reports: SourceSystemActivities, activity_env: ActivityEnvironment
+) -> None:
+    with pytest.raises(ApplicationError) as error:
+        await activity_env.run(
+            reports.report_to_source, _report(callback_url="http://127.0.0.1:9/webhooks")
+        )
+    assert not error.value.non_retryable

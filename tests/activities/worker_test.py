@@ -1,0 +1,104 @@
+"""The worker with the real activities: one signing process end to end against the simulators."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from temporalio.activity import _Definition
+from temporalio.testing import WorkflowEnvironment
+
+from activities import build_activities
+from docflow.docstore import LocalDocumentStore
+from docflow.models import (
+    ProcessState,
+    Signer,
+    SigningProcessInput,
+    SigningRequest,
+    SourceRecord,
+    WorkspaceTarget,
+)
+from docflow.settings import Settings
+from tests.activities.simulated import Sim
+from worker import run_worker
+from workflows.signing import SigningWorkflow
+
+
+def activity_definition(fn: Callable[..., Any]) -> _Definition:
+    return _Definition.must_from_callable(fn)
+
+
+ACTIVITY_NAMES = {
+    "validate_signing_request",
+    "create_signature_request",
+    "cancel_signature_request",
+    "get_signature_status",
+    "fetch_signed_artifacts",
+    "ensure_business_workspace",
+    "archive_document",
+    "report_to_source",
+    "notify",
+}
+
+
+async def test_build_activities_returns_every_activity_the_workflow_calls(
+    settings: Settings, http: httpx.AsyncClient
+) -> None:
+    definitions = [activity_definition(fn) for fn in build_activities(settings, http)]
+    assert {d.name for d in definitions} == ACTIVITY_NAMES
+
+
+async def test_signing_process_runs_on_the_real_activities(
+    time_skipping_env: WorkflowEnvironment,
+    task_queue: str,
+    settings: Settings,
+    store: LocalDocumentStore,
+    core_signature_sim: Sim,
+    content_server_sim: Sim,
+    crm_sim: Sim,
+    http: httpx.AsyncClient,
+) -> None:
+    await core_signature_sim.control("PUT", "/autopilot", json={"enabled": True, "after_ms": 0})
+    document = await store.put(
+        b"%PDF-1.4\n% NDA\n%%EOF\n", filename="nda.pdf", content_type="application/pdf"
+    )
+    key = f"NDA-{uuid.uuid4().hex[:8]}"
+    process = SigningProcessInput(
+        request=SigningRequest(
+            business_key=key,
+            document_type="nda",
+            title="Mutual NDA",
+            source=SourceRecord(
+                system="SFDC", record_type="Opportunity", record_id="0065g00000XYZ"
+            ),
+            signers=[Signer(email="ann+sign@example.com", first_name="Ann")],
+            workspace=WorkspaceTarget(
+                ext_system_id="SFDC", bo_type="Account", bo_id="0015g00000ABC", name="ACME"
+            ),
+        ),
+        document=document,
+        environment="dev",
+        started_by="app:crm",
+    )
+    stop = asyncio.Event()
+    worker = asyncio.create_task(
+        run_worker(time_skipping_env.client, settings, task_queue=task_queue, stop=stop)
+    )
+    try:
+        status = await time_skipping_env.client.execute_workflow(
+            SigningWorkflow.run, process, id=f"signing-{key}", task_queue=task_queue
+        )
+    finally:
+        stop.set()
+        await worker
+
+    assert status.state is ProcessState.COMPLETED, status.outcome_reason
+    assert status.signature.signed_by == ["ann+sign@example.com"]
+    assert status.archive.document_node_id is not None
+    workspaces = await content_server_sim.control("GET", "/workspaces")
+    assert workspaces["count"] == 1
+    reports = await crm_sim.control("GET", "/reports", params={"business_key": key})
+    assert [m["payload"]["outcome"] for m in reports["results"]] == ["completed"]

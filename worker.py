@@ -1,0 +1,88 @@
+"""The docflow worker: runs the signing workflow and every activity on one task queue.
+
+`python worker.py` connects through the SDK's environment configuration and runs until
+SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import build_activities, new_http_client
+from docflow.settings import Settings
+from docflow.temporal import connect
+from workflows.signing import SigningWorkflow
+
+logger = logging.getLogger("docflow.worker")
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    activities: Sequence[Callable[..., Any]],
+    task_queue: str | None = None,
+) -> Worker:
+    """A worker for the signing workflow and the given (async) activities."""
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal.task_queue,
+        workflows=[SigningWorkflow],
+        activities=list(activities),
+    )
+
+
+async def run_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    task_queue: str | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Poll `task_queue` until `stop` is set (or forever); one HTTP pool for all activities."""
+    queue = task_queue or settings.temporal.task_queue
+    stop = stop or asyncio.Event()
+    async with new_http_client() as http:
+        worker = build_worker(client, settings, build_activities(settings, http), queue)
+        logger.info(
+            "worker polling task queue %r in namespace %r (profile %s)",
+            queue,
+            client.namespace,
+            settings.profile,
+        )
+        async with worker:
+            await stop.wait()
+            logger.info("stopping worker on task queue %r", queue)
+    logger.info("worker stopped")
+
+
+async def _main() -> None:
+    settings = Settings()
+    client = await connect(settings.temporal.env_profile)
+    logger.info(
+        "connected to Temporal at %s, namespace %r",
+        client.service_client.config.target_host,
+        client.namespace,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_worker(client, settings, stop=stop)
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()
