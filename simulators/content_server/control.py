@@ -1,0 +1,93 @@
+"""Control API of the Content Server simulator: inspect the tree, expire tickets, faults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from simulators.content_server.models import BUSINESS_WORKSPACE
+from simulators.content_server.sim import current_sim
+from simulators.delivery import DeliveryFaults
+from simulators.faults import FaultSettings
+
+
+def control_routes() -> APIRouter:
+    router = APIRouter(prefix="/_control", tags=["control"])
+
+    @router.get("/nodes")
+    async def control_nodes(request: Request) -> dict[str, Any]:
+        sim = current_sim(request)
+        roots = [n for n in sim.nodes.values() if n.parent_id not in sim.nodes]
+        return {"count": len(sim.nodes), "tree": [sim.dump(n) for n in roots]}
+
+    @router.get("/nodes/{node_id}")
+    async def control_node(node_id: int, request: Request) -> dict[str, Any]:
+        sim = current_sim(request)
+        node = sim.node(node_id)
+        return {**sim.node_data(node), "dump": sim.dump(node)}
+
+    @router.get("/workspaces")
+    async def control_workspaces(request: Request) -> dict[str, Any]:
+        sim = current_sim(request)
+        workspaces = [
+            {
+                **sim.properties(n),
+                **sim.business_properties(n),
+                "categories": {str(k): v for k, v in n.categories.items()},
+                "rm_classifications": n.rm_classifications,
+                "sub_folders": [c.name for c in sim.children(n.id)],
+            }
+            for n in sim.nodes.values()
+            if n.type == BUSINESS_WORKSPACE
+        ]
+        return {"count": len(workspaces), "results": workspaces}
+
+    @router.get("/uploads")
+    async def control_uploads(request: Request) -> dict[str, Any]:
+        """Document creations per (parent, name): a retry-safe client creates each once."""
+        counts = [vars(c) for c in current_sim(request).uploads.values()]
+        return {
+            "count": len(counts),
+            "results": counts,
+            "duplicates": [c for c in counts if c["created"] > 1 or c["versions_added"]],
+        }
+
+    @router.post("/tickets/expire")
+    async def expire_tickets(request: Request) -> dict[str, Any]:
+        sim = current_sim(request)
+        expired = len(sim.tickets)
+        sim.tickets.clear()
+        return {"expired": expired}
+
+    @router.get("/faults")
+    async def get_faults(request: Request) -> dict[str, Any]:
+        return current_sim(request).faults.snapshot()
+
+    @router.put("/faults")
+    async def put_faults(body: FaultSettings, request: Request) -> dict[str, Any]:
+        sim = current_sim(request)
+        sim.faults.configure(body)
+        return sim.faults.snapshot()
+
+    @router.get("/webhooks")
+    async def control_webhooks(request: Request) -> dict[str, Any]:
+        deliveries = [d.to_json() for d in current_sim(request).events.deliveries]
+        return {"count": len(deliveries), "results": deliveries}
+
+    @router.put("/webhooks/faults")
+    async def put_webhook_faults(body: DeliveryFaults, request: Request) -> dict[str, Any]:
+        sim = current_sim(request)
+        sim.events.configure(body)
+        return sim.events.faults.model_dump()
+
+    @router.post("/webhooks/flush")
+    async def flush_webhooks(request: Request, timeout_s: float = 10.0) -> dict[str, Any]:
+        return {"idle": await current_sim(request).events.wait_idle(timeout_s)}
+
+    @router.post("/reset")
+    async def reset(request: Request) -> dict[str, Any]:
+        current_sim(request).reset()
+        return {"reset": True}
+
+    return router

@@ -1,0 +1,77 @@
+"""In-memory state of the Content Server simulator: nodes, versions, workspace bindings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+FOLDER, DOCUMENT, BUSINESS_WORKSPACE = 0, 144, 848
+CONTAINER_TYPES = frozenset({FOLDER, BUSINESS_WORKSPACE})
+TYPE_NAMES = {FOLDER: "Folder", DOCUMENT: "Document", BUSINESS_WORKSPACE: "Business Workspace"}
+
+
+@dataclass
+class Version:
+    number: int
+    file_name: str
+    mime_type: str
+    content: bytes
+    description: str
+    created: datetime
+
+
+@dataclass(frozen=True)
+class BusinessObject:
+    ext_system_id: str
+    bo_type: str
+    bo_id: str
+
+    def __str__(self) -> str:
+        return f"{self.ext_system_id}/{self.bo_type}/{self.bo_id}"
+
+
+@dataclass
+class Node:
+    id: int
+    name: str
+    parent_id: int
+    type: int
+    description: str
+    created: datetime
+    modified: datetime
+    versions: list[Version] = field(default_factory=list)
+    categories: dict[int, dict[str, Any]] = field(default_factory=dict)
+    rm_classifications: list[int] = field(default_factory=list)
+    holds: list[int] = field(default_factory=list)
+    wksp_type_id: int | None = None
+    template_id: int | None = None
+    references: list[BusinessObject] = field(default_factory=list)
+
+
+@dataclass
+class UploadCount:
+    parent_id: int
+    name: str
+    attempts: int = 0
+    created: int = 0
+    rejected_duplicates: int = 0
+    versions_added: int = 0
+
+
+class OtcsError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def otcs_date(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def as_int(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise OtcsError(400, f"Invalid value for '{name}': {value!r}.") from None
