@@ -1,0 +1,152 @@
+"""End to end on the Temporal dev server: HTTP in, simulators acting as people, ECM and CRM out."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from docflow.models import ProcessState, ProcessStatus
+from docflow.models.status import TERMINAL_STATES
+from starter.api_client import DocflowApiClient
+from starter.demo import contract_pdf, legal, sample_request
+from starter.embedded import EmbeddedStack
+
+
+async def wait_status(
+    api: DocflowApiClient,
+    key: str,
+    predicate: Callable[[ProcessStatus], bool],
+    within: float = 60,
+) -> ProcessStatus:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        status = await api.status(key)
+        if predicate(status):
+            return status
+        assert status.state not in TERMINAL_STATES, f"ended early: {status.outcome_reason}"
+        assert loop.time() < deadline, f"stuck in {status.state}: {status.waiting_for}"
+        await asyncio.sleep(0.1)
+
+
+async def control(http: httpx.AsyncClient, base: str, path: str, **body: Any) -> Any:
+    response = await http.post(f"{base}/_control/{path}", json=body or None)
+    response.raise_for_status()
+    return response.json()
+
+
+async def get(http: httpx.AsyncClient, url: str) -> Any:
+    response = await http.get(url)
+    response.raise_for_status()
+    return response.json()
+
+
+async def test_contract_is_approved_signed_archived_and_reported(
+    stack: EmbeddedStack, http: httpx.AsyncClient, crm_app: DocflowApiClient
+) -> None:
+    key = f"E2E-{uuid.uuid4().hex[:8]}"
+    started = await crm_app.start(sample_request(key, stages=[legal()]), contract_pdf(key))
+    assert started["created"] is True
+    again = await crm_app.start(sample_request(key, stages=[legal()]), contract_pdf(key))
+    assert again["created"] is False and again["run_id"] == started["run_id"]
+
+    await wait_status(crm_app, key, lambda s: s.state is ProcessState.AWAITING_APPROVAL)
+    alice = crm_app.as_principal("dev-alice-key")
+    await alice.decide(key, "approve", comment="looks right")
+    status = await wait_status(crm_app, key, lambda s: s.state is ProcessState.AWAITING_SIGNATURE)
+    doc = status.signature.document_uuid
+    await control(http, stack.core_signature_url, f"documents/{doc}/view")
+    await control(http, stack.core_signature_url, f"documents/{doc}/sign")
+
+    final = await wait_status(crm_app, key, lambda s: s.state in TERMINAL_STATES)
+
+    assert final.state is ProcessState.COMPLETED, final.outcome_reason
+    decision = next(a for a in final.audit if a.kind == "decision")
+    assert decision.actor == "alice@example.com"
+    via = {a.data.get("via") for a in final.audit if a.kind == "event"}
+    assert "callback" in via  # the receiver delivered the events
+    # The signed document and its audit trail are in the customer's workspace.
+    nodes = await get(http, f"{stack.content_server_url}/_control/nodes")
+    flat = _flatten(nodes)
+    signed = next(n for n in flat if n.get("id") == final.archive.document_node_id)
+    assert signed["name"] == f"{key} - contract (signed).pdf"
+    assert signed["parent_id"] == final.archive.workspace_id
+    metadata = signed["categories"]["9001"]
+    assert metadata["9001_6"] == key and metadata["9001_4"] == "jane.doe@acme.example.com"
+    assert metadata["9001_5"]  # completion time
+    assert signed["rm_classifications"] == [5001]
+    workspace = next(n for n in flat if n.get("id") == final.archive.workspace_id)
+    assert workspace["type"] == 848
+    assert any(n.get("id") == final.archive.audit_trail_node_id for n in flat)
+    # The CRM received exactly one verified report for this process.
+    reports = await get(http, f"{stack.crm_url}/_control/reports")
+    mine = [r for r in _items(reports) if _body(r).get("business_key") == key]
+    assert len(mine) == 1
+    body = _body(mine[0])
+    assert body["outcome"] == "completed"
+    assert body["archived_node_id"] == final.archive.document_node_id
+    assert [s["email"] for s in body["signers"]] == ["jane.doe@acme.example.com"]
+
+
+async def test_new_worker_finishes_after_a_stop_right_after_the_signature_request(
+    stack: EmbeddedStack, http: httpx.AsyncClient, crm_app: DocflowApiClient
+) -> None:
+    key = f"E2E-{uuid.uuid4().hex[:8]}"
+    await crm_app.start(sample_request(key, stages=[], document_type="nda"), contract_pdf(key))
+    # Stop the worker the moment Core Signature holds the request (the activity may not
+    # even have reported back yet); a fresh worker must finish without a second request.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while not await _requests_for(http, stack, key):
+        assert loop.time() < deadline, "no signature request was created"
+        await asyncio.sleep(0.01)
+    await stack.stop_worker()
+    await stack.restart_worker()
+
+    status = await wait_status(crm_app, key, lambda s: s.state is ProcessState.AWAITING_SIGNATURE)
+    await control(
+        http, stack.core_signature_url, f"documents/{status.signature.document_uuid}/sign"
+    )
+    final = await wait_status(crm_app, key, lambda s: s.state in TERMINAL_STATES)
+
+    assert final.state is ProcessState.COMPLETED, final.outcome_reason
+    assert await _requests_for(http, stack, key) == 1
+    nodes = _flatten(await get(http, f"{stack.content_server_url}/_control/nodes"))
+    assert sum(1 for n in nodes if str(n.get("name", "")).startswith(f"{key} - ")) == 2
+
+
+async def _requests_for(http: httpx.AsyncClient, stack: EmbeddedStack, key: str) -> int:
+    body = await get(http, f"{stack.core_signature_url}/_control/signature-requests")
+    counts: dict[str, int] = body["count_by_external_id"]
+    return sum(n for external_id, n in counts.items() if external_id.startswith(f"{key}#"))
+
+
+def _flatten(tree: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "id" in node and "name" in node:
+                found.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(tree)
+    return found
+
+
+def _items(body: Any) -> list[Any]:
+    if isinstance(body, list):
+        return body
+    return body.get("reports") or body.get("results") or []
+
+
+def _body(report: Any) -> dict[str, Any]:
+    return report.get("payload") or report.get("body") or report
