@@ -1,0 +1,63 @@
+"""What the routes share: settings, document store, authenticator and a lazy Temporal client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+from temporalio.client import Client
+
+from docflow.docstore import DocumentStore
+from docflow.settings import Settings
+from starter.api.auth import Authenticator
+from starter.client import SigningProcesses, TemporalUnavailable
+
+TemporalSource = Client | Callable[[], Awaitable[Client]]
+
+# A blackholed address must not hold an HTTP request for the SDK's full connect timeout.
+CONNECT_TIMEOUT_S = 5.0
+
+
+class TemporalConnection:
+    """Connects on first use, so the API starts (and answers 503) while Temporal is down."""
+
+    def __init__(self, source: TemporalSource) -> None:
+        self._client = source if isinstance(source, Client) else None
+        self._connect = None if isinstance(source, Client) else source
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> Client:
+        if self._client is not None:
+            return self._client
+        assert self._connect is not None
+        async with self._lock:
+            if self._client is None:
+                try:
+                    self._client = await asyncio.wait_for(self._connect(), CONNECT_TIMEOUT_S)
+                except Exception as exc:
+                    raise TemporalUnavailable(f"cannot connect to Temporal: {exc}") from exc
+        return self._client
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    store: DocumentStore
+    temporal: TemporalConnection
+    auth: Authenticator
+    event_hash_key: bytes
+
+    async def processes(self) -> SigningProcesses:
+        return SigningProcesses(await self.temporal.client(), self.settings, self.store)
+
+
+def api_context(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.docflow
+    return context
+
+
+async def signing_processes(request: Request) -> SigningProcesses:
+    """Dependency: the helpers bound to a connected client (503 if Temporal is down)."""
+    return await api_context(request).processes()

@@ -1,0 +1,399 @@
+"""Routes under /v1: upload documents, start signing processes, decide, correct, cancel, read.
+
+Handlers authenticate, parse and hand over to `SigningProcesses`; the workflow decides.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Form, Header, Path, Request, Response, UploadFile
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+from starlette.datastructures import UploadFile as StarletteUpload
+
+from docflow.models import DocumentRef, ProcessStatus, SigningRequest, UpdateAccepted
+from starter.api.auth import Principal, Scope, require
+from starter.api.context import api_context, signing_processes
+from starter.api.errors import InvalidRequest, PayloadTooLarge, error_responses
+from starter.api.schemas import (
+    CancelBody,
+    CorrectionBody,
+    DecisionBody,
+    NewVersionBody,
+    StartedProcess,
+    StartSigningProcess,
+)
+from starter.client import SigningProcesses
+
+log = logging.getLogger("docflow.api")
+router = APIRouter(prefix="/v1")
+
+Model = TypeVar("Model", bound=BaseModel)
+BusinessKey = Annotated[
+    str,
+    Path(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
+        description="The caller's business key the process was started with.",
+        examples=["SFDC-Q-1001"],
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Repeat a request safely: the same key from the same caller is applied once.",
+    ),
+]
+Processes = Annotated[SigningProcesses, Depends(signing_processes)]
+
+
+def _binary_part(description: str) -> dict[str, Any]:
+    return {"type": "string", "format": "binary", "description": description}
+
+
+# Routes below that take JSON *or* multipart read the request themselves; these describe
+# both bodies in the OpenAPI document (the models are added to components by app.py).
+_START_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/StartSigningProcess"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["request", "file"],
+                    "properties": {
+                        "request": {"$ref": "#/components/schemas/SigningRequest"},
+                        "file": _binary_part("The document to sign."),
+                        "version": {"type": "integer", "minimum": 1, "default": 1},
+                    },
+                },
+                "encoding": {"request": {"contentType": "application/json"}},
+            },
+        },
+    }
+}
+_VERSION_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/NewVersionBody"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": _binary_part("The revised document."),
+                        "version": {
+                            "type": "integer",
+                            "minimum": 2,
+                            "description": "Defaults to the current version + 1.",
+                        },
+                        "comment": {"type": "string"},
+                    },
+                },
+            },
+        },
+    }
+}
+OPENAPI_MODELS: list[type[BaseModel]] = [StartSigningProcess, SigningRequest, NewVersionBody]
+
+
+# ------------------------------------------------------------------ helpers
+def _is_multipart(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("multipart/form-data")
+
+
+def _parse(model: type[Model], raw: bytes | str, where: str) -> Model:
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = [{**error, "loc": (where, *error["loc"])} for error in exc.errors()]
+        raise RequestValidationError(errors) from exc
+
+
+async def _read_upload(request: Request, upload: StarletteUpload) -> bytes:
+    limit = api_context(request).settings.api.max_upload_bytes
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"the document exceeds {limit} bytes")
+    if not data:
+        raise InvalidRequest("the uploaded document is empty")
+    return data
+
+
+def _file_part(form: FormData) -> StarletteUpload:
+    part = form.get("file")
+    if not isinstance(part, StarletteUpload):
+        raise InvalidRequest("multipart body needs a 'file' part")
+    return part
+
+
+async def _text_part(form: FormData, name: str) -> str | None:
+    part = form.get(name)
+    if isinstance(part, StarletteUpload):  # e.g. curl -F request=@request.json
+        return (await part.read()).decode()
+    return part
+
+
+async def _version_part(form: FormData) -> int | None:
+    raw = await _text_part(form, "version")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise InvalidRequest("'version' must be a positive integer")
+    return int(raw)
+
+
+def _request_id(principal: Principal, idempotency_key: str | None) -> str | None:
+    # Scoped to the caller, so one caller's key can never swallow another caller's request.
+    return f"{principal.subject}:{idempotency_key}" if idempotency_key else None
+
+
+# ------------------------------------------------------------------- routes
+@router.post(
+    "/documents",
+    tags=["documents"],
+    summary="Upload a document",
+    description="Stores the bytes in the document store and returns the reference that "
+    "processes carry (content addressed: uploading the same bytes twice is harmless).",
+    status_code=201,
+    response_model=DocumentRef,
+    responses=error_responses(401, 403, 413, 422),
+)
+async def upload_document(
+    request: Request,
+    file: Annotated[UploadFile, File(description="The document, usually a PDF.")],
+    principal: Annotated[Principal, Depends(require(Scope.START))],
+    version: Annotated[int, Form(ge=1, description="Business version of the document.")] = 1,
+) -> DocumentRef:
+    data = await _read_upload(request, file)
+    store = api_context(request).store
+    document = await store.put(
+        data,
+        filename=file.filename or "document",
+        content_type=file.content_type or "application/octet-stream",
+        version=version,
+    )
+    log.info("document %s v%d stored for %s", document.filename, version, principal.subject)
+    return document
+
+
+@router.post(
+    "/signing-processes",
+    tags=["signing processes"],
+    summary="Start a signing process",
+    description="JSON with a document uploaded before, or multipart with the `file` and the "
+    "`request` (SigningRequest JSON). Starting twice with the same business key returns the "
+    "existing run (200, `created: false`) and never starts a second one.",
+    status_code=201,
+    response_model=StartedProcess,
+    responses={
+        200: {"model": StartedProcess, "description": "The business key already had a run."},
+        201: {"description": "A new process was started."},
+        **error_responses(401, 403, 413, 422, 503),
+    },
+    openapi_extra=_START_BODY,
+)
+async def start_signing_process(
+    request: Request,
+    response: Response,
+    principal: Annotated[Principal, Depends(require(Scope.START))],
+) -> StartedProcess:
+    context = api_context(request)
+    if _is_multipart(request):
+        async with request.form(max_files=1, max_fields=10) as form:
+            raw_request = await _text_part(form, "request")
+            if raw_request is None:
+                raise InvalidRequest("multipart body needs a 'request' part (SigningRequest JSON)")
+            signing_request = _parse(SigningRequest, raw_request, "request")
+            upload = _file_part(form)
+            data = await _read_upload(request, upload)
+            version = await _version_part(form) or 1
+            processes = await context.processes()
+            document = await processes.store_document(
+                data,
+                upload.filename or "document",
+                upload.content_type or "application/octet-stream",
+                version,
+            )
+    else:
+        body = _parse(StartSigningProcess, await request.body(), "body")
+        signing_request, document = body.request, body.document
+        processes = await context.processes()
+
+    result = await processes.start(signing_request, document, principal.subject)
+    key = signing_request.business_key
+    if not result.created:
+        response.status_code = 200
+    log.info(
+        "start %s by %s: %s",
+        key,
+        principal.subject,
+        "started" if result.created else "already running or finished, same run returned",
+    )
+    base = context.settings.api.public_url.rstrip("/")
+    return StartedProcess(
+        workflow_id=result.workflow_id,
+        run_id=result.run_id,
+        created=result.created,
+        status_url=f"{base}/v1/signing-processes/{quote(key, safe='')}",
+        web_ui_url=processes.web_ui_url(key, result.run_id),
+    )
+
+
+@router.get(
+    "/signing-processes/{business_key}",
+    tags=["signing processes"],
+    summary="Status and audit trail of a process",
+    response_model=ProcessStatus,
+    responses=error_responses(401, 403, 404, 422, 503),
+)
+async def get_signing_process(
+    business_key: BusinessKey,
+    principal: Annotated[Principal, Depends(require(Scope.READ))],
+    processes: Processes,
+) -> ProcessStatus:
+    status = await processes.status(business_key)
+    log.info("status of %s read by %s: %s", business_key, principal.subject, status.state.value)
+    return status
+
+
+@router.post(
+    "/signing-processes/{business_key}/decisions",
+    tags=["approvals"],
+    summary="Approve, reject or request changes",
+    description="Recorded for the authenticated caller, who must be an approver of the open "
+    "stage. The process refuses (409) a decision that does not fit its state.",
+    response_model=UpdateAccepted,
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+)
+async def decide(
+    business_key: BusinessKey,
+    body: DecisionBody,
+    principal: Annotated[Principal, Depends(require(Scope.DECIDE))],
+    processes: Processes,
+    idempotency_key: IdempotencyKey = None,
+) -> UpdateAccepted:
+    accepted = await processes.decide(
+        business_key,
+        principal.subject,
+        body.decision,
+        body.comment,
+        body.stage,
+        request_id=_request_id(principal, idempotency_key),
+    )
+    log.info(
+        "decision %s on %s by %s accepted (%s)",
+        body.decision.value,
+        business_key,
+        principal.subject,
+        accepted.detail,
+    )
+    return accepted
+
+
+@router.post(
+    "/signing-processes/{business_key}/versions",
+    tags=["approvals"],
+    summary="Submit a revised document",
+    description="After changes were requested: multipart with the `file` (version defaults to "
+    "the current one + 1), or JSON naming a document uploaded before. Approval restarts. "
+    "Needs scope `processes:start` (the source application) or `processes:correct`.",
+    response_model=UpdateAccepted,
+    responses=error_responses(401, 403, 404, 409, 413, 422, 503),
+    openapi_extra=_VERSION_BODY,
+)
+async def submit_new_version(
+    request: Request,
+    business_key: BusinessKey,
+    principal: Annotated[Principal, Depends(require(Scope.START, Scope.CORRECT))],
+    processes: Processes,
+    idempotency_key: IdempotencyKey = None,
+) -> UpdateAccepted:
+    if _is_multipart(request):
+        async with request.form(max_files=1, max_fields=10) as form:
+            upload = _file_part(form)
+            data = await _read_upload(request, upload)
+            version = await _version_part(form)
+            comment = await _text_part(form, "comment") or ""
+            if version is None:
+                version = await processes.next_document_version(business_key)
+            document = await processes.store_document(
+                data,
+                upload.filename or "document",
+                upload.content_type or "application/octet-stream",
+                version,
+            )
+    else:
+        body = _parse(NewVersionBody, await request.body(), "body")
+        document, comment = body.document, body.comment
+    accepted = await processes.submit_new_version(
+        business_key,
+        principal.subject,
+        document,
+        comment,
+        request_id=_request_id(principal, idempotency_key),
+    )
+    log.info(
+        "new version v%d of %s by %s accepted", document.version, business_key, principal.subject
+    )
+    return accepted
+
+
+@router.post(
+    "/signing-processes/{business_key}/corrections",
+    tags=["exceptions"],
+    summary="Resolve a signature exception",
+    description="New signers and/or a new document version (uploaded before); the signature "
+    "request is cancelled and sent again.",
+    response_model=UpdateAccepted,
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+)
+async def correct(
+    business_key: BusinessKey,
+    body: CorrectionBody,
+    principal: Annotated[Principal, Depends(require(Scope.CORRECT))],
+    processes: Processes,
+    idempotency_key: IdempotencyKey = None,
+) -> UpdateAccepted:
+    accepted = await processes.correct(
+        business_key,
+        principal.subject,
+        body.signers,
+        body.document,
+        body.comment,
+        request_id=_request_id(principal, idempotency_key),
+    )
+    log.info("correction of %s by %s accepted", business_key, principal.subject)
+    return accepted
+
+
+@router.post(
+    "/signing-processes/{business_key}/cancel",
+    tags=["signing processes"],
+    summary="Cancel a process",
+    description="Cancels the process and any open signature request; refused once signed.",
+    response_model=UpdateAccepted,
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+)
+async def cancel(
+    business_key: BusinessKey,
+    body: CancelBody,
+    principal: Annotated[Principal, Depends(require(Scope.CANCEL))],
+    processes: Processes,
+    idempotency_key: IdempotencyKey = None,
+) -> UpdateAccepted:
+    accepted = await processes.cancel(
+        business_key,
+        principal.subject,
+        body.reason,
+        request_id=_request_id(principal, idempotency_key),
+    )
+    log.info("cancel of %s by %s accepted: %s", business_key, principal.subject, body.reason)
+    return accepted

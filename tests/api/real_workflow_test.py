@@ -1,0 +1,176 @@
+"""The API driving the real SigningWorkflow (stand-in activities): start, decide, callbacks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio import activity
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from docflow.docstore import LocalDocumentStore
+from docflow.models import (
+    ArchivedNode,
+    ArchiveDocumentInput,
+    CreateSignatureInput,
+    DocumentRef,
+    Notification,
+    ProcessState,
+    RoutingDecision,
+    SignatureDocumentStatus,
+    SignatureRequestCreated,
+    SignedArtifacts,
+    SignerOutcome,
+    SigningProcessInput,
+    SourceReport,
+    ValidationResult,
+    WorkspaceRef,
+    WorkspaceRequest,
+)
+from starter.api import create_app
+from tests.api.conftest import auth, make_settings
+from tests.api.support import PDF, callback, new_key, signing_request, wait_until, workflow
+from workflows.signing import SigningWorkflow
+
+ALICE = "alice@example.com"
+ROUTE = RoutingDecision(
+    rules_version="api-test",
+    rule="sales-contracts",
+    signature_template="t",
+    sender_email="contracts@example.com",
+    workspace_parent_id=1,
+    workspace_type_id=2,
+    workspace_template_id=3,
+    category_id=4,
+    rm_classification_id=5,
+)
+
+
+class Systems:
+    """Instant stand-ins for every external system, under the real activity names."""
+
+    def __init__(self, document: DocumentRef) -> None:
+        self.document = document
+        self.reports: list[SourceReport] = []
+
+    @activity.defn(name="validate_signing_request")
+    async def validate(self, process: SigningProcessInput) -> ValidationResult:
+        return ValidationResult(accepted=True, route=ROUTE)
+
+    @activity.defn(name="create_signature_request")
+    async def create(self, request: CreateSignatureInput) -> SignatureRequestCreated:
+        # Named like the callbacks of tests.api.support: doc-{external_id}.
+        return SignatureRequestCreated(
+            document_uuid=f"doc-{request.external_id}",
+            document_url=f"http://sign.test/api/v1/documents/doc-{request.external_id}/",
+            signature_request_uuid=f"sr-{request.external_id}",
+        )
+
+    @activity.defn(name="cancel_signature_request")
+    async def cancel(self, ref: SignatureRequestCreated) -> None:
+        return None
+
+    @activity.defn(name="get_signature_status")
+    async def poll(self, ref: SignatureRequestCreated) -> SignatureDocumentStatus:
+        return SignatureDocumentStatus(document_uuid=ref.document_uuid, status="se")
+
+    @activity.defn(name="fetch_signed_artifacts")
+    async def fetch(self, ref: SignatureRequestCreated) -> SignedArtifacts:
+        return SignedArtifacts(
+            signed_pdf=self.document,
+            signing_log=self.document,
+            security_hash=self.document.sha256,
+            signers=[SignerOutcome(email="signer@acme.example.com")],
+        )
+
+    @activity.defn(name="ensure_business_workspace")
+    async def workspace(self, request: WorkspaceRequest) -> WorkspaceRef:
+        return WorkspaceRef(id=10, created=True)
+
+    @activity.defn(name="archive_document")
+    async def archive(self, request: ArchiveDocumentInput) -> ArchivedNode:
+        return ArchivedNode(node_id=20, created=True)
+
+    @activity.defn(name="report_to_source")
+    async def report(self, report: SourceReport) -> None:
+        self.reports.append(report)
+
+    @activity.defn(name="notify")
+    async def notify(self, notification: Notification) -> None:
+        return None
+
+
+@pytest.fixture
+async def real_api(
+    dev_server_env: WorkflowEnvironment, tmp_path: Path, task_queue: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, Systems, DocumentRef]]:
+    settings = make_settings(tmp_path, task_queue)
+    store = LocalDocumentStore(settings.documents.root)
+    document = await store.put(PDF, filename="msa.pdf", content_type="application/pdf")
+    systems = Systems(document)
+    activities = [
+        systems.validate,
+        systems.create,
+        systems.cancel,
+        systems.poll,
+        systems.fetch,
+        systems.workspace,
+        systems.archive,
+        systems.report,
+        systems.notify,
+    ]
+    client = dev_server_env.client
+    async with Worker(
+        client, task_queue=task_queue, workflows=[SigningWorkflow], activities=activities
+    ):
+        app = create_app(settings, client, store)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://docflow.test") as api:
+            yield api, systems, document
+
+
+async def test_start_decide_and_signed_callback_complete_the_real_workflow(
+    real_api: tuple[httpx.AsyncClient, Systems, DocumentRef], dev_server_env: WorkflowEnvironment
+) -> None:
+    api, systems, document = real_api
+    key = new_key("REAL")
+    body = {
+        "request": signing_request(key, approvers=[ALICE]).model_dump(mode="json"),
+        "document": document.model_dump(),
+    }
+    handle = workflow(dev_server_env.client, key)
+
+    started = await api.post("/v1/signing-processes", json=body, headers=auth("crm"))
+    assert started.status_code == 201, started.text
+    await wait_until(handle, lambda s: s.state is ProcessState.AWAITING_APPROVAL)
+
+    refused = await api.post(
+        f"/v1/signing-processes/{key}/decisions", json={"decision": "approve"}, headers=auth("bob")
+    )
+    decided = await api.post(
+        f"/v1/signing-processes/{key}/decisions",
+        json={"decision": "approve", "stage": "legal", "actor": "bob@example.com"},
+        headers=auth("alice"),
+    )
+    assert refused.status_code == 409, refused.text
+    assert decided.status_code == 200, decided.text
+    await wait_until(handle, lambda s: s.state is ProcessState.AWAITING_SIGNATURE)
+
+    signer = callback(key, "signer_signed")
+    for body in (signer, signer, callback(key, "signed")):
+        response = await api.post("/webhooks/core-signature", json=body)
+        assert response.json() == {"status": "accepted"}, response.text
+
+    result = await handle.result()
+    assert result.state is ProcessState.COMPLETED
+    assert [e.actor for e in result.audit if e.kind == "decision"] == [ALICE]
+    assert [e.detail for e in result.audit if e.kind == "event"] == [
+        "signer_signed by signer@acme.example.com",
+        "signed by signer@acme.example.com",
+    ]
+    assert systems.reports[-1].outcome.value == "completed"
+    status = await api.get(f"/v1/signing-processes/{key}", headers=auth("crm"))
+    assert status.json()["state"] == "completed"

@@ -1,0 +1,191 @@
+"""Core Signature callback receiver: verify first, signal once, answer only after the signal."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from docflow.docstore import LocalDocumentStore
+from docflow.models import DocumentRef, ProcessState
+from docflow.settings import Settings
+from starter.api import create_app
+from starter.client import SigningProcesses
+from tests.api.conftest import closed_port, make_settings
+from tests.api.support import (
+    callback,
+    events_in,
+    new_key,
+    settle,
+    signals_received,
+    signing_request,
+    wait_until,
+    workflow,
+)
+
+URL = "/webhooks/core-signature"
+
+
+async def assert_no_signal(handle: WorkflowHandle[Any, Any], business_key: str) -> None:
+    status = await settle(handle, business_key)
+    assert await signals_received(handle) == 1  # the sentinel only
+    assert [e.detail for e in status.audit if e.kind == "event"] == ["signer_viewed"]
+
+
+async def started(processes: SigningProcesses, document: DocumentRef) -> str:
+    key = new_key("CB")
+    await processes.start(signing_request(key), document, "app:crm")
+    return key
+
+
+async def test_valid_callback_is_signalled_once(
+    api: httpx.AsyncClient, processes: SigningProcesses, document: DocumentRef
+) -> None:
+    key = await started(processes, document)
+    body = callback(key, "signer_signed", message=None)
+
+    response = await api.post(URL, json=body)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "accepted"}
+    handle = workflow(processes.client, key)
+    status = await wait_until(handle, lambda s: events_in(s, body["uuid"]) > 0)
+    assert events_in(status, body["uuid"]) == 1
+    entry = next(e for e in status.audit if e.kind == "event")
+    assert entry.detail == "signer_signed"
+    assert entry.data["signer"] == "signer@acme.example.com"
+
+
+async def test_duplicate_delivery_is_applied_once(
+    api: httpx.AsyncClient, processes: SigningProcesses, document: DocumentRef
+) -> None:
+    key = await started(processes, document)
+    body = callback(key, "signer_signed")
+
+    first = await api.post(URL, json=body)
+    second = await api.post(URL, json=body)
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    handle = workflow(processes.client, key)
+    status = await settle(handle, key)
+    assert await signals_received(handle) == 2 + 1  # both delivered durably (+ sentinel) ...
+    assert events_in(status, body["uuid"]) == 1  # ... and applied once
+
+
+async def test_decline_message_becomes_the_event_detail(
+    api: httpx.AsyncClient, processes: SigningProcesses, document: DocumentRef
+) -> None:
+    key = await started(processes, document)
+    response = await api.post(URL, json=callback(key, "declined", message="wrong price"))
+
+    assert response.status_code == 200
+    handle = workflow(processes.client, key)
+    result = await handle.result()
+    assert result.state is ProcessState.DECLINED
+    assert result.audit[-1].data["detail"] == "wrong price"
+
+
+async def test_event_after_the_process_ended_is_ignored(
+    api: httpx.AsyncClient, processes: SigningProcesses, document: DocumentRef
+) -> None:
+    key = await started(processes, document)
+    assert (await api.post(URL, json=callback(key, "signed"))).json() == {"status": "accepted"}
+    await workflow(processes.client, key).result()
+
+    response = await api.post(URL, json=callback(key, "downloaded"))
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ignored"}
+
+
+async def test_bad_signature_is_refused_without_signal(
+    api: httpx.AsyncClient, processes: SigningProcesses, document: DocumentRef
+) -> None:
+    key = await started(processes, document)
+    forged = callback(key, "signed", key="not-the-key")
+    missing = callback(key, "signed")
+    del missing["event_hash"]
+    tampered = callback(key, "signer_signed")
+    tampered["event_type"] = "signed"  # hash covers the type: a changed type must fail
+
+    responses = [await api.post(URL, json=body) for body in (forged, missing, tampered)]
+
+    assert [r.status_code for r in responses] == [401, 401, 401]
+    assert responses[0].json()["error"]["code"] == "invalid_callback"
+    assert "WWW-Authenticate" in responses[0].headers
+    await assert_no_signal(workflow(processes.client, key), key)
+
+
+async def test_stale_or_future_event_time_is_refused_without_signal(
+    api: httpx.AsyncClient, processes: SigningProcesses, document: DocumentRef
+) -> None:
+    key = await started(processes, document)
+    stale = callback(key, "signed", event_time=str(int(time.time()) - 16 * 60))
+    future = callback(key, "signed", event_time=str(int(time.time()) + 60 * 60))
+
+    responses = [await api.post(URL, json=body) for body in (stale, future)]
+
+    assert [r.status_code for r in responses] == [401, 401]
+    assert "stale" in responses[0].json()["error"]["message"]
+    await assert_no_signal(workflow(processes.client, key), key)
+
+
+async def test_malformed_bodies_are_422_without_traceback(api: httpx.AsyncClient) -> None:
+    not_json = await api.post(
+        URL, content=b"{not json", headers={"content-type": "application/json"}
+    )
+    wrong_shape = await api.post(URL, json={"uuid": "e1", "event_type": "signed"})
+    bad_time = await api.post(URL, json={**callback("K-1"), "event_time": "yesterday"})
+    huge_time = await api.post(URL, json={**callback("K-1"), "event_time": "9" * 30})
+    not_object = await api.post(URL, json=["signed"])
+
+    for response in (not_json, wrong_shape, bad_time, huge_time, not_object):
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "invalid_request"
+        assert "Traceback" not in response.text
+    assert not_json.json()["error"]["message"] == "body is not valid JSON"
+
+
+async def test_unknown_document_is_404_without_signal(
+    api: httpx.AsyncClient, processes: SigningProcesses, document: DocumentRef
+) -> None:
+    key = await started(processes, document)
+    foreign = callback(key, "signed")
+    foreign["document"]["external_id"] = f"someone-else:{key}"
+    no_workflow = callback(new_key("NOPE"), "signed")
+
+    responses = [await api.post(URL, json=body) for body in (foreign, no_workflow)]
+
+    assert [r.status_code for r in responses] == [404, 404]
+    assert all(r.json()["error"]["message"] == "unknown document" for r in responses)
+    await assert_no_signal(workflow(processes.client, key), key)
+
+
+async def test_temporal_unreachable_is_503_with_retry_after(
+    tmp_path: Path, task_queue: str, store: LocalDocumentStore
+) -> None:
+    settings: Settings = make_settings(tmp_path, task_queue)
+    unreachable = await Client.connect(
+        f"127.0.0.1:{closed_port()}", lazy=True, data_converter=pydantic_data_converter
+    )
+
+    async def refuse() -> Client:
+        raise ConnectionRefusedError("temporal is down")
+
+    for source in (unreachable, refuse):
+        app = create_app(settings, source, store)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as api:
+            response = await api.post(URL, json=callback("K-1", "signed"))
+            forged = await api.post(URL, json=callback("K-1", "signed", key="wrong"))
+
+        assert response.status_code == 503
+        assert response.headers["Retry-After"].isdigit()
+        assert response.json()["error"]["code"] == "temporal_unavailable"
+        assert forged.status_code == 401  # verification comes before any Temporal call
+        assert json.loads(response.text)["error"]["message"].startswith("Temporal is unavailable")
