@@ -45,10 +45,13 @@ ApiKey = Annotated[
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine; turn the errors a user can act on into one line and an exit code."""
-    from simulators.server import ServerStartError
+    from simulators.server import PortInUseError, ServerStartError
 
     try:
         return asyncio.run(coro)
+    except PortInUseError as exc:
+        err.print(f"[red]error:[/] {exc} (pick another with its --*-port option; 0 = any free)")
+        raise typer.Exit(2) from None
     except ServerStartError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
@@ -114,7 +117,7 @@ def demo(
 
 async def _demo(ports: Any, data_dir: Path, *, once: bool, rounds: int) -> bool:
     from docflow.settings import Settings
-    from starter.demo import DemoContext, run_batch, summary
+    from starter.demo import DemoContext, print_links, run_batch
     from starter.embedded import EmbeddedStack
 
     settings = Settings().with_overrides(
@@ -139,7 +142,7 @@ async def _demo(ports: Any, data_dir: Path, *, once: bool, rounds: int) -> bool:
                 ui_url=stack.ui_url,
             )
             runs = await run_batch(ctx, console, rounds=rounds)
-            console.print(summary(runs, ctx))
+            print_links(runs, ctx, console)
         failed = [r for r in runs if not r.ok]
         console.print(
             f"[bold]{len(runs) - len(failed)}/{len(runs)}[/] samples ended as expected."

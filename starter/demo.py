@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
@@ -366,8 +366,14 @@ async def run_batch(ctx: DemoContext, console: Console, *, rounds: int = 1) -> l
     return everything
 
 
-def summary(runs: list[SampleRun], ctx: DemoContext) -> Group:
-    links = Table(title="Web UI", show_header=False, box=None)
+def print_links(runs: list[SampleRun], ctx: DemoContext, console: Console) -> None:
+    """One line per run with its Web UI link, never truncated (terminals make them clickable)."""
+    console.print("[bold]Web UI[/]")
+    width = max(len(run.name) for run in runs)
     for run in runs:
-        links.add_row(run.name, web_ui_link(ctx, run.business_key))
-    return Group(links)
+        console.print(
+            f"  {run.name:<{width}}  {web_ui_link(ctx, run.business_key)}",
+            overflow="ignore",
+            crop=False,
+            soft_wrap=True,
+        )
