@@ -142,7 +142,9 @@ class SigningProcesses:
                 id=workflow_id,
                 task_queue=self.settings.temporal.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                # A running or closed run with this id raises WorkflowAlreadyStartedError:
+                # that run is the answer, never a second one.
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 # Set at start so a process is findable before its first workflow task runs.
                 search_attributes=TypedSearchAttributes(
                     [
@@ -159,16 +161,12 @@ class SigningProcesses:
                 f"for {source.system} {source.record_type} {source.record_id}",
             )
         except WorkflowAlreadyStartedError as exc:
-            # REJECT_DUPLICATE: the process ran before and is closed; it stays the answer.
             run_id = exc.run_id or await self._latest_run_id(workflow_id)
             return StartResult(workflow_id=workflow_id, run_id=run_id, created=False)
         except Exception as exc:
             self._fail(exc, request.business_key)
-        # USE_EXISTING answers with the running execution; only `started` tells them apart.
-        response: Any = getattr(handle, "_start_workflow_response", None)
-        created = bool(response.started) if response is not None else True
         run_id = handle.result_run_id or await self._latest_run_id(workflow_id)
-        return StartResult(workflow_id=workflow_id, run_id=run_id, created=created)
+        return StartResult(workflow_id=workflow_id, run_id=run_id, created=True)
 
     async def store_document(
         self, data: bytes, filename: str, content_type: str = "application/pdf", version: int = 1
