@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import json
 import logging
+import os
 import socket
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -29,6 +32,7 @@ from starter.api.app import create_app
 from worker import run_worker
 
 logger = logging.getLogger("docflow.embedded")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,8 @@ class EmbeddedStack:
     ports: StackPorts = field(default_factory=StackPorts)
     data_dir: Path = Path(".docflow")
     simulators: SimulatorOptions = field(default_factory=SimulatorOptions)
-    run_worker: bool = True
+    worker: Literal["in-process", "subprocess", "none"] = "in-process"
+    api: bool = True
     temporal_log_level: str = "error"
 
     def __post_init__(self) -> None:
@@ -96,6 +101,7 @@ class EmbeddedStack:
         self._servers: list[ServedApp] = []
         self._worker_stop = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
+        self.worker_process: asyncio.subprocess.Process | None = None
         self.client: Client | None = None
 
     # ---------------------------------------------------------------- URLs
@@ -142,20 +148,7 @@ class EmbeddedStack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.settings = self._wire_settings(ports)
 
-        logger.info("starting Temporal dev server on 127.0.0.1:%s", ports.temporal)
-        self._temporal = await WorkflowEnvironment.start_local(
-            namespace="default",
-            ip="127.0.0.1",
-            port=ports.temporal,
-            ui=True,
-            ui_port=ports.temporal_ui,
-            data_converter=pydantic_data_converter,
-            dev_server_existing_path=temporal_binary(),
-            dev_server_database_filename=str((self.data_dir / "temporal.db").resolve()),
-            dev_server_log_level=self.temporal_log_level,
-            search_attributes=sa.ALL,
-        )
-        self.client = self._temporal.client
+        await self._start_temporal()
 
         sims = self.simulators
         cs_config = sims.core_signature or core_signature.CoreSignatureConfig(seed=sims.seed)
@@ -173,12 +166,12 @@ class EmbeddedStack:
             crm.create_app(sims.crm or crm.CrmConfig(seed=sims.seed)), ports.crm, "CRM simulator"
         )
 
-        if self.run_worker:
-            self._worker_task = asyncio.create_task(
-                run_worker(self.client, self.settings, stop=self._worker_stop), name="worker"
+        await self.start_worker()
+        if self.api:
+            store = document_store_from_settings(self.settings.documents)
+            await self._serve(
+                create_app(self.settings, self.client, store), ports.api, "docflow API"
             )
-        store = document_store_from_settings(self.settings.documents)
-        await self._serve(create_app(self.settings, self.client, store), ports.api, "docflow API")
         logger.info("embedded stack up: API %s, Web UI %s", self.api_url, self.ui_url)
 
     async def stop(self) -> None:
@@ -186,34 +179,90 @@ class EmbeddedStack:
             with contextlib.suppress(Exception):
                 await server.stop()
         self._servers.clear()
-        if self._worker_task is not None:
-            self._worker_stop.set()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._worker_task, timeout=15)
-            self._worker_task = None
+        with contextlib.suppress(Exception):
+            await self.stop_worker()
         if self._temporal is not None:
             with contextlib.suppress(Exception):
                 await self._temporal.shutdown()
             self._temporal = None
 
-    async def restart_worker(self) -> None:
-        """Stop the in-process worker and start a fresh one (what a crash-restart does)."""
+    async def start_worker(self) -> None:
+        """Start the worker in this process or as `python worker.py` in its own process."""
         assert self.client is not None
-        if self._worker_task is not None:
-            self._worker_stop.set()
-            await self._worker_task
-        self._worker_stop = asyncio.Event()
-        self._worker_task = asyncio.create_task(
-            run_worker(self.client, self.settings, stop=self._worker_stop), name="worker"
-        )
+        if self.worker == "in-process":
+            self._worker_stop = asyncio.Event()
+            self._worker_task = asyncio.create_task(
+                run_worker(self.client, self.settings, stop=self._worker_stop), name="worker"
+            )
+        elif self.worker == "subprocess":
+            with (self.data_dir / "worker.log").open("ab") as log:
+                self.worker_process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    str(PROJECT_ROOT / "worker.py"),
+                    env={**os.environ, **self.worker_environment()},
+                    stdout=log,
+                    stderr=asyncio.subprocess.STDOUT,
+                    cwd=PROJECT_ROOT,
+                )
 
     async def stop_worker(self) -> None:
+        """Stop the worker gracefully (SIGTERM for a worker process)."""
         if self._worker_task is not None:
             self._worker_stop.set()
-            await self._worker_task
+            await asyncio.wait_for(self._worker_task, timeout=30)
             self._worker_task = None
+        if self.worker_process is not None:
+            self.worker_process.terminate()
+            await asyncio.wait_for(self.worker_process.wait(), timeout=30)
+            self.worker_process = None
+
+    async def kill_worker(self) -> None:
+        """SIGKILL the worker process: no shutdown, no goodbyes (a crash)."""
+        assert self.worker_process is not None, "kill_worker needs worker='subprocess'"
+        self.worker_process.kill()
+        await self.worker_process.wait()
+        self.worker_process = None
+
+    async def restart_worker(self) -> None:
+        """Stop the worker and start a fresh one (what a deployment or a crash-restart does)."""
+        await self.stop_worker()
+        await self.start_worker()
+
+    async def restart_temporal(self) -> None:
+        """Stop the dev server and start it again on the same port and SQLite file."""
+        if self._temporal is not None:
+            await self._temporal.shutdown()
+            self._temporal = None
+        await self._start_temporal()
+
+    def worker_environment(self) -> dict[str, str]:
+        """Environment that gives a worker process exactly this stack's configuration."""
+        env = {
+            f"DOCFLOW_{name.upper()}": json.dumps(value) if not isinstance(value, str) else value
+            for name, value in self.settings.model_dump(mode="json").items()
+        }
+        env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{self.ports.temporal}"
+        env["TEMPORAL_NAMESPACE"] = "default"
+        env.pop("TEMPORAL_API_KEY", None)
+        return env
 
     # --------------------------------------------------------------- helpers
+    async def _start_temporal(self) -> None:
+        logger.info("starting Temporal dev server on 127.0.0.1:%s", self.ports.temporal)
+        self._temporal = await WorkflowEnvironment.start_local(
+            namespace="default",
+            ip="127.0.0.1",
+            port=self.ports.temporal,
+            ui=True,
+            ui_port=self.ports.temporal_ui,
+            data_converter=pydantic_data_converter,
+            dev_server_existing_path=temporal_binary(),
+            dev_server_database_filename=str((self.data_dir / "temporal.db").resolve()),
+            dev_server_log_level=self.temporal_log_level,
+            search_attributes=sa.ALL,
+        )
+        self.client = self._temporal.client
+
     def _resolve_ports(self) -> StackPorts:
         named = {
             "api": "docflow API",
