@@ -81,6 +81,9 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The activities log each external call with its outcome; httpx's per-request lines
+    # would only repeat them.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     asyncio.run(_main())
 
 
