@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from docflow import search_attributes as sa
 from docflow.models import ProcessState, ProcessStatus
 from docflow.models.status import TERMINAL_STATES
 from starter.api_client import DocflowApiClient
@@ -82,6 +83,20 @@ async def test_contract_is_approved_signed_archived_and_reported(
     workspace = next(n for n in flat if n.get("id") == final.archive.workspace_id)
     assert workspace["type"] == 848
     assert any(n.get("id") == final.archive.audit_trail_node_id for n in flat)
+    # Findable in the Web UI by its search attributes.
+    assert stack.client is not None
+    query = f'DocflowBusinessKey = "{key}" AND DocflowStatus = "completed"'
+    found = [wf async for wf in stack.client.list_workflows(query)]
+    for _ in range(50):  # visibility is eventually consistent
+        if found:
+            break
+        await asyncio.sleep(0.1)
+        found = [wf async for wf in stack.client.list_workflows(query)]
+    assert [wf.id for wf in found] == [f"signing-{key}"]
+    attributes = found[0].typed_search_attributes
+    assert attributes.get(sa.SOURCE_RECORD) == f"SFDC/Opportunity/006-{key}"
+    assert attributes.get(sa.DOCUMENT_TYPE) == "sales_contract"
+    assert attributes.get(sa.ENVIRONMENT) == "dev"
     # The CRM received exactly one verified report for this process.
     reports = await get(http, f"{stack.crm_url}/_control/reports")
     mine = [r for r in _items(reports) if _body(r).get("business_key") == key]
