@@ -97,6 +97,15 @@ async def test_contract_is_approved_signed_archived_and_reported(
     assert attributes.get(sa.SOURCE_RECORD) == f"SFDC/Opportunity/006-{key}"
     assert attributes.get(sa.DOCUMENT_TYPE) == "sales_contract"
     assert attributes.get(sa.ENVIRONMENT) == "dev"
+    # Every activity and timer carries a summary for the Web UI.
+    history = await stack.client.get_workflow_handle(f"signing-{key}").fetch_history()
+    scheduled = [
+        e for e in history.events if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    timers = [e for e in history.events if e.HasField("timer_started_event_attributes")]
+    assert len(scheduled) >= 7 and timers
+    for event in scheduled + timers:
+        assert event.user_metadata.summary.data, f"event {event.event_id} has no summary"
     # The CRM received exactly one verified report for this process.
     reports = await get(http, f"{stack.crm_url}/_control/reports")
     mine = [r for r in _items(reports) if _body(r).get("business_key") == key]
