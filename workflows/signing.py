@@ -125,7 +125,6 @@ class SigningWorkflow:
         self._cancel: CancelRequest | None = None
         self._inbox: list[SignatureEvent] = []
         self._seen_events: set[str] = set()
-        self._current_request: SignatureRequestCreated | None = None
         self._signature = SignatureStatus()
         self._archive = ArchiveStatus()
         self._signed: SignedArtifacts | None = None
@@ -136,16 +135,20 @@ class SigningWorkflow:
     @workflow.run
     async def run(self, process: SigningProcessInput) -> ProcessStatus:
         request = process.request
-        workflow.upsert_search_attributes(
-            [
-                sa.BUSINESS_KEY.value_set(request.business_key),
-                sa.SOURCE_RECORD.value_set(
-                    f"{request.source.system}/{request.source.record_type}/{request.source.record_id}"
-                ),
-                sa.DOCUMENT_TYPE.value_set(request.document_type),
-                sa.ENVIRONMENT.value_set(process.environment),
-            ]
-        )
+        if workflow.info().typed_search_attributes.get(sa.BUSINESS_KEY) is None:
+            # Starters normally set these at start (findable before the first task); an
+            # upsert is a billed action, so only a bare start pays for it here.
+            source = request.source
+            workflow.upsert_search_attributes(
+                [
+                    sa.BUSINESS_KEY.value_set(request.business_key),
+                    sa.SOURCE_RECORD.value_set(
+                        f"{source.system}/{source.record_type}/{source.record_id}"
+                    ),
+                    sa.DOCUMENT_TYPE.value_set(request.document_type),
+                    sa.ENVIRONMENT.value_set(process.environment),
+                ]
+            )
         self._record("started", process.started_by, f"document v{self._document.version}")
         self._set_state(ProcessState.VALIDATING, "routing-rule validation")
         try:
@@ -365,7 +368,6 @@ class SigningWorkflow:
             summary=f"Create Core Signature request (cycle {cycle}, "
             f"{len(self._signers)} signer(s))",
         )
-        self._current_request = created
         self._signature.document_uuid = created.document_uuid
         self._signature.signature_request_uuid = created.signature_request_uuid
         self._signature.signed_by = []
