@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import temporalio.api.sdk.v1
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
@@ -431,3 +432,22 @@ async def test_archive_failure_ends_failed_and_reports(harness: Harness) -> None
     assert result.state is ProcessState.FAILED
     assert result.outcome_reason == "archiving failed: category 9001 not found"
     assert harness.systems.reports[-1].outcome is ReportOutcome.FAILED
+
+
+async def test_current_details_say_what_the_process_waits_for(harness: Harness) -> None:
+    handle = await harness.start(signing_input())
+    await wait_for(handle, in_state(ProcessState.AWAITING_APPROVAL))
+    metadata = await handle.query(
+        "__temporal_workflow_metadata", result_type=temporalio.api.sdk.v1.WorkflowMetadata
+    )
+    assert "awaiting_approval" in metadata.current_details
+    assert f"Waiting for: decision of any of {ALICE} in stage 'legal'" in metadata.current_details
+    assert {q.name for q in metadata.definition.query_definitions} >= {"status"}
+    assert {u.name for u in metadata.definition.update_definitions} == {
+        "decide",
+        "submit_new_version",
+        "correct_signature",
+        "cancel",
+    }
+    await handle.execute_update(SigningWorkflow.cancel, CancelRequest(actor="app:crm", reason="x"))
+    await handle.result()
