@@ -9,7 +9,6 @@ by event id, and a lost callback is caught by polling the document's status.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import NoReturn
 
@@ -40,7 +39,6 @@ with workflow.unsafe.imports_passed_through():
         NotificationKind,
         ProcessState,
         ProcessStatus,
-        Quorum,
         ReportOutcome,
         RoutingDecision,
         SignatureCorrection,
@@ -61,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         SignatureEventType,
     )
     from docflow.models.status import TERMINAL_STATES
+    from workflows.approvals import ApprovalStage
 
 # Retry policies per external system. Activities classify errors themselves: 4xx become
 # non-retryable ApplicationErrors, 429/5xx retryable (with Retry-After as next_retry_delay).
@@ -96,17 +95,6 @@ class ProcessEnded(Exception):
     """Raised inside the run to unwind to the end once a terminal state is recorded."""
 
 
-@dataclass
-class _OpenStage:
-    spec: ApprovalStageSpec
-    status: StageStatus
-    eligible: set[str]
-    decided: set[str] = field(default_factory=set)
-    approvals: set[str] = field(default_factory=set)
-    outcome: Decision | None = None
-    escalated: bool = False
-
-
 @workflow.defn(name="SigningWorkflow")
 class SigningWorkflow:
     @workflow.init
@@ -119,7 +107,7 @@ class SigningWorkflow:
         self._outcome_reason = ""
         self._audit: list[AuditEntry] = []
         self._stages: list[StageStatus] = []
-        self._open_stage: _OpenStage | None = None
+        self._open_stage: ApprovalStage | None = None
         self._new_version: NewDocumentVersion | None = None
         self._correction: SignatureCorrection | None = None
         self._cancel: CancelRequest | None = None
@@ -213,15 +201,12 @@ class SigningWorkflow:
             await self._await_new_version()
 
     async def _run_stage(self, spec: ApprovalStageSpec) -> Decision:
-        status = StageStatus(
-            name=spec.name, quorum=spec.quorum.value, eligible=list(spec.approvers)
-        )
-        self._stages.append(status)
-        stage = _OpenStage(spec=spec, status=status, eligible=set(spec.approvers))
+        stage = ApprovalStage.open(spec)
+        self._stages.append(stage.status)
         self._open_stage = stage
         self._set_state(
             ProcessState.AWAITING_APPROVAL,
-            f"decision of {self._quorum_text(stage)} in stage '{spec.name}'",
+            f"decision of {stage.describe_quorum()} in stage '{spec.name}'",
             stage=spec.name,
         )
         await self._notify(
@@ -240,33 +225,27 @@ class SigningWorkflow:
             if await self._wait(decided, reminder_after, f"reminder for stage '{spec.name}'"):
                 return self._close_stage(stage)
             waited = reminder_after
-            pending = sorted(stage.eligible - stage.decided)
-            self._record("reminder", "system", f"stage '{spec.name}': {', '.join(pending)}")
+            self._record("reminder", "system", f"stage '{spec.name}': {', '.join(stage.pending)}")
             await self._notify(
                 NotificationKind.APPROVAL_REMINDER,
-                pending,
+                stage.pending,
                 f"Reminder: approval due for {self._input.request.business_key}",
                 key=f"{spec.name}:v{self._document.version}:reminder",
             )
         if await self._wait(decided, spec.deadline - waited, f"deadline of stage '{spec.name}'"):
             return self._close_stage(stage)
 
-        if spec.escalation_approver:
-            stage.escalated = True
-            status.escalated = True
-            stage.eligible.add(spec.escalation_approver)
-            status.eligible = sorted(stage.eligible)
-            self._record(
-                "escalated", "system", f"stage '{spec.name}' to {spec.escalation_approver}"
-            )
+        escalation_approver = stage.escalate()
+        if escalation_approver:
+            self._record("escalated", "system", f"stage '{spec.name}' to {escalation_approver}")
             self._set_state(
                 ProcessState.AWAITING_APPROVAL,
-                f"escalation approver {spec.escalation_approver} in stage '{spec.name}'",
+                f"escalation approver {escalation_approver} in stage '{spec.name}'",
                 stage=spec.name,
             )
             await self._notify(
                 NotificationKind.APPROVAL_ESCALATED,
-                [spec.escalation_approver],
+                [escalation_approver],
                 f"Escalated approval: {self._input.request.business_key}",
                 key=f"{spec.name}:v{self._document.version}:escalated",
             )
@@ -276,20 +255,18 @@ class SigningWorkflow:
                 return self._close_stage(stage)
 
         self._open_stage = None
-        status.outcome = "expired"
+        stage.status.outcome = "expired"
         await self._finish(
             ProcessState.EXPIRED,
             f"approval stage '{spec.name}' got no decision by its deadline"
-            + (" and escalation window" if spec.escalation_approver else ""),
+            + (" and escalation window" if escalation_approver else ""),
         )
 
-    def _close_stage(self, stage: _OpenStage) -> Decision:
+    def _close_stage(self, stage: ApprovalStage) -> Decision:
         self._open_stage = None
         if stage.outcome is None:  # woken by a cancel
             self._raise_if_cancelled()
-        assert stage.outcome is not None
-        stage.status.outcome = stage.outcome.value
-        return stage.outcome
+        return stage.close()
 
     async def _await_new_version(self) -> None:
         self._new_version = None
@@ -680,30 +657,18 @@ class SigningWorkflow:
     @workflow.update(name="decide")
     def decide(self, decision: ApprovalDecision) -> UpdateAccepted:
         stage = self._open_stage
-        assert stage is not None
-        stage.decided.add(decision.actor)
+        assert stage is not None  # guaranteed by the validator
+        stage.apply(decision)
         self._record(
             "decision",
             decision.actor,
-            f"{decision.decision.value} in stage '{stage.spec.name}'"
+            f"{decision.decision.value} in stage '{stage.name}'"
             + (f": {decision.comment}" if decision.comment else ""),
             data={"comment": decision.comment, "decision": decision.decision.value},
         )
-        if decision.decision is Decision.APPROVE:
-            stage.approvals.add(decision.actor)
-            stage.status.approvals = sorted(stage.approvals)
-            escalation = stage.escalated and decision.actor == stage.spec.escalation_approver
-            if (
-                escalation
-                or stage.spec.quorum is Quorum.ANY
-                or set(stage.spec.approvers) <= stage.approvals
-            ):
-                stage.outcome = Decision.APPROVE
-        else:
-            stage.outcome = decision.decision
         return UpdateAccepted(
             state=self._state.value,
-            stage=stage.spec.name,
+            stage=stage.name,
             detail=f"stage {'closed: ' + stage.outcome.value if stage.outcome else 'still open'}",
         )
 
@@ -712,14 +677,8 @@ class SigningWorkflow:
         stage = self._open_stage
         if self._state is not ProcessState.AWAITING_APPROVAL or stage is None:
             raise ValueError(f"no approval stage is open (process is {self._state.value})")
-        if stage.outcome is not None:
-            raise ValueError(f"stage '{stage.spec.name}' is already decided")
-        if decision.stage is not None and decision.stage != stage.spec.name:
-            raise ValueError(f"stage '{decision.stage}' is not open; '{stage.spec.name}' is")
-        if decision.actor not in stage.eligible:
-            raise ValueError(f"{decision.actor} is not an approver of stage '{stage.spec.name}'")
-        if decision.actor in stage.decided:
-            raise ValueError(f"{decision.actor} has already decided in stage '{stage.spec.name}'")
+        if (reason := stage.refusal(decision)) is not None:
+            raise ValueError(reason)
 
     @workflow.update(name="submit_new_version")
     def submit_new_version(self, revision: NewDocumentVersion) -> UpdateAccepted:
@@ -834,10 +793,6 @@ class SigningWorkflow:
             retry_policy=NOTIFY_RETRY,
             summary=f"Notify {', '.join(recipients)}: {kind.value}",
         )
-
-    def _quorum_text(self, stage: _OpenStage) -> str:
-        names = ", ".join(sorted(stage.eligible))
-        return f"any of {names}" if stage.spec.quorum is Quorum.ANY else f"all of {names}"
 
     def _last_comment(self, verb: str) -> str:
         for entry in reversed(self._audit):
