@@ -8,6 +8,7 @@ by event id, and a lost callback is caught by polling the document's status.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from typing import NoReturn
@@ -364,42 +365,63 @@ class SigningWorkflow:
             ProcessState.AWAITING_SIGNATURE,
             f"signature by {', '.join(str(s.email) for s in self._signers)}",
         )
-        timeout = policy.signature_poll_after
-        while True:
-            outcome = self._take_outcome(created.document_uuid)
-            if outcome is not None:
-                return outcome
-            if self._cancel is not None:
-                await self._cancel_request(created)
-                self._raise_if_cancelled()
-            if await self._wait(
-                lambda: self._cancel is not None or self._has_events_for(created.document_uuid),
-                timeout,
-                "poll Core Signature if no callback arrives",
-            ):
-                continue
-            polled = await workflow.execute_activity_method(
-                CoreSignatureActivities.get_signature_status,
-                created,
-                start_to_close_timeout=SHORT_CALL,
-                schedule_to_close_timeout=timedelta(hours=1),
-                retry_policy=CORE_SIGNATURE_RETRY,
-                summary="Poll document status (no terminal callback yet)",
-            )
-            event_type = STATUS_TO_EVENT.get(polled.status)
-            self._record("polled", "system", f"document status '{polled.status}'")
-            if event_type is not None:
-                self._apply_event(
-                    SignatureEvent(
-                        event_id=f"poll:{created.document_uuid}:{polled.status}",
-                        event_type=event_type,
-                        event_time=workflow.now(),
-                        document_uuid=created.document_uuid,
-                        detail=polled.decline_reason,
-                        source="poll",
+        # One poll clock per period: non-terminal callbacks (viewed, signer_signed) wake the
+        # loop but do not restart the timer, so polling is not postponed by every event and
+        # no timers are churned.
+        period = policy.signature_poll_after
+        poll_clock: asyncio.Task[None] | None = None
+        try:
+            while True:
+                outcome = self._take_outcome(created.document_uuid)
+                if outcome is not None:
+                    return outcome
+                if self._cancel is not None:
+                    await self._cancel_request(created)
+                    self._raise_if_cancelled()
+                if poll_clock is None:
+                    poll_clock = asyncio.create_task(
+                        workflow.sleep(period, summary="poll Core Signature if no callback arrives")
+                    )
+                clock = poll_clock
+                await workflow.wait_condition(
+                    lambda clock=clock: (
+                        clock.done()
+                        or self._cancel is not None
+                        or self._has_events_for(created.document_uuid)
                     )
                 )
-            timeout = policy.signature_poll_interval
+                if not clock.done():
+                    continue
+                poll_clock = None
+                period = policy.signature_poll_interval
+                await self._poll_status(created)
+        finally:
+            if poll_clock is not None and not poll_clock.done():
+                poll_clock.cancel()
+
+    async def _poll_status(self, created: SignatureRequestCreated) -> None:
+        """Ask Core Signature for the document's status; a final one becomes an event."""
+        polled = await workflow.execute_activity_method(
+            CoreSignatureActivities.get_signature_status,
+            created,
+            start_to_close_timeout=SHORT_CALL,
+            schedule_to_close_timeout=timedelta(hours=1),
+            retry_policy=CORE_SIGNATURE_RETRY,
+            summary="Poll document status (no terminal callback yet)",
+        )
+        event_type = STATUS_TO_EVENT.get(polled.status)
+        self._record("polled", "system", f"document status '{polled.status}'")
+        if event_type is not None:
+            self._apply_event(
+                SignatureEvent(
+                    event_id=f"poll:{created.document_uuid}:{polled.status}",
+                    event_type=event_type,
+                    event_time=workflow.now(),
+                    document_uuid=created.document_uuid,
+                    detail=polled.decline_reason,
+                    source="poll",
+                )
+            )
 
     def _has_events_for(self, document_uuid: str) -> bool:
         return any(e.document_uuid == document_uuid for e in self._inbox)

@@ -451,3 +451,26 @@ async def test_current_details_say_what_the_process_waits_for(harness: Harness) 
     }
     await handle.execute_update(SigningWorkflow.cancel, CancelRequest(actor="app:crm", reason="x"))
     await handle.result()
+
+
+async def test_non_terminal_callbacks_do_not_postpone_the_poll(harness: Harness) -> None:
+    policy = SigningPolicy(
+        signature_poll_after=timedelta(hours=2), signature_poll_interval=timedelta(hours=1)
+    )
+    process = signing_input(stages=[], policy=policy)
+    key = process.request.business_key
+    handle = await harness.start(process)
+    await wait_for(handle, in_state(ProcessState.AWAITING_SIGNATURE))
+    await harness.env.sleep(timedelta(hours=1, minutes=30))
+    await handle.signal(SigningWorkflow.signature_event, event(key, SignatureEventType.VIEWED))
+    await wait_for(handle, lambda s: any(a.kind == "event" for a in s.audit))
+    harness.systems.polled_status = "si"
+
+    result = await handle.result()
+
+    sent = next(a.at for a in result.audit if a.kind == "sent")
+    polled = next(a.at for a in result.audit if a.kind == "polled")
+    assert timedelta(hours=2) <= polled - sent < timedelta(hours=2, minutes=10)
+    history = await handle.fetch_history()
+    timers = [e for e in history.events if e.HasField("timer_started_event_attributes")]
+    assert len(timers) == 1  # the viewed event did not restart the poll clock
