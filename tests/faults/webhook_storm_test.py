@@ -1,0 +1,350 @@
+"""Webhook storm: signed callbacks for many processes, 1-3 copies each, shuffled, early and late,
+mixed with forged, stale and malformed ones; every event applies once, refusals never signal.
+
+`DOCFLOW_STORM_SIZE=300 uv run pytest tests/faults/webhook_storm_test.py` (or `--storm-size`
+when pytest is pointed at tests/faults) runs the long version; DOCFLOW_STORM_SEED reshuffles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from docflow.models import ProcessState, ProcessStatus
+from docflow.models.events import ERROR_EVENTS, TERMINAL_EVENTS, SignatureEventType
+from docflow.models.status import TERMINAL_STATES
+from tests.faults.conftest import ALICE_KEY, CRM_KEY, OPS_KEY, SigningApi
+
+SEED = int(os.environ.get("DOCFLOW_STORM_SEED", "20261123"))
+RECEIVER = "/webhooks/core-signature"
+CONCURRENCY = 24
+CORRECTED_SIGNER = "sam.signer@acme.example.com"
+REFUSED = {"forged": 401, "tampered": 401, "unsigned": 401, "stale": 401, "future": 401}
+MALFORMED = ("not-json", "no-document", "bad-time", "empty-uuid", "signer-not-object")
+
+
+@dataclass(frozen=True)
+class Script:
+    """What Core Signature reports for one process, per signature cycle, and what people do."""
+
+    name: str
+    cycles: tuple[tuple[str, ...], ...]
+    expected: ProcessState
+    approval: bool = False
+    action: str | None = None  # approve | reject | correct | cancel, once in `act_in`
+    act_in: ProcessState | None = None
+    requests: int | None = None  # signature requests created; default one per cycle
+
+    def deciding(self, cycle: int) -> str | None:
+        """The event type that ends the cycle's wait (terminal or error), if any."""
+        enders = [
+            kind
+            for kind in self.cycles[cycle - 1]
+            if SignatureEventType(kind) in TERMINAL_EVENTS | ERROR_EVENTS
+        ]
+        assert len(enders) <= 1, f"{self.name}: ambiguous cycle {cycle}"
+        return enders[0] if enders else None
+
+
+S = ProcessState
+SCRIPTS = (
+    Script("signed", (("sent", "signer_viewed", "signer_signed", "signed"),), S.COMPLETED),
+    Script(
+        "approved-after-early-events",
+        (("sent", "viewed", "signer_signed", "signed"),),
+        S.COMPLETED,
+        approval=True,
+        action="approve",
+        act_in=S.AWAITING_APPROVAL,
+    ),
+    Script("declined", (("sent", "signer_viewed", "declined"),), S.DECLINED),
+    Script(
+        "rejected-with-early-events",
+        (("sent", "viewed"),),
+        S.REJECTED,
+        approval=True,
+        action="reject",
+        act_in=S.AWAITING_APPROVAL,
+        requests=0,
+    ),
+    Script(
+        "expired-resent-signed",
+        (("sent", "expired"), ("sent", "signer_signed", "signed")),
+        S.COMPLETED,
+    ),
+    Script(
+        "expired-twice-cancelled",
+        (("sent", "expired"), ("sent", "viewed", "expired")),
+        S.CANCELLED,
+        action="cancel",
+        act_in=S.SIGNATURE_EXCEPTION,
+    ),
+    Script(
+        "bounced-corrected",
+        (("sent", "signer_email_bounced"), ("sent", "signer_viewed", "signed")),
+        S.COMPLETED,
+        action="correct",
+        act_in=S.SIGNATURE_EXCEPTION,
+    ),
+    Script("cancelled-in-core-signature", (("sent", "cancelled"),), S.CANCELLED),
+)
+
+
+@dataclass
+class Post:
+    """One HTTP request to the receiver and what it got back."""
+
+    kind: str  # valid, a key of REFUSED, malformed, unknown
+    key: str | None
+    content: bytes
+    event_id: str | None
+    expected: int
+    status: int | None = None
+    answer: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Process:
+    key: str
+    script: Script
+    valid_ids: set[str] = field(default_factory=set)
+    deciding_ids: set[str] = field(default_factory=set)
+    valid_posts: list[Post] = field(default_factory=list)
+
+
+class Storm:
+    """Builds the callbacks, as Core Signature (and impostors) would send them."""
+
+    def __init__(self, api: SigningApi, rng: random.Random) -> None:
+        self.api = api
+        self.rng = rng
+        self.now = str(int(time.time()))
+
+    def body(
+        self,
+        key: str,
+        cycle: int,
+        event_type: str,
+        *,
+        event_time: str | None = None,
+        hash_key: bytes | None = None,
+        signed_type: str | None = None,
+    ) -> dict[str, Any]:
+        sent_at = event_time or self.now
+        external_id = f"{key}#{cycle}"
+        signer = None
+        if event_type.startswith("signer_") or event_type == "declined":
+            message = "wrong price" if event_type == "declined" else None
+            signer = {"email": "signer@acme.example.com", "message": message}
+        return {
+            "uuid": str(uuid.uuid4()),
+            "status": "error" if SignatureEventType(event_type) in ERROR_EVENTS else "ok",
+            "event_type": event_type,
+            "event_time": sent_at,
+            "event_hash": self.api.sign(sent_at, signed_type or event_type, hash_key),
+            "timestamp": sent_at,
+            "document": {"uuid": f"doc-{external_id}", "external_id": external_id},
+            "signer": signer,
+        }
+
+    def valid(self, process: Process) -> list[Post]:
+        posts = []
+        for cycle, kinds in enumerate(process.script.cycles, start=1):
+            for kind in kinds:
+                body = self.body(process.key, cycle, kind)
+                process.valid_ids.add(body["uuid"])
+                if kind == process.script.deciding(cycle):
+                    process.deciding_ids.add(body["uuid"])
+                copies = self.rng.randint(1, 3)
+                posts += [self.post("valid", process.key, body, 200) for _ in range(copies)]
+        process.valid_posts = posts
+        return posts
+
+    def refused(self, process: Process, kind: str) -> Post:
+        """A callback that would change the outcome if it got through."""
+        harmful = "declined" if process.script.expected is S.COMPLETED else "signed"
+        stale = str(int(self.now) - 20 * 60)
+        future = str(int(self.now) + 60 * 60)
+        body = {
+            "forged": lambda: self.body(process.key, 1, harmful, hash_key=b"not-the-key"),
+            "tampered": lambda: self.body(process.key, 1, harmful, signed_type="signer_viewed"),
+            "unsigned": lambda: {**self.body(process.key, 1, harmful), "event_hash": None},
+            "stale": lambda: self.body(process.key, 1, harmful, event_time=stale),
+            "future": lambda: self.body(process.key, 1, harmful, event_time=future),
+        }[kind]()
+        return self.post(kind, process.key, body, REFUSED[kind])
+
+    def malformed(self, process: Process, shape: str) -> Post:
+        body = self.body(process.key, 1, "signed")
+        if shape == "not-json":
+            return Post("malformed", process.key, b'{"uuid": "x", "event_type": ', None, 422)
+        if shape == "no-document":
+            del body["document"]
+        elif shape == "bad-time":
+            body["event_time"] = "yesterday"
+        elif shape == "empty-uuid":
+            body["uuid"] = ""
+        elif shape == "signer-not-object":
+            body["signer"] = "signer@acme.example.com"
+        return self.post("malformed", process.key, body, 422)
+
+    def unknown(self, external_id: str) -> Post:
+        body = self.body("ignored", 1, "signed")
+        body["document"] = {"uuid": f"doc-{external_id}", "external_id": external_id}
+        return self.post("unknown", None, body, 404)
+
+    @staticmethod
+    def post(kind: str, key: str | None, body: dict[str, Any], expected: int) -> Post:
+        return Post(kind, key, json.dumps(body).encode(), body.get("uuid"), expected)
+
+
+async def send(http: httpx.AsyncClient, url: str, posts: list[Post]) -> None:
+    """POST every body concurrently (bounded), recording each answer."""
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(post: Post) -> None:
+        async with gate:
+            response = await http.post(
+                url + RECEIVER, content=post.content, headers={"content-type": "application/json"}
+            )
+        post.status = response.status_code
+        post.answer = response.json()
+
+    await asyncio.gather(*(one(post) for post in posts))
+
+
+async def status_of(api: SigningApi, key: str) -> ProcessStatus:
+    handle = api.client.get_workflow_handle(f"signing-{key}")
+    return await handle.query("status", result_type=ProcessStatus)
+
+
+async def act(api: SigningApi, http: httpx.AsyncClient, process: Process) -> None:
+    """Play the person of the script once the process waits for them."""
+    script = process.script
+    if script.action is None:
+        return
+    deadline = asyncio.get_running_loop().time() + 30
+    while (status := await status_of(api, process.key)).state is not script.act_in:
+        where = f"{process.key} ({script.name}) is {status.state.value}: {status.outcome_reason}"
+        assert status.state not in TERMINAL_STATES, f"{where}; expected {script.act_in}"
+        assert asyncio.get_running_loop().time() < deadline, f"{where}; never {script.act_in}"
+        await asyncio.sleep(0.05)
+    base = f"{api.url}/v1/signing-processes/{process.key}"
+    if script.action in ("approve", "reject"):
+        response = await http.post(
+            f"{base}/decisions", json={"decision": script.action}, headers=ALICE_KEY
+        )
+    elif script.action == "correct":
+        body = {"signers": [{"email": CORRECTED_SIGNER}], "comment": "address bounced"}
+        response = await http.post(f"{base}/corrections", json=body, headers=OPS_KEY)
+    else:
+        response = await http.post(f"{base}/cancel", json={"reason": "deal lost"}, headers=CRM_KEY)
+    assert response.status_code == 200, response.text
+
+
+async def test_webhook_storm(
+    signing_api: SigningApi, http: httpx.AsyncClient, storm_size: int
+) -> None:
+    api = signing_api
+    rng = random.Random(SEED)
+    run = uuid.uuid4().hex[:6]
+    processes = [
+        Process(f"STORM-{run}-{i:04d}", SCRIPTS[i % len(SCRIPTS)]) for i in range(storm_size)
+    ]
+    started = await asyncio.gather(
+        *(
+            http.post(
+                f"{api.url}/v1/signing-processes",
+                json=api.start_body(p.key, approval=p.script.approval),
+                headers=CRM_KEY,
+            )
+            for p in processes
+        )
+    )
+    assert [r.status_code for r in started] == [201] * storm_size, started[0].text
+
+    # The storm: every event 1-3 times, shuffled, while approvals are still open and before
+    # later cycles exist; refused and malformed callbacks aimed at the same processes.
+    storm = Storm(api, rng)
+    posts = [post for p in processes for post in storm.valid(p)]
+    posts += [storm.refused(p, rng.choice(list(REFUSED))) for p in processes]
+    posts += [storm.refused(rng.choice(processes), kind) for kind in REFUSED]
+    posts += [storm.malformed(rng.choice(processes), shape) for shape in MALFORMED * 2]
+    posts += [storm.unknown(f"NOPE-{run}-{i}#1") for i in range(3)]
+    posts += [storm.unknown("not-an-external-id")]
+    rng.shuffle(posts)
+    await send(http, api.url, posts)
+
+    await asyncio.gather(*(act(api, http, p) for p in processes))
+    async with asyncio.timeout(60):
+        results = await asyncio.gather(
+            *(
+                api.client.get_workflow_handle(
+                    f"signing-{p.key}", result_type=ProcessStatus
+                ).result()
+                for p in processes
+            )
+        )
+
+    # After the end: new events, redeliveries and forgeries for finished processes.
+    late = []
+    for p in processes:
+        late.append(storm.post("valid", p.key, storm.body(p.key, 1, "downloaded"), 200))
+        late.append(rng.choice(p.valid_posts))
+        late.append(storm.refused(p, "forged"))
+    late = [Post(q.kind, q.key, q.content, q.event_id, q.expected) for q in late]
+    await send(http, api.url, late)
+
+    everything = posts + late
+    wrong = [(q.kind, q.expected, q.status, q.answer) for q in everything if q.status != q.expected]
+    assert not wrong, f"{len(wrong)} unexpected answers, e.g. {wrong[:5]}"
+    assert {q.answer["status"] for q in posts if q.kind == "valid"} <= {"accepted", "ignored"}
+    assert all(q.answer == {"status": "ignored"} for q in late if q.kind == "valid")
+    refusals = [q.answer["error"]["code"] for q in everything if q.expected == 401]
+    assert set(refusals) == {"invalid_callback"}
+
+    refused_ids = {q.event_id for q in everything if q.kind != "valid"} - {None}
+    accepted = Counter(q.key for q in everything if q.answer.get("status") == "accepted")
+    for process, result in zip(processes, results, strict=True):
+        script, key = process.script, process.key
+        assert result.state is script.expected, f"{key} ({script.name}): {result.outcome_reason}"
+        applied = [e.data["event_id"] for e in result.audit if e.kind == "event"]
+        touched = applied + [e.data["event_id"] for e in result.audit if e.kind == "event_ignored"]
+        assert len(touched) == len(set(touched)), f"{key}: an event was applied twice"
+        assert set(touched) <= process.valid_ids, f"{key}: applied an unknown event"
+        assert process.deciding_ids <= set(applied), f"{key}: a deciding event was not applied"
+        if script.action == "reject":
+            assert applied == [], f"{key}: events applied although never sent for signature"
+
+        signalled = await api.signals(key)
+        assert len(signalled) == accepted[key], f"{key}: signals ≠ accepted deliveries"
+        assert {e.event_id for e in signalled} <= process.valid_ids
+        assert not {e.event_id for e in signalled} & refused_ids
+
+        reports = [r for r in api.systems.reports if r.business_key == key]
+        assert [r.outcome.value for r in reports] == [script.expected.value], key
+        created = [c for c in api.systems.created if c.external_id.startswith(f"{key}#")]
+        assert len(created) == (
+            len(script.cycles) if script.requests is None else script.requests
+        ), key
+        if script.action == "correct":
+            assert [str(c.signers[0].email) for c in created][-1] == CORRECTED_SIGNER
+        if script.expected is S.DECLINED:
+            assert result.outcome_reason == "declined by signer@acme.example.com: wrong price"
+
+    # Something of everything happened, so the assertions above were not vacuous.
+    kinds = Counter(q.kind for q in everything)
+    assert kinds["malformed"] >= 10 and kinds["unknown"] == 4
+    assert all(kinds[kind] >= 1 for kind in REFUSED)
+    assert sum(accepted.values()) > len(processes)
+    copies = Counter(q.content for q in posts if q.kind == "valid")
+    assert max(copies.values()) >= 2  # duplicates were delivered
