@@ -1,0 +1,47 @@
+"""Sizes of a benchmark run: `quick` (a smoke check under a minute) or full."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    quick: bool = False
+    docs: int = 200  # B0 and B1 measured documents each
+    concurrency: int = 20  # documents in flight in B0 and B1
+    warmup: int = 5
+    parked: int = 200  # processes parked for the callback runs
+    callbacks: int = 2000  # requests per throughput run (bare, then real receiver)
+    callback_concurrency: int = 32
+    paced_rate: float = 100.0  # callbacks per second in the latency run
+    paced_seconds: float = 10.0
+    scale: int = 10_000  # processes parked at once in part 3
+    scale_concurrency: int = 50  # HTTP starts / signatures in flight in part 3
+    profile: bool = False
+    faults: bool = False
+    out_dir: Path = BENCH_DIR
+
+    @classmethod
+    def preset(cls, quick: bool, **overrides: Any) -> BenchOptions:
+        """The full or quick sizes, with any explicitly given value on top."""
+        base = cls()
+        if quick:
+            base = replace(
+                base,
+                quick=True,
+                docs=10,
+                concurrency=5,
+                warmup=2,
+                parked=20,
+                callbacks=100,
+                callback_concurrency=16,
+                paced_seconds=1.0,
+                scale=50,
+            )
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return replace(base, **given)

@@ -1,0 +1,278 @@
+"""report.json, REPORT.md and the terminal table from one run's figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+ANALYSIS_START = "<!-- analysis:start -->"
+ANALYSIS_END = "<!-- analysis:end -->"
+LAYOUT = """\
+- **Load generator** — the `docflow bench` process itself (asyncio, httpx, a Temporal
+  client). It never serves anything.
+- **Stack process** — `python -m benchmarks.stack`: the embedded stack with the Temporal dev
+  server (its own `temporal` binary process, SQLite file in a fresh temp dir), the Core
+  Signature / Content Server / CRM simulators at zero added latency (no faults, immediate
+  conversion) and the docflow HTTP API (plus `POST /bench/bare-callback`, mounted only here).
+- **Worker process** — the real `python worker.py` (`EmbeddedStack(worker="subprocess")`,
+  SDK defaults, `max_cached_workflows` = 1000), started by the stack process.
+- **Floor worker process** — `python -m benchmarks.floor`: B0's no-op workflow and activity on
+  task queue `docflow-bench-floor`, same Worker defaults.
+
+The worker's RSS (with any children) is sampled every 200 ms with psutil from the load
+generator; CPU seconds of every process are recorded per phase."""
+
+
+def write(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / "report.json"
+    json_path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    md_path = out_dir / "REPORT.md"
+    previous = md_path.read_text() if md_path.exists() else ""
+    md_path.write_text(markdown(report, _analysis(previous)))
+    return json_path, md_path
+
+
+def _analysis(previous: str) -> str:
+    if ANALYSIS_START in previous and ANALYSIS_END in previous:
+        inner = previous.split(ANALYSIS_START, 1)[1].split(ANALYSIS_END, 1)[0]
+        return inner.strip("\n")
+    return "_No analysis written for this run yet._"
+
+
+def headline(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(figure, value, goal) rows shared by the terminal table and REPORT.md."""
+    r = report
+    lat = r["e2e_latency_ms"]
+    cb = r["callback_to_applied_ms"]
+    scale = r["scale"]
+    goals = r["goals"]
+
+    def mark(key: str) -> str:
+        return ("met" if goals[key] else "MISSED") + f" ({key})"
+
+    return [
+        ("B0 floor, documents/s", f"{r['floor_docs_per_s']}", ""),
+        ("B1 pipeline, documents/s", f"{r['pipeline_docs_per_s']}", ""),
+        (
+            "pipeline_vs_floor_ratio",
+            f"{r['pipeline_vs_floor_ratio']}",
+            mark("pipeline_vs_floor_ratio >= 0.75"),
+        ),
+        (
+            "B1 end-to-end latency p50 / p95 / p99 ms",
+            f"{lat['p50']} / {lat['p95']} / {lat['p99']}",
+            "",
+        ),
+        (
+            "actions_per_document (B1; B0)",
+            f"{r['actions_per_document']}; {r['floor_actions_per_document']}",
+            "",
+        ),
+        (
+            "callbacks/s via receiver; bare endpoint",
+            f"{r['callback_rps']}; {r['bare_callback_rps']}",
+            "",
+        ),
+        (
+            "callback_vs_bare_ratio",
+            f"{r['callback_vs_bare_ratio']}",
+            mark("callback_vs_bare_ratio >= 0.5"),
+        ),
+        (
+            f"callback → applied p50 / p99 ms at {r['callback_paced']['rate_per_s']:g}/s",
+            f"{cb['p50']} / {cb['p99']}",
+            mark("callback_to_applied_p99_ms < 100 at 100/s"),
+        ),
+        (
+            f"scale: {scale['processes']} parked: started in s; all parked in s",
+            f"{scale['start_s']}; {scale['all_parked_s']}",
+            "",
+        ),
+        ("scale: all completed after signing, s", f"{scale['all_completed_s']}", ""),
+        ("worker_peak_rss_mb", f"{r['worker_peak_rss_mb']}", mark("worker_peak_rss_mb < 500")),
+        ("parked_lost", f"{r['parked_lost']}", mark("parked_lost == 0")),
+    ]
+
+
+def machine_line(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    return (
+        f"{m['cores_logical']} logical cores ({m['cpu_model']}), {m['memory_gb']} GB, "
+        f"Python {m['python']}, temporalio {m['temporalio']}, {m['temporal_cli']}"
+    )
+
+
+def print_table(report: dict[str, Any], console: Console) -> None:
+    title = "docflow bench" + (" --quick" if report["quick"] else "")
+    table = Table(title=title, caption=machine_line(report))
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("goal")
+    for figure, value, goal in headline(report):
+        style = "red" if "MISSED" in goal else ("green" if goal else "")
+        table.add_row(figure, value, f"[{style}]{goal}[/]" if style else goal)
+    console.print(table)
+    faults = report.get("faults")
+    if faults:
+        console.print(f"fault suite (long versions): {faults['summary']}")
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _cpu_table(report: dict[str, Any]) -> str:
+    phases = report["cpu_seconds_by_phase"]
+    names = sorted({k for cpu in phases.values() for k in cpu if k != "wall_s"})
+    rows = [
+        [phase, f"{cpu['wall_s']}"] + [f"{cpu.get(n, 0)}" for n in names]
+        for phase, cpu in phases.items()
+    ]
+    return _md_table(["phase", "wall s", *[f"{n} CPU s" for n in names]], rows)
+
+
+def _profile_section(report: dict[str, Any]) -> str:
+    profile = report.get("profile")
+    if not profile or not profile.get("available"):
+        return "No profile in this run (`docflow bench --profile` records one with py-spy)."
+    parts = [
+        f"py-spy at {profile['rate_hz']} Hz on an extra B1 batch of {profile['documents']} "
+        f"documents ({profile['docs_per_s_under_profiler']} documents/s under the profiler). "
+        "Shares are of on-CPU samples of all Python threads; *inclusive* counts a sample for "
+        "every component on its stack."
+    ]
+    for name in ("worker", "api_and_simulators"):
+        summary = profile.get(name)
+        if not summary:
+            continue
+        parts.append(f"**{name}** — {summary['samples']} samples")
+        inclusive = summary["inclusive_pct"]
+        own = summary["self_pct_by_component"]
+        rows = [[k, f"{v}", f"{own.get(k, '')}"] for k, v in inclusive.items()]
+        parts.append(_md_table(["component", "inclusive %", "self %"], rows))
+        top = [[k.replace("|", "\\|"), f"{v}"] for k, v in summary["top_self_pct"].items()]
+        parts.append(_md_table(["hottest functions (self)", "%"], top))
+    return "\n\n".join(parts)
+
+
+def markdown(report: dict[str, Any], analysis: str) -> str:
+    r = report
+    rows = [[a, b, c] for a, b, c in headline(r)]
+    breakdown = r["actions_breakdown"]
+    floor = r["floor_actions_breakdown"]
+    keys = [k for k in breakdown if k != "total"] + ["total"]
+    actions = _md_table(
+        ["per document", "B1 pipeline", "B0 floor"],
+        [[k, f"{breakdown.get(k, 0)}", f"{floor.get(k, 0)}"] for k in keys],
+    )
+    faults = r.get("faults")
+    env = " ".join(f"{k}={v}" for k, v in (faults or {}).get("env", {}).items())
+    faults_text = (
+        f"Fault suite, long versions (`{env} pytest tests/faults -q`): **{faults['summary']}**"
+        if faults
+        else "Fault suite not run (`docflow bench --faults` runs its long versions)."
+    )
+    bound = round(120 + r["scale"]["processes"] * 0.2)
+    return f"""# docflow benchmarks
+
+Generated by `uv run docflow bench{" --quick" if r["quick"] else ""}` at {r["generated_at"]}
+({"quick smoke run" if r["quick"] else "full run"}).
+
+**Machine:** {machine_line(r)}.
+
+## Figures
+
+{_md_table(["figure", "value", "goal"], rows)}
+
+Sizes: `{json.dumps(r["sizes"])}`. All keys are in [`report.json`](report.json).
+
+## Analysis
+
+{ANALYSIS_START}
+{analysis}
+{ANALYSIS_END}
+
+## Method
+
+### Process layout
+
+{LAYOUT}
+
+### 1. Floor (B0) vs pipeline (B1)
+
+B1 is the real signing process: a contract with one approval stage (legal, any quorum) is
+started over HTTP (`POST /v1/signing-processes`, multipart PDF), the harness polls
+`GET /v1/signing-processes/{{key}}` every 50 ms until the stage is open, approves over HTTP as
+alice, the simulated signer (Core Signature autopilot, 0 ms) views and signs, the callbacks
+come in through the receiver, the signed PDF and signing log are archived in the Content
+Server simulator and the outcome is reported to the CRM simulator. A document's latency runs
+from sending the start request to the workflow's result (long poll through the Temporal
+client, no polling granularity). B0 is `benchmarks/floor.py`: the same number of activities
+before the update, after it and after the signals, the same update (with a validator) and as
+many signals as B1's histories show, with no-op bodies; the harness drives it the same way
+through the Temporal client (start, query every 50 ms until the stage is open, update, the
+signals, result). The floor's shape is calibrated from the warm-up B1 histories:
+`{json.dumps(r["floor_shape"])}`. Both run the same number of documents with the same
+concurrency, after a warm-up, on the same server.
+
+Actions are counted from the finished histories: starts, activity attempts (the attempt of
+each `ActivityTaskStarted`), signals, accepted updates and started timers — the issue's unit.
+Search-attribute upserts, workflow tasks and history length are shown but not in the total.
+The harness's queries are not counted.
+
+{actions}
+
+### 2. Callbacks
+
+{r["sizes"]["parked"]} NDAs (no approval) are parked waiting for the signature. The same HTTP
+client (one httpx client, {r["sizes"]["callback_concurrency"]} requests in flight) sends
+{r["sizes"]["callbacks"]} signed `signer_viewed` callbacks (event hash as Core Signature
+computes it) to the bare endpoint (`POST /bench/bare-callback`: the receiver's parsing and
+verification, then 200) and then to the receiver (`POST /webhooks/core-signature`: verify,
+map to the workflow, signal, 200). `signer_viewed` is applied and audited but not terminal,
+so the processes stay parked. Then callbacks are sent open-loop at
+{r["callback_paced"]["rate_per_s"]:g}/s; each one's latency runs from sending it until a
+`status` query shows its event id in the audit trail (the first query right after the 200 —
+queries are answered after the pending workflow task, so one query usually suffices — then
+every 5 ms). Afterwards the parked processes are signed and finish.
+
+Receiver answers: `{json.dumps(r["callback_statuses"])}`;
+bare endpoint: `{json.dumps(r["bare_callback_statuses"])}`.
+
+### 3. Scale
+
+{r["scale"]["processes"]} NDAs are started through the Temporal client
+(`starter.client.SigningProcesses.start`, the Python helper business apps use; the PDF is
+stored once and every process carries its reference) ({r["sizes"]["scale_concurrency"]} in
+flight) and parked waiting for the signature; visibility (`count_workflows` on
+`DocflowSourceRecord` and `DocflowStatus`, once a second) tells when all are parked. Then the
+simulated signer signs every document through the simulator's control API, so the real
+callbacks flow (signer_signed, signed) and every process archives and reports — at most 100
+signed-but-unfinished at once (each signature waits for its process's result), so the
+callbacks come at the pace the system completes them, not as one storm of 20,000 that
+would exhaust the simulator's delivery retries. `parked_lost` is the number not completed
+(visibility: `ExecutionStatus = "Completed" AND DocflowStatus = "completed"`) within {bound} s.
+
+`{json.dumps(r["scale"])}`
+
+### CPU by process and phase
+
+{_cpu_table(r)}
+
+Worker peak RSS by phase (MB): `{json.dumps(r["worker_peak_rss_mb_by_phase"])}`.
+
+### Profile
+
+{_profile_section(r)}
+
+### Fault suite
+
+{faults_text}
+"""

@@ -1,0 +1,112 @@
+"""The system under test, in its own process: `python -m benchmarks.stack DATA_DIR`.
+
+Runs the embedded stack (Temporal dev server, simulators at zero added latency, the docflow
+API with the bare callback endpoint) plus two worker processes — the real `worker.py` and
+the B0 floor worker — prints one JSON line with URLs and process ids, and stops when its
+standard input closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from benchmarks import bare
+from docflow.docstore import document_store_from_settings
+from simulators import core_signature
+from simulators.server import ServedApp
+from starter.api.app import create_app
+from starter.embedded import PROJECT_ROOT, EmbeddedStack, SimulatorOptions, StackPorts
+
+# The Temporal dev server shares this stdout; the harness looks for this prefix.
+READY_MARKER = "DOCFLOW-BENCH-STACK "
+
+
+def zero_latency_simulators() -> SimulatorOptions:
+    """Simulators that add no latency: immediate conversion, no faults, autopilot off."""
+    return SimulatorOptions(
+        core_signature=core_signature.CoreSignatureConfig(seed=7, convert_delay_ms=0)
+    )
+
+
+async def _start_floor_worker(stack: EmbeddedStack, data_dir: Path) -> asyncio.subprocess.Process:
+    with (data_dir / "floor-worker.log").open("ab") as log:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "benchmarks.floor",
+            env={**os.environ, **stack.worker_environment()},
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
+        )
+
+
+def _temporal_pid() -> int | None:
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if child.name().startswith("temporal"):
+                return child.pid
+    return None
+
+
+async def _wait_stdin_closed() -> None:
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)
+
+
+async def serve(data_dir: Path) -> None:
+    """Run the stack until stdin closes; announce it with one JSON line on stdout."""
+    stack = EmbeddedStack(
+        ports=StackPorts.any_free(),
+        data_dir=data_dir,
+        simulators=zero_latency_simulators(),
+        worker="subprocess",
+        api=False,
+    )
+    async with stack:
+        assert stack.client is not None and stack.worker_process is not None
+        app = create_app(
+            stack.settings, stack.client, document_store_from_settings(stack.settings.documents)
+        )
+        app.include_router(bare.router)
+        floor = await _start_floor_worker(stack, data_dir)
+        try:
+            async with ServedApp(app, port=stack.ports.api, name="docflow API"):
+                info: dict[str, Any] = {
+                    "api_url": stack.api_url,
+                    "temporal_address": f"127.0.0.1:{stack.ports.temporal}",
+                    "core_signature_url": stack.core_signature_url,
+                    "content_server_url": stack.content_server_url,
+                    "crm_url": stack.crm_url,
+                    "task_queue": stack.settings.temporal.task_queue,
+                    "pids": {
+                        "stack": os.getpid(),
+                        "worker": stack.worker_process.pid,
+                        "floor_worker": floor.pid,
+                        "temporal": _temporal_pid(),
+                    },
+                }
+                print(READY_MARKER + json.dumps(info), flush=True)
+                await _wait_stdin_closed()
+        finally:
+            floor.terminate()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(floor.wait(), timeout=30)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(serve(Path(sys.argv[1])))
+
+
+if __name__ == "__main__":
+    main()
