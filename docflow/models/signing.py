@@ -48,13 +48,21 @@ class ApprovalStageSpec(BaseModel):
     name: str
     approvers: list[str] = Field(min_length=1, description="Principal ids allowed to decide.")
     quorum: Quorum = Quorum.ANY
-    deadline: timedelta = Field(default=timedelta(days=3), description="Until escalation.")
-    reminder_before: timedelta = Field(default=timedelta(hours=24))
+    deadline: timedelta = Field(
+        default=timedelta(days=3), gt=timedelta(0), description="Until escalation."
+    )
+    reminder_before: timedelta = Field(
+        default=timedelta(hours=24),
+        ge=timedelta(0),
+        description="Remind this long before the deadline (no reminder if >= deadline).",
+    )
     escalation_approver: str | None = Field(
         default=None, description="Becomes eligible at the deadline; decides alone."
     )
     escalation_window: timedelta = Field(
-        default=timedelta(days=1), description="After escalation, time until the stage expires."
+        default=timedelta(days=1),
+        gt=timedelta(0),
+        description="After escalation, time until the stage expires.",
     )
 
     @field_validator("approvers")

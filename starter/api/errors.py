@@ -144,9 +144,16 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    _outcome(request, exc.status_code, code, str(exc.detail))
-    return error_json(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+    status = exc.status_code
+    if status == 400:
+        # The framework could not read the body (bad UTF-8, broken multipart, too many
+        # parts): to the caller that is a malformed request like any other, so 422.
+        status = 422
+    code = {404: "not_found", 405: "method_not_allowed", 422: "invalid_request"}.get(
+        status, "http_error"
+    )
+    _outcome(request, status, code, str(exc.detail))
+    return error_json(status, code, str(exc.detail), dict(exc.headers or {}))
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

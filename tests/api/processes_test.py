@@ -348,3 +348,26 @@ async def test_openapi_lists_the_routes(api: httpx.AsyncClient) -> None:
         part.split('"')[0] for part in json.dumps(spec).split('"$ref": "#/components/schemas/')[1:]
     }
     assert refs <= set(schemas)
+
+
+async def test_unreadable_bodies_and_bad_durations_are_422(api: httpx.AsyncClient) -> None:
+    not_utf8 = await api.post(
+        "/v1/signing-processes/ANY-KEY-1/decisions",
+        content=b'{"decision": "\xff\xfe"}',
+        headers={**auth("alice"), "content-type": "application/json"},
+    )
+    request = signing_request(new_key()).model_dump(mode="json")
+    request["approval_stages"] = [
+        {"name": "legal", "approvers": ["alice@example.com"], "deadline": "-PT1H"}
+    ]
+    negative = await api.post(
+        "/v1/signing-processes",
+        files={"file": ("c.pdf", PDF, "application/pdf")},
+        data={"request": json.dumps(request)},
+        headers=auth("crm"),
+    )
+
+    assert not_utf8.status_code == 422
+    assert not_utf8.json()["error"]["code"] == "invalid_request"
+    assert negative.status_code == 422
+    assert "deadline" in negative.json()["error"]["message"]
