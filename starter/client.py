@@ -99,7 +99,22 @@ def temporal_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, TemporalUnavailable | WorkflowUpdateRPCTimeoutOrCancelledError):
         return True
     if isinstance(exc, RPCError):
-        return exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+        # The SDK reports an expired rpc_timeout (e.g. a query no worker answered right after
+        # a worker crash) as CANCELLED "Timeout expired", and a connection that broke during
+        # the call (the server restarting) as UNKNOWN "transport error". A query while the
+        # workflow task is being retried (its worker crashed) is refused as WorkflowNotReady.
+        if exc.status is RPCStatusCode.UNKNOWN:
+            return exc.message == "transport error"
+        if exc.status is RPCStatusCode.FAILED_PRECONDITION:
+            return any(
+                detail.type_url.endswith(".WorkflowNotReadyFailure")
+                for detail in exc.grpc_status.details
+            )
+        return exc.status in (
+            RPCStatusCode.UNAVAILABLE,
+            RPCStatusCode.DEADLINE_EXCEEDED,
+            RPCStatusCode.CANCELLED,
+        )
     if isinstance(exc, ConnectionError | TimeoutError):
         return True
     # The SDK's core raises a plain RuntimeError when the (lazy) connection cannot be made.

@@ -1,0 +1,458 @@
+"""Chaos: SIGKILLed workers, a dev-server restart and flaky vendors during a batch of signings.
+
+The long version (`DOCFLOW_CHAOS_SIZE=100`) is what `docflow bench --faults` runs."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.client import Client
+
+from docflow.models import ProcessState, ProcessStatus
+from docflow.models.status import TERMINAL_STATES
+from docflow.settings import Settings
+from docflow.temporal import signing_workflow_id
+from starter.api_client import DocflowApiClient, DocflowApiError
+from starter.demo import APPROVER_KEYS, CRM_KEY, contract_pdf, legal, sample_request
+from starter.embedded import EmbeddedStack, StackPorts
+
+T = TypeVar("T")
+
+LONG = "DOCFLOW_CHAOS_SIZE" in os.environ
+SIZE = int(os.environ.get("DOCFLOW_CHAOS_SIZE", "12"))
+SEED = int(os.environ.get("DOCFLOW_CHAOS_SEED", "11"))
+APPROVAL_EVERY = 4  # every 4th process has a legal stage approved over HTTP; the rest are NDAs
+START_SPREAD_S = max(6.0, SIZE * 0.25)  # starts are spread so the kills hit every phase
+CHAOS_S = START_SPREAD_S + 12.0  # workers are killed at least this long; Temporal restarts midway
+MIN_KILLS = 3
+# Then the kills go on until the first processes (half the batch in the long version) have
+# reported, so they also hit the archive and report phases; for at most CHAOS_MAX_S.
+CHAOS_UNTIL_REPORTED = math.ceil(SIZE * (0.5 if LONG else 0.1))
+CHAOS_MAX_S = CHAOS_S + (90.0 if LONG else 25.0)
+KILL_AFTER_S = (2.0, 3.0)  # a worker is SIGKILLed this long after it started polling
+# Once the chaos is over (faults off): an activity attempt lost with a killed worker is only
+# retried when its start-to-close timeout (2 min for transfers) has passed, then backs off.
+SETTLE_S = 240.0
+WORKER_POLLING = "worker polling task queue"  # worker.py logs this line when it starts polling
+WORKSPACE_BO_ID = "0015g00000ACME"  # every sample request files into this customer's workspace
+
+VENDOR_FAULTS: dict[str, Any] = {
+    "latency_ms": 20,
+    "error_rate": 0.15,
+    "error_status": 503,
+    "rate_limit_every": 7,
+    "retry_after_s": 1,
+    "seed": SEED,
+}
+# The CRM gets few calls while the chaos lasts (approval notifications, early reports), so its
+# first two are throttled for sure. Report retries back off from 5 s by x4 (the Standard
+# Webhooks schedule), hence a lighter 503 rate.
+CRM_FAULTS: dict[str, Any] = {
+    **VENDOR_FAULTS,
+    "error_rate": 0.1,
+    "fail_next": {"count": 2, "status": 429, "retry_after_s": 1},
+}
+AUTOPILOT: dict[str, Any] = {"enabled": True, "action": "sign", "after_ms": 400}
+
+
+@dataclass
+class ChaosLog:
+    """What the chaos did, for the assertions and the printed summary."""
+
+    began: float = field(default_factory=time.monotonic)
+    kills: int = 0
+    temporal_restarts: int = 0
+    temporal_restart_s: float = 0.0
+    chaos_s: float = 0.0
+    worker_startup_s: list[float] = field(default_factory=list)
+    api_unavailable: Counter[str] = field(default_factory=Counter)
+    finished_s: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+async def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedStack]:
+    data_dir: Path = tmp_path_factory.mktemp("docflow-chaos")
+    settings = Settings().with_overrides(
+        signing_policy={
+            "signature_poll_after": timedelta(seconds=3),
+            "signature_poll_interval": timedelta(seconds=2),
+        }
+    )
+    async with EmbeddedStack(
+        settings=settings, ports=StackPorts.any_free(), data_dir=data_dir, worker="subprocess"
+    ) as running:
+        yield running
+
+
+@pytest.mark.timeout(CHAOS_MAX_S + SETTLE_S + 180)
+async def test_batch_survives_worker_kills_a_server_restart_and_vendor_faults(
+    chaos_stack: EmbeddedStack,
+) -> None:
+    stack = chaos_stack
+    log = ChaosLog()
+    rng = random.Random(SEED)
+    batch = uuid.uuid4().hex[:6]
+    keys = [f"CHAOS-{batch}-{i:03d}" for i in range(SIZE)]
+    with_approval = {key for i, key in enumerate(keys) if i % APPROVAL_EVERY == 0}
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        api = DocflowApiClient(stack.api_url, CRM_KEY, http=http)
+        await _put(http, f"{stack.core_signature_url}/_control/autopilot", AUTOPILOT)
+        await _set_faults(http, stack, VENDOR_FAULTS, CRM_FAULTS)
+        drivers = [
+            asyncio.create_task(
+                _drive(api, http, key, key in with_approval, START_SPREAD_S * i / SIZE, log),
+                name=key,
+            )
+            for i, key in enumerate(keys)
+        ]
+        try:
+            await _chaos(stack, rng, log, lambda: _reported(http, stack, batch))
+            faults = {n: await _get(http, f"{url}/_control/faults") for n, url in _sims(stack)}
+            await _set_faults(http, stack, {}, {})
+            await asyncio.gather(*drivers)
+        finally:
+            for driver in drivers:
+                driver.cancel()
+        final = await _wait_all_ended(api, keys, log)
+
+        requests = await _get(http, f"{stack.core_signature_url}/_control/signature-requests")
+        uploads = await _get(http, f"{stack.content_server_url}/_control/uploads")
+        workspaces = await _get(http, f"{stack.content_server_url}/_control/workspaces")
+        reports = await _get(http, f"{stack.crm_url}/_control/reports")
+    assert stack.client is not None
+    lost = await _lost_attempts(stack.client, keys)
+    print(_summary(log, final, faults, requests, uploads, reports, lost))
+
+    # Every process ended within the bound, and completed.
+    unfinished = [key for key in keys if key not in log.finished_s]
+    pending = await _pending_activities(stack.client, unfinished)
+    stuck = {
+        key: f"{final[key].state.value if key in final else '(no answer)'}; pending: {pending[key]}"
+        for key in unfinished
+    }
+    assert not stuck, f"not ended {SETTLE_S:.0f} s after the chaos: {stuck}"
+    failed = {
+        key: f"{s.state.value}: {s.outcome_reason}"
+        for key, s in final.items()
+        if s.state is not ProcessState.COMPLETED
+    }
+    assert not failed, f"not completed: {failed}"
+    # The chaos really happened.
+    assert log.kills >= MIN_KILLS, f"only {log.kills} worker kills"
+    assert log.temporal_restarts == 1
+    assert faults["core_signature"]["injected"], faults["core_signature"]
+    # Every 7th call is throttled, so a simulator called that often must have injected faults.
+    quiet = [
+        name
+        for name, f in faults.items()
+        if f["calls"] >= VENDOR_FAULTS["rate_limit_every"] and not f["injected"]
+    ]
+    assert not quiet, f"no fault injected by {quiet}: {faults}"
+
+    # Core Signature: exactly one signature request per process, never a second cycle.
+    counts: dict[str, int] = requests["count_by_external_id"]
+    wrong_requests = {
+        key: {eid: n for eid, n in counts.items() if eid.startswith(f"{key}#")}
+        for key in keys
+        if counts.get(f"{key}#1") != 1 or f"{key}#2" in counts
+    }
+    assert not wrong_requests, f"signature requests per process: {wrong_requests}"
+
+    # Content Server: the signed PDF and the audit trail created once each per process (a
+    # retry that finds its document is refused as a duplicate name, which is fine), and one
+    # workspace for the customer, however many processes raced to create it.
+    created: Counter[str] = Counter()
+    for upload in uploads["results"]:
+        created[upload["name"]] += upload["created"]
+    expected = {
+        f"{key} - contract ({kind}).pdf" for key in keys for kind in ("signed", "audit trail")
+    }
+    wrong_uploads = {name: created[name] for name in expected if created[name] != 1}
+    assert not wrong_uploads, f"documents created per name: {wrong_uploads}"
+    extra = sorted(n for n in created if n not in expected and n.startswith(f"CHAOS-{batch}"))
+    assert not extra, f"unexpected documents: {extra}"
+    versions = [u for u in uploads["results"] if u["versions_added"]]
+    assert not versions, f"documents got new versions: {versions}"
+    bound = [w for w in workspaces["results"] if w["business_object_id"] == WORKSPACE_BO_ID]
+    assert len(bound) == 1, f"workspaces for {WORKSPACE_BO_ID}: {bound}"
+
+    # CRM: one stored report per process, "completed" (redeliveries collapse by webhook-id).
+    by_key: dict[str, int] = reports["by_business_key"]
+    wrong_reports = {key: by_key.get(key, 0) for key in keys if by_key.get(key, 0) != 1}
+    assert not wrong_reports, f"stored CRM reports per process: {wrong_reports}"
+    outcomes = {
+        r["payload"]["business_key"]: r["payload"]["outcome"]
+        for r in reports["results"]
+        if r["payload"].get("business_key") in log.finished_s
+    }
+    assert set(outcomes.values()) == {"completed"}, outcomes
+
+
+# ------------------------------------------------------------------ the batch
+async def _drive(
+    api: DocflowApiClient,
+    http: httpx.AsyncClient,
+    key: str,
+    with_approval: bool,
+    delay: float,
+    log: ChaosLog,
+) -> None:
+    """Start one process over HTTP and, if it has an approval stage, approve it as alice."""
+    await asyncio.sleep(delay)
+    stages = [legal()] if with_approval else []
+    document_type = "sales_contract" if stages else "nda"
+    request = sample_request(key, stages=stages, document_type=document_type)
+    await _available(lambda: api.start(request, contract_pdf(key)), "start", log)
+    if not with_approval:
+        return
+    deadline = time.monotonic() + CHAOS_MAX_S + 120
+    refused = 0
+    while True:
+        status = await _available(lambda: api.status(key), "status", log)
+        assert status.state not in TERMINAL_STATES, f"{key} ended: {status.outcome_reason}"
+        assert time.monotonic() < deadline, f"{key} stuck in {status.state}: {status.waiting_for}"
+        if status.state is not ProcessState.AWAITING_APPROVAL:
+            await asyncio.sleep(0.25)
+            continue
+        # A decision may be applied and still answered 503 (the server went away mid-call):
+        # the Idempotency-Key makes the retry return that same decision instead of a 409.
+        try:
+            approve = partial(_approve, http, api.base_url, key, f"approve-{key}-{refused}")
+            decision = await _available(approve, "decide", log)
+        except DocflowApiError as err:
+            # Seen once in a long run around the dev-server restart: the status said
+            # awaiting_approval, the decision then found the process still validating.
+            if err.status != 409 or "(process is validating)" not in err.message:
+                raise
+            log.notes.append(f"{key}: status said awaiting_approval, then decision got {err}")
+            refused += 1
+            continue
+        assert decision["stage"] == "legal", decision
+        return
+
+
+async def _approve(
+    http: httpx.AsyncClient, api_url: str, key: str, idempotency_key: str
+) -> dict[str, Any]:
+    """Approve as alice over HTTP (DocflowApiClient.decide sends no Idempotency-Key)."""
+    response = await http.post(
+        f"{api_url}/v1/signing-processes/{key}/decisions",
+        json={"decision": "approve", "comment": "chaos"},
+        headers={
+            "X-API-Key": APPROVER_KEYS["alice@example.com"],
+            "Idempotency-Key": idempotency_key,
+        },
+    )
+    if response.status_code >= 400:
+        raise DocflowApiError(response.status_code, response.text[:300])
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def _wait_all_ended(
+    api: DocflowApiClient, keys: list[str], log: ChaosLog
+) -> dict[str, ProcessStatus]:
+    """The last status of every process, once all have ended or SETTLE_S has passed."""
+    deadline = time.monotonic() + SETTLE_S
+    last: dict[str, ProcessStatus] = {}
+    polling = asyncio.Semaphore(8)
+
+    async def poll(key: str) -> None:
+        async with polling:
+            try:
+                status = await api.status(key)
+            except DocflowApiError as err:
+                if err.status != 503:
+                    raise
+                log.api_unavailable["status"] += 1
+                return
+        last[key] = status
+        if status.state in TERMINAL_STATES:
+            log.finished_s[key] = time.monotonic() - log.began
+
+    while True:
+        await asyncio.gather(*(poll(key) for key in keys if key not in log.finished_s))
+        if len(log.finished_s) == len(keys) or time.monotonic() > deadline:
+            return last
+        await asyncio.sleep(0.5)
+
+
+async def _available(call: Callable[[], Awaitable[T]], what: str, log: ChaosLog) -> T:
+    """The API's contract while Temporal cannot answer: 503 with Retry-After, so retry (a
+    process may not answer queries for as long as the chaos lasts)."""
+    deadline = time.monotonic() + CHAOS_MAX_S + 90
+    while True:
+        try:
+            return await call()
+        except DocflowApiError as err:
+            if err.status != 503 or time.monotonic() > deadline:
+                raise
+            log.api_unavailable[what] += 1
+        await asyncio.sleep(0.5)
+
+
+# ------------------------------------------------------------------ the chaos
+async def _chaos(
+    stack: EmbeddedStack,
+    rng: random.Random,
+    log: ChaosLog,
+    reported: Callable[[], Awaitable[int]],
+) -> None:
+    """SIGKILL each worker 2-3 s after it starts polling and start a new one; restart the dev
+    server once, midway, on its SQLite file (the API and the worker must reconnect alone)."""
+    began = time.monotonic()
+    restart_at = began + CHAOS_S / 2
+
+    async def going_on() -> bool:
+        elapsed = time.monotonic() - began
+        if elapsed < CHAOS_S or log.kills < MIN_KILLS:
+            return True
+        return elapsed < CHAOS_MAX_S and await reported() < CHAOS_UNTIL_REPORTED
+
+    while await going_on():
+        await _worker_polling(stack, log.kills + 1, log)
+        await asyncio.sleep(rng.uniform(*KILL_AFTER_S))
+        if log.temporal_restarts == 0 and time.monotonic() >= restart_at:
+            restarting = time.monotonic()
+            await stack.restart_temporal()
+            log.temporal_restarts += 1
+            log.temporal_restart_s = time.monotonic() - restarting
+        worker = stack.worker_process
+        assert worker is not None
+        assert worker.returncode is None, f"worker {log.kills + 1} exited ({worker.returncode})"
+        await stack.kill_worker()
+        log.kills += 1
+        await stack.start_worker()
+    log.chaos_s = time.monotonic() - began
+    await _worker_polling(stack, log.kills + 1, log)
+
+
+async def _worker_polling(stack: EmbeddedStack, workers: int, log: ChaosLog) -> None:
+    """Wait until the `workers`-th worker process of this stack has started polling."""
+    waiting = time.monotonic()
+    worker_log = stack.data_dir / "worker.log"
+    while worker_log.read_text(errors="replace").count(WORKER_POLLING) < workers:
+        assert time.monotonic() - waiting < 60, f"worker {workers} does not poll; see {worker_log}"
+        await asyncio.sleep(0.05)
+    log.worker_startup_s.append(time.monotonic() - waiting)
+
+
+# ------------------------------------------------------------------ evidence
+async def _lost_attempts(client: Client, keys: list[str]) -> Counter[str]:
+    """From the histories: activities whose last failed attempt timed out (a killed worker's),
+    and workflow tasks that timed out or failed."""
+    found: Counter[str] = Counter()
+    for key in keys:
+        scheduled: dict[int, str] = {}
+        handle = client.get_workflow_handle(signing_workflow_id(key))
+        async for event in handle.fetch_history_events():
+            if event.HasField("activity_task_scheduled_event_attributes"):
+                attrs = event.activity_task_scheduled_event_attributes
+                scheduled[event.event_id] = attrs.activity_type.name
+            elif event.HasField("activity_task_started_event_attributes"):
+                started = event.activity_task_started_event_attributes
+                if started.last_failure.HasField("timeout_failure_info"):
+                    found[f"{scheduled[started.scheduled_event_id]} timed out"] += 1
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                found["workflow task timed out"] += 1
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                failure = event.workflow_task_failed_event_attributes.failure.message
+                found[f"workflow task failed: {failure[:120]}"] += 1
+    return found
+
+
+async def _pending_activities(client: Client, keys: list[str]) -> dict[str, list[str]]:
+    """What an unfinished process waits for: its pending activities with their last failure."""
+    found: dict[str, list[str]] = {}
+    for key in keys:
+        described = await client.get_workflow_handle(signing_workflow_id(key)).describe()
+        found[key] = [
+            f"{a.activity_type.name} attempt {a.attempt} "
+            f"({PendingActivityState.Name(a.state)}): {a.last_failure.message[:160]}"
+            for a in described.raw_description.pending_activities
+        ]
+    return found
+
+
+def _summary(
+    log: ChaosLog,
+    final: dict[str, ProcessStatus],
+    faults: dict[str, Any],
+    requests: dict[str, Any],
+    uploads: dict[str, Any],
+    reports: dict[str, Any],
+    lost: Counter[str],
+) -> str:
+    injected = {
+        name: f"{len(f['injected'])} of {f['calls']} calls "
+        f"{dict(Counter(i['status'] for i in f['injected']))}"
+        for name, f in faults.items()
+    }
+    finished = sorted(round(s) for s in log.finished_s.values())
+    states = dict(Counter(s.state.value for s in final.values()))
+    startup = log.worker_startup_s or [0.0]
+    return (
+        f"\nchaos: {SIZE} processes {states}, chaos for {log.chaos_s:.0f} s, last ended after "
+        f"{max(finished, default=0)} s; {log.kills} worker kills (startup "
+        f"{min(startup):.1f}-{max(startup):.1f} s); dev server restarted "
+        f"{log.temporal_restarts}x in {log.temporal_restart_s:.1f} s; "
+        f"API 503s retried: {dict(log.api_unavailable)}\n"
+        f"faults injected during the chaos: {injected}\n"
+        f"duplicates refused/collapsed: Core Signature requests "
+        f"{sum(requests['rejected_duplicates_by_external_id'].values())}, Content Server "
+        f"uploads {sum(u['rejected_duplicates'] for u in uploads['results'])}, CRM reports "
+        f"{reports['duplicates']}\n"
+        f"lost attempts in the histories: {dict(lost)}\n"
+        f"ended after (s): {finished}\n" + "".join(f"{note}\n" for note in log.notes)
+    )
+
+
+# ------------------------------------------------------------------ helpers
+async def _reported(http: httpx.AsyncClient, stack: EmbeddedStack, batch: str) -> int:
+    """How many processes of this batch the CRM has a report of."""
+    reports = await _get(http, f"{stack.crm_url}/_control/reports")
+    return sum(1 for key in reports["by_business_key"] if key.startswith(f"CHAOS-{batch}-"))
+
+
+def _sims(stack: EmbeddedStack) -> list[tuple[str, str]]:
+    return [
+        ("core_signature", stack.core_signature_url),
+        ("content_server", stack.content_server_url),
+        ("crm", stack.crm_url),
+    ]
+
+
+async def _set_faults(
+    http: httpx.AsyncClient, stack: EmbeddedStack, vendors: dict[str, Any], crm: dict[str, Any]
+) -> None:
+    for name, url in _sims(stack):
+        await _put(http, f"{url}/_control/faults", crm if name == "crm" else vendors)
+
+
+async def _put(http: httpx.AsyncClient, url: str, body: dict[str, Any]) -> Any:
+    response = await http.put(url, json=body)
+    response.raise_for_status()
+    return response.json()
+
+
+async def _get(http: httpx.AsyncClient, url: str) -> Any:
+    response = await http.get(url)
+    response.raise_for_status()
+    return response.json()
