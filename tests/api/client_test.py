@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from google.protobuf.any_pb2 import Any
+from temporalio.api.common.v1 import GrpcStatus
+from temporalio.api.errordetails.v1 import WorkflowNotReadyFailure
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
@@ -19,11 +22,26 @@ from starter.client import (
 from tests.api.conftest import closed_port, make_settings
 
 
+def _not_ready() -> RPCError:
+    """What a query gets while a crashed worker's workflow task is being retried."""
+    detail = Any()
+    detail.Pack(WorkflowNotReadyFailure())
+    status = GrpcStatus(
+        code=RPCStatusCode.FAILED_PRECONDITION, message="not ready", details=[detail]
+    )
+    return RPCError("not ready", RPCStatusCode.FAILED_PRECONDITION, status.SerializeToString())
+
+
 @pytest.mark.parametrize(
     ("error", "unavailable"),
     [
         (RPCError("down", RPCStatusCode.UNAVAILABLE, b""), True),
         (RPCError("slow", RPCStatusCode.DEADLINE_EXCEEDED, b""), True),
+        (RPCError("Timeout expired", RPCStatusCode.CANCELLED, b""), True),
+        (RPCError("transport error", RPCStatusCode.UNKNOWN, b""), True),
+        (RPCError("odd", RPCStatusCode.UNKNOWN, b""), False),
+        (_not_ready(), True),
+        (RPCError("other precondition", RPCStatusCode.FAILED_PRECONDITION, b""), False),
         (RPCError("missing", RPCStatusCode.NOT_FOUND, b""), False),
         (RPCError("bad", RPCStatusCode.INVALID_ARGUMENT, b""), False),
         (RuntimeError("Failed client connect: Server connection error: refused"), True),
