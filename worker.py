@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import build_activities, new_http_client
+from activities.heartbeat import HeartbeatInterceptor
 from docflow.settings import Settings
 from docflow.temporal import connect
 from workflows.signing import SigningWorkflow
@@ -35,6 +36,7 @@ def build_worker(
         task_queue=task_queue or settings.temporal.task_queue,
         workflows=[SigningWorkflow],
         activities=list(activities),
+        interceptors=[HeartbeatInterceptor()],
     )
 
 

@@ -85,6 +85,9 @@ NOTIFY_RETRY = RetryPolicy(
 )
 
 SHORT_CALL = timedelta(seconds=30)
+# Activities heartbeat (activities.heartbeat.HeartbeatInterceptor) so an attempt on a worker
+# that died is retried within this, not after its start-to-close timeout.
+HEARTBEAT = timedelta(seconds=10)
 TRANSFER_CALL = timedelta(minutes=2)
 SIGNATURE_CALLS_GIVE_UP = timedelta(hours=24)
 ARCHIVE_GIVE_UP = timedelta(hours=24)
@@ -165,6 +168,7 @@ class SigningWorkflow:
             ValidationActivities.validate_signing_request,
             self._input,
             start_to_close_timeout=SHORT_CALL,
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=CORE_SIGNATURE_RETRY,
             summary="Check the request against this environment's routing rules",
         )
@@ -341,6 +345,7 @@ class SigningWorkflow:
                 auto_expire_days=self._input.policy.auto_expire_days,
             ),
             start_to_close_timeout=TRANSFER_CALL,
+            heartbeat_timeout=HEARTBEAT,
             schedule_to_close_timeout=SIGNATURE_CALLS_GIVE_UP,
             retry_policy=CORE_SIGNATURE_RETRY,
             summary=f"Create Core Signature request (cycle {cycle}, "
@@ -405,6 +410,7 @@ class SigningWorkflow:
             CoreSignatureActivities.get_signature_status,
             created,
             start_to_close_timeout=SHORT_CALL,
+            heartbeat_timeout=HEARTBEAT,
             schedule_to_close_timeout=timedelta(hours=1),
             retry_policy=CORE_SIGNATURE_RETRY,
             summary="Poll document status (no terminal callback yet)",
@@ -500,6 +506,7 @@ class SigningWorkflow:
             CoreSignatureActivities.cancel_signature_request,
             created,
             start_to_close_timeout=SHORT_CALL,
+            heartbeat_timeout=HEARTBEAT,
             schedule_to_close_timeout=SIGNATURE_CALLS_GIVE_UP,
             retry_policy=CORE_SIGNATURE_RETRY,
             summary=f"Cancel signature request {created.signature_request_uuid}",
@@ -515,6 +522,7 @@ class SigningWorkflow:
                 CoreSignatureActivities.fetch_signed_artifacts,
                 created,
                 start_to_close_timeout=TRANSFER_CALL,
+                heartbeat_timeout=HEARTBEAT,
                 schedule_to_close_timeout=SIGNATURE_CALLS_GIVE_UP,
                 retry_policy=CORE_SIGNATURE_RETRY,
                 summary="Download signed PDF and signing log, verify SHA-256",
@@ -527,6 +535,7 @@ class SigningWorkflow:
                 ContentServerActivities.ensure_business_workspace,
                 WorkspaceRequest(target=self._input.request.workspace, route=route),
                 start_to_close_timeout=TRANSFER_CALL,
+                heartbeat_timeout=HEARTBEAT,
                 schedule_to_close_timeout=ARCHIVE_GIVE_UP,
                 retry_policy=CONTENT_SERVER_RETRY,
                 summary=f"Find or create workspace {self._input.request.workspace.bo_type} "
@@ -580,6 +589,7 @@ class SigningWorkflow:
                 rm_classification_id=route.rm_classification_id,
             ),
             start_to_close_timeout=TRANSFER_CALL,
+            heartbeat_timeout=HEARTBEAT,
             schedule_to_close_timeout=ARCHIVE_GIVE_UP,
             retry_policy=CONTENT_SERVER_RETRY,
             summary=f"Upload '{name}' with metadata and retention",
@@ -634,6 +644,7 @@ class SigningWorkflow:
                 SourceSystemActivities.report_to_source,
                 report,
                 start_to_close_timeout=SHORT_CALL,
+                heartbeat_timeout=HEARTBEAT,
                 schedule_to_close_timeout=REPORT_GIVE_UP,
                 retry_policy=SOURCE_REPORT_RETRY,
                 summary=f"Report '{state.value}' to {request.source.system} "
@@ -811,6 +822,7 @@ class SigningWorkflow:
                 data={"workflow_id": workflow.info().workflow_id, **(data or {})},
             ),
             start_to_close_timeout=SHORT_CALL,
+            heartbeat_timeout=HEARTBEAT,
             schedule_to_close_timeout=NOTIFY_GIVE_UP,
             retry_policy=NOTIFY_RETRY,
             summary=f"Notify {', '.join(recipients)}: {kind.value}",
