@@ -49,11 +49,13 @@ class PipelineDriver:
         self.api = DocflowApiClient(api_url, CRM_KEY, http=http)
         self.approver = self.api.as_principal(APPROVER_KEYS[APPROVER])
         self.client = client
+        self.polls = 0  # status reads while waiting for the approval stage
 
     async def drive(self, doc: Doc) -> None:
         await self.api.start(doc.request, doc.pdf, filename=f"{doc.key}.pdf")
 
         async def stage_open() -> bool:
+            self.polls += 1
             status = await self.api.status(doc.key)
             if status.state in TERMINAL_STATES:
                 raise RuntimeError(f"ended {status.state.value}: {status.outcome_reason}")
@@ -78,6 +80,7 @@ class FloorDriver:
     def __init__(self, client: Client, shape: FloorShape) -> None:
         self.client = client
         self.shape = shape
+        self.polls = 0  # queries while waiting for the stage
 
     async def drive(self, workflow_id: str) -> None:
         handle = await self.client.start_workflow(
@@ -85,6 +88,7 @@ class FloorDriver:
         )
 
         async def stage_open() -> bool:
+            self.polls += 1
             return bool(await handle.query("stage_open", result_type=bool))
 
         await poll_until(stage_open, within_s=STEP_TIMEOUT_S, what="stage open")

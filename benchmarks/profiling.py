@@ -16,6 +16,7 @@ from typing import Any
 # Where a frame's file lives -> a component name (first match wins).
 COMPONENTS: list[tuple[str, str]] = [
     ("workflow_sandbox", "temporalio sandbox"),
+    ("<frozen importlib", "imports"),
     ("temporalio/worker/_workflow_instance", "temporalio workflow instance"),
     ("temporalio/contrib/pydantic", "temporalio pydantic converter"),
     ("temporalio/converter", "temporalio converter"),
@@ -54,8 +55,9 @@ def py_spy_command() -> list[str] | None:
 
 
 def component(file: str) -> str:
+    path = file if file.startswith(("/", "<")) else "/" + file  # py-spy shortens some paths
     for needle, name in COMPONENTS:
-        if needle in file:
+        if needle in path:
             return name
     return "other"
 
@@ -76,7 +78,7 @@ def summarize(raw: str, top: int = 12) -> dict[str, Any]:
         parsed = [(m["func"], m["file"]) for m in frames if m]
         if not parsed:
             continue
-        for name in {component(file) for _, file in parsed}:
+        for name in {component(file) for _, file in parsed} - {"other"}:
             inclusive[name] += count
         func, file = parsed[-1]
         leaves[f"{func} ({_short(file)})"] += count

@@ -15,7 +15,8 @@ LAYOUT = """\
 - **Load generator** — the `docflow bench` process itself (asyncio, httpx, a Temporal
   client). It never serves anything.
 - **Stack process** — `python -m benchmarks.stack`: the embedded stack with the Temporal dev
-  server (its own `temporal` binary process, SQLite file in a fresh temp dir), the Core
+  server (its own `temporal` binary process; its SQLite file in a fresh directory on tmpfs,
+  `/dev/shm`, when there is one), the Core
   Signature / Content Server / CRM simulators at zero added latency (no faults, immediate
   conversion) and the docflow HTTP API (plus `POST /bench/bare-callback`, mounted only here).
 - **Worker process** — the real `python worker.py` (`EmbeddedStack(worker="subprocess")`,
@@ -157,7 +158,7 @@ def _profile_section(report: dict[str, Any]) -> str:
         own = summary["self_pct_by_component"]
         rows = [[k, f"{v}", f"{own.get(k, '')}"] for k, v in inclusive.items()]
         parts.append(_md_table(["component", "inclusive %", "self %"], rows))
-        top = [[k.replace("|", "\\|"), f"{v}"] for k, v in summary["top_self_pct"].items()]
+        top = [[f"`{k}`", f"{v}"] for k, v in summary["top_self_pct"].items()]
         parts.append(_md_table(["hottest functions (self)", "%"], top))
     return "\n\n".join(parts)
 
@@ -220,7 +221,8 @@ many signals as B1's histories show, with no-op bodies; the harness drives it th
 through the Temporal client (start, query every 50 ms until the stage is open, update, the
 signals, result). The floor's shape is calibrated from the warm-up B1 histories:
 `{json.dumps(r["floor_shape"])}`. Both run the same number of documents with the same
-concurrency, after a warm-up, on the same server.
+concurrency, after a warm-up, on the same server, in two alternating halves (B0, B1, B0,
+B1) so that drift on the machine hits both.
 
 Actions are counted from the finished histories: starts, activity attempts (the attempt of
 each `ActivityTaskStarted`), signals, accepted updates and started timers — the issue's unit.

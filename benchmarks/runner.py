@@ -150,6 +150,7 @@ class _Run:
         ids = floor_ids(f"B0-{self.tag}", o.docs)
         docs = pipeline_docs(f"B1-{self.tag}", o.docs)
         floor, pipe = BatchResult(), BatchResult()
+        b0.polls = b1.polls = 0
         half = len(ids) // 2
         for part in (slice(0, half), slice(half, None)):  # B0, B1, B0, B1: drift hits both
             self.progress(f"B0 floor: {len(ids[part])} documents, {o.concurrency} in flight")
@@ -158,6 +159,7 @@ class _Run:
             self.progress(f"B1 pipeline: {len(docs[part])} documents, {o.concurrency} in flight")
             with self.monitor.phase("B1_pipeline"):
                 pipe.extend(await b1.run(docs[part], o.concurrency))
+        polls = {"pipeline": round(b1.polls / o.docs, 1), "floor": round(b0.polls / o.docs, 1)}
         profile = await self._profiled_pass(b1) if o.profile else None
 
         self.progress("counting actions from the finished histories")
@@ -177,6 +179,7 @@ class _Run:
             "floor_actions_per_document": floor_actions["total"],
             "floor_actions_breakdown": floor_actions,
             "floor_shape": shape.model_dump(),
+            "approval_polls_per_document": polls,
             "pipeline_failures": pipe.failures[:5],
             "floor_failures": floor.failures[:5],
             "pipeline_completed": pipe.done,
