@@ -14,6 +14,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import build_activities, new_http_client
 from activities.heartbeat import HeartbeatInterceptor
@@ -37,6 +38,13 @@ def build_worker(
         workflows=[SigningWorkflow],
         activities=list(activities),
         interceptors=[HeartbeatInterceptor()],
+        # docflow's models, activity interfaces and approval rules are deterministic and
+        # stateless: share them with the sandbox instead of re-importing them for every run.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(
+                "docflow", "activities", "workflows.approvals"
+            )
+        ),
     )
 
 

@@ -40,6 +40,13 @@ ERROR_EVENTS = frozenset(
     }
 )
 
+# Events that only confirm what docflow already knows (the document was converted and sent
+# by its own request; the signed PDF was downloaded by its own activity). The receiver
+# acknowledges them without signalling: each signal is a billed action and a workflow task.
+BOOKKEEPING_EVENTS = frozenset(
+    {SignatureEventType.CONVERTED, SignatureEventType.SENT, SignatureEventType.DOWNLOADED}
+)
+
 # Document status codes (two letters) mapped to the event that leads to them; used when
 # polling replaces a lost callback.
 STATUS_TO_EVENT: dict[str, SignatureEventType] = {

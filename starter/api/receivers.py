@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from docflow.models import SignatureEvent, SignatureEventType
+from docflow.models.events import BOOKKEEPING_EVENTS
 from starter.api.context import api_context
 from starter.api.errors import ApiError, InvalidRequest, NotFound, PayloadTooLarge, error_responses
 from starter.api.schemas import CallbackAck
@@ -124,7 +125,8 @@ def _parse(raw: bytes) -> CoreSignatureCallback:
     summary="Core Signature event callback",
     description="Verifies `event_hash` and the event time, then signals the signing process "
     "named by the document's `external_id` (`{business_key}#{cycle}`). 200 means the event is "
-    "durably with the process (`accepted`) or the process has already ended (`ignored`).",
+    "durably with the process (`accepted`), or needs no signal (`ignored`): the process has "
+    "ended, or the event only confirms what docflow did itself (converted, sent, downloaded).",
     response_model=CallbackAck,
     responses=error_responses(401, 404, 413, 422, 503),
     openapi_extra={
@@ -156,6 +158,10 @@ async def core_signature_callback(request: Request) -> CallbackAck:
     except ValueError:
         # Refusing would only make the sender retry an event we will never understand.
         log.info("callback %s for %s ignored: unknown type", callback.event_type, business_key)
+        return CallbackAck(status="ignored")
+
+    if event_type in BOOKKEEPING_EVENTS:
+        log.info("callback %s for %s acknowledged (nothing to signal)", event_type, business_key)
         return CallbackAck(status="ignored")
 
     signer = callback.signer

@@ -189,3 +189,15 @@ async def test_temporal_unreachable_is_503_with_retry_after(
         assert response.json()["error"]["code"] == "temporal_unavailable"
         assert forged.status_code == 401  # verification comes before any Temporal call
         assert json.loads(response.text)["error"]["message"].startswith("Temporal is unavailable")
+
+
+async def test_bookkeeping_events_are_acknowledged_without_signal(
+    api: httpx.AsyncClient, processes: SigningProcesses, document: DocumentRef
+) -> None:
+    key = await started(processes, document)
+    bodies = [callback(key, kind) for kind in ("converted", "sent", "downloaded")]
+
+    responses = [await api.post(URL, json=body) for body in bodies]
+
+    assert [r.json() for r in responses] == [{"status": "ignored"}] * 3
+    await assert_no_signal(workflow(processes.client, key), key)
