@@ -32,11 +32,13 @@ def run_fault_suite() -> dict[str, Any]:
     except subprocess.TimeoutExpired:
         return {"ran": True, "passed": False, "summary": f"timed out after {SUITE_TIMEOUT_S} s"}
     lines = [line for line in done.stdout.splitlines() if line.strip()]
+    failed = [line[:300] for line in lines if line.startswith(("FAILED", "ERROR"))]
     return {
         "ran": True,
         "passed": done.returncode == 0,
         "exit_code": done.returncode,
         "summary": lines[-1].strip("= ") if lines else done.stderr.strip()[-300:],
+        "failed": failed,
         "env": LONG_VERSIONS,
         "duration_s": round(time.monotonic() - started, 1),
     }

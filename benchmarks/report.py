@@ -121,6 +121,8 @@ def print_table(report: dict[str, Any], console: Console) -> None:
     faults = report.get("faults")
     if faults:
         console.print(f"fault suite (long versions): {faults['summary']}")
+        for line in faults.get("failed", []):
+            console.print(f"  {line}")
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -180,6 +182,10 @@ def markdown(report: dict[str, Any], analysis: str) -> str:
         if faults
         else "Fault suite not run (`docflow bench --faults` runs its long versions)."
     )
+    if faults and faults.get("note"):
+        faults_text += f" ({faults['note']})"
+    for line in (faults or {}).get("failed", []):
+        faults_text += f"\n\n- `{line}`"
     bound = round(120 + r["scale"]["processes"] * 0.2)
     return f"""# docflow benchmarks
 
