@@ -37,6 +37,7 @@ from docflow.models import (
     Decision,
     DocumentRef,
     NewDocumentVersion,
+    ProcessState,
     ProcessStatus,
     SignatureCorrection,
     SignatureEvent,
@@ -170,6 +171,7 @@ class SigningProcesses:
                         ),
                         SearchAttributePair(sa.DOCUMENT_TYPE, request.document_type),
                         SearchAttributePair(sa.ENVIRONMENT, self.settings.profile),
+                        SearchAttributePair(sa.STATUS, ProcessState.VALIDATING.value),
                     ]
                 ),
                 static_summary=f"Signing {request.business_key}: {request.document_type} "

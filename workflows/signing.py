@@ -95,6 +95,23 @@ REPORT_GIVE_UP = timedelta(days=3)
 NOTIFY_GIVE_UP = timedelta(hours=1)
 
 
+# States an operator filters on in the Web UI (DocflowStatus). Passing states (validating,
+# sending, reporting) last seconds and are not indexed: each upsert is a billed action and a
+# visibility write. The current details always show the exact state.
+INDEXED_STATES = (
+    frozenset(
+        {
+            ProcessState.AWAITING_APPROVAL,
+            ProcessState.CHANGES_REQUESTED,
+            ProcessState.AWAITING_SIGNATURE,
+            ProcessState.SIGNATURE_EXCEPTION,
+            ProcessState.ARCHIVING,
+        }
+    )
+    | TERMINAL_STATES
+)
+
+
 class ProcessEnded(Exception):
     """Raised inside the run to unwind to the end once a terminal state is recorded."""
 
@@ -139,6 +156,7 @@ class SigningWorkflow:
                     ),
                     sa.DOCUMENT_TYPE.value_set(request.document_type),
                     sa.ENVIRONMENT.value_set(process.environment),
+                    sa.STATUS.value_set(ProcessState.VALIDATING.value),
                 ]
             )
         self._record("started", process.started_by, f"document v{self._document.version}")
@@ -854,7 +872,7 @@ class SigningWorkflow:
             + f"\n\nWaiting for: {waiting_for}\n\nDocument v{self._document.version} "
             f"(`{self._document.sha256[:12]}…`)"
         )
-        if self._indexed != (state, stage):
+        if state in INDEXED_STATES and self._indexed != (state, stage):
             self._indexed = (state, stage)
             workflow.upsert_search_attributes(
                 [
