@@ -30,7 +30,7 @@ from docflow.models import (
 )
 from docflow.models.status import TERMINAL_STATES
 from simulators.pdf import make_pdf
-from starter.api_client import DocflowApiClient
+from starter.api_client import DocflowApiClient, DocflowApiError
 
 # Approver principals and their dev API keys (config: docflow.settings.DEV_API_KEYS).
 APPROVER_KEYS = {
@@ -90,7 +90,13 @@ class DemoContext:
     ) -> ProcessStatus:
         deadline = time.monotonic() + within
         while True:
-            status = await self.api.status(run.business_key)
+            try:
+                status = await self.api.status(run.business_key)
+            except DocflowApiError as error:
+                if error.status != 503 or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)  # the API's "retry later"
+                continue
             run.state, run.waiting_for = status.state.value, status.waiting_for
             if predicate(status):
                 return status

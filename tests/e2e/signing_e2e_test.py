@@ -12,7 +12,7 @@ import httpx
 from docflow import search_attributes as sa
 from docflow.models import ProcessState, ProcessStatus
 from docflow.models.status import TERMINAL_STATES
-from starter.api_client import DocflowApiClient
+from starter.api_client import DocflowApiClient, DocflowApiError
 from starter.demo import contract_pdf, legal, sample_request
 from starter.embedded import EmbeddedStack
 
@@ -26,7 +26,14 @@ async def wait_status(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
-        status = await api.status(key)
+        try:
+            status = await api.status(key)
+        except DocflowApiError as error:
+            # 503 is the documented "retry later", e.g. while a stopped worker's workflow
+            # task times out on its sticky queue and moves to the new worker.
+            assert error.status == 503 and loop.time() < deadline, error
+            await asyncio.sleep(0.2)
+            continue
         if predicate(status):
             return status
         assert status.state not in TERMINAL_STATES, f"ended early: {status.outcome_reason}"
