@@ -17,25 +17,13 @@ from activities.content_server import ContentServerActivities
 from docflow.docstore import LocalDocumentStore
 from docflow.models import (
     ArchiveDocumentInput,
-    RoutingDecision,
     WorkspaceRequest,
     WorkspaceTarget,
 )
 from tests.activities.simulated import Sim
+from tests.workflows.conftest import ROUTE
 
 PDF = b"%PDF-1.4\n% signed contract\n%%EOF\n"
-ROUTE = RoutingDecision(
-    rules_version="test.1",
-    rule="sales-contracts",
-    signature_template="sales-contract-v3",
-    sender_email="contracts@example.com",
-    workspace_parent_id=2000,
-    workspace_type_id=7,
-    workspace_template_id=20001,
-    category_id=9001,
-    category_attributes={"deal_id": 2, "business_key": 6},
-    rm_classification_id=5001,
-)
 WORKSPACE = WorkspaceRequest(
     target=WorkspaceTarget(
         ext_system_id="SFDC", bo_type="Account", bo_id="0015g00000ABC", name="ACME Corp"
