@@ -18,6 +18,12 @@ import uvicorn
 
 logger = logging.getLogger(__name__)
 
+# How long an idle keep-alive connection stays open. uvicorn's default (5 s) equals httpx's
+# pool expiry (5 s): a client reusing a connection just as the server closes it gets a
+# ReadError on a request the server never saw. The server must outlast its clients' pools
+# (the convention of load balancers: 60-75 s), so a reused connection is always still open.
+KEEP_ALIVE_S = 75
+
 
 class ServerStartError(RuntimeError):
     """The server could not start (bad app, failed lifespan startup, bind error)."""
@@ -80,6 +86,7 @@ class ServedApp:
         log_level: str = "warning",
         startup_timeout_s: float = 10.0,
         shutdown_timeout_s: float = 5.0,
+        keep_alive_s: int = KEEP_ALIVE_S,
     ) -> None:
         self.app = app
         self.host = host
@@ -88,6 +95,7 @@ class ServedApp:
         self.log_level = log_level
         self.startup_timeout_s = startup_timeout_s
         self.shutdown_timeout_s = shutdown_timeout_s
+        self.keep_alive_s = keep_alive_s
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
         self._port: int | None = None
@@ -120,6 +128,7 @@ class ServedApp:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=max(1, int(self.shutdown_timeout_s)),
+            timeout_keep_alive=self.keep_alive_s,
         )
         server = _EmbeddedServer(config)
         self._server = server

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -61,3 +62,32 @@ async def test_failing_lifespan_raises_start_error() -> None:
 def test_free_port() -> None:
     port = free_port()
     assert 1024 < port < 65536
+
+
+async def _get_on(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+    writer.write(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+    await writer.drain()
+    return await reader.read(4096)
+
+
+async def test_idle_connections_outlast_the_clients_pool() -> None:
+    """The server keeps an idle connection open longer than httpx keeps it in its pool.
+
+    Otherwise a client reusing a pooled connection as the server closes it gets a ReadError
+    for a request the server never saw (uvicorn's and httpx's defaults are both 5 s).
+    """
+    assert ServedApp(hello_app()).keep_alive_s > httpx.Limits().keepalive_expiry  # type: ignore[operator]
+    # The knob reaches uvicorn: with 1 s, a connection idle for 2 s has been closed.
+    async with ServedApp(hello_app(), keep_alive_s=1) as served:
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        assert b"200 OK" in await _get_on(reader, writer)
+        await asyncio.sleep(2)
+        assert await _get_on(reader, writer) == b""  # closed by the server
+        writer.close()
+    # With the default, the same pause leaves it open for the next request.
+    async with ServedApp(hello_app()) as served:
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        assert b"200 OK" in await _get_on(reader, writer)
+        await asyncio.sleep(2)
+        assert b"200 OK" in await _get_on(reader, writer)
+        writer.close()
