@@ -7,6 +7,7 @@ SIGINT/SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import compileall
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+import workflows
 from activities import build_activities, new_http_client
 from activities.heartbeat import HeartbeatInterceptor
 from docflow.settings import Settings
@@ -25,6 +27,23 @@ from workflows.signing import SigningWorkflow
 logger = logging.getLogger("docflow.worker")
 
 
+def cache_workflow_bytecode() -> bool:
+    """Write the bytecode of the workflow modules if it is missing or stale.
+
+    The sandbox imports the workflow module afresh for every run it starts or replays. Without
+    a bytecode cache (PYTHONDONTWRITEBYTECODE=1, common in CI and containers) each of those
+    imports compiles the source again: about 5 ms of the worker's CPU per run here. compileall
+    writes the cache regardless of that setting; a read-only tree only costs the speed.
+    """
+    try:
+        cached = bool(compileall.compile_dir(workflows.__path__[0], quiet=2, maxlevels=0))
+    except OSError:
+        cached = False
+    if not cached:
+        logger.info("workflow bytecode not cached (read-only tree?); the sandbox compiles per run")
+    return cached
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -32,6 +51,7 @@ def build_worker(
     task_queue: str | None = None,
 ) -> Worker:
     """A worker for the signing workflow and the given (async) activities."""
+    cache_workflow_bytecode()
     return Worker(
         client,
         task_queue=task_queue or settings.temporal.task_queue,

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.machinery
+import importlib.util
+import pathlib
+import sys
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from temporalio.activity import _Definition
 from temporalio.testing import WorkflowEnvironment
 
@@ -23,7 +28,8 @@ from docflow.models import (
 )
 from docflow.settings import Settings
 from tests.activities.simulated import Sim
-from worker import run_worker
+from worker import cache_workflow_bytecode, run_worker
+from workflows import signing as signing_module
 from workflows.signing import SigningWorkflow
 
 
@@ -102,3 +108,24 @@ async def test_signing_process_runs_on_the_real_activities(
     assert workspaces["count"] == 1
     reports = await crm_sim.control("GET", "/reports", params={"business_key": key})
     assert [m["payload"]["outcome"] for m in reports["results"]] == ["completed"]
+
+
+def test_worker_caches_the_workflow_bytecode(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sandbox re-imports the workflow module per run; it must not recompile it each time."""
+    monkeypatch.setattr(sys, "pycache_prefix", str(tmp_path))  # a cache nothing has written yet
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # as PYTHONDONTWRITEBYTECODE=1
+    cached = pathlib.Path(importlib.util.cache_from_source(signing_module.__file__))
+    assert not cached.exists()
+    assert cache_workflow_bytecode()
+    assert cached.is_file()
+    # The import system (and so the sandbox) now loads that bytecode instead of compiling.
+    loader = importlib.machinery.SourceFileLoader("workflows.signing", signing_module.__file__)
+
+    def no_compiling(*args: object, **kwargs: object) -> None:
+        raise AssertionError("compiled the workflow source again")
+
+    monkeypatch.setattr(loader, "source_to_code", no_compiling)
+    assert loader.get_code("workflows.signing") is not None
+    assert cache_workflow_bytecode()  # up to date: nothing to do, still true
