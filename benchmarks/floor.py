@@ -8,6 +8,7 @@ its own task queue with the same Worker defaults as `worker.py`.
 from __future__ import annotations
 
 import asyncio
+import compileall
 import logging
 import signal
 from datetime import timedelta
@@ -96,6 +97,8 @@ async def _main() -> None:
     from docflow.settings import Settings
     from docflow.temporal import connect
 
+    # As worker.py does for the signing workflow: the sandbox loads this file per run.
+    compileall.compile_file(__file__, quiet=2)
     client = await connect(Settings().temporal.env_profile)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
