@@ -10,6 +10,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import httpx
 from temporalio.client import Client
@@ -89,10 +90,11 @@ async def fire(url: str, items: list[Callback], concurrency: int) -> Throughput:
     return Throughput(len(items), wall, statuses)
 
 
-async def _applied(client: Client, item: Callback) -> bool:
+async def _applied(client: Client, item: Callback) -> datetime | None:
+    """When the workflow applied the callback's event (its audit time), if it has."""
     handle = client.get_workflow_handle(signing_workflow_id(item.parked.key))
     status = await handle.query("status", result_type=ProcessStatus)
-    return any(entry.data.get("event_id") == item.event_id for entry in status.audit)
+    return next((e.at for e in status.audit if e.data.get("event_id") == item.event_id), None)
 
 
 @dataclass
@@ -100,6 +102,9 @@ class Paced:
     per_second: float
     applied_s: list[float] = field(default_factory=list)  # send -> visible by query
     answered_s: list[float] = field(default_factory=list)  # send -> HTTP 200
+    # send -> the workflow task that applied it (its workflow.now(), the server's clock: the
+    # same machine's) — splits the latency into getting there and reading it back.
+    in_workflow_s: list[float] = field(default_factory=list)
     queries: int = 0
     failures: list[str] = field(default_factory=list)
 
@@ -112,6 +117,7 @@ class Paced:
             "failures": self.failures[:5],
             "latency_ms": latency_summary(self.applied_s),
             "http_answer_ms": latency_summary(self.answered_s),
+            "send_to_workflow_task_ms": latency_summary(self.in_workflow_s),
         }
 
 
@@ -122,7 +128,7 @@ async def paced(url: str, items: list[Callback], per_second: float, client: Clie
     async with httpx.AsyncClient(timeout=30) as http:
 
         async def one(item: Callback) -> None:
-            sent = time.perf_counter()
+            sent, sent_at = time.perf_counter(), time.time()
             response = await http.post(url, content=item.body, headers=headers)
             if response.status_code != 200:
                 result.failures.append(f"{item.event_id}: HTTP {response.status_code}")
@@ -130,7 +136,8 @@ async def paced(url: str, items: list[Callback], per_second: float, client: Clie
             result.answered_s.append(time.perf_counter() - sent)
             while True:
                 result.queries += 1
-                if await _applied(client, item):
+                if (at := await _applied(client, item)) is not None:
+                    result.in_workflow_s.append(max(0.0, at.timestamp() - sent_at))
                     break
                 if time.perf_counter() - sent > APPLY_TIMEOUT_S:
                     result.failures.append(f"{item.event_id}: not applied in {APPLY_TIMEOUT_S} s")

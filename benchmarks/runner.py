@@ -250,6 +250,17 @@ class _Run:
                 self.client,
             )
         paced: dict[str, Any] = paced_run.summary()
+        # The same at a tenth of the rate: the latency without queueing, for comparison.
+        low_rate = o.paced_rate / 10
+        low_count = max(10, int(low_rate * o.paced_seconds))
+        self.progress(f"callbacks: {low_count} at {low_rate:g}/s, send -> applied")
+        with self.monitor.phase("callbacks_paced_low"):
+            low_run = await cb.paced(
+                f"{api}/webhooks/core-signature",
+                cb.callbacks_for(parked, low_count, self.hash_key),
+                low_rate,
+                self.client,
+            )
 
         self.progress("callbacks: signing the parked processes so they finish")
         await self.lot.sign_and_finish(parked, SIGNED_IN_FLIGHT)
@@ -263,6 +274,7 @@ class _Run:
             "callback_to_applied_ms": paced["latency_ms"],
             "callback_to_applied_p99_ms": paced["latency_ms"]["p99"],
             "callback_paced": paced,
+            "callback_paced_low_rate": low_run.summary(),
             "callback_parked_finished": finished,
         }
 
