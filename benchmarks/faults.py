@@ -12,6 +12,7 @@ from starter.embedded import PROJECT_ROOT
 
 LONG_VERSIONS = {"DOCFLOW_STORM_SIZE": "300", "DOCFLOW_CHAOS_SIZE": "100"}
 SUITE_TIMEOUT_S = 3600
+FAILURE_OUTPUT_CHARS = 20_000
 
 
 def run_fault_suite() -> dict[str, Any]:
@@ -32,7 +33,8 @@ def run_fault_suite() -> dict[str, Any]:
     except subprocess.TimeoutExpired:
         return {"ran": True, "passed": False, "summary": f"timed out after {SUITE_TIMEOUT_S} s"}
     lines = [line for line in done.stdout.splitlines() if line.strip()]
-    failed = [line[:300] for line in lines if line.startswith(("FAILED", "ERROR"))]
+    failed = [line[:300] for line in lines if line.startswith(("FAILED tests/", "ERROR tests/"))]
+    failures = done.stdout.find("= FAILURES =")
     return {
         "ran": True,
         "passed": done.returncode == 0,
@@ -41,4 +43,6 @@ def run_fault_suite() -> dict[str, Any]:
         "failed": failed,
         "env": LONG_VERSIONS,
         "duration_s": round(time.monotonic() - started, 1),
+        # What pytest printed about the failures (assertion, captured log), for the record.
+        "failure_output": done.stdout[failures:][-FAILURE_OUTPUT_CHARS:] if failures >= 0 else "",
     }

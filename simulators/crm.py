@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from standardwebhooks import Webhook
 
 from simulators.faults import FaultInjector, FaultSettings, fault_gate, install_fault_handler
+from simulators.server import quiet_client_disconnects
 
 
 class CrmConfig(BaseModel):
@@ -283,4 +284,5 @@ def create_app(config: CrmConfig | None = None) -> FastAPI:
     app.include_router(_api_routes())
     app.include_router(_control_routes())
     install_fault_handler(app, lambda status, message: {"error": message})
+    quiet_client_disconnects(app)
     return app

@@ -15,6 +15,8 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI, Request, Response
+from starlette.requests import ClientDisconnect
 
 logger = logging.getLogger(__name__)
 
@@ -220,3 +222,13 @@ class ServedApp:
                 await task
         self._server = None
         self._task = None
+
+
+def quiet_client_disconnects(app: FastAPI) -> None:
+    """A caller that hangs up mid-request (a SIGKILLed worker) is one log line, not a traceback."""
+
+    async def client_gone(request: Request, exc: Exception) -> Response:
+        logger.info("%s %s: client disconnected mid-request", request.method, request.url.path)
+        return Response(status_code=499)
+
+    app.add_exception_handler(ClientDisconnect, client_gone)

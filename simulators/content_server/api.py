@@ -18,6 +18,7 @@ from simulators.content_server.control import control_routes
 from simulators.content_server.models import BUSINESS_WORKSPACE, Node, OtcsError, Version, as_int
 from simulators.content_server.sim import ContentServerSim, business_object, current_sim
 from simulators.faults import fault_gate, install_fault_handler
+from simulators.server import quiet_client_disconnects
 
 
 async def _require_ticket(request: Request) -> None:
@@ -356,6 +357,7 @@ def create_app(config: ContentServerConfig | None = None) -> FastAPI:
     app.include_router(_api_routes())
     app.include_router(control_routes())
     install_fault_handler(app, lambda status, message: {"error": message})
+    quiet_client_disconnects(app)
 
     @app.middleware("http")
     async def ticket_header(

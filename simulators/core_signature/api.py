@@ -18,6 +18,7 @@ from simulators.core_signature.control import control_routes
 from simulators.core_signature.models import DocumentCreate, SignatureRequestCreate, SimError
 from simulators.core_signature.sim import CoreSignatureSim, current_sim
 from simulators.faults import fault_gate, install_fault_handler
+from simulators.server import quiet_client_disconnects
 
 
 def _api_base(request: Request) -> str:
@@ -198,6 +199,7 @@ def create_app(config: CoreSignatureConfig | None = None) -> FastAPI:
     app.include_router(_api_routes())
     app.include_router(control_routes())
     install_fault_handler(app, lambda status, message: {"detail": message})
+    quiet_client_disconnects(app)
 
     async def sim_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, SimError)

@@ -10,9 +10,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from starter.client import (
     DocumentNotStored,
@@ -27,6 +28,7 @@ log = logging.getLogger("docflow.api")
 
 # Long enough for a restarting Temporal frontend, short enough for webhook senders.
 RETRY_AFTER_SECONDS = 5
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for it; the response goes nowhere, logs keep it
 WWW_AUTHENTICATE = 'Bearer realm="docflow"'
 
 
@@ -167,6 +169,17 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_json(422, "invalid_request", message)
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    # The caller hung up before sending its whole body (a crash, a timeout on its side): no
+    # one is left to answer and nothing was done, so one line in the log, not a traceback.
+    log.info(
+        "%s %s: the client disconnected before its request was read",
+        request.method,
+        request.url.path,
+    )
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     if temporal_unavailable(exc):
         return await _api_error(request, ServiceUnavailable("Temporal is unavailable; retry later"))
@@ -180,4 +193,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SigningProcessError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)

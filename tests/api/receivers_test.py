@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from docflow.docstore import LocalDocumentStore
 from docflow.models import DocumentRef, ProcessState
 from docflow.settings import Settings
+from simulators.server import ServedApp
 from starter.api import create_app
 from starter.client import SigningProcesses
 from tests.api.conftest import closed_port, make_settings
@@ -201,3 +205,31 @@ async def test_bookkeeping_events_are_acknowledged_without_signal(
 
     assert [r.json() for r in responses] == [{"status": "ignored"}] * 3
     await assert_no_signal(workflow(processes.client, key), key)
+
+
+async def test_a_caller_hanging_up_mid_body_is_one_log_line(
+    settings: Settings,
+    temporal: Client,
+    store: LocalDocumentStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A sender killed while posting (Content-Length promised, body cut): nothing signalled,
+    an INFO line instead of a 500 traceback, and the next callback is served as usual."""
+    caplog.set_level(logging.INFO)
+    async with ServedApp(create_app(settings, temporal, store)) as served:
+        _reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        writer.write(
+            b"POST /webhooks/core-signature HTTP/1.1\r\nHost: t\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{"uuid": '
+        )
+        await writer.drain()
+        writer.close()
+        for _ in range(100):
+            if "disconnected before its request was read" in caplog.text:
+                break
+            await asyncio.sleep(0.02)
+        assert "POST /webhooks/core-signature: the client disconnected" in caplog.text
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+        async with httpx.AsyncClient(base_url=served.base_url) as http:
+            response = await http.post("/webhooks/core-signature", content=b"{}")
+        assert response.status_code == 422

@@ -30,6 +30,7 @@ from docflow.temporal import signing_workflow_id
 from starter.api_client import DocflowApiClient, DocflowApiError
 from starter.demo import APPROVER_KEYS, CRM_KEY, contract_pdf, legal, sample_request
 from starter.embedded import EmbeddedStack, StackPorts
+from workflows.signing import CONTENT_SERVER_RETRY, CORE_SIGNATURE_RETRY, TRANSFER_CALL
 
 T = TypeVar("T")
 
@@ -45,9 +46,17 @@ MIN_KILLS = 3
 CHAOS_UNTIL_REPORTED = math.ceil(SIZE * (0.5 if LONG else 0.1))
 CHAOS_MAX_S = CHAOS_S + (90.0 if LONG else 25.0)
 KILL_AFTER_S = (2.0, 3.0)  # a worker is SIGKILLed this long after it started polling
-# Once the chaos is over (faults off): an activity attempt lost with a killed worker is only
-# retried when its start-to-close timeout (2 min for transfers) has passed, then backs off.
-SETTLE_S = 240.0
+# Once the chaos is over (faults off), an unlucky activity may still be waiting out its retry
+# backoff: the interval grows with the attempt number whatever the earlier (Retry-After
+# short) delays were, so a 503 on attempt 9 of an archive schedules attempt 10 at the
+# Content Server policy's cap, 5 min later. A lost attempt is retried after its heartbeat
+# timeout, at worst its start-to-close timeout. The bound is the longest such wait (the CRM
+# report policy's cap is longer, but its few calls would need five 503s in a row).
+SETTLE_S = (
+    max(CONTENT_SERVER_RETRY.maximum_interval, CORE_SIGNATURE_RETRY.maximum_interval)
+    + TRANSFER_CALL
+    + timedelta(minutes=1)
+).total_seconds()
 WORKER_POLLING = "worker polling task queue"  # worker.py logs this line when it starts polling
 WORKSPACE_BO_ID = "0015g00000ACME"  # every sample request files into this customer's workspace
 

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
-from simulators.server import PortInUseError, ServedApp, ServerStartError, free_port
+from simulators.server import (
+    PortInUseError,
+    ServedApp,
+    ServerStartError,
+    free_port,
+    quiet_client_disconnects,
+)
 
 
 def hello_app() -> FastAPI:
@@ -91,3 +98,27 @@ async def test_idle_connections_outlast_the_clients_pool() -> None:
         await asyncio.sleep(2)
         assert b"200 OK" in await _get_on(reader, writer)
         writer.close()
+
+
+async def test_a_caller_hanging_up_mid_body_is_not_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = FastAPI()
+    quiet_client_disconnects(app)
+
+    @app.post("/upload")
+    async def upload(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    caplog.set_level(logging.INFO)
+    async with ServedApp(app) as served:
+        _reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        writer.write(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc")
+        await writer.drain()
+        writer.close()
+        for _ in range(100):
+            if "client disconnected mid-request" in caplog.text:
+                break
+            await asyncio.sleep(0.02)
+        assert "POST /upload: client disconnected mid-request" in caplog.text
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
