@@ -18,6 +18,7 @@ from simulators.server import (
     free_port,
     quiet_client_disconnects,
 )
+from tests.hangup import assert_logged_without_error, hang_up_mid_body
 
 
 def hello_app() -> FastAPI:
@@ -112,13 +113,5 @@ async def test_a_caller_hanging_up_mid_body_is_not_a_traceback(
 
     caplog.set_level(logging.INFO)
     async with ServedApp(app) as served:
-        _reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
-        writer.write(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc")
-        await writer.drain()
-        writer.close()
-        for _ in range(100):
-            if "client disconnected mid-request" in caplog.text:
-                break
-            await asyncio.sleep(0.02)
-        assert "POST /upload: client disconnected mid-request" in caplog.text
-        assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+        await hang_up_mid_body(served.port, "/upload", b"abc")
+        await assert_logged_without_error(caplog, "POST /upload: client disconnected mid-request")
