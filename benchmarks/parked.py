@@ -23,6 +23,8 @@ from starter.demo import CRM_KEY, contract_pdf, sample_request
 SIGNER = "jane.doe@acme.example.com"
 COUNT_INTERVAL_S = 1.0
 FINISH_TIMEOUT_S = 600.0
+PARKED = 'DocflowStatus = "awaiting_signature"'
+COMPLETED = 'ExecutionStatus = "Completed" AND DocflowStatus = "completed"'
 
 
 @dataclass(frozen=True)
@@ -94,14 +96,10 @@ class ParkingLot:
             await asyncio.sleep(COUNT_INTERVAL_S)
 
     async def wait_parked(self, tag: str, expected: int, within_s: float) -> int:
-        return await self.wait_count(
-            tag, 'DocflowStatus = "awaiting_signature"', expected, within_s
-        )
+        return await self.wait_count(tag, PARKED, expected, within_s)
 
     async def wait_completed(self, tag: str, expected: int, within_s: float) -> int:
-        return await self.wait_count(
-            tag, 'ExecutionStatus = "Completed" AND DocflowStatus = "completed"', expected, within_s
-        )
+        return await self.wait_count(tag, COMPLETED, expected, within_s)
 
     async def documents(self, keys: list[str]) -> list[Parked]:
         """Each process's Core Signature document, from the simulator's control API."""

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from benchmarks.harness import StackProcess, Target
 from benchmarks.machine import machine_info
 from benchmarks.monitor import ProcessMonitor
 from benchmarks.options import BenchOptions
-from benchmarks.parked import ParkingLot, nda_docs
+from benchmarks.parked import COMPLETED, PARKED, ParkingLot, nda_docs
 from benchmarks.pipeline import (
     FloorDriver,
     PipelineDriver,
@@ -33,6 +34,7 @@ from benchmarks.pipeline import (
 )
 from benchmarks.profiling import PySpy
 from benchmarks.stats import latency_summary, rate, ratio
+from benchmarks.ticker import ticking
 from docflow.settings import Settings
 from docflow.temporal import signing_workflow_id
 
@@ -294,14 +296,26 @@ class _Run:
             self.progress(
                 f"scale: {started.done} started in {started.wall_s:.1f} s; waiting parked"
             )
-            parked_count = await self.lot.wait_parked(tag, o.scale, within_s=bound)
+            async with ticking(
+                "scale: parked",
+                o.scale,
+                partial(self.lot.count, tag, PARKED),
+                self.progress,
+            ):
+                parked_count = await self.lot.wait_parked(tag, o.scale, within_s=bound)
         park_wall = self.monitor.cpu_by_phase["scale_park"]["wall_s"]
         rss_parked = self.monitor.peak_rss_by_phase["scale_park"]
         self.progress(f"scale: {parked_count} parked after {park_wall:.1f} s; signing them all")
         with self.monitor.phase("scale_complete"):
             parked = await self.lot.documents([d.key for d in docs])
-            signed = await self.lot.sign_and_finish(parked, SIGNED_IN_FLIGHT)
-            completed = await self.lot.wait_completed(tag, o.scale, within_s=bound)
+            async with ticking(
+                "scale: completed",
+                o.scale,
+                partial(self.lot.count, tag, COMPLETED),
+                self.progress,
+            ):
+                signed = await self.lot.sign_and_finish(parked, SIGNED_IN_FLIGHT)
+                completed = await self.lot.wait_completed(tag, o.scale, within_s=bound)
         complete_wall = self.monitor.cpu_by_phase["scale_complete"]["wall_s"]
         self.progress(f"scale: {completed}/{o.scale} completed after {complete_wall:.1f} s")
         return {
