@@ -15,6 +15,7 @@ from docflow.models.status import TERMINAL_STATES
 from starter.api_client import DocflowApiClient, DocflowApiError
 from starter.demo import contract_pdf, legal, sample_request
 from starter.embedded import EmbeddedStack
+from tests.stacks import get_json
 
 
 async def wait_status(
@@ -47,12 +48,6 @@ async def control(http: httpx.AsyncClient, base: str, path: str, **body: Any) ->
     return response.json()
 
 
-async def get(http: httpx.AsyncClient, url: str) -> Any:
-    response = await http.get(url)
-    response.raise_for_status()
-    return response.json()
-
-
 async def test_contract_is_approved_signed_archived_and_reported(
     stack: EmbeddedStack, http: httpx.AsyncClient, crm_app: DocflowApiClient
 ) -> None:
@@ -78,7 +73,7 @@ async def test_contract_is_approved_signed_archived_and_reported(
     via = {a.data.get("via") for a in final.audit if a.kind == "event"}
     assert "callback" in via  # the receiver delivered the events
     # The signed document and its audit trail are in the customer's workspace.
-    nodes = await get(http, f"{stack.content_server_url}/_control/nodes")
+    nodes = await get_json(http, f"{stack.content_server_url}/_control/nodes")
     flat = _flatten(nodes)
     signed = next(n for n in flat if n.get("id") == final.archive.document_node_id)
     assert signed["name"] == f"{key} - contract (signed).pdf"
@@ -114,7 +109,7 @@ async def test_contract_is_approved_signed_archived_and_reported(
     for event in scheduled + timers:
         assert event.user_metadata.summary.data, f"event {event.event_id} has no summary"
     # The CRM received exactly one verified report for this process.
-    reports = await get(http, f"{stack.crm_url}/_control/reports")
+    reports = await get_json(http, f"{stack.crm_url}/_control/reports")
     mine = [r for r in _items(reports) if _body(r).get("business_key") == key]
     assert len(mine) == 1
     body = _body(mine[0])
@@ -148,12 +143,12 @@ async def test_new_worker_finishes_after_a_stop_right_after_the_signature_reques
 
     assert final.state is ProcessState.COMPLETED, final.outcome_reason
     assert await _requests_for(http, stack, key) == 1
-    nodes = _flatten(await get(http, f"{stack.content_server_url}/_control/nodes"))
+    nodes = _flatten(await get_json(http, f"{stack.content_server_url}/_control/nodes"))
     assert sum(1 for n in nodes if str(n.get("name", "")).startswith(f"{key} - ")) == 2
 
 
 async def _requests_for(http: httpx.AsyncClient, stack: EmbeddedStack, key: str) -> int:
-    body = await get(http, f"{stack.core_signature_url}/_control/signature-requests")
+    body = await get_json(http, f"{stack.core_signature_url}/_control/signature-requests")
     counts: dict[str, int] = body["count_by_external_id"]
     return sum(n for external_id, n in counts.items() if external_id.startswith(f"{key}#"))
 

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -25,11 +24,11 @@ from temporalio.client import Client
 
 from docflow.models import ProcessState, ProcessStatus
 from docflow.models.status import TERMINAL_STATES
-from docflow.settings import Settings
 from docflow.temporal import signing_workflow_id
 from starter.api_client import DocflowApiClient, DocflowApiError
 from starter.demo import APPROVER_KEYS, CRM_KEY, contract_pdf, legal, sample_request
-from starter.embedded import EmbeddedStack, StackPorts
+from starter.embedded import EmbeddedStack
+from tests.stacks import fast_polling_stack, get_json, put_json
 from workflows.signing import CONTENT_SERVER_RETRY, CORE_SIGNATURE_RETRY, TRANSFER_CALL
 
 T = TypeVar("T")
@@ -96,16 +95,8 @@ class ChaosLog:
 
 @pytest.fixture(scope="module")
 async def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedStack]:
-    data_dir: Path = tmp_path_factory.mktemp("docflow-chaos")
-    settings = Settings().with_overrides(
-        signing_policy={
-            "signature_poll_after": timedelta(seconds=3),
-            "signature_poll_interval": timedelta(seconds=2),
-        }
-    )
-    async with EmbeddedStack(
-        settings=settings, ports=StackPorts.any_free(), data_dir=data_dir, worker="subprocess"
-    ) as running:
+    data_dir = tmp_path_factory.mktemp("docflow-chaos")
+    async with fast_polling_stack(data_dir, worker="subprocess") as running:
         yield running
 
 
@@ -122,7 +113,7 @@ async def test_batch_survives_worker_kills_a_server_restart_and_vendor_faults(
 
     async with httpx.AsyncClient(timeout=30) as http:
         api = DocflowApiClient(stack.api_url, CRM_KEY, http=http)
-        await _put(http, f"{stack.core_signature_url}/_control/autopilot", AUTOPILOT)
+        await put_json(http, f"{stack.core_signature_url}/_control/autopilot", AUTOPILOT)
         await _set_faults(http, stack, VENDOR_FAULTS, CRM_FAULTS)
         drivers = [
             asyncio.create_task(
@@ -133,7 +124,7 @@ async def test_batch_survives_worker_kills_a_server_restart_and_vendor_faults(
         ]
         try:
             await _chaos(stack, rng, log, lambda: _reported(http, stack, batch))
-            faults = {n: await _get(http, f"{url}/_control/faults") for n, url in _sims(stack)}
+            faults = {n: await get_json(http, f"{url}/_control/faults") for n, url in _sims(stack)}
             await _set_faults(http, stack, {}, {})
             await asyncio.gather(*drivers)
         finally:
@@ -141,10 +132,10 @@ async def test_batch_survives_worker_kills_a_server_restart_and_vendor_faults(
                 driver.cancel()
         final = await _wait_all_ended(api, keys, log)
 
-        requests = await _get(http, f"{stack.core_signature_url}/_control/signature-requests")
-        uploads = await _get(http, f"{stack.content_server_url}/_control/uploads")
-        workspaces = await _get(http, f"{stack.content_server_url}/_control/workspaces")
-        reports = await _get(http, f"{stack.crm_url}/_control/reports")
+        requests = await get_json(http, f"{stack.core_signature_url}/_control/signature-requests")
+        uploads = await get_json(http, f"{stack.content_server_url}/_control/uploads")
+        workspaces = await get_json(http, f"{stack.content_server_url}/_control/workspaces")
+        reports = await get_json(http, f"{stack.crm_url}/_control/reports")
     assert stack.client is not None
     lost = await _lost_attempts(stack.client, keys)
     print(_summary(log, final, faults, requests, uploads, reports, lost))
@@ -436,7 +427,7 @@ def _summary(
 # ------------------------------------------------------------------ helpers
 async def _reported(http: httpx.AsyncClient, stack: EmbeddedStack, batch: str) -> int:
     """How many processes of this batch the CRM has a report of."""
-    reports = await _get(http, f"{stack.crm_url}/_control/reports")
+    reports = await get_json(http, f"{stack.crm_url}/_control/reports")
     return sum(1 for key in reports["by_business_key"] if key.startswith(f"CHAOS-{batch}-"))
 
 
@@ -452,16 +443,4 @@ async def _set_faults(
     http: httpx.AsyncClient, stack: EmbeddedStack, vendors: dict[str, Any], crm: dict[str, Any]
 ) -> None:
     for name, url in _sims(stack):
-        await _put(http, f"{url}/_control/faults", crm if name == "crm" else vendors)
-
-
-async def _put(http: httpx.AsyncClient, url: str, body: dict[str, Any]) -> Any:
-    response = await http.put(url, json=body)
-    response.raise_for_status()
-    return response.json()
-
-
-async def _get(http: httpx.AsyncClient, url: str) -> Any:
-    response = await http.get(url)
-    response.raise_for_status()
-    return response.json()
+        await put_json(http, f"{url}/_control/faults", crm if name == "crm" else vendors)

@@ -1,0 +1,43 @@
+"""The embedded stack as the end-to-end and chaos tests run it, and JSON calls to its parts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+
+from docflow.settings import Settings
+from starter.embedded import EmbeddedStack, StackPorts
+
+
+@asynccontextmanager
+async def fast_polling_stack(
+    data_dir: Path, worker: Literal["in-process", "subprocess"] = "in-process"
+) -> AsyncIterator[EmbeddedStack]:
+    """The whole stack on free ports; a lost callback is polled for after seconds, not hours."""
+    settings = Settings().with_overrides(
+        signing_policy={
+            "signature_poll_after": timedelta(seconds=3),
+            "signature_poll_interval": timedelta(seconds=2),
+        }
+    )
+    async with EmbeddedStack(
+        settings=settings, ports=StackPorts.any_free(), data_dir=data_dir, worker=worker
+    ) as running:
+        yield running
+
+
+async def get_json(http: httpx.AsyncClient, url: str) -> Any:
+    response = await http.get(url)
+    response.raise_for_status()
+    return response.json()
+
+
+async def put_json(http: httpx.AsyncClient, url: str, body: dict[str, Any]) -> Any:
+    response = await http.put(url, json=body)
+    response.raise_for_status()
+    return response.json()
