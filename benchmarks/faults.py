@@ -10,7 +10,11 @@ from typing import Any
 
 from starter.embedded import PROJECT_ROOT
 
-LONG_VERSIONS = {"DOCFLOW_STORM_SIZE": "300", "DOCFLOW_CHAOS_SIZE": "100"}
+LONG_VERSIONS = {
+    "DOCFLOW_STORM_SIZE": "300",
+    "DOCFLOW_CHAOS_SIZE": "100",
+    "DOCFLOW_FUZZ_RANDOM": "1",  # new examples each time (the normal suite repeats its own)
+}
 SUITE_TIMEOUT_S = 3600
 FAILURE_OUTPUT_CHARS = 20_000
 
