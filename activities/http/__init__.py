@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every vendor package: errors, transport, webhooks, call options."""
