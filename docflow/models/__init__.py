@@ -27,6 +27,7 @@ from docflow.models.integration import (
     WorkspaceRef,
     WorkspaceRequest,
 )
+from docflow.models.process import AuditEntry, ProcessSummary
 from docflow.models.signing import (
     ApprovalStageSpec,
     Quorum,
@@ -39,10 +40,9 @@ from docflow.models.signing import (
 )
 from docflow.models.status import (
     ArchiveStatus,
-    AuditEntry,
-    ProcessState,
-    ProcessStatus,
     SignatureStatus,
+    SigningState,
+    SigningStatus,
     StageStatus,
 )
 
@@ -60,8 +60,7 @@ __all__ = [
     "NewDocumentVersion",
     "Notification",
     "NotificationKind",
-    "ProcessState",
-    "ProcessStatus",
+    "ProcessSummary",
     "Quorum",
     "ReportOutcome",
     "RoutingDecision",
@@ -77,6 +76,8 @@ __all__ = [
     "SigningPolicy",
     "SigningProcessInput",
     "SigningRequest",
+    "SigningState",
+    "SigningStatus",
     "SourceRecord",
     "SourceReport",
     "StageStatus",

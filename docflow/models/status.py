@@ -1,4 +1,4 @@
-"""What a signing process reports about itself: state, stage, audit trail, results."""
+"""What a signing process reports about itself: state, stage, signature, archive, audit."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from docflow.models.process import ProcessSummary
 
-class ProcessState(StrEnum):
+
+class SigningState(StrEnum):
     VALIDATING = "validating"
     REFUSED = "refused"
     AWAITING_APPROVAL = "awaiting_approval"
@@ -18,6 +20,7 @@ class ProcessState(StrEnum):
     AWAITING_SIGNATURE = "awaiting_signature"
     SIGNATURE_EXCEPTION = "signature_exception"
     ARCHIVING = "archiving"
+    ARCHIVE_EXCEPTION = "archive_exception"
     REPORTING = "reporting"
     COMPLETED = "completed"
     DECLINED = "declined"
@@ -28,23 +31,15 @@ class ProcessState(StrEnum):
 
 TERMINAL_STATES = frozenset(
     {
-        ProcessState.REFUSED,
-        ProcessState.REJECTED,
-        ProcessState.COMPLETED,
-        ProcessState.DECLINED,
-        ProcessState.EXPIRED,
-        ProcessState.CANCELLED,
-        ProcessState.FAILED,
+        SigningState.REFUSED,
+        SigningState.REJECTED,
+        SigningState.COMPLETED,
+        SigningState.DECLINED,
+        SigningState.EXPIRED,
+        SigningState.CANCELLED,
+        SigningState.FAILED,
     }
 )
-
-
-class AuditEntry(BaseModel):
-    at: datetime
-    kind: str = Field(description="e.g. started, decision, reminder, event, archived, reported")
-    actor: str = Field(description="Principal, 'system', or 'core-signature'.")
-    detail: str = ""
-    data: dict[str, str] = Field(default_factory=dict)
 
 
 class StageStatus(BaseModel):
@@ -71,14 +66,11 @@ class ArchiveStatus(BaseModel):
     audit_trail_node_id: int | None = None
 
 
-class ProcessStatus(BaseModel):
-    business_key: str
-    state: ProcessState
+class SigningStatus(ProcessSummary):
+    process_type: str = "signing"
+    state: SigningState
     stage: str | None = None
-    waiting_for: str = ""
-    outcome_reason: str = ""
     document_version: int
     stages: list[StageStatus] = Field(default_factory=list)
     signature: SignatureStatus = Field(default_factory=SignatureStatus)
     archive: ArchiveStatus = Field(default_factory=ArchiveStatus)
-    audit: list[AuditEntry] = Field(default_factory=list)

@@ -1,0 +1,56 @@
+"""How a process ends, is cancelled, and continues as new.
+
+Rules:
+- a process ends by recording its terminal state and raising `ProcessEnded`, from wherever
+  the story is; `run_story` unwinds to the end and the run returns the status;
+- a Temporal cancellation (the Web UI's "Request Cancellation", a batch cancel) is the
+  business cancel: the story is interrupted and `on_cancel` runs (close what is open at the
+  vendor, tell the source), and the run completes with the process's cancelled outcome;
+- before returning or continuing as new, every running Update/signal handler has finished
+  (`workflow.all_handlers_finished`), so no caller's Update is dropped;
+- a process that can outlive its history budget continues as new at a point where its whole
+  state is in one model: when Temporal suggests it or when the history passes the budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn
+
+from temporalio import workflow
+
+
+class ProcessEnded(Exception):
+    """Raised once a terminal state is recorded, to unwind the story to its end."""
+
+
+async def run_story(
+    story: Callable[[], Awaitable[None]],
+    *,
+    on_cancel: Callable[[], Awaitable[None]],
+) -> None:
+    """Run the story to its end; a Temporal cancellation becomes the business cancel."""
+    try:
+        await story()
+    except ProcessEnded:
+        pass
+    except asyncio.CancelledError:
+        # Nothing in a docflow story cancels its own run task: this is the workflow's
+        # cancellation. Activities started from here on run normally.
+        with contextlib.suppress(ProcessEnded):
+            await on_cancel()
+    await workflow.wait_condition(workflow.all_handlers_finished)
+
+
+def history_due(budget: int) -> bool:
+    """True when this run should continue as new: suggested, or past its event budget."""
+    info = workflow.info()
+    return info.is_continue_as_new_suggested() or info.get_current_history_length() >= budget
+
+
+async def continue_as_new(arg: Any) -> NoReturn:
+    """Continue as new with `arg` once every handler has finished."""
+    await workflow.wait_condition(workflow.all_handlers_finished)
+    workflow.continue_as_new(arg)
