@@ -1,36 +1,43 @@
 """Document signing: validate → internal approval → Core Signature → archive → report back.
 
-The workflow only decides and waits. Every external call is an activity; approvals,
-corrections and cancellations arrive as Updates (validated, recorded for the authenticated
-actor the API puts in the payload); Core Signature callbacks arrive as signals, deduplicated
-by event id, and a lost callback is caught by polling the document's status.
+The story only; the mechanisms are the workflow kit's (`workflows/kit/`). Approvals,
+corrections, repairs and cancels arrive as validated Updates for the authenticated actor;
+Core Signature callbacks arrive as signals and are hints; a lost callback is caught by a
+poll whose history stays flat. Every give-up ends in a reported outcome or in an exception
+an operator can repair; a Temporal cancellation is the business cancel.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from datetime import timedelta
-from typing import NoReturn
+from typing import Literal
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
+
+from workflows.kit.await_external import await_outcome
+from workflows.kit.calls import GaveUp, best_effort, call
+from workflows.kit.delivery import deliver
+from workflows.kit.events import EventInbox
+from workflows.kit.human_task import ApprovalTask, Notify, wait_for_person
+from workflows.kit.lifecycle import ProcessEnded, continue_as_new, history_due, run_story
+from workflows.kit.record import ProcessRecord
 
 with workflow.unsafe.imports_passed_through():
     from activities.content_server import ContentServerActivities
+    from activities.content_server import options as content_server
     from activities.core_signature import CoreSignatureActivities
+    from activities.core_signature import options as core_signature
     from activities.notifications import NotificationActivities
+    from activities.notifications import options as notifications
     from activities.source_systems import SourceSystemActivities
+    from activities.source_systems import options as source_systems
     from activities.validation import ValidationActivities
+    from activities.validation import options as validation
     from docflow import search_attributes as sa
     from docflow.models import (
         ApprovalDecision,
-        ApprovalStageSpec,
-        ArchivedNode,
         ArchiveDocumentInput,
         ArchiveStatus,
-        AuditEntry,
         CancelRequest,
         CreateSignatureInput,
         Decision,
@@ -38,719 +45,652 @@ with workflow.unsafe.imports_passed_through():
         NewDocumentVersion,
         Notification,
         NotificationKind,
-        ProcessState,
-        ProcessStatus,
+        RepairRequest,
         ReportOutcome,
         RoutingDecision,
         SignatureCorrection,
         SignatureEvent,
-        SignatureRequestCreated,
         SignatureStatus,
         SignedArtifacts,
+        SigningCarry,
         SigningProcessInput,
+        SigningState,
+        SigningStatus,
         SourceReport,
-        StageStatus,
         UpdateAccepted,
         WorkspaceRequest,
     )
     from docflow.models.events import (
-        ERROR_EVENTS,
+        DECISIVE_EVENTS,
+        SIGNED_STATUSES,
         STATUS_TO_EVENT,
-        TERMINAL_EVENTS,
         SignatureEventType,
     )
+    from docflow.models.process import InboxState
     from docflow.models.status import TERMINAL_STATES
-    from workflows.approvals import ApprovalStage
 
-# Retry policies per external system. Activities classify errors themselves: 4xx become
-# non-retryable ApplicationErrors, 429/5xx retryable (with Retry-After as next_retry_delay).
-CORE_SIGNATURE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=2),
-)
-CONTENT_SERVER_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-)
-# Standard Webhooks schedule: immediately, 5 s, ... up to hours apart, for about 3 days.
-SOURCE_REPORT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5),
-    backoff_coefficient=4.0,
-    maximum_interval=timedelta(hours=2),
-)
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1)
-)
-
-SHORT_CALL = timedelta(seconds=30)
-# Activities heartbeat (activities.heartbeat.HeartbeatInterceptor) so an attempt on a worker
-# that died is retried within this, not after its start-to-close timeout.
-HEARTBEAT = timedelta(seconds=10)
-TRANSFER_CALL = timedelta(minutes=2)
-SIGNATURE_CALLS_GIVE_UP = timedelta(hours=24)
-ARCHIVE_GIVE_UP = timedelta(hours=24)
-REPORT_GIVE_UP = timedelta(days=3)
-NOTIFY_GIVE_UP = timedelta(hours=1)
+S = SigningState
+# States operators filter on (DocflowStatus); passing states last seconds and are not indexed.
+INDEXED_STATES = {
+    S.AWAITING_APPROVAL,
+    S.CHANGES_REQUESTED,
+    S.AWAITING_SIGNATURE,
+    S.SIGNATURE_EXCEPTION,
+    S.ARCHIVING,
+    S.ARCHIVE_EXCEPTION,
+} | TERMINAL_STATES
+# Only the signature wait takes unbounded input (callbacks): it continues as new past this.
+HISTORY_BUDGET = 2_000
+Verdict = Literal["resend", "approve", "signed"]
 
 
-# States an operator filters on in the Web UI (DocflowStatus). Passing states (validating,
-# sending, reporting) last seconds and are not indexed: each upsert is a billed action and a
-# visibility write. The current details always show the exact state.
-INDEXED_STATES = (
-    frozenset(
-        {
-            ProcessState.AWAITING_APPROVAL,
-            ProcessState.CHANGES_REQUESTED,
-            ProcessState.AWAITING_SIGNATURE,
-            ProcessState.SIGNATURE_EXCEPTION,
-            ProcessState.ARCHIVING,
-        }
-    )
-    | TERMINAL_STATES
-)
-
-
-class ProcessEnded(Exception):
-    """Raised inside the run to unwind to the end once a terminal state is recorded."""
+class SignatureException(Exception):
+    """The signature cycle cannot go on by itself; support corrects it or it ends."""
 
 
 @workflow.defn(name="SigningWorkflow")
 class SigningWorkflow:
     @workflow.init
     def __init__(self, process: SigningProcessInput) -> None:
-        self._input = process
-        self._document: DocumentRef = process.document
-        self._signers = list(process.request.signers)
-        self._state = ProcessState.VALIDATING
-        self._waiting_for = "routing-rule validation"
-        self._outcome_reason = ""
-        self._audit: list[AuditEntry] = []
-        self._stages: list[StageStatus] = []
-        self._open_stage: ApprovalStage | None = None
+        carry = process.resume or SigningCarry(document=process.document)
+        self._input, self._request, self._carry = process, process.request, carry
+        self._signers = carry.signers or list(process.request.signers)
+        self._record = ProcessRecord(
+            "signing",
+            process.request.business_key,
+            state=S.VALIDATING,
+            indexed_states=INDEXED_STATES,
+            details=self._details,
+            saved=carry.record,
+        )
+        carry.record = self._record.data
+        self._inbox = EventInbox(
+            carry.inbox, id_of=lambda e: e.event_id, subject_of=lambda e: e.document_uuid
+        )
+        self._open_stage: ApprovalTask | None = None
         self._new_version: NewDocumentVersion | None = None
         self._correction: SignatureCorrection | None = None
+        self._repair: RepairRequest | None = None
         self._cancel: CancelRequest | None = None
-        self._inbox: list[SignatureEvent] = []
-        self._seen_events: set[str] = set()
-        self._signature = SignatureStatus()
-        self._archive = ArchiveStatus()
         self._signed: SignedArtifacts | None = None
-        self._approved_sha256: str | None = None
-        self._indexed: tuple[ProcessState, str | None] | None = None
+        self._ending: tuple[SigningState, str] | None = None
 
-    # ------------------------------------------------------------------ run
+    # ------------------------------------------------------------------ story
     @workflow.run
-    async def run(self, process: SigningProcessInput) -> ProcessStatus:
-        request = process.request
-        if workflow.info().typed_search_attributes.get(sa.BUSINESS_KEY) is None:
-            # Starters normally set these at start (findable before the first task); an
-            # upsert is a billed action, so only a bare start pays for it here.
-            source = request.source
-            workflow.upsert_search_attributes(
-                [
-                    sa.BUSINESS_KEY.value_set(request.business_key),
-                    sa.SOURCE_RECORD.value_set(
-                        f"{source.system}/{source.record_type}/{source.record_id}"
-                    ),
-                    sa.DOCUMENT_TYPE.value_set(request.document_type),
-                    sa.ENVIRONMENT.value_set(process.environment),
-                    sa.STATUS.value_set(ProcessState.VALIDATING.value),
-                ]
-            )
-        self._record("started", process.started_by, f"document v{self._document.version}")
-        self._set_state(ProcessState.VALIDATING, "routing-rule validation")
-        try:
-            try:
-                route = await self._validate()
-                while True:
-                    await self._approve_current_version()
-                    created = await self._collect_signature(route)
-                    if created is not None:
-                        break
-                await self._archive_signed(created, route)
-                await self._finish(ProcessState.COMPLETED, "signed and archived")
-            except _CancelRequested as cancelled:
-                request = cancelled.request
-                await self._finish(
-                    ProcessState.CANCELLED, f"cancelled by {request.actor}: {request.reason}"
-                )
-        except ProcessEnded:
-            pass
+    async def run(self, process: SigningProcessInput) -> SigningStatus:
+        if process.resume is None:
+            self._index_at_start()
+            self._record.record("started", process.started_by, f"document v{self._doc.version}")
+        await run_story(self._story, on_cancel=self._temporal_cancel)
         return self.status()
 
-    # ----------------------------------------------------------- validation
+    async def _story(self) -> None:
+        try:
+            if self._carry.created is None:
+                self._carry.route = await self._validate()
+                await self._approve_current_version()
+            while not await self._collect_signature():
+                await self._approve_current_version()
+            await self._archive_signed()
+            await self._finish(S.COMPLETED, "signed and archived")
+        except _Cancelled as cancelled:
+            await self._cancelled(cancelled.request)
+        except GaveUp as failure:  # the one give-up policy: a reported outcome, never FAILED
+            await self._finish(S.FAILED, f"{failure.operation} gave up: {failure.reason}")
+
     async def _validate(self) -> RoutingDecision:
-        result = await workflow.execute_activity_method(
+        self._record.set_state(S.VALIDATING, "routing-rule validation")
+        result = await call(
             ValidationActivities.validate_signing_request,
             self._input,
-            start_to_close_timeout=SHORT_CALL,
-            heartbeat_timeout=HEARTBEAT,
-            retry_policy=CORE_SIGNATURE_RETRY,
+            validation.VALIDATE,
             summary="Check the request against this environment's routing rules",
         )
         if not result.accepted or result.route is None:
-            self._record("refused", "system", "; ".join(result.reasons))
-            await self._finish(ProcessState.REFUSED, "; ".join(result.reasons))
-        self._record(
+            self._record.record("refused", "system", "; ".join(result.reasons))
+            await self._finish(S.REFUSED, "; ".join(result.reasons))
+        route = result.route
+        self._record.record(
             "routed",
             "system",
-            f"rule {result.route.rule} (rules {result.route.rules_version}), "
-            f"template {result.route.signature_template}",
+            f"rule {route.rule} (rules {route.rules_version}), template {route.signature_template}",
         )
-        return result.route
+        return route
 
-    # ------------------------------------------------------------ approvals
+    # ------------------------------------------------------------- approvals
     async def _approve_current_version(self) -> None:
-        """Run every approval stage for the current version; loop on "changes requested"."""
+        """Every approval stage for the current version; "changes requested" loops."""
         while True:
-            self._stages = []
-            changes_requested = False
-            for spec in self._input.request.approval_stages:
-                outcome = await self._run_stage(spec)
-                if outcome is Decision.REJECT:
-                    await self._finish(ProcessState.REJECTED, self._last_comment("rejected"))
-                if outcome is Decision.REQUEST_CHANGES:
-                    changes_requested = True
+            self._carry.stages = []
+            outcome = Decision.APPROVE
+            for spec in self._request.approval_stages:
+                outcome = await self._run_stage(ApprovalTask.open(spec))
+                if outcome is not Decision.APPROVE:
                     break
-            if not changes_requested:
-                self._approved_sha256 = self._document.sha256
-                if self._input.request.approval_stages:
-                    self._record(
-                        "approved", "system", f"document v{self._document.version} approved"
-                    )
+            if outcome is Decision.REJECT:
+                await self._finish(S.REJECTED, self._last_decision("rejected"))
+            if outcome is Decision.APPROVE:
+                self._carry.approved_sha256 = self._doc.sha256
+                if self._request.approval_stages:
+                    self._record.record("approved", "system", f"document v{self._doc.version}")
                 return
-            await self._await_new_version()
-
-    async def _run_stage(self, spec: ApprovalStageSpec) -> Decision:
-        stage = ApprovalStage.open(spec)
-        self._stages.append(stage.status)
-        self._open_stage = stage
-        self._set_state(
-            ProcessState.AWAITING_APPROVAL,
-            f"decision of {stage.describe_quorum()} in stage '{spec.name}'",
-            stage=spec.name,
-        )
-        await self._notify(
-            NotificationKind.APPROVAL_REQUESTED,
-            sorted(stage.eligible),
-            f"Approval needed: {self._input.request.title or self._input.request.business_key}",
-            key=f"{spec.name}:v{self._document.version}:requested",
-        )
-
-        def decided() -> bool:
-            return stage.outcome is not None or self._cancel is not None
-
-        reminder_after = spec.deadline - spec.reminder_before
-        waited = timedelta(0)
-        if reminder_after > timedelta(0):
-            if await self._wait(decided, reminder_after, f"reminder for stage '{spec.name}'"):
-                return self._close_stage(stage)
-            waited = reminder_after
-            self._record("reminder", "system", f"stage '{spec.name}': {', '.join(stage.pending)}")
-            await self._notify(
-                NotificationKind.APPROVAL_REMINDER,
-                stage.pending,
-                f"Reminder: approval due for {self._input.request.business_key}",
-                key=f"{spec.name}:v{self._document.version}:reminder",
+            self._new_version = None
+            self._record.set_state(
+                S.CHANGES_REQUESTED,
+                f"a new version of the document (now v{self._doc.version})",
+                until=self._input.policy.changes_deadline,
             )
-        if await self._wait(decided, spec.deadline - waited, f"deadline of stage '{spec.name}'"):
-            return self._close_stage(stage)
-
-        escalation_approver = stage.escalate()
-        if escalation_approver:
-            self._record("escalated", "system", f"stage '{spec.name}' to {escalation_approver}")
-            self._set_state(
-                ProcessState.AWAITING_APPROVAL,
-                f"escalation approver {escalation_approver} in stage '{spec.name}'",
-                stage=spec.name,
-            )
-            await self._notify(
-                NotificationKind.APPROVAL_ESCALATED,
-                [escalation_approver],
-                f"Escalated approval: {self._input.request.business_key}",
-                key=f"{spec.name}:v{self._document.version}:escalated",
-            )
-            if await self._wait(
-                decided, spec.escalation_window, f"escalation window of stage '{spec.name}'"
+            if not await wait_for_person(
+                lambda: self._new_version is not None or self._cancel is not None,
+                deadline=self._input.policy.changes_deadline,
+                what="the revised document",
             ):
-                return self._close_stage(stage)
-
-        self._open_stage = None
-        stage.status.outcome = "expired"
-        await self._finish(
-            ProcessState.EXPIRED,
-            f"approval stage '{spec.name}' got no decision by its deadline"
-            + (" and escalation window" if escalation_approver else ""),
-        )
-
-    def _close_stage(self, stage: ApprovalStage) -> Decision:
-        self._open_stage = None
-        if stage.outcome is None:  # woken by a cancel
+                await self._finish(S.EXPIRED, "no revised document arrived after changes request")
             self._raise_if_cancelled()
-        return stage.close()
+            assert self._new_version is not None
+            self._carry.document = self._new_version.document
 
-    async def _await_new_version(self) -> None:
-        self._new_version = None
-        self._set_state(
-            ProcessState.CHANGES_REQUESTED,
-            f"a new version of the document (now v{self._document.version})",
+    async def _run_stage(self, task: ApprovalTask) -> Decision:
+        spec = task.spec
+        self._carry.stages.append(task.status)
+        self._open_stage = task
+        self._record.set_state(
+            S.AWAITING_APPROVAL,
+            f"decision of {task.describe_quorum()} in stage '{spec.name}'",
+            stage=spec.name,
+            until=spec.deadline,
         )
-        got = await self._wait(
-            lambda: self._new_version is not None or self._cancel is not None,
-            self._input.policy.changes_deadline,
-            "deadline for the revised document",
-        )
-        self._raise_if_cancelled()
-        if not got or self._new_version is None:
-            await self._finish(
-                ProcessState.EXPIRED, "no revised document arrived after changes were requested"
+
+        def escalated(approver: str) -> None:
+            self._record.record("escalated", "system", f"stage '{spec.name}' to {approver}")
+            self._record.set_state(
+                S.AWAITING_APPROVAL,
+                f"escalation approver {approver} in stage '{spec.name}'",
+                stage=spec.name,
+                until=spec.escalation_window,
             )
-        self._document = self._new_version.document
 
-    # ------------------------------------------------------------ signature
-    async def _collect_signature(self, route: RoutingDecision) -> SignatureRequestCreated | None:
-        """Send for signature until signed. None means: a new version needs approval first."""
-        resends = 0
+        outcome = await task.run(
+            notify=self._notify_stage(spec.name),
+            subject=f"approval of {self._request.title or self._request.business_key}",
+            interrupted=lambda: self._cancel is not None,
+            on_reminder=lambda: self._record.record(
+                "reminder", "system", f"stage '{spec.name}': {', '.join(task.pending)}"
+            ),
+            on_escalation=escalated,
+        )
+        self._open_stage = None
+        self._raise_if_cancelled()
+        if outcome is None:
+            await self._finish(
+                S.EXPIRED,
+                f"approval stage '{spec.name}' got no decision by its deadline"
+                + (" and escalation window" if task.escalated else ""),
+            )
+        return outcome
+
+    # ------------------------------------------------------------- signature
+    async def _collect_signature(self) -> bool:
+        """Send until signed (True); False when a corrected document needs approval first."""
+        carry = self._carry
         while True:
             self._raise_if_cancelled()
-            created = await self._send_for_signature(route)
-            event = await self._await_signature_outcome(created)
+            try:
+                if carry.created is None:
+                    await self._send_for_signature()
+                event = await self._await_signature_outcome()
+            except SignatureException as problem:
+                verdict = await self._resolve_exception(str(problem))
+                if verdict != "resend":
+                    return verdict == "signed"
+                continue
             kind = event.event_type
             if kind is SignatureEventType.SIGNED:
-                return created
+                return True
             if kind is SignatureEventType.DECLINED:
+                who = event.signer_email or "a signer"
                 await self._finish(
-                    ProcessState.DECLINED,
-                    f"declined by {event.signer_email or 'a signer'}"
-                    + (f": {event.detail}" if event.detail else ""),
+                    S.DECLINED, f"declined by {who}" + (f": {event.detail}" if event.detail else "")
                 )
             if kind is SignatureEventType.CANCELLED:
-                await self._finish(ProcessState.CANCELLED, "cancelled in Core Signature")
-            if kind is SignatureEventType.EXPIRED and resends < self._input.policy.max_resends:
-                resends += 1
-                self._record("resend", "system", f"signature expired; resend {resends}")
+                await self._finish(S.CANCELLED, "cancelled in Core Signature")
+            if (
+                kind is SignatureEventType.EXPIRED
+                and carry.resends < self._input.policy.max_resends
+            ):
+                carry.resends, carry.created = carry.resends + 1, None
+                self._record.record(
+                    "resend", "system", f"signature expired; resend {carry.resends}"
+                )
                 continue
             reason = (
-                f"signature expired {resends + 1} times"
+                f"signature expired {carry.resends + 1} times"
                 if kind is SignatureEventType.EXPIRED
-                else f"{kind.value}"
+                else kind.value
                 + (f" ({event.signer_email})" if event.signer_email else "")
                 + (f": {event.detail}" if event.detail else "")
             )
-            needs_approval = await self._resolve_exception(created, reason)
-            if needs_approval:
-                return None
+            verdict = await self._resolve_exception(reason)
+            if verdict != "resend":
+                return verdict == "signed"
 
-    async def _send_for_signature(self, route: RoutingDecision) -> SignatureRequestCreated:
-        if self._document.sha256 != self._approved_sha256:
-            # Only an approved version goes out; reaching this is a bug, not a business case.
-            raise ApplicationError("document version was not approved", non_retryable=True)
-        self._signature.cycle += 1
-        cycle = self._signature.cycle
-        self._set_state(ProcessState.SENDING, "Core Signature to accept the request")
-        request = self._input.request
-        created = await workflow.execute_activity_method(
-            CoreSignatureActivities.create_signature_request,
-            CreateSignatureInput(
-                external_id=f"{request.business_key}#{cycle}",
-                document=self._document,
-                signers=self._signers,
-                sender_email=route.sender_email,
-                subject=request.title or f"Please sign: {self._document.filename}",
-                message=request.message,
-                auto_expire_days=self._input.policy.auto_expire_days,
-            ),
-            start_to_close_timeout=TRANSFER_CALL,
-            heartbeat_timeout=HEARTBEAT,
-            schedule_to_close_timeout=SIGNATURE_CALLS_GIVE_UP,
-            retry_policy=CORE_SIGNATURE_RETRY,
-            summary=f"Create Core Signature request (cycle {cycle}, "
-            f"{len(self._signers)} signer(s))",
-        )
-        self._signature.document_uuid = created.document_uuid
-        self._signature.signature_request_uuid = created.signature_request_uuid
-        self._signature.signed_by = []
-        self._signature.last_event = None
-        self._record(
+    async def _send_for_signature(self) -> None:
+        carry, signature = self._carry, self._carry.signature
+        if self._doc.sha256 != carry.approved_sha256 or carry.route is None:
+            raise GaveUp("docflow", "send for signature", "document version was not approved")
+        signature.cycle += 1
+        self._record.set_state(S.SENDING, "Core Signature to accept the request")
+        try:
+            created = await call(
+                CoreSignatureActivities.create_signature_request,
+                CreateSignatureInput(
+                    external_id=f"{self._request.business_key}#{signature.cycle}",
+                    document=self._doc,
+                    signers=self._signers,
+                    sender_email=carry.route.sender_email,
+                    subject=self._request.title or f"Please sign: {self._doc.filename}",
+                    message=self._request.message,
+                    auto_expire_days=self._input.policy.auto_expire_days,
+                ),
+                core_signature.TRANSFER,
+                summary=f"Create Core Signature request (cycle {signature.cycle}, "
+                f"{len(self._signers)} signer(s))",
+            )
+        except GaveUp as failure:
+            raise SignatureException(f"Core Signature refused the request: {failure.reason}")
+        carry.created = created
+        carry.poll_from = workflow.now() + self._input.policy.signature_poll_after
+        signature.document_uuid = created.document_uuid
+        signature.signature_request_uuid = created.signature_request_uuid
+        signature.signed_by, signature.last_event = [], None
+        self._record.record(
             "sent",
             "system",
             f"signature request {created.signature_request_uuid}",
-            data={"document_uuid": created.document_uuid, "cycle": str(cycle)},
+            data={"document_uuid": created.document_uuid, "cycle": str(signature.cycle)},
         )
-        return created
 
-    async def _await_signature_outcome(self, created: SignatureRequestCreated) -> SignatureEvent:
-        """First terminal or error event of this request, from callbacks or, failing them, polls."""
-        policy = self._input.policy
-        self._set_state(
-            ProcessState.AWAITING_SIGNATURE,
-            f"signature by {', '.join(str(s.email) for s in self._signers)}",
+    async def _await_signature_outcome(self) -> SignatureEvent:
+        """The deciding event of the open request: from callbacks or, failing them, a poll."""
+        created, policy = self._carry.created, self._input.policy
+        assert created is not None and self._carry.poll_from is not None
+        self._record.set_state(
+            S.AWAITING_SIGNATURE, f"signature by {', '.join(s.email for s in self._signers)}"
         )
-        # One poll clock per period: non-terminal callbacks (viewed, signer_signed) wake the
-        # loop but do not restart the timer, so polling is not postponed by every event and
-        # no timers are churned.
-        period = policy.signature_poll_after
-        poll_clock: asyncio.Task[None] | None = None
-        try:
-            while True:
-                outcome = self._take_outcome(created.document_uuid)
-                if outcome is not None:
-                    return outcome
-                if self._cancel is not None:
-                    await self._cancel_request(created)
-                    self._raise_if_cancelled()
-                if poll_clock is None:
-                    poll_clock = asyncio.create_task(
-                        workflow.sleep(period, summary="poll Core Signature if no callback arrives")
-                    )
-                clock = poll_clock
-                await workflow.wait_condition(
-                    lambda clock=clock: (
-                        clock.done()
+        uuid = created.document_uuid
+        while True:
+            if (outcome := self._take_outcome(uuid)) is not None:
+                return outcome
+            if self._cancel is not None:
+                if await self._cancel_request("cancel requested"):
+                    return self._polled_event(uuid, "si")
+                self._raise_if_cancelled()
+            if history_due(HISTORY_BUDGET):
+                self._carry.inbox = self._inbox.state
+                await continue_as_new(self._input.model_copy(update={"resume": self._carry}))
+            try:
+                polled = await await_outcome(
+                    lambda: (
+                        self._inbox.has(uuid)
                         or self._cancel is not None
-                        or self._has_events_for(created.document_uuid)
-                    )
+                        or history_due(HISTORY_BUDGET)
+                    ),
+                    poll=CoreSignatureActivities.await_final_status,
+                    poll_arg=created,
+                    options=core_signature.CALL,
+                    first_poll_after=self._carry.poll_from - workflow.now(),
+                    every=policy.signature_poll_interval,
+                    give_up=policy.signature_poll_give_up,
+                    summary="Core Signature status",
                 )
-                if not clock.done():
-                    continue
-                poll_clock = None
-                period = policy.signature_poll_interval
-                await self._poll_status(created)
-        finally:
-            if poll_clock is not None and not poll_clock.done():
-                poll_clock.cancel()
+            except GaveUp as failure:
+                raise SignatureException(f"status polling gave up: {failure.reason}")
+            if polled is not None:
+                self._record.record("polled", "system", f"document status '{polled.status}'")
+                self._inbox.offer(self._polled_event(uuid, polled.status, polled.decline_reason))
 
-    async def _poll_status(self, created: SignatureRequestCreated) -> None:
-        """Ask Core Signature for the document's status; a final one becomes an event."""
-        polled = await workflow.execute_activity_method(
-            CoreSignatureActivities.get_signature_status,
-            created,
-            start_to_close_timeout=SHORT_CALL,
-            heartbeat_timeout=HEARTBEAT,
-            schedule_to_close_timeout=timedelta(hours=1),
-            retry_policy=CORE_SIGNATURE_RETRY,
-            summary="Poll document status (no terminal callback yet)",
-        )
-        event_type = STATUS_TO_EVENT.get(polled.status)
-        self._record("polled", "system", f"document status '{polled.status}'")
-        if event_type is not None:
-            self._apply_event(
-                SignatureEvent(
-                    event_id=f"poll:{created.document_uuid}:{polled.status}",
-                    event_type=event_type,
-                    event_time=workflow.now(),
-                    document_uuid=created.document_uuid,
-                    detail=polled.decline_reason,
-                    source="poll",
-                )
+    def _take_outcome(self, uuid: str) -> SignatureEvent | None:
+        """Apply this document's buffered events in arrival order; return the deciding one."""
+        signature = self._carry.signature
+        for event in self._inbox.take(uuid):
+            detail = event.event_type.value + (
+                f" by {event.signer_email}" if event.signer_email else ""
             )
-
-    def _has_events_for(self, document_uuid: str) -> bool:
-        return any(e.document_uuid == document_uuid for e in self._inbox)
-
-    def _take_outcome(self, document_uuid: str) -> SignatureEvent | None:
-        """Apply buffered events of this document in arrival order; return the deciding one."""
-        mine = [e for e in self._inbox if e.document_uuid == document_uuid]
-        self._inbox = [e for e in self._inbox if e.document_uuid != document_uuid]
-        for event in mine:
-            self._record(
+            self._record.record(
                 "event",
                 "core-signature",
-                event.event_type.value
-                + (f" by {event.signer_email}" if event.signer_email else ""),
+                detail,
                 data={"event_id": event.event_id, "via": event.source},
             )
-            self._signature.last_event = event.event_type.value
+            signature.last_event = event.event_type.value
             if event.event_type is SignatureEventType.SIGNER_SIGNED and event.signer_email:
-                self._signature.signed_by.append(event.signer_email)
-            if event.event_type in TERMINAL_EVENTS or event.event_type in ERROR_EVENTS:
-                for late in mine[mine.index(event) + 1 :]:
-                    self._record(
+                signature.signed_by.append(event.signer_email)
+            if event.event_type in DECISIVE_EVENTS:
+                for late in self._inbox.close(uuid):
+                    self._record.record(
                         "event_ignored",
                         "core-signature",
                         f"{late.event_type.value} after {event.event_type.value}",
                         data={"event_id": late.event_id},
                     )
                 if event.event_type is SignatureEventType.SIGNED:
-                    self._signature.completed_at = event.event_time
+                    signature.completed_at = event.event_time
                 return event
         return None
 
-    async def _resolve_exception(self, created: SignatureRequestCreated, reason: str) -> bool:
-        """Support fixes it (new recipients or document), cancels it, or its deadline ends it.
+    def _close_cycle(self) -> list[SignatureEvent]:
+        """Later events of the current document are stale; the next send opens a new cycle."""
+        created, self._carry.created = self._carry.created, None
+        return self._inbox.close(created.document_uuid) if created else []
 
-        Returns True when the correction brought a new document version that needs approval.
-        """
-        self._correction = None
-        self._set_state(
-            ProcessState.SIGNATURE_EXCEPTION,
-            f"a correction (new recipient or document) or a cancel: {reason}",
+    def _polled_event(self, uuid: str, status: str, detail: str = "") -> SignatureEvent:
+        return SignatureEvent(
+            event_id=f"poll:{uuid}:{status}",
+            event_type=STATUS_TO_EVENT.get(status, SignatureEventType.SIGNED),
+            event_time=workflow.now(),
+            document_uuid=uuid,
+            detail=detail,
+            source="poll",
         )
-        self._record("exception", "system", reason)
+
+    async def _resolve_exception(self, reason: str) -> Verdict:
+        """Support corrects (new signers or document), cancels, or the deadline ends it.
+
+        "approve" when the correction brought a new document version that needs approval;
+        "signed" when the request turned out to be signed after all.
+        """
+        policy, self._correction = self._input.policy, None
+        self._record.record("exception", "system", reason)
+        self._record.set_state(
+            S.SIGNATURE_EXCEPTION,
+            f"a correction (new recipient or document) or a cancel: {reason}",
+            until=policy.exception_deadline,
+            attention=True,
+        )
         await self._notify(
             NotificationKind.SIGNATURE_EXCEPTION,
-            [],  # no named recipient: the configured support queue
-            f"Signature exception for {self._input.request.business_key}: {reason}",
-            key=f"exception:{self._signature.cycle}",
-            data={"reason": reason, "document_uuid": created.document_uuid},
+            [],
+            f"Signature exception for {self._request.business_key}: {reason}",
+            key=f"exception:{self._carry.signature.cycle}",
+            data={"reason": reason},
         )
-        got = await self._wait(
+        got = await wait_for_person(
             lambda: self._correction is not None or self._cancel is not None,
-            self._input.policy.exception_deadline,
-            "deadline for resolving the signature exception",
+            deadline=policy.exception_deadline,
+            what="resolving the signature exception",
         )
-        if self._cancel is not None:
-            await self._cancel_request(created)
-            self._raise_if_cancelled()
+        if await self._cancel_request("the exception was resolved"):
+            return "signed"
+        self._raise_if_cancelled()
         if not got or self._correction is None:
-            await self._cancel_request(created)
-            await self._finish(
-                ProcessState.FAILED, f"signature exception not resolved in time: {reason}"
-            )
+            await self._finish(S.FAILED, f"signature exception not resolved in time: {reason}")
         correction = self._correction
-        assert correction is not None
-        await self._cancel_request(created)
         if correction.signers:
-            self._signers = list(correction.signers)
+            self._signers = self._carry.signers = list(correction.signers)
         if correction.document is not None:
-            self._document = correction.document
-            return bool(self._input.request.approval_stages)
-        return False
+            self._carry.document = correction.document
+            if self._request.approval_stages:
+                return "approve"
+            self._carry.approved_sha256 = correction.document.sha256
+        return "resend"
 
-    async def _cancel_request(self, created: SignatureRequestCreated) -> None:
-        await workflow.execute_activity_method(
-            CoreSignatureActivities.cancel_signature_request,
-            created,
-            start_to_close_timeout=SHORT_CALL,
-            heartbeat_timeout=HEARTBEAT,
-            schedule_to_close_timeout=SIGNATURE_CALLS_GIVE_UP,
-            retry_policy=CORE_SIGNATURE_RETRY,
-            summary=f"Cancel signature request {created.signature_request_uuid}",
-        )
-
-    # -------------------------------------------------------------- archive
-    async def _archive_signed(
-        self, created: SignatureRequestCreated, route: RoutingDecision
-    ) -> None:
-        self._set_state(ProcessState.ARCHIVING, "archive of the signed document in Extended ECM")
+    async def _cancel_request(self, why: str) -> bool:
+        """Cancel the open request at Core Signature; True when it turned out to be signed."""
+        created = self._carry.created
+        if created is None:
+            return False
         try:
-            signed = await workflow.execute_activity_method(
-                CoreSignatureActivities.fetch_signed_artifacts,
+            final = await call(
+                CoreSignatureActivities.cancel_signature_request,
                 created,
-                start_to_close_timeout=TRANSFER_CALL,
-                heartbeat_timeout=HEARTBEAT,
-                schedule_to_close_timeout=SIGNATURE_CALLS_GIVE_UP,
-                retry_policy=CORE_SIGNATURE_RETRY,
-                summary="Download signed PDF and signing log, verify SHA-256",
+                core_signature.CALL,
+                summary=f"Cancel signature request {created.signature_request_uuid} ({why})",
             )
-            self._signed = signed
-            self._signature.signed_by = [s.email for s in signed.signers]
-            self._signature.completed_at = signed.completed_at or self._signature.completed_at
-            self._record("verified", "system", f"signed PDF sha256 {signed.security_hash[:12]}…")
-            workspace = await workflow.execute_activity_method(
-                ContentServerActivities.ensure_business_workspace,
-                WorkspaceRequest(target=self._input.request.workspace, route=route),
-                start_to_close_timeout=TRANSFER_CALL,
-                heartbeat_timeout=HEARTBEAT,
-                schedule_to_close_timeout=ARCHIVE_GIVE_UP,
-                retry_policy=CONTENT_SERVER_RETRY,
-                summary=f"Find or create workspace {self._input.request.workspace.bo_type} "
-                f"{self._input.request.workspace.bo_id}",
-            )
-            self._archive.workspace_id = workspace.id
-            values = self._category_values(route, signed)
-            key = self._input.request.business_key
-            document = await self._archive_one(
-                workspace.id,
-                signed.signed_pdf,
-                f"{key} - {self._stem()} (signed).pdf",
-                route,
-                values,
-            )
-            self._archive.document_node_id = document.node_id
-            trail = await self._archive_one(
-                workspace.id,
-                signed.signing_log,
-                f"{key} - {self._stem()} (audit trail).pdf",
-                route,
-                values,
-            )
-            self._archive.audit_trail_node_id = trail.node_id
-        except ActivityError as err:
-            cause = err.cause
-            detail = cause.message if isinstance(cause, ApplicationError) else str(err)
-            await self._finish(ProcessState.FAILED, f"archiving failed: {detail}")
-        self._record(
-            "archived",
-            "system",
-            f"workspace {self._archive.workspace_id}, node {self._archive.document_node_id}",
-        )
-
-    async def _archive_one(
-        self,
-        workspace_id: int,
-        document: DocumentRef,
-        name: str,
-        route: RoutingDecision,
-        values: dict[str, str],
-    ) -> ArchivedNode:
-        return await workflow.execute_activity_method(
-            ContentServerActivities.archive_document,
-            ArchiveDocumentInput(
-                workspace_id=workspace_id,
-                document=document,
-                name=name,
-                category_id=route.category_id,
-                category_values=values,
-                rm_classification_id=route.rm_classification_id,
-            ),
-            start_to_close_timeout=TRANSFER_CALL,
-            heartbeat_timeout=HEARTBEAT,
-            schedule_to_close_timeout=ARCHIVE_GIVE_UP,
-            retry_policy=CONTENT_SERVER_RETRY,
-            summary=f"Upload '{name}' with metadata and retention",
-        )
-
-    def _category_values(self, route: RoutingDecision, signed: SignedArtifacts) -> dict[str, str]:
-        request = self._input.request
-        semantic = {
-            "deal_id": request.metadata.get("deal_id", request.source.record_id),
-            "account": request.source.account_name or request.source.account_id or "",
-            "signers": ", ".join(s.email for s in signed.signers),
-            "completed_at": signed.completed_at.isoformat() if signed.completed_at else "",
-            "business_key": request.business_key,
-            "source_record": f"{request.source.system}/{request.source.record_type}/"
-            f"{request.source.record_id}",
-            "document_type": request.document_type,
-        }
-        return {
-            str(attr): semantic[name]
-            for name, attr in route.category_attributes.items()
-            if name in semantic
-        }
-
-    def _stem(self) -> str:
-        name = self._document.filename
-        return name.rsplit(".", 1)[0] if "." in name else name
-
-    # ------------------------------------------------------------ reporting
-    async def _finish(self, state: ProcessState, reason: str) -> NoReturn:
-        """Record the terminal state, tell the source system, and unwind the run."""
-        self._outcome_reason = reason
-        self._set_state(ProcessState.REPORTING, "the source system to accept the status report")
-        request = self._input.request
-        signed = self._signed
-        report = SourceReport(
-            idempotency_key=f"{request.business_key}:{state.value}",
-            business_key=request.business_key,
-            source=request.source,
-            callback_url=request.callback_url,
-            outcome=ReportOutcome(state.value),
-            reason=reason,
-            occurred_at=workflow.now(),
-            document_version=self._document.version,
-            signers=signed.signers if signed else [],
-            completed_at=signed.completed_at if signed else None,
-            workspace_id=self._archive.workspace_id,
-            archived_node_id=self._archive.document_node_id,
-            audit_trail_node_id=self._archive.audit_trail_node_id,
-        )
-        try:
-            await workflow.execute_activity_method(
-                SourceSystemActivities.report_to_source,
-                report,
-                start_to_close_timeout=SHORT_CALL,
-                heartbeat_timeout=HEARTBEAT,
-                schedule_to_close_timeout=REPORT_GIVE_UP,
-                retry_policy=SOURCE_REPORT_RETRY,
-                summary=f"Report '{state.value}' to {request.source.system} "
-                f"{request.source.record_type} {request.source.record_id}",
-            )
-            self._record("reported", "system", f"{state.value} to {request.source.system}")
-        except ActivityError as err:
-            # Dead-lettered: the outcome stands, a person is told the source was not.
-            self._record("report_failed", "system", str(err.cause or err))
+        except GaveUp as failure:
+            self._record.record("cancel_failed", "system", failure.reason)
             await self._notify(
                 NotificationKind.SIGNATURE_EXCEPTION,
                 [],
-                f"Status report to {request.source.system} failed for {request.business_key}",
-                key=f"report-failed:{state.value}",
+                f"Could not cancel the Core Signature request of {self._request.business_key}",
+                key=f"cancel-failed:{self._carry.signature.cycle}",
+                data={"reason": failure.reason},
             )
-        self._set_state(state, "nothing (finished)", stage=None)
-        self._record("finished", "system", f"{state.value}: {reason}")
+            self._close_cycle()
+            return False
+        if final.status in SIGNED_STATUSES:
+            self._record.record("cancel_refused", "core-signature", "the document is signed")
+            self._cancel = None
+            return True
+        self._close_cycle()
+        return False
+
+    # ---------------------------------------------------------------- archive
+    async def _archive_signed(self) -> None:
+        """Fetch, verify and file the signed PDF and its audit trail; repairable on give-up."""
+        while True:
+            self._record.set_state(S.ARCHIVING, "archive of the signed document in Extended ECM")
+            try:
+                await self._archive_once()
+                return
+            except GaveUp as failure:
+                await self._await_repair(f"{failure.operation}: {failure.reason}")
+
+    async def _archive_once(self) -> None:
+        carry, created = self._carry, self._carry.signature
+        assert carry.route is not None and carry.created is not None
+        signed = self._signed = await call(
+            CoreSignatureActivities.fetch_signed_artifacts,
+            carry.created,
+            core_signature.TRANSFER,
+            summary="Download signed PDF and signing log, verify SHA-256",
+        )
+        created.signed_by = [s.email for s in signed.signers]
+        created.completed_at = signed.completed_at or created.completed_at
+        self._record.record("verified", "system", f"signed PDF sha256 {signed.security_hash[:12]}…")
+        target = self._request.workspace
+        workspace = await call(
+            ContentServerActivities.ensure_business_workspace,
+            WorkspaceRequest(target=target, route=carry.route),
+            content_server.TRANSFER,
+            summary=f"Find or create workspace {target.bo_type} {target.bo_id}",
+        )
+        archive = carry.archive
+        archive.workspace_id = workspace.id
+        stem = self._doc.filename.rsplit(".", 1)[0]
+        for ref, suffix in ((signed.signed_pdf, "signed"), (signed.signing_log, "audit trail")):
+            name = f"{self._request.business_key} - {stem} ({suffix}).pdf"
+            node = await call(
+                ContentServerActivities.archive_document,
+                ArchiveDocumentInput(
+                    workspace_id=workspace.id,
+                    document=ref,
+                    name=name,
+                    category_id=carry.route.category_id,
+                    category_values=self._category_values(carry.route, signed),
+                    rm_classification_id=carry.route.rm_classification_id,
+                ),
+                content_server.TRANSFER,
+                summary=f"Upload '{name}' with metadata and retention",
+            )
+            if suffix == "signed":
+                archive.document_node_id = node.node_id
+            else:
+                archive.audit_trail_node_id = node.node_id
+        self._record.record(
+            "archived", "system", f"workspace {workspace.id}, node {archive.document_node_id}"
+        )
+
+    async def _await_repair(self, reason: str) -> None:
+        """Archiving gave up: support fixes the cause in ECM and retries, or it ends failed."""
+        policy, self._repair = self._input.policy, None
+        self._record.record("archive_exception", "system", reason)
+        self._record.set_state(
+            S.ARCHIVE_EXCEPTION,
+            f"support to fix and retry (or abandon) archiving: {reason}",
+            until=policy.exception_deadline,
+            attention=True,
+        )
+        await self._notify(
+            NotificationKind.SIGNATURE_EXCEPTION,
+            [],
+            f"Archiving the signed document of {self._request.business_key} failed: {reason}",
+            key=f"archive-exception:{len(self._record.data.audit)}",
+            data={"reason": reason},
+        )
+        repaired = await wait_for_person(
+            lambda: self._repair is not None,
+            deadline=policy.exception_deadline,
+            what="repairing the archive step",
+        )
+        if not repaired or self._repair is None or self._repair.action == "abandon":
+            await self._finish(S.FAILED, f"archiving failed: {reason}")
+
+    def _category_values(self, route: RoutingDecision, signed: SignedArtifacts) -> dict[str, str]:
+        request, source = self._request, self._request.source
+        semantic = {
+            "deal_id": request.metadata.get("deal_id", source.record_id),
+            "account": source.account_name or source.account_id or "",
+            "signers": ", ".join(s.email for s in signed.signers),
+            "completed_at": signed.completed_at.isoformat() if signed.completed_at else "",
+            "business_key": request.business_key,
+            "source_record": f"{source.system}/{source.record_type}/{source.record_id}",
+            "document_type": request.document_type,
+        }
+        attrs = route.category_attributes
+        return {str(attr): semantic[name] for name, attr in attrs.items() if name in semantic}
+
+    # ------------------------------------------------------------ the end
+    async def _finish(self, state: SigningState, reason: str) -> None:
+        """Record the outcome, report it to the source (dead-letter on give-up), unwind."""
+        record, request, archive = self._record, self._request, self._carry.archive
+        record.data.outcome_reason, self._ending = reason, (state, reason)
+        record.set_state(S.REPORTING, "the source system to accept the status report")
+        signed = self._signed
+        key = f"{request.business_key}:{state.value}"
+        report = SourceReport(
+            idempotency_key=key,
+            business_key=request.business_key,
+            source=request.source,
+            outcome=ReportOutcome(state.value),
+            reason=reason,
+            occurred_at=workflow.now(),
+            document_version=self._doc.version,
+            signers=signed.signers if signed else [],
+            completed_at=signed.completed_at if signed else None,
+            workspace_id=archive.workspace_id,
+            archived_node_id=archive.document_node_id,
+            audit_trail_node_id=archive.audit_trail_node_id,
+        )
+        result = await deliver(
+            SourceSystemActivities.report_to_source,
+            report,
+            source_systems.REPORT,
+            target=request.source.system,
+            idempotency_key=key,
+            summary=f"Report '{state.value}' to {request.source.system} "
+            f"{request.source.record_type} {request.source.record_id}",
+        )
+        if result.delivered:
+            record.record("reported", "system", f"{state.value} to {request.source.system}")
+        else:  # dead-lettered: the outcome stands, a person is told the source was not
+            record.record("report_failed", "system", result.reason)
+        if not result.delivered or state is S.FAILED:
+            await self._notify(
+                NotificationKind.SIGNATURE_EXCEPTION,
+                [],
+                f"{request.business_key} ended {state.value}"
+                + ("" if result.delivered else f"; report to {request.source.system} failed"),
+                key=f"finished:{state.value}",
+                data={"reason": reason if result.delivered else result.reason},
+            )
+        record.set_state(state, "nothing (finished)", attention=not result.delivered)
+        record.record("finished", "system", f"{state.value}: {reason}")
         raise ProcessEnded
 
-    # ------------------------------------------------------------- handlers
+    async def _cancelled(self, request: CancelRequest) -> None:
+        await self._finish(S.CANCELLED, f"cancelled by {request.actor}: {request.reason}")
+
+    async def _temporal_cancel(self) -> None:
+        """The Web UI's or a batch's cancellation: the business cancel, except that a signed
+        document is still archived and an outcome being reported is still reported."""
+        state = self._record.state
+        if state in TERMINAL_STATES:
+            return
+        request = CancelRequest(actor="temporal", reason="cancellation requested in Temporal")
+        self._record.record("cancel_requested", request.actor, request.reason)
+        try:
+            if state == S.REPORTING and self._ending is not None:
+                await self._finish(*self._ending)
+            if state == S.ARCHIVE_EXCEPTION:
+                await self._finish(S.FAILED, "archiving abandoned: cancelled in Temporal")
+            if state != S.ARCHIVING and not await self._cancel_request(request.reason):
+                await self._cancelled(request)
+            self._record.record("cancel_refused", "system", "the document is signed")
+            await self._archive_signed()
+            await self._finish(S.COMPLETED, "signed and archived")
+        except GaveUp as failure:
+            await self._finish(S.FAILED, f"{failure.operation} gave up: {failure.reason}")
+
+    # -------------------------------------------------------------- handlers
     @workflow.signal(name="signature_event")
     def signature_event(self, event: SignatureEvent) -> None:
-        """A verified Core Signature event (callback or replay); applied once per event id."""
-        self._apply_event(event)
-
-    def _apply_event(self, event: SignatureEvent) -> None:
-        if event.event_id in self._seen_events:
-            return
-        self._seen_events.add(event.event_id)
-        if self._state in TERMINAL_STATES or self._state in (
-            ProcessState.ARCHIVING,
-            ProcessState.REPORTING,
-        ):
-            self._record(
+        """A verified Core Signature event (callback or replay): a hint, applied once."""
+        late = self._record.state in TERMINAL_STATES or self._record.state in (
+            S.ARCHIVING,
+            S.ARCHIVE_EXCEPTION,
+            S.REPORTING,
+        )
+        if self._inbox.offer(event) == "accepted" and late:
+            self._inbox.take(event.document_uuid)
+            self._record.record(
                 "event_ignored",
                 "core-signature",
                 f"{event.event_type.value} after the signature phase",
                 data={"event_id": event.event_id},
             )
-            return
-        self._inbox.append(event)
 
     @workflow.update(name="decide")
     def decide(self, decision: ApprovalDecision) -> UpdateAccepted:
         stage = self._open_stage
-        assert stage is not None  # guaranteed by the validator
+        if stage is None:  # the validator refuses this; a handler error must not fail the task
+            raise ApplicationError("no approval stage is open", non_retryable=True)
         stage.apply(decision)
-        self._record(
+        comment = f": {decision.comment}" if decision.comment else ""
+        self._record.record(
             "decision",
             decision.actor,
-            f"{decision.decision.value} in stage '{stage.name}'"
-            + (f": {decision.comment}" if decision.comment else ""),
+            f"{decision.decision.value} in stage '{stage.name}'{comment}",
             data={"comment": decision.comment, "decision": decision.decision.value},
         )
-        return UpdateAccepted(
-            state=self._state.value,
-            stage=stage.name,
-            detail=f"stage {'closed: ' + stage.outcome.value if stage.outcome else 'still open'}",
-        )
+        closed = f"closed: {stage.outcome.value}" if stage.outcome else "still open"
+        return UpdateAccepted(state=self._record.state, stage=stage.name, detail=f"stage {closed}")
 
     @decide.validator
     def _validate_decision(self, decision: ApprovalDecision) -> None:
         stage = self._open_stage
-        if self._state is not ProcessState.AWAITING_APPROVAL or stage is None:
-            raise ValueError(f"no approval stage is open (process is {self._state.value})")
+        if self._record.state != S.AWAITING_APPROVAL or stage is None:
+            raise ValueError(f"no approval stage is open (process is {self._record.state})")
         if (reason := stage.refusal(decision)) is not None:
             raise ValueError(reason)
 
     @workflow.update(name="submit_new_version")
     def submit_new_version(self, revision: NewDocumentVersion) -> UpdateAccepted:
         self._new_version = revision
-        self._record(
-            "new_version",
-            revision.actor,
-            f"document v{revision.document.version}"
-            + (f": {revision.comment}" if revision.comment else ""),
+        comment = f": {revision.comment}" if revision.comment else ""
+        self._record.record(
+            "new_version", revision.actor, f"document v{revision.document.version}{comment}"
         )
-        return UpdateAccepted(state=self._state.value, detail="approval restarts")
+        return UpdateAccepted(state=self._record.state, detail="approval restarts")
 
     @submit_new_version.validator
     def _validate_new_version(self, revision: NewDocumentVersion) -> None:
-        if self._state is not ProcessState.CHANGES_REQUESTED or self._new_version is not None:
-            raise ValueError(f"no new version is expected (process is {self._state.value})")
-        if revision.document.version <= self._document.version:
+        if self._record.state != S.CHANGES_REQUESTED or self._new_version is not None:
+            raise ValueError(f"no new version is expected (process is {self._record.state})")
+        if revision.document.version <= self._doc.version:
             raise ValueError(
-                f"version {revision.document.version} is not newer than v{self._document.version}"
+                f"version {revision.document.version} is not newer than v{self._doc.version}"
             )
-        if revision.document.sha256 == self._document.sha256:
+        if revision.document.sha256 == self._doc.sha256:
             raise ValueError("the new version has the same content as the current one")
 
     @workflow.update(name="correct_signature")
@@ -758,66 +698,105 @@ class SigningWorkflow:
         self._correction = correction
         parts = []
         if correction.signers:
-            parts.append("signers " + ", ".join(str(s.email) for s in correction.signers))
+            parts.append("signers " + ", ".join(s.email for s in correction.signers))
         if correction.document:
             parts.append(f"document v{correction.document.version}")
-        self._record("correction", correction.actor, "; ".join(parts))
-        return UpdateAccepted(state=self._state.value, detail="signature request will be resent")
+        self._record.record("correction", correction.actor, "; ".join(parts))
+        return UpdateAccepted(state=self._record.state, detail="signature request will be resent")
 
     @correct_signature.validator
     def _validate_correction(self, correction: SignatureCorrection) -> None:
-        if self._state is not ProcessState.SIGNATURE_EXCEPTION or self._correction is not None:
-            raise ValueError(f"no signature exception is open (process is {self._state.value})")
+        if self._record.state != S.SIGNATURE_EXCEPTION or self._correction is not None:
+            raise ValueError(f"no signature exception is open (process is {self._record.state})")
         if not correction.signers and correction.document is None:
             raise ValueError("a correction needs new signers, a new document version, or both")
-        if (
-            correction.document is not None
-            and correction.document.version <= self._document.version
-        ):
+        if correction.document is not None and correction.document.version <= self._doc.version:
             raise ValueError("the corrected document must be a newer version")
+
+    @workflow.update(name="repair")
+    def repair(self, request: RepairRequest) -> UpdateAccepted:
+        self._repair = request
+        self._record.record(f"repair_{request.action}", request.actor, request.comment)
+        return UpdateAccepted(state=self._record.state, detail=f"archiving will {request.action}")
+
+    @repair.validator
+    def _validate_repair(self, request: RepairRequest) -> None:
+        if self._record.state != S.ARCHIVE_EXCEPTION or self._repair is not None:
+            raise ValueError(f"no step is waiting for a repair (process is {self._record.state})")
 
     @workflow.update(name="cancel")
     def cancel(self, request: CancelRequest) -> UpdateAccepted:
         self._cancel = request
-        self._record("cancel_requested", request.actor, request.reason)
-        return UpdateAccepted(state=self._state.value, detail="cancelling")
+        self._record.record("cancel_requested", request.actor, request.reason)
+        return UpdateAccepted(state=self._record.state, detail="cancelling")
 
     @cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
-        if self._state in TERMINAL_STATES:
-            raise ValueError(f"the process has already ended ({self._state.value})")
-        if self._state in (ProcessState.ARCHIVING, ProcessState.REPORTING):
+        state = self._record.state
+        if state in TERMINAL_STATES:
+            raise ValueError(f"the process has already ended ({state})")
+        if state in (S.ARCHIVING, S.ARCHIVE_EXCEPTION, S.REPORTING):
             raise ValueError("the document is signed; it can no longer be cancelled")
         if self._cancel is not None:
             raise ValueError("a cancel is already in progress")
 
     @workflow.query(name="status")
-    def status(self) -> ProcessStatus:
-        return ProcessStatus(
-            business_key=self._input.request.business_key,
-            state=self._state,
-            stage=self._open_stage.spec.name if self._open_stage else None,
-            waiting_for=self._waiting_for,
-            outcome_reason=self._outcome_reason,
-            document_version=self._document.version,
-            stages=self._stages,
-            signature=self._signature,
-            archive=self._archive,
-            audit=self._audit,
+    def status(self) -> SigningStatus:
+        carry = self._carry
+        return SigningStatus.model_validate(
+            {
+                **self._record.summary_fields(),
+                "stage": self._open_stage.name if self._open_stage else None,
+                "document_version": self._doc.version,
+                "stages": carry.stages,
+                "signature": carry.signature,
+                "archive": carry.archive,
+            }
         )
 
     # -------------------------------------------------------------- helpers
+    @property
+    def _doc(self) -> DocumentRef:
+        return self._carry.document
+
+    def _details(self) -> str:
+        return f"Document v{self._doc.version} (`{self._doc.sha256[:12]}…`)"
+
     def _raise_if_cancelled(self) -> None:
         if self._cancel is not None:
-            raise _CancelRequested(self._cancel)
+            raise _Cancelled(self._cancel)
 
-    async def _wait(self, condition: Callable[[], bool], limit: timedelta, summary: str) -> bool:
-        """Wait for a condition; False when the timer (`summary` in the UI) fired first."""
-        try:
-            await workflow.wait_condition(condition, timeout=limit, timeout_summary=summary)
-        except TimeoutError:
-            return False
-        return True
+    def _last_decision(self, verb: str) -> str:
+        entry = self._record.last("decision")
+        if entry is None:
+            return verb
+        return f"{verb} by {entry.actor}" + (
+            f": {entry.data['comment']}" if entry.data.get("comment") else ""
+        )
+
+    def _index_at_start(self) -> None:
+        if workflow.info().typed_search_attributes.get(sa.BUSINESS_KEY) is not None:
+            return  # starters set these at start; an upsert is a billed action
+        source = self._request.source
+        workflow.upsert_search_attributes(
+            [
+                sa.BUSINESS_KEY.value_set(self._request.business_key),
+                sa.SOURCE_RECORD.value_set(
+                    f"{source.system}/{source.record_type}/{source.record_id}"
+                ),
+                sa.DOCUMENT_TYPE.value_set(self._request.document_type),
+                sa.ENVIRONMENT.value_set(self._input.environment),
+                sa.STATUS.value_set(S.VALIDATING.value),
+            ]
+        )
+
+    def _notify_stage(self, stage: str) -> Notify:
+        async def notify(kind: NotificationKind, recipients: list[str], subject: str) -> None:
+            await self._notify(
+                kind, recipients, subject, key=f"{stage}:v{self._doc.version}:{kind.value}"
+            )
+
+        return notify
 
     async def _notify(
         self,
@@ -828,8 +807,9 @@ class SigningWorkflow:
         key: str,
         data: dict[str, str] | None = None,
     ) -> None:
-        business_key = self._input.request.business_key
-        await workflow.execute_activity_method(
+        """Best effort: a notification service outage is recorded, never ends the process."""
+        business_key = self._request.business_key
+        await best_effort(
             NotificationActivities.notify,
             Notification(
                 idempotency_key=f"{business_key}:{key}",
@@ -839,50 +819,15 @@ class SigningWorkflow:
                 subject=subject,
                 data={"workflow_id": workflow.info().workflow_id, **(data or {})},
             ),
-            start_to_close_timeout=SHORT_CALL,
-            heartbeat_timeout=HEARTBEAT,
-            schedule_to_close_timeout=NOTIFY_GIVE_UP,
-            retry_policy=NOTIFY_RETRY,
-            summary=f"Notify {', '.join(recipients)}: {kind.value}",
+            notifications.NOTIFY,
+            summary=f"Notify {', '.join(recipients) or 'support'}: {kind.value}",
+            on_give_up=lambda failure: self._record.record(
+                "notify_failed", "system", f"{kind.value}: {failure.reason}"
+            ),
         )
 
-    def _last_comment(self, verb: str) -> str:
-        for entry in reversed(self._audit):
-            if entry.kind == "decision":
-                return f"{verb} by {entry.actor}" + (
-                    f": {entry.data['comment']}" if entry.data.get("comment") else ""
-                )
-        return verb
 
-    def _record(
-        self, kind: str, actor: str, detail: str = "", *, data: dict[str, str] | None = None
-    ) -> None:
-        self._audit.append(
-            AuditEntry(at=workflow.now(), kind=kind, actor=actor, detail=detail, data=data or {})
-        )
-
-    def _set_state(
-        self, state: ProcessState, waiting_for: str, *, stage: str | None = None
-    ) -> None:
-        self._state = state
-        self._waiting_for = waiting_for
-        workflow.set_current_details(
-            f"**{state.value}**"
-            + (f" · stage `{stage}`" if stage else "")
-            + f"\n\nWaiting for: {waiting_for}\n\nDocument v{self._document.version} "
-            f"(`{self._document.sha256[:12]}…`)"
-        )
-        if state in INDEXED_STATES and self._indexed != (state, stage):
-            self._indexed = (state, stage)
-            workflow.upsert_search_attributes(
-                [
-                    sa.STATUS.value_set(state.value),
-                    sa.STAGE.value_set(stage) if stage else sa.STAGE.value_unset(),
-                ]
-            )
-
-
-class _CancelRequested(ProcessEnded):
+class _Cancelled(ProcessEnded):
     def __init__(self, request: CancelRequest) -> None:
         super().__init__(request.reason)
         self.request = request

@@ -5,6 +5,7 @@ from docflow.models.approvals import (
     CancelRequest,
     Decision,
     NewDocumentVersion,
+    RepairRequest,
     SignatureCorrection,
     UpdateAccepted,
 )
@@ -41,10 +42,13 @@ from docflow.models.signing import (
 from docflow.models.status import (
     ArchiveStatus,
     SignatureStatus,
+    SigningCarry,
     SigningState,
     SigningStatus,
     StageStatus,
 )
+
+SigningProcessInput.model_rebuild(_types_namespace={"SigningCarry": SigningCarry})
 
 __all__ = [
     "ApprovalDecision",
@@ -62,6 +66,7 @@ __all__ = [
     "NotificationKind",
     "ProcessSummary",
     "Quorum",
+    "RepairRequest",
     "ReportOutcome",
     "RoutingDecision",
     "SignatureCorrection",
@@ -76,6 +81,7 @@ __all__ = [
     "SigningPolicy",
     "SigningProcessInput",
     "SigningRequest",
+    "SigningCarry",
     "SigningState",
     "SigningStatus",
     "SourceRecord",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -41,6 +42,14 @@ class SignatureCorrection(BaseModel):
     actor: str
     signers: list[Signer] | None = None
     document: DocumentRef | None = None
+    comment: str = ""
+
+
+class RepairRequest(BaseModel):
+    """Support's answer to a step that gave up: retry it (after fixing the cause) or abandon."""
+
+    actor: str
+    action: Literal["retry", "abandon"]
     comment: str = ""
 
 

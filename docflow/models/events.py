@@ -40,6 +40,9 @@ ERROR_EVENTS = frozenset(
     }
 )
 
+# Events after which the request cannot be signed without docflow acting (end or exception).
+DECISIVE_EVENTS = TERMINAL_EVENTS | ERROR_EVENTS
+
 # Events that only confirm what docflow already knows (the document was converted and sent
 # by its own request; the signed PDF was downloaded by its own activity). The receiver
 # acknowledges them without signalling: each signal is a billed action and a workflow task.
@@ -59,6 +62,9 @@ STATUS_TO_EVENT: dict[str, SignatureEventType] = {
     "ec": SignatureEventType.CONVERT_ERROR,
     "es": SignatureEventType.SENDING_ERROR,
 }
+
+
+SIGNED_STATUSES = frozenset({"si", "do", "sd"})
 
 
 class SignatureEvent(BaseModel):

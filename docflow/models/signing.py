@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, field_validator
 
 from docflow.models.documents import DocumentRef
+
+if TYPE_CHECKING:
+    from docflow.models.status import SigningCarry
 
 
 class Quorum(StrEnum):
@@ -78,6 +82,10 @@ class SigningPolicy(BaseModel):
 
     signature_poll_after: timedelta = timedelta(hours=6)
     signature_poll_interval: timedelta = timedelta(hours=1)
+    signature_poll_give_up: timedelta = Field(
+        default=timedelta(days=35),
+        description="Polling stops (signature exception) if the document never ends by then.",
+    )
     max_resends: int = Field(default=2, ge=0)
     exception_deadline: timedelta = timedelta(days=5)
     changes_deadline: timedelta = timedelta(days=14)
@@ -113,3 +121,6 @@ class SigningProcessInput(BaseModel):
     environment: str
     policy: SigningPolicy = Field(default_factory=SigningPolicy)
     started_by: str = Field(description="Authenticated principal that started the process.")
+    resume: SigningCarry | None = Field(
+        default=None, description="Set by continue-as-new only: the state the run goes on from."
+    )

@@ -7,7 +7,11 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from docflow.models.process import ProcessSummary
+from docflow.models.documents import DocumentRef
+from docflow.models.events import SignatureEvent
+from docflow.models.integration import RoutingDecision, SignatureRequestCreated
+from docflow.models.process import InboxState, ProcessSummary, RecordState
+from docflow.models.signing import Signer
 
 
 class SigningState(StrEnum):
@@ -74,3 +78,20 @@ class SigningStatus(ProcessSummary):
     stages: list[StageStatus] = Field(default_factory=list)
     signature: SignatureStatus = Field(default_factory=SignatureStatus)
     archive: ArchiveStatus = Field(default_factory=ArchiveStatus)
+
+
+class SigningCarry(BaseModel):
+    """Everything a signing run knows beyond its input: continue-as-new hands it over whole."""
+
+    document: DocumentRef
+    record: RecordState | None = None
+    signers: list[Signer] = Field(default_factory=list)
+    route: RoutingDecision | None = None
+    approved_sha256: str | None = None
+    stages: list[StageStatus] = Field(default_factory=list)
+    signature: SignatureStatus = Field(default_factory=SignatureStatus)
+    archive: ArchiveStatus = Field(default_factory=ArchiveStatus)
+    created: SignatureRequestCreated | None = None
+    poll_from: datetime | None = None
+    resends: int = 0
+    inbox: InboxState[SignatureEvent] = Field(default_factory=InboxState[SignatureEvent])
