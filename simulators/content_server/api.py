@@ -17,8 +17,8 @@ from simulators.content_server.config import ContentServerConfig
 from simulators.content_server.control import control_routes
 from simulators.content_server.models import BUSINESS_WORKSPACE, Node, OtcsError, Version, as_int
 from simulators.content_server.sim import ContentServerSim, business_object, current_sim
-from simulators.faults import fault_gate, install_fault_handler
-from simulators.server import quiet_client_disconnects
+from simulators.kit.faults import fault_gate, install_fault_handler
+from simulators.kit.server import quiet_client_disconnects
 
 
 async def _require_ticket(request: Request) -> None:

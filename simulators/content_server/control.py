@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 
 from simulators.content_server.models import BUSINESS_WORKSPACE
 from simulators.content_server.sim import current_sim
-from simulators.delivery import DeliveryFaults
-from simulators.faults import FaultSettings
+from simulators.kit.delivery import DeliveryFaults
+from simulators.kit.faults import FaultSettings
 
 
 def control_routes() -> APIRouter:

@@ -17,8 +17,8 @@ from simulators.core_signature.config import CoreSignatureConfig
 from simulators.core_signature.control import control_routes
 from simulators.core_signature.models import DocumentCreate, SignatureRequestCreate, SimError
 from simulators.core_signature.sim import CoreSignatureSim, current_sim
-from simulators.faults import fault_gate, install_fault_handler
-from simulators.server import quiet_client_disconnects
+from simulators.kit.faults import fault_gate, install_fault_handler
+from simulators.kit.server import quiet_client_disconnects
 
 
 def _api_base(request: Request) -> str:

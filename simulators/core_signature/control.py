@@ -11,8 +11,8 @@ from fastapi import APIRouter, Request
 from simulators.core_signature.config import AutopilotSettings
 from simulators.core_signature.models import DocumentState, SignerAction, not_found
 from simulators.core_signature.sim import CoreSignatureSim, current_sim, iso
-from simulators.delivery import DeliveryFaults
-from simulators.faults import FaultSettings
+from simulators.kit.delivery import DeliveryFaults
+from simulators.kit.faults import FaultSettings
 
 
 def control_routes() -> APIRouter:

@@ -12,8 +12,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from simulators import content_server, core_signature, crm
-from simulators.delivery import RetryPolicy
-from simulators.server import ServedApp
+from simulators.kit.delivery import RetryPolicy
+from simulators.kit.server import ServedApp
 
 FAST_RETRY = RetryPolicy(max_attempts=4, backoff_initial_s=0.01, backoff_max_s=0.05, timeout_s=2)
 

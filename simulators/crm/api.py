@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from standardwebhooks import Webhook
 
-from simulators.faults import FaultInjector, FaultSettings, fault_gate, install_fault_handler
-from simulators.server import quiet_client_disconnects
+from simulators.kit.faults import FaultInjector, FaultSettings, fault_gate, install_fault_handler
+from simulators.kit.server import quiet_client_disconnects
 
 
 class CrmConfig(BaseModel):
