@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import JSONResponse
 from standardwebhooks import Webhook
 
 
@@ -104,3 +106,22 @@ class SignedInbox:
             "rejections": self.rejections,
             "results": [m.to_json() for m in items],
         }
+
+
+def signed_headers(request: Request) -> dict[str, str]:
+    return {k.lower(): v for k, v in request.headers.items()}
+
+
+def signature_rejected(exc: SignatureRejected) -> JSONResponse:
+    """The 401 a receiver answers to a message it cannot authenticate."""
+    return JSONResponse({"error": "invalid webhook signature", "detail": str(exc)}, status_code=401)
+
+
+async def receive_signed(
+    request: Request, inbox: SignedInbox
+) -> tuple[Received, bool] | JSONResponse:
+    """Verify and store the request's message, or the 401 to answer."""
+    try:
+        return inbox.receive(await request.body(), signed_headers(request))
+    except SignatureRejected as exc:
+        return signature_rejected(exc)
