@@ -31,16 +31,16 @@ class Received:
     body: str
     deliveries: int = 1
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def to_json(self, raw: bool = False) -> dict[str, Any]:
+        """`raw` adds the headers and body as received (large; for the webhook target)."""
+        data = {
             "webhook_id": self.webhook_id,
             "idempotency_key": self.idempotency_key,
             "received_at": self.received_at.isoformat(),
             "deliveries": self.deliveries,
             "payload": self.payload,
-            "headers": self.headers,
-            "body": self.body,
         }
+        return {**data, "headers": self.headers, "body": self.body} if raw else data
 
 
 @dataclass

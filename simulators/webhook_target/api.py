@@ -90,7 +90,9 @@ def _control_routes() -> APIRouter:
             return _no_endpoint(endpoint)
         chosen = [sim.endpoints[endpoint]] if endpoint else list(sim.endpoints.values())
         results = [
-            {"endpoint": e.name, **m.to_json()} for e in chosen for m in e.inbox.messages.values()
+            {"endpoint": e.name, **m.to_json(raw=True)}
+            for e in chosen
+            for m in e.inbox.messages.values()
         ]
         return {
             "count": len(results),
