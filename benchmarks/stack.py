@@ -22,7 +22,7 @@ import psutil
 from benchmarks import bare
 from docflow.docstore import document_store_from_settings
 from simulators import core_signature
-from simulators.server import ServedApp
+from simulators.kit.server import ServedApp
 from starter.api.app import create_app
 from starter.embedded import PROJECT_ROOT, EmbeddedStack, SimulatorOptions, StackPorts
 

@@ -1,4 +1,5 @@
-"""Loopback stand-ins for the vendors docflow talks to (Core Signature, Content Server, CRM).
+"""Loopback stand-ins for the systems docflow talks to, one package per vendor, built on `kit/`.
 
-Each module's `create_app(config)` returns a FastAPI app; `simulators.server.ServedApp` runs it.
+Each package's `create_app(config)` returns a FastAPI app; `simulators.kit.server.ServedApp`
+runs it. `webhook_target/` stands in for every downstream system that receives signed webhooks.
 """

@@ -45,7 +45,7 @@ ApiKey = Annotated[
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine; turn the errors a user can act on into one line and an exit code."""
-    from simulators.server import PortInUseError, ServerStartError
+    from simulators.kit.server import PortInUseError, ServerStartError
 
     try:
         return asyncio.run(coro)
@@ -190,7 +190,7 @@ async def _serve_api(host: str | None, port: int | None) -> None:
     from docflow.docstore import document_store_from_settings
     from docflow.settings import Settings
     from docflow.temporal import connect
-    from simulators.server import ServedApp
+    from simulators.kit.server import ServedApp
     from starter.api.app import create_app
 
     settings = Settings()
@@ -226,7 +226,7 @@ def simulators(
 
 async def _serve_simulators(host: str, seed: int, cs: int, otcs: int, crm_port: int) -> None:
     from simulators import content_server, core_signature, crm
-    from simulators.server import ServedApp
+    from simulators.kit.server import ServedApp
 
     servers = [
         ServedApp(

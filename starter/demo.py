@@ -29,7 +29,7 @@ from docflow.models import (
     WorkspaceTarget,
 )
 from docflow.models.status import TERMINAL_STATES
-from simulators.pdf import make_pdf
+from simulators.kit.pdf import make_pdf
 from starter.api_client import DocflowApiClient, DocflowApiError
 
 # Approver principals and their dev API keys (config: docflow.settings.DEV_API_KEYS).

@@ -27,7 +27,7 @@ from docflow import search_attributes as sa
 from docflow.docstore import document_store_from_settings
 from docflow.settings import Settings
 from simulators import content_server, core_signature, crm
-from simulators.server import PortInUseError, ServedApp, free_port
+from simulators.kit.server import PortInUseError, ServedApp, free_port
 from starter.api.app import create_app
 from worker import run_worker
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -17,8 +16,8 @@ from simulators.content_server.config import ContentServerConfig
 from simulators.content_server.control import control_routes
 from simulators.content_server.models import BUSINESS_WORKSPACE, Node, OtcsError, Version, as_int
 from simulators.content_server.sim import ContentServerSim, business_object, current_sim
-from simulators.faults import fault_gate, install_fault_handler
-from simulators.server import quiet_client_disconnects
+from simulators.kit.control import simulator_app
+from simulators.kit.faults import fault_gate
 
 
 async def _require_ticket(request: Request) -> None:
@@ -345,19 +344,13 @@ def _content_response(version: Version) -> Response:
 
 def create_app(config: ContentServerConfig | None = None) -> FastAPI:
     """The Content Server simulator; its state is `app.state.sim` (a ContentServerSim)."""
-    sim = ContentServerSim(config or ContentServerConfig())
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await sim.aclose()
-
-    app = FastAPI(title="Content Server simulator", lifespan=lifespan)
-    app.state.sim = sim
-    app.include_router(_api_routes())
-    app.include_router(control_routes())
-    install_fault_handler(app, lambda status, message: {"error": message})
-    quiet_client_disconnects(app)
+    app = simulator_app(
+        "Content Server simulator",
+        ContentServerSim(config or ContentServerConfig()),
+        _api_routes(),
+        control_routes(),
+        error_body=lambda status, message: {"error": message},
+    )
 
     @app.middleware("http")
     async def ticket_header(

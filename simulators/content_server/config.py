@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from simulators.delivery import DeliveryFaults, RetryPolicy
-from simulators.faults import FaultSettings
+from simulators.kit.delivery import DeliveryFaults, RetryPolicy
+from simulators.kit.faults import FaultSettings
 
 
 class CategoryDef(BaseModel):

@@ -1,4 +1,4 @@
-"""Control API of the Content Server simulator: inspect the tree, expire tickets, faults."""
+"""Control API of the Content Server simulator: inspect the tree, expire tickets (+ the kit's)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from fastapi import APIRouter, Request
 
 from simulators.content_server.models import BUSINESS_WORKSPACE
 from simulators.content_server.sim import current_sim
-from simulators.delivery import DeliveryFaults
-from simulators.faults import FaultSettings
+from simulators.kit.control import Outbound, control_router
 
 
 def control_routes() -> APIRouter:
-    router = APIRouter(prefix="/_control", tags=["control"])
+    router = control_router(
+        Outbound("webhooks", dispatcher=lambda sim: sim.events, filters=("node_id",))
+    )
 
     @router.get("/nodes")
     async def control_nodes(request: Request) -> dict[str, Any]:
@@ -59,35 +60,5 @@ def control_routes() -> APIRouter:
         expired = len(sim.tickets)
         sim.tickets.clear()
         return {"expired": expired}
-
-    @router.get("/faults")
-    async def get_faults(request: Request) -> dict[str, Any]:
-        return current_sim(request).faults.snapshot()
-
-    @router.put("/faults")
-    async def put_faults(body: FaultSettings, request: Request) -> dict[str, Any]:
-        sim = current_sim(request)
-        sim.faults.configure(body)
-        return sim.faults.snapshot()
-
-    @router.get("/webhooks")
-    async def control_webhooks(request: Request) -> dict[str, Any]:
-        deliveries = [d.to_json() for d in current_sim(request).events.deliveries]
-        return {"count": len(deliveries), "results": deliveries}
-
-    @router.put("/webhooks/faults")
-    async def put_webhook_faults(body: DeliveryFaults, request: Request) -> dict[str, Any]:
-        sim = current_sim(request)
-        sim.events.configure(body)
-        return sim.events.faults.model_dump()
-
-    @router.post("/webhooks/flush")
-    async def flush_webhooks(request: Request, timeout_s: float = 10.0) -> dict[str, Any]:
-        return {"idle": await current_sim(request).events.wait_idle(timeout_s)}
-
-    @router.post("/reset")
-    async def reset(request: Request) -> dict[str, Any]:
-        current_sim(request).reset()
-        return {"reset": True}
 
     return router

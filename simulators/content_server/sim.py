@@ -31,8 +31,8 @@ from simulators.content_server.models import (
     as_int,
     otcs_date,
 )
-from simulators.delivery import CallbackDispatcher
-from simulators.faults import FaultInjector
+from simulators.kit.delivery import CallbackDispatcher
+from simulators.kit.faults import FaultInjector
 
 _ATTRIBUTE_KEY = re.compile(r"^(?P<cat>\d+)_(?P<attr>\d+)$")
 FIRST_NODE_ID = 100_001

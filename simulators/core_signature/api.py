@@ -5,8 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -17,8 +16,8 @@ from simulators.core_signature.config import CoreSignatureConfig
 from simulators.core_signature.control import control_routes
 from simulators.core_signature.models import DocumentCreate, SignatureRequestCreate, SimError
 from simulators.core_signature.sim import CoreSignatureSim, current_sim
-from simulators.faults import fault_gate, install_fault_handler
-from simulators.server import quiet_client_disconnects
+from simulators.kit.control import simulator_app
+from simulators.kit.faults import fault_gate
 
 
 def _api_base(request: Request) -> str:
@@ -186,20 +185,14 @@ def _api_routes() -> APIRouter:
 
 def create_app(config: CoreSignatureConfig | None = None) -> FastAPI:
     """The Core Signature simulator; its state is `app.state.sim` (a CoreSignatureSim)."""
-    sim = CoreSignatureSim(config or CoreSignatureConfig())
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await sim.aclose()
-
-    app = FastAPI(title="Core Signature simulator", lifespan=lifespan)
-    app.state.sim = sim
-    app.include_router(_vendor_routes())
-    app.include_router(_api_routes())
-    app.include_router(control_routes())
-    install_fault_handler(app, lambda status, message: {"detail": message})
-    quiet_client_disconnects(app)
+    app = simulator_app(
+        "Core Signature simulator",
+        CoreSignatureSim(config or CoreSignatureConfig()),
+        _vendor_routes(),
+        _api_routes(),
+        control_routes(),
+        error_body=lambda status, message: {"detail": message},
+    )
 
     async def sim_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, SimError)

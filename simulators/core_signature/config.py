@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from simulators.delivery import DeliveryFaults, RetryPolicy
-from simulators.faults import FaultSettings
+from simulators.kit.delivery import DeliveryFaults, RetryPolicy
+from simulators.kit.faults import FaultSettings
 
 AutopilotAction = Literal["sign", "decline", "expire", "bounce", "view"]
 

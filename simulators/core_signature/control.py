@@ -11,12 +11,19 @@ from fastapi import APIRouter, Request
 from simulators.core_signature.config import AutopilotSettings
 from simulators.core_signature.models import DocumentState, SignerAction, not_found
 from simulators.core_signature.sim import CoreSignatureSim, current_sim, iso
-from simulators.delivery import DeliveryFaults
-from simulators.faults import FaultSettings
+from simulators.kit.control import Outbound, control_router
 
 
 def control_routes() -> APIRouter:
-    router = APIRouter(prefix="/_control", tags=["control"])
+    # Flushing waits for conversions and autopilot actions too, not only the callbacks.
+    router = control_router(
+        Outbound(
+            "callbacks",
+            dispatcher=lambda sim: sim.callbacks,
+            flush=lambda sim, timeout_s: sim.settle(timeout_s),
+            filters=("document_uuid",),
+        )
+    )
 
     def human(
         act: Callable[[CoreSignatureSim, DocumentState, SignerAction], None],
@@ -122,55 +129,6 @@ def control_routes() -> APIRouter:
         event.delivery_ids.append(again.id)
         return again.to_json()
 
-    @router.get("/callbacks")
-    async def control_callbacks(
-        request: Request,
-        document_uuid: str | None = None,
-        event_type: str | None = None,
-        state: str | None = None,
-    ) -> dict[str, Any]:
-        sim = current_sim(request)
-        deliveries = [
-            d.to_json()
-            for d in sim.callbacks.deliveries
-            if document_uuid in (None, d.meta.get("document_uuid"))
-            and event_type in (None, d.event_type)
-            and state in (None, d.state)
-        ]
-        return {
-            "count": len(deliveries),
-            "by_state": dict(Counter(d["state"] for d in deliveries)),
-            "results": deliveries,
-        }
-
-    @router.post("/callbacks/flush")
-    async def control_flush(request: Request, timeout_s: float = 10.0) -> dict[str, Any]:
-        """Wait until pending conversions, autopilot actions and callbacks are done.
-
-        Held (reordered) callbacks are released first.
-        """
-        return {"idle": await current_sim(request).settle(timeout_s)}
-
-    @router.get("/callbacks/faults")
-    async def get_callback_faults(request: Request) -> dict[str, Any]:
-        return current_sim(request).callbacks.faults.model_dump()
-
-    @router.put("/callbacks/faults")
-    async def put_callback_faults(body: DeliveryFaults, request: Request) -> dict[str, Any]:
-        sim = current_sim(request)
-        sim.callbacks.configure(body)
-        return sim.callbacks.faults.model_dump()
-
-    @router.get("/faults")
-    async def get_faults(request: Request) -> dict[str, Any]:
-        return current_sim(request).faults.snapshot()
-
-    @router.put("/faults")
-    async def put_faults(body: FaultSettings, request: Request) -> dict[str, Any]:
-        sim = current_sim(request)
-        sim.faults.configure(body)
-        return sim.faults.snapshot()
-
     @router.get("/autopilot")
     async def get_autopilot(request: Request) -> dict[str, Any]:
         return current_sim(request).autopilot.model_dump()
@@ -187,10 +145,5 @@ def control_routes() -> APIRouter:
         revoked = len(sim.tokens)
         sim.tokens.clear()
         return {"revoked": revoked}
-
-    @router.post("/reset")
-    async def reset(request: Request) -> dict[str, Any]:
-        current_sim(request).reset()
-        return {"reset": True}
 
     return router

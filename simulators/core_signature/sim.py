@@ -30,9 +30,9 @@ from simulators.core_signature.models import (
     conflict,
     not_found,
 )
-from simulators.delivery import CallbackDispatcher
-from simulators.faults import FaultInjector
-from simulators.pdf import make_pdf
+from simulators.kit.delivery import CallbackDispatcher
+from simulators.kit.faults import FaultInjector
+from simulators.kit.pdf import make_pdf
 
 ERROR_EVENTS = frozenset({"convert_error", "sending_error", "signer_email_bounced"})
 SENT_STATES = frozenset({"se", "vi"})

@@ -19,7 +19,7 @@ from simulators.content_server import create_app as content_server_app
 from simulators.core_signature import CoreSignatureConfig
 from simulators.core_signature import create_app as core_signature_app
 from simulators.crm import create_app as crm_app
-from simulators.server import ServedApp
+from simulators.kit.server import ServedApp
 from tests.activities.simulated import Sim
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from simulators.server import ServedApp
+from simulators.kit.server import ServedApp
 
 
 class Sim:

@@ -16,7 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from docflow.docstore import LocalDocumentStore
 from docflow.models import DocumentRef, ProcessState
 from docflow.settings import Settings
-from simulators.server import ServedApp
+from simulators.kit.server import ServedApp
 from starter.api import create_app
 from starter.client import SigningProcesses
 from tests.api.conftest import closed_port, make_settings

@@ -26,7 +26,7 @@ from temporalio.worker import Worker
 from docflow.docstore import LocalDocumentStore
 from docflow.models import DocumentRef, SignatureEvent
 from docflow.settings import Settings
-from simulators.server import ServedApp
+from simulators.kit.server import ServedApp
 from starter.api import create_app
 from tests.workflows.conftest import FakeSystems
 from workflows.signing import SigningWorkflow

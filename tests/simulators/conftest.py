@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from standardwebhooks import Webhook
 
-from simulators import content_server, core_signature, crm
-from simulators.delivery import RetryPolicy
-from simulators.server import ServedApp
+from simulators import content_server, core_signature, crm, notifications, webhook_target
+from simulators.kit.delivery import RetryPolicy
+from simulators.kit.server import ServedApp
 
 FAST_RETRY = RetryPolicy(max_attempts=4, backoff_initial_s=0.01, backoff_max_s=0.05, timeout_s=2)
+
+
+def signed(
+    payload: dict[str, Any], secret: str, msg_id: str | None = None, at: datetime | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """A Standard Webhooks message as docflow sends it: body and headers."""
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+    at = at or datetime.now(UTC)
+    body = json.dumps(payload)
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, at, body),
+        "Idempotency-Key": msg_id,
+    }
+    return body.encode(), headers
 
 
 @dataclass
@@ -100,6 +121,22 @@ async def _crm_session() -> AsyncIterator[Served]:
         yield served
 
 
+@pytest.fixture(scope="session")
+async def _notifications_session() -> AsyncIterator[Served]:
+    async for served in _serve(notifications.create_app(), "notifications"):
+        yield served
+
+
+@pytest.fixture(scope="session")
+async def _webhook_target_session() -> AsyncIterator[Served]:
+    config = webhook_target.WebhookTargetConfig(endpoints={"portal": PORTAL_SECRET})
+    async for served in _serve(webhook_target.create_app(config), "webhook-target"):
+        yield served
+
+
+PORTAL_SECRET = "whsec_cGFydG5lci1wb3J0YWwtc2VjcmV0LTEyMzQ1Ng=="
+
+
 @pytest.fixture
 async def core_sig(
     _core_signature_session: Served, receiver: CallbackReceiver
@@ -119,3 +156,15 @@ async def otcs(_content_server_session: Served) -> AsyncIterator[Served]:
 async def crm_sim(_crm_session: Served) -> AsyncIterator[Served]:
     await _crm_session.client.post("/_control/reset")
     yield _crm_session
+
+
+@pytest.fixture
+async def notifications_sim(_notifications_session: Served) -> AsyncIterator[Served]:
+    await _notifications_session.client.post("/_control/reset")
+    yield _notifications_session
+
+
+@pytest.fixture
+async def target(_webhook_target_session: Served) -> AsyncIterator[Served]:
+    await _webhook_target_session.client.post("/_control/reset")
+    yield _webhook_target_session

@@ -9,7 +9,7 @@ import httpx
 from standardwebhooks import Webhook
 
 from simulators.content_server import ContentServerConfig, create_app
-from simulators.server import ServedApp
+from simulators.kit.server import ServedApp
 from tests.simulators.conftest import CallbackReceiver, Served
 
 API = "/otcs/cs.exe/api"

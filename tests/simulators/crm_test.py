@@ -1,35 +1,16 @@
-"""CRM and notification simulator: Standard Webhooks verification, dedupe, records."""
+"""CRM simulator: verified, deduplicated status reports; records; faults."""
 
 from __future__ import annotations
 
-import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from standardwebhooks import Webhook
 
-from tests.simulators.conftest import Served
+from tests.simulators.conftest import Served, signed
 
 CRM_SECRET = "whsec_ZGV2LWNybS13ZWJob29rLXNlY3JldC0xMjM0"
 NOTIFICATIONS_SECRET = "whsec_ZGV2LW5vdGlmaWNhdGlvbnMtc2VjcmV0LTEy"
-
-
-def signed(
-    payload: dict[str, Any], secret: str, msg_id: str | None = None, at: datetime | None = None
-) -> tuple[bytes, dict[str, str]]:
-    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
-    at = at or datetime.now(UTC)
-    body = json.dumps(payload)
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(msg_id, at, body),
-        "Idempotency-Key": msg_id,
-    }
-    return body.encode(), headers
 
 
 def report(outcome: str, occurred_at: datetime) -> dict[str, Any]:
@@ -85,29 +66,8 @@ async def test_reports_are_verified_stored_and_deduplicated(crm_sim: Served) -> 
     assert record["docflow_business_key"] == "SFDC-Q-1"
 
 
-async def test_notifications_and_records(crm_sim: Served) -> None:
+async def test_records(crm_sim: Served) -> None:
     client = crm_sim.client
-    for kind, key in [("approval_reminder", "BK-1"), ("signature_exception", "BK-2")]:
-        body, headers = signed(
-            {
-                "idempotency_key": f"{key}:{kind}",
-                "kind": kind,
-                "business_key": key,
-                "recipients": ["signature-support"],
-                "subject": "Help",
-            },
-            NOTIFICATIONS_SECRET,
-        )
-        assert (await post(client, "/notifications", body, headers)).status_code == 200
-    body, headers = signed({"kind": "x"}, CRM_SECRET)
-    assert (await post(client, "/notifications", body, headers)).status_code == 401
-
-    support = (
-        await client.get("/_control/notifications", params={"kind": "signature_exception"})
-    ).json()
-    assert [m["payload"]["business_key"] for m in support["results"]] == ["BK-2"]
-    assert support["rejected"] == 1
-
     assert (await client.get("/api/records/Opportunity/none")).status_code == 404
     put = await client.put("/api/records/Opportunity/006X", json={"name": "Big deal"})
     assert put.json() == {"name": "Big deal", "type": "Opportunity", "id": "006X"}

@@ -6,7 +6,7 @@ import io
 
 import pypdf
 
-from simulators.pdf import make_pdf
+from simulators.kit.pdf import make_pdf
 
 
 def test_pdf_is_readable_with_text() -> None:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from simulators.faults import FailNext, FaultInjector, FaultSettings, InjectedFault
+from simulators.kit.faults import FailNext, FaultInjector, FaultSettings, InjectedFault
 
 
 async def outcomes(injector: FaultInjector, calls: int, path: str = "/x") -> list[int]:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from simulators.server import (
+from simulators.kit.server import (
     PortInUseError,
     ServedApp,
     ServerStartError,

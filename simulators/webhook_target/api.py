@@ -1,0 +1,115 @@
+"""HTTP surface of the webhook target: `POST /{endpoint}` and its control knobs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from simulators.kit.control import control_router, simulator_app
+from simulators.kit.faults import fault_gate
+from simulators.kit.inbox import SignatureRejected, signature_rejected, signed_headers
+from simulators.webhook_target.sim import EndpointSettings, WebhookTargetConfig, WebhookTargetSim
+
+
+def _sim(request: Request) -> WebhookTargetSim:
+    sim: WebhookTargetSim = request.app.state.sim
+    return sim
+
+
+def _no_endpoint(name: str) -> JSONResponse:
+    return JSONResponse({"error": f"no endpoint {name!r}"}, status_code=404)
+
+
+def _receiver_routes() -> APIRouter:
+    router = APIRouter(dependencies=[Depends(fault_gate)])
+
+    @router.post("/{endpoint}", response_model=None)
+    async def deliver(endpoint: str, request: Request) -> dict[str, Any] | JSONResponse:
+        target = _sim(request).endpoints.get(endpoint)
+        if target is None:
+            return _no_endpoint(endpoint)
+        if target.settings.latency_ms:
+            await asyncio.sleep(target.settings.latency_ms / 1000)
+        headers = signed_headers(request)
+        webhook_id = headers.get("webhook-id")
+        if target.settings.gone:
+            target.answered(webhook_id, 410)
+            return JSONResponse({"error": "endpoint gone"}, status_code=410)
+        # Verify the raw body before anything else looks at it.
+        body = await request.body()
+        try:
+            payload = target.inbox.verify(body, headers)
+        except SignatureRejected as exc:
+            target.answered(webhook_id, 401)
+            return signature_rejected(exc)
+        answer = target.script.popleft() if target.script else None
+        status = answer.status if answer else 200
+        target.answered(webhook_id, status)
+        if status >= 300:
+            assert answer is not None
+            extra = {"webhook-delivery": "abort-message"} if answer.abort else {}
+            if answer.retry_after_s is not None:
+                extra["Retry-After"] = str(answer.retry_after_s)
+            return JSONResponse({"error": f"scripted {status}"}, status, headers=extra)
+        message, new = target.inbox.store(payload, body, headers)
+        return JSONResponse(
+            {"status": "accepted" if new else "duplicate", "webhook_id": message.webhook_id},
+            status,
+        )
+
+    return router
+
+
+def _control_routes() -> APIRouter:
+    router = control_router()
+
+    @router.get("/endpoints")
+    async def endpoints(request: Request) -> dict[str, Any]:
+        found = _sim(request).endpoints.values()
+        return {"count": len(found), "results": [e.to_json() for e in found]}
+
+    @router.put("/endpoints/{endpoint}", response_model=None)
+    async def configure(
+        endpoint: str, body: EndpointSettings, request: Request
+    ) -> dict[str, Any] | JSONResponse:
+        try:
+            return _sim(request).configure(endpoint, body).to_json()
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
+
+    @router.get("/deliveries", response_model=None)
+    async def deliveries(
+        request: Request, endpoint: str | None = None
+    ) -> dict[str, Any] | JSONResponse:
+        """What arrived (each webhook-id once), per endpoint or across all of them."""
+        sim = _sim(request)
+        if endpoint is not None and endpoint not in sim.endpoints:
+            return _no_endpoint(endpoint)
+        chosen = [sim.endpoints[endpoint]] if endpoint else list(sim.endpoints.values())
+        results = [
+            {"endpoint": e.name, **m.to_json(raw=True)}
+            for e in chosen
+            for m in e.inbox.messages.values()
+        ]
+        return {
+            "count": len(results),
+            "duplicates": sum(e.inbox.duplicates for e in chosen),
+            "rejected": sum(e.inbox.rejected for e in chosen),
+            "results": results,
+        }
+
+    return router
+
+
+def create_app(config: WebhookTargetConfig | None = None) -> FastAPI:
+    """The webhook target; its state is `app.state.sim` (a WebhookTargetSim)."""
+    return simulator_app(
+        "Webhook target simulator",
+        WebhookTargetSim(config or WebhookTargetConfig()),
+        _control_routes(),
+        _receiver_routes(),
+        error_body=lambda status, message: {"error": message},
+    )

@@ -1,0 +1,115 @@
+"""State of the webhook target: named endpoints, each with its secret, inbox and knobs."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from simulators.kit.faults import FaultInjector, FaultSettings
+from simulators.kit.inbox import SignedInbox
+
+
+class ScriptedAnswer(BaseModel):
+    """How to answer one authentic delivery attempt."""
+
+    status: int = Field(ge=200, le=599)
+    retry_after_s: int | None = Field(default=None, ge=0, description="Sent as Retry-After.")
+    abort: bool = Field(
+        default=False, description="Send `webhook-delivery: abort-message` (stop retrying)."
+    )
+
+
+class EndpointSettings(BaseModel):
+    """Knobs of one endpoint, as set by `PUT /_control/endpoints/{endpoint}` (replaced whole)."""
+
+    secret: str | None = Field(
+        default=None, description="Standard Webhooks secret; required for a new endpoint."
+    )
+    script: list[ScriptedAnswer] = Field(
+        default_factory=list,
+        description="Answers to the next authentic attempts, in order (a bare status is "
+        "allowed: [503, 503, 200]); afterwards every attempt is accepted with 200.",
+    )
+    latency_ms: int = Field(default=0, ge=0, description="Added to every call.")
+    gone: bool = Field(default=False, description="Answer 410 Gone to every call.")
+
+    @field_validator("script", mode="before")
+    @classmethod
+    def _bare_statuses(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"status": v} if isinstance(v, int) else v for v in value]
+        return value
+
+
+class WebhookTargetConfig(BaseModel):
+    seed: int = 0
+    endpoints: dict[str, str] = Field(
+        default_factory=dict, description="Endpoints served from the start: name -> secret."
+    )
+    faults: FaultSettings = Field(default_factory=FaultSettings)
+
+
+@dataclass
+class Endpoint:
+    """One named receiver: its inbox (accepted, deduplicated), knobs and every answer given."""
+
+    name: str
+    inbox: SignedInbox
+    settings: EndpointSettings
+    script: deque[ScriptedAnswer]
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, name: str, secret: str, settings: EndpointSettings) -> Endpoint:
+        settings = settings.model_copy(update={"secret": secret})
+        return cls(name, SignedInbox(name, secret), settings, deque(settings.script))
+
+    def answered(self, webhook_id: str | None, status: int) -> None:
+        self.attempts.append(
+            {"webhook_id": webhook_id, "status": status, "at": datetime.now(UTC).isoformat()}
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.name,
+            "settings": self.settings.model_dump(exclude={"secret"}),
+            "script_left": [a.model_dump() for a in self.script],
+            "received": len(self.inbox.messages),
+            "duplicates": self.inbox.duplicates,
+            "rejected": self.inbox.rejected,
+            "attempts": self.attempts,
+        }
+
+
+class WebhookTargetSim:
+    """All endpoints; reachable as `app.state.sim`."""
+
+    def __init__(self, config: WebhookTargetConfig) -> None:
+        self.config = config
+        self.faults = FaultInjector(config.faults, seed=config.seed)
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the configured endpoints, with no knobs set and nothing received."""
+        self.endpoints = {
+            name: Endpoint.create(name, secret, EndpointSettings())
+            for name, secret in self.config.endpoints.items()
+        }
+        self.faults.configure(self.config.faults)
+
+    def configure(self, name: str, settings: EndpointSettings) -> Endpoint:
+        """Set an endpoint's knobs (creating it when new); what it received is kept."""
+        current = self.endpoints.get(name)
+        secret = settings.secret or (current.settings.secret if current else None)
+        if secret is None:
+            raise ValueError(f"endpoint {name!r} is new: its secret is required")
+        endpoint = Endpoint.create(name, secret, settings)
+        if current is not None:
+            endpoint.inbox, endpoint.attempts = current.inbox, current.attempts
+            endpoint.inbox.secret = secret
+        self.endpoints[name] = endpoint
+        return endpoint
