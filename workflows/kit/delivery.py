@@ -65,9 +65,9 @@ async def fan_out(
 ) -> list[DeliveryResult]:
     """One DeliveryWorkflow child per message, all in parallel; results in input order.
 
-    A child that dead-letters stays open for redelivery for `redelivery_window`; the parent
-    waits for each child's first outcome only (the child signals nothing back: its result
-    is the first delivery round's outcome when `wait_for_redelivery` is False).
+    A child that dead-letters waits up to `redelivery_window` for an operator's redeliver
+    before it returns; pass a zero window to learn dead letters at once (the operator can
+    then start a new DeliveryWorkflow for the message).
     """
     from workflows.delivery import DeliveryInput, DeliveryWorkflow
 
