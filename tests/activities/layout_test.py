@@ -57,6 +57,34 @@ def test_activity_modules_import_nothing_above_them(module: Path) -> None:
     assert forbidden == [], f"{_relative(module)} imports {forbidden}"
 
 
+def _activities_part(name: str) -> str | None:
+    """`core_signature` for `activities.core_signature.client`; "" for `activities` itself."""
+    parts = name.split(".")
+    if parts[0] != "activities":
+        return None
+    return parts[1] if len(parts) > 1 else ""
+
+
+@pytest.mark.parametrize("module", sorted((ACTIVITIES / "http").rglob("*.py")), ids=_relative)
+def test_shared_plumbing_knows_no_vendor(module: Path) -> None:
+    allowed = {None, "http"}
+    found = sorted(n for n in _imported(module) if _activities_part(n) not in allowed)
+    assert found == [], f"{_relative(module)} imports {found}"
+
+
+@pytest.mark.parametrize("package", _vendor_packages(), ids=lambda p: p.name)
+def test_vendor_packages_do_not_import_each_other(package: Path) -> None:
+    """Each vendor changes on its own schedule; what two vendors share belongs in http/."""
+    allowed = {None, "http", package.name}
+    found = sorted(
+        name
+        for module in package.rglob("*.py")
+        for name in _imported(module)
+        if _activities_part(name) not in allowed
+    )
+    assert found == [], f"activities/{package.name} imports {found}"
+
+
 def test_there_are_vendor_packages() -> None:
     names = {p.name for p in _vendor_packages()}
     assert {"core_signature", "content_server", "notifications"} <= names
