@@ -19,7 +19,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import workflows
 from activities import build_activities, new_http_client
-from activities.heartbeat import HeartbeatInterceptor
+from activities.http.heartbeat import HeartbeatInterceptor
 from docflow.settings import Settings
 from docflow.temporal import connect
 from workflows.signing import SigningWorkflow

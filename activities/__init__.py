@@ -1,4 +1,8 @@
-"""docflow's activities, one module per external system, and the factory that wires them."""
+"""docflow's activities, one package per external system, and the factory that wires them.
+
+Vendor packages own their client, models, activities and call presets; `activities.http`
+holds the plumbing they share (errors, authenticated transport, webhooks, heartbeats).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,9 @@ from typing import Any
 
 import httpx
 
-from activities.clients.content_server import ContentServerClient
-from activities.clients.core_signature import CoreSignatureClient
-from activities.clients.oauth import ClientCredentialsTokenProvider
-from activities.clients.otcs_auth import OtcsTicketAuth
-from activities.clients.webhooks import WebhookSender
 from activities.content_server import ContentServerActivities
 from activities.core_signature import CoreSignatureActivities
+from activities.http.webhooks import WebhookSender
 from activities.notifications import NotificationActivities
 from activities.source_systems import SourceSystemActivities
 from activities.validation import ValidationActivities
@@ -46,7 +46,7 @@ def build_activities(
     *,
     store: DocumentStore | None = None,
 ) -> list[Callable[..., Any]]:
-    """All activities as bound methods, with clients built from `settings`.
+    """All activities as bound methods, each vendor package wired from `settings`.
 
     Pass the worker's pooled `http` client (the caller closes it); without one a new pool
     is created for the life of the process.
@@ -54,41 +54,18 @@ def build_activities(
     http = http or new_http_client()
     store = store or document_store_from_settings(settings.documents)
 
-    cs = settings.core_signature
-    tokens = ClientCredentialsTokenProvider(
-        http,
-        cs.token_url,
-        cs.client_id,
-        settings.secret(cs.client_secret),
-        system="core-signature-oauth",
-        timeout_s=cs.timeout_s,
-    )
-    core_signature = CoreSignatureClient(http, cs.base_url, tokens, timeout_s=cs.timeout_s)
-
-    otcs = settings.content_server
-    ticket_auth = OtcsTicketAuth(
-        http, otcs.base_url, otcs.username, settings.secret(otcs.password), timeout_s=otcs.timeout_s
-    )
-    content_server = ContentServerClient(http, otcs.base_url, ticket_auth, timeout_s=otcs.timeout_s)
-
     crm_sender = WebhookSender(
         http,
         settings.secret(settings.crm.webhook_secret),
         system="crm",
         timeout_s=settings.crm.timeout_s,
     )
-    notification_sender = WebhookSender(
-        http,
-        settings.secret(settings.notifications.webhook_secret),
-        system="notifications",
-        timeout_s=settings.notifications.timeout_s,
-    )
 
     validation = ValidationActivities(settings, store)
-    signing = CoreSignatureActivities(core_signature, store, settings)
-    ecm = ContentServerActivities(content_server, store)
+    signing = CoreSignatureActivities.from_settings(settings, http, store)
+    ecm = ContentServerActivities.from_settings(settings, http, store)
     source = SourceSystemActivities(crm_sender, settings)
-    notifications = NotificationActivities(notification_sender, settings)
+    notifications = NotificationActivities.from_settings(settings, http)
     return [
         validation.validate_signing_request,
         signing.create_signature_request,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.clients.webhooks import WebhookSender
-from activities.error_mapping import external_call
+from activities.http.error_mapping import external_call
+from activities.http.webhooks import WebhookSender
 from docflow.models import SourceReport
 from docflow.settings import Settings
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from activities.core_signature.callbacks import CallbackError, parse_callback, verify_callback
 from starter.api.context import api_context
-from starter.api.receivers import _parse, _verify
+from starter.api.receivers import callback_api_error
 from starter.api.schemas import CallbackAck
 
 BARE_CALLBACK_PATH = "/bench/bare-callback"
@@ -20,6 +21,11 @@ router = APIRouter(tags=["benchmarks"], include_in_schema=False)
 async def bare_callback(request: Request) -> CallbackAck:
     """Parse and verify like `POST /webhooks/core-signature`, then answer without signalling."""
     context = api_context(request)
-    callback = _parse(await request.body())
-    _verify(callback, context.event_hash_key, context.settings.core_signature.event_max_age)
+    try:
+        callback = parse_callback(await request.body())
+        verify_callback(
+            callback, context.event_hash_key, context.settings.core_signature.event_max_age
+        )
+    except CallbackError as exc:
+        raise callback_api_error(exc) from exc
     return CallbackAck(status="verified")

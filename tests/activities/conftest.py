@@ -9,10 +9,10 @@ import httpx
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.clients.content_server import ContentServerClient
-from activities.clients.core_signature import CoreSignatureClient
-from activities.clients.oauth import ClientCredentialsTokenProvider
-from activities.clients.otcs_auth import OtcsTicketAuth
+from activities.content_server.auth import OtcsTicketAuth
+from activities.content_server.client import ContentServerClient
+from activities.core_signature.client import CoreSignatureClient
+from activities.http.oauth import ClientCredentialsTokenProvider
 from docflow.docstore import LocalDocumentStore
 from docflow.settings import Settings
 from simulators.content_server import create_app as content_server_app

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import httpx
 from pydantic import BaseModel
 
-from activities.clients.errors import raise_for_response, transport_errors
+from activities.http.errors import raise_for_response, transport_errors
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from activities.clients.errors import (
+from activities.http.error_mapping import to_application_error
+from activities.http.errors import (
     AlreadyExistsError,
     AuthenticationError,
     ExternalServiceError,
@@ -17,7 +18,6 @@ from activities.clients.errors import (
     parse_retry_after,
     raise_for_response,
 )
-from activities.error_mapping import to_application_error
 
 NOW = datetime(2026, 11, 2, 12, 0, 0, tzinfo=UTC)
 

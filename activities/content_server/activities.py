@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
+import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.clients.content_server import ContentServerClient
-from activities.clients.errors import AlreadyExistsError
-from activities.error_mapping import external_call
+from activities.content_server.auth import OtcsTicketAuth
+from activities.content_server.client import ContentServerClient
+from activities.http.error_mapping import external_call
+from activities.http.errors import AlreadyExistsError
 from docflow.docstore import DocumentStore
 from docflow.models import ArchivedNode, ArchiveDocumentInput, WorkspaceRef, WorkspaceRequest
+from docflow.settings import Settings
 
 
 class ContentServerActivities:
     def __init__(self, client: ContentServerClient, store: DocumentStore) -> None:
         self._client = client
         self._store = store
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, http: httpx.AsyncClient, store: DocumentStore
+    ) -> ContentServerActivities:
+        """The activities under one service account's ticket, on the shared pool."""
+        otcs = settings.content_server
+        auth = OtcsTicketAuth(
+            http,
+            otcs.base_url,
+            otcs.username,
+            settings.secret(otcs.password),
+            timeout_s=otcs.timeout_s,
+        )
+        client = ContentServerClient(http, otcs.base_url, auth, timeout_s=otcs.timeout_s)
+        return cls(client, store)
 
     @activity.defn(name="ensure_business_workspace")
     async def ensure_business_workspace(self, request: WorkspaceRequest) -> WorkspaceRef:

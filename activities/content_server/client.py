@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 
-from activities.clients.content_server_models import (
+from activities.content_server.auth import TICKET_HEADER, OtcsTicketAuth
+from activities.content_server.models import (
     BUSINESS_WORKSPACE,
     DOCUMENT,
     Node,
@@ -21,13 +22,8 @@ from activities.clients.content_server_models import (
     node_from_item,
     nodes_from_results,
 )
-from activities.clients.errors import (
-    AlreadyExistsError,
-    error_message,
-    raise_for_response,
-    transport_errors,
-)
-from activities.clients.otcs_auth import TICKET_HEADER, OtcsTicketAuth
+from activities.http.errors import AlreadyExistsError, error_message, raise_for_response
+from activities.http.transport import AuthenticatedTransport, Credential
 
 SYSTEM = "content-server"
 CategoryValues = Mapping[str, str | int | float | bool | None]
@@ -44,10 +40,14 @@ class ContentServerClient:
         *,
         timeout_s: float = 60.0,
     ) -> None:
-        self._http = http
         self._base_url = base_url.rstrip("/")
         self._auth = auth
-        self._timeout_s = timeout_s
+        self._transport = AuthenticatedTransport(
+            http,
+            Credential(auth.ticket, auth.invalidate, header=TICKET_HEADER),
+            system=SYSTEM,
+            timeout_s=timeout_s,
+        )
 
     # ------------------------------------------------------------ workspaces
     async def find_workspace(self, ext_system_id: str, bo_type: str, bo_id: str) -> Node | None:
@@ -196,26 +196,12 @@ class ContentServerClient:
 
     # ------------------------------------------------------------- transport
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        url = self._base_url + path
-        ticket = await self._auth.ticket()
-        response = await self._send(method, url, ticket, **kwargs)
-        if response.status_code == 401:
-            self._auth.invalidate(ticket)
-            response = await self._send(method, url, await self._auth.ticket(), **kwargs)
+        response = await self._transport.send(method, self._base_url + path, **kwargs)
         self._auth.observe(response)
+        # Content Server reports some duplicates as a plain 400 with this message.
         if response.status_code >= 400 and "already exist" in error_message(response).lower():
             raise AlreadyExistsError(
                 SYSTEM, f"{method} {path}: {error_message(response)}", status=response.status_code
             )
         raise_for_response(SYSTEM, response)
         return response
-
-    async def _send(self, method: str, url: str, ticket: str, **kwargs: Any) -> httpx.Response:
-        with transport_errors(SYSTEM):
-            return await self._http.request(
-                method,
-                url,
-                headers={TICKET_HEADER: ticket, "Accept": "application/json"},
-                timeout=self._timeout_s,
-                **kwargs,
-            )

@@ -11,15 +11,15 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.clients.core_signature import CoreSignatureClient
-from activities.clients.errors import (
+from activities.core_signature import CoreSignatureActivities
+from activities.core_signature.client import CoreSignatureClient
+from activities.http.errors import (
     AuthenticationError,
     NotFoundError,
     PermanentServiceError,
     RetryableServiceError,
 )
-from activities.clients.oauth import ClientCredentialsTokenProvider
-from activities.core_signature import CoreSignatureActivities
+from activities.http.oauth import ClientCredentialsTokenProvider
 from docflow.docstore import LocalDocumentStore
 from docflow.models import CreateSignatureInput, DocumentRef, SignatureRequestCreated, Signer
 from docflow.settings import Settings

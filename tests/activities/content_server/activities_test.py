@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.clients.content_server import ContentServerClient
-from activities.clients.content_server_models import Node
-from activities.clients.errors import AlreadyExistsError, AuthenticationError
-from activities.clients.otcs_auth import OtcsTicketAuth
 from activities.content_server import ContentServerActivities
+from activities.content_server.auth import OtcsTicketAuth
+from activities.content_server.client import ContentServerClient
+from activities.content_server.models import Node
+from activities.http.errors import AlreadyExistsError, AuthenticationError
 from docflow.docstore import LocalDocumentStore
 from docflow.models import (
     ArchiveDocumentInput,
@@ -67,11 +68,9 @@ async def test_expired_ticket_means_one_reauthentication(
 
 
 async def test_wrong_password_is_an_authentication_error(
-    content_server_client: ContentServerClient, content_server_sim: Sim
+    http: httpx.AsyncClient, content_server_sim: Sim
 ) -> None:
-    auth = OtcsTicketAuth(
-        content_server_client._http, f"{content_server_sim.url}/otcs/cs.exe/api", "docflow", "x"
-    )
+    auth = OtcsTicketAuth(http, f"{content_server_sim.url}/otcs/cs.exe/api", "docflow", "x")
     with pytest.raises(AuthenticationError):
         await auth.ticket()
 

@@ -9,7 +9,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.clients.webhooks import EndpointGoneError, WebhookSender
+from activities.http.webhooks import EndpointGoneError, WebhookSender
 from activities.notifications import NotificationActivities
 from activities.source_systems import SourceSystemActivities
 from docflow.models import (

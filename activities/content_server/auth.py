@@ -7,7 +7,7 @@ import logging
 
 import httpx
 
-from activities.clients.errors import AuthenticationError, raise_for_response, transport_errors
+from activities.http.errors import AuthenticationError, raise_for_response, transport_errors
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.clients.errors import (
+from activities.http.errors import (
     ExternalServiceError,
     PermanentServiceError,
     RetryableServiceError,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 
+import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.clients.core_signature import CoreSignatureClient, SignerSpec
-from activities.clients.core_signature_models import CsDocument, CsSigner
-from activities.clients.errors import PermanentServiceError
-from activities.error_mapping import external_call
+from activities.core_signature.client import CoreSignatureClient, SignerSpec
+from activities.core_signature.models import CsDocument, CsSigner
+from activities.http.error_mapping import external_call
+from activities.http.errors import PermanentServiceError
+from activities.http.oauth import ClientCredentialsTokenProvider
 from docflow.docstore import DocumentStore
 from docflow.models import (
     CreateSignatureInput,
@@ -29,6 +31,23 @@ class CoreSignatureActivities:
         self._client = client
         self._store = store
         self._events_callback_url = settings.core_signature.events_callback_url
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, http: httpx.AsyncClient, store: DocumentStore
+    ) -> CoreSignatureActivities:
+        """The activities with an OAuth2 client-credentials client on the shared pool."""
+        cs = settings.core_signature
+        tokens = ClientCredentialsTokenProvider(
+            http,
+            cs.token_url,
+            cs.client_id,
+            settings.secret(cs.client_secret),
+            system="core-signature-oauth",
+            timeout_s=cs.timeout_s,
+        )
+        client = CoreSignatureClient(http, cs.base_url, tokens, timeout_s=cs.timeout_s)
+        return cls(client, store, settings)
 
     @activity.defn(name="create_signature_request")
     async def create_signature_request(

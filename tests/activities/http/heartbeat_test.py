@@ -14,7 +14,7 @@ from temporalio.exceptions import TimeoutType
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.heartbeat import HeartbeatInterceptor
+from activities.http.heartbeat import HeartbeatInterceptor
 
 
 @activity.defn(name="slow_external_call")

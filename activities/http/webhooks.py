@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import httpx
 from standardwebhooks import Webhook
 
-from activities.clients.errors import (
+from activities.http.errors import (
     PermanentServiceError,
     RetryableServiceError,
     error_message,

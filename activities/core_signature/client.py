@@ -10,14 +10,15 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from pydantic import BaseModel
 
-from activities.clients.core_signature_models import (
+from activities.core_signature.models import (
     CancelResult,
     CsDocument,
     CsEvent,
     CsSignatureRequest,
     Page,
 )
-from activities.clients.errors import raise_for_response, transport_errors
+from activities.http.errors import raise_for_response, transport_errors
+from activities.http.transport import AuthenticatedTransport, Credential
 
 SYSTEM = "core-signature"
 
@@ -51,8 +52,13 @@ class CoreSignatureClient:
     ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/") + "/"
-        self._tokens = token_provider
         self._timeout_s = timeout_s
+        self._transport = AuthenticatedTransport(
+            http,
+            Credential(token_provider.token, token_provider.invalidate, scheme="Bearer"),
+            system=SYSTEM,
+            timeout_s=timeout_s,
+        )
 
     # ------------------------------------------------------------ documents
     async def create_document(
@@ -158,21 +164,7 @@ class CoreSignatureClient:
 
     # ------------------------------------------------------------- transport
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        url = urljoin(self._base_url, path)
-        token = await self._tokens.token()
-        response = await self._send(method, url, token, **kwargs)
-        if response.status_code == 401:
-            self._tokens.invalidate(token)
-            response = await self._send(method, url, await self._tokens.token(), **kwargs)
-        raise_for_response(SYSTEM, response)
-        return response
-
-    async def _send(self, method: str, url: str, token: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        with transport_errors(SYSTEM):
-            return await self._http.request(
-                method, url, headers=headers, timeout=self._timeout_s, **kwargs
-            )
+        return await self._transport.request(method, urljoin(self._base_url, path), **kwargs)
 
 
 def _same_origin(a: str, b: str) -> bool:

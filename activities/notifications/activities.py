@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+import httpx
 from temporalio import activity
 
-from activities.clients.webhooks import WebhookSender
-from activities.error_mapping import external_call
+from activities.http.error_mapping import external_call
+from activities.http.webhooks import WebhookSender
 from docflow.models import Notification
 from docflow.settings import Settings
 
@@ -17,6 +18,17 @@ class NotificationActivities:
         self._sender = sender
         self._url = settings.notifications.url
         self._support_queue = settings.notifications.support_queue
+
+    @classmethod
+    def from_settings(cls, settings: Settings, http: httpx.AsyncClient) -> NotificationActivities:
+        """The activities with a Standard Webhooks sender on the shared pool."""
+        sender = WebhookSender(
+            http,
+            settings.secret(settings.notifications.webhook_secret),
+            system="notifications",
+            timeout_s=settings.notifications.timeout_s,
+        )
+        return cls(sender, settings)
 
     @activity.defn(name="notify")
     async def notify(self, notification: Notification) -> None:
