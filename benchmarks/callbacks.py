@@ -17,7 +17,7 @@ from temporalio.client import Client
 
 from benchmarks.parked import SIGNER, Parked
 from benchmarks.stats import latency_summary, rate
-from docflow.models import ProcessStatus
+from docflow.models import SigningStatus
 from docflow.temporal import signing_workflow_id
 
 EVENT_TYPE = "signer_viewed"  # applied and audited, but not terminal: the process stays parked
@@ -93,7 +93,7 @@ async def fire(url: str, items: list[Callback], concurrency: int) -> Throughput:
 async def _applied(client: Client, item: Callback) -> datetime | None:
     """When the workflow applied the callback's event (its audit time), if it has."""
     handle = client.get_workflow_handle(signing_workflow_id(item.parked.key))
-    status = await handle.query("status", result_type=ProcessStatus)
+    status = await handle.query("status", result_type=SigningStatus)
     return next((e.at for e in status.audit if e.data.get("event_id") == item.event_id), None)
 
 

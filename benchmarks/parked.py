@@ -13,7 +13,7 @@ from temporalio.client import Client
 from benchmarks.batch import BatchResult, run_batch
 from benchmarks.pipeline import Doc
 from docflow.docstore import document_store_from_settings
-from docflow.models import ProcessState, ProcessStatus
+from docflow.models import SigningState, SigningStatus
 from docflow.settings import Settings
 from docflow.temporal import signing_workflow_id
 from starter.api_client import DocflowApiClient
@@ -122,10 +122,10 @@ class ParkingLot:
             url = f"{self.core_signature_url}/_control/documents/{item.document_uuid}/sign"
             (await self.http.post(url)).raise_for_status()
             handle = self.client.get_workflow_handle(
-                signing_workflow_id(item.key), result_type=ProcessStatus
+                signing_workflow_id(item.key), result_type=SigningStatus
             )
             final = await asyncio.wait_for(handle.result(), timeout=FINISH_TIMEOUT_S)
-            if final.state is not ProcessState.COMPLETED:
+            if final.state is not SigningState.COMPLETED:
                 raise RuntimeError(f"ended {final.state.value}: {final.outcome_reason}")
 
         return await run_batch(parked, in_flight, sign)

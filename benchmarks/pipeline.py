@@ -13,7 +13,7 @@ from temporalio.client import Client, WorkflowHistory
 
 from benchmarks.batch import BatchResult, poll_until, run_batch
 from benchmarks.floor import FLOOR_TASK_QUEUE, FLOOR_WORKFLOW, FloorDecision, FloorShape
-from docflow.models import ProcessState, ProcessStatus, SigningRequest
+from docflow.models import SigningRequest, SigningState, SigningStatus
 from docflow.models.status import TERMINAL_STATES
 from docflow.temporal import signing_workflow_id
 from starter.api_client import DocflowApiClient
@@ -59,15 +59,15 @@ class PipelineDriver:
             status = await self.api.status(doc.key)
             if status.state in TERMINAL_STATES:
                 raise RuntimeError(f"ended {status.state.value}: {status.outcome_reason}")
-            return status.state is ProcessState.AWAITING_APPROVAL
+            return status.state is SigningState.AWAITING_APPROVAL
 
         await poll_until(stage_open, within_s=STEP_TIMEOUT_S, what="awaiting approval")
         await self.approver.decide(doc.key, "approve", comment="bench")
         handle = self.client.get_workflow_handle(
-            signing_workflow_id(doc.key), result_type=ProcessStatus
+            signing_workflow_id(doc.key), result_type=SigningStatus
         )
         final = await asyncio.wait_for(handle.result(), timeout=STEP_TIMEOUT_S)
-        if final.state is not ProcessState.COMPLETED:
+        if final.state is not SigningState.COMPLETED:
             raise RuntimeError(f"ended {final.state.value}: {final.outcome_reason}")
 
     async def run(self, docs: list[Doc], concurrency: int) -> BatchResult:

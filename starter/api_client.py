@@ -10,9 +10,9 @@ import httpx
 
 from docflow.models import (
     DocumentRef,
-    ProcessStatus,
     Signer,
     SigningRequest,
+    SigningStatus,
     UpdateAccepted,
 )
 
@@ -94,9 +94,9 @@ class DocflowApiClient:
         )
         return DocumentRef.model_validate(body)
 
-    async def status(self, business_key: str) -> ProcessStatus:
+    async def status(self, business_key: str) -> SigningStatus:
         body = await self._call("GET", f"/v1/signing-processes/{business_key}")
-        return ProcessStatus.model_validate(body)
+        return SigningStatus.model_validate(body)
 
     async def decide(
         self, business_key: str, decision: str, *, comment: str = "", stage: str | None = None

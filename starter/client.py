@@ -37,13 +37,13 @@ from docflow.models import (
     Decision,
     DocumentRef,
     NewDocumentVersion,
-    ProcessState,
-    ProcessStatus,
     SignatureCorrection,
     SignatureEvent,
     Signer,
     SigningProcessInput,
     SigningRequest,
+    SigningState,
+    SigningStatus,
     UpdateAccepted,
 )
 from docflow.settings import Settings
@@ -171,7 +171,7 @@ class SigningProcesses:
                         ),
                         SearchAttributePair(sa.DOCUMENT_TYPE, request.document_type),
                         SearchAttributePair(sa.ENVIRONMENT, self.settings.profile),
-                        SearchAttributePair(sa.STATUS, ProcessState.VALIDATING.value),
+                        SearchAttributePair(sa.STATUS, SigningState.VALIDATING.value),
                     ]
                 ),
                 static_summary=f"Signing {request.business_key}: {request.document_type} "
@@ -248,12 +248,12 @@ class SigningProcesses:
         return await self._update(business_key, "cancel", payload, request_id)
 
     # ----------------------------------------------------- queries, signals
-    async def status(self, business_key: str) -> ProcessStatus:
+    async def status(self, business_key: str) -> SigningStatus:
         """The process's state, stages, signature, archive and audit trail."""
         handle = self._handle(business_key)
         try:
             return await handle.query(
-                "status", result_type=ProcessStatus, rpc_timeout=QUERY_TIMEOUT
+                "status", result_type=SigningStatus, rpc_timeout=QUERY_TIMEOUT
             )
         except Exception as exc:
             self._fail(exc, business_key)

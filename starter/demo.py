@@ -20,11 +20,11 @@ from rich.table import Table
 
 from docflow.models import (
     ApprovalStageSpec,
-    ProcessState,
-    ProcessStatus,
     Quorum,
     Signer,
     SigningRequest,
+    SigningState,
+    SigningStatus,
     SourceRecord,
     WorkspaceTarget,
 )
@@ -54,7 +54,7 @@ FAST_STAGE = {
 class SampleRun:
     name: str
     description: str
-    expected: ProcessState
+    expected: SigningState
     business_key: str
     state: str = "pending"
     waiting_for: str = ""
@@ -85,9 +85,9 @@ class DemoContext:
     async def wait(
         self,
         run: SampleRun,
-        predicate: Callable[[ProcessStatus], bool],
+        predicate: Callable[[SigningStatus], bool],
         within: float = 60.0,
-    ) -> ProcessStatus:
+    ) -> SigningStatus:
         deadline = time.monotonic() + within
         while True:
             try:
@@ -107,7 +107,7 @@ class DemoContext:
     async def wait_for_signature(self, run: SampleRun, cycle: int = 1) -> str:
         status = await self.wait(
             run,
-            lambda s: s.state is ProcessState.AWAITING_SIGNATURE and s.signature.cycle == cycle,
+            lambda s: s.state is SigningState.AWAITING_SIGNATURE and s.signature.cycle == cycle,
         )
         assert status.signature.document_uuid is not None
         return status.signature.document_uuid
@@ -174,7 +174,7 @@ async def _start(ctx: DemoContext, run: SampleRun, request: SigningRequest) -> N
 
 async def happy_path(ctx: DemoContext, run: SampleRun) -> None:
     await _start(ctx, run, sample_request(run.business_key, stages=[legal()]))
-    await ctx.wait(run, lambda s: s.state is ProcessState.AWAITING_APPROVAL)
+    await ctx.wait(run, lambda s: s.state is SigningState.AWAITING_APPROVAL)
     await ctx.approver("alice@example.com").decide(run.business_key, "approve", comment="ok")
     doc = await ctx.wait_for_signature(run)
     await ctx.signer("view", doc)
@@ -200,7 +200,7 @@ async def nda_without_approval(ctx: DemoContext, run: SampleRun) -> None:
 
 async def rejected(ctx: DemoContext, run: SampleRun) -> None:
     await _start(ctx, run, sample_request(run.business_key, stages=[legal()]))
-    await ctx.wait(run, lambda s: s.state is ProcessState.AWAITING_APPROVAL)
+    await ctx.wait(run, lambda s: s.state is SigningState.AWAITING_APPROVAL)
     await ctx.approver("bob@example.com").decide(
         run.business_key, "reject", comment="liability cap missing"
     )
@@ -208,11 +208,11 @@ async def rejected(ctx: DemoContext, run: SampleRun) -> None:
 
 async def changes_requested(ctx: DemoContext, run: SampleRun) -> None:
     await _start(ctx, run, sample_request(run.business_key, stages=[legal()]))
-    await ctx.wait(run, lambda s: s.state is ProcessState.AWAITING_APPROVAL)
+    await ctx.wait(run, lambda s: s.state is SigningState.AWAITING_APPROVAL)
     await ctx.approver("alice@example.com").decide(
         run.business_key, "request_changes", comment="clause 7"
     )
-    await ctx.wait(run, lambda s: s.state is ProcessState.CHANGES_REQUESTED)
+    await ctx.wait(run, lambda s: s.state is SigningState.CHANGES_REQUESTED)
     await ctx.api.submit_new_version(
         run.business_key,
         contract_pdf(run.business_key, 2),
@@ -221,7 +221,7 @@ async def changes_requested(ctx: DemoContext, run: SampleRun) -> None:
         comment="clause 7 fixed",
     )
     await ctx.wait(
-        run, lambda s: s.state is ProcessState.AWAITING_APPROVAL and s.document_version == 2
+        run, lambda s: s.state is SigningState.AWAITING_APPROVAL and s.document_version == 2
     )
     await ctx.approver("alice@example.com").decide(run.business_key, "approve")
     await ctx.signer("sign", await ctx.wait_for_signature(run))
@@ -233,7 +233,7 @@ async def refused(ctx: DemoContext, run: SampleRun) -> None:
 
 async def declined(ctx: DemoContext, run: SampleRun) -> None:
     await _start(ctx, run, sample_request(run.business_key, stages=[legal()]))
-    await ctx.wait(run, lambda s: s.state is ProcessState.AWAITING_APPROVAL)
+    await ctx.wait(run, lambda s: s.state is SigningState.AWAITING_APPROVAL)
     await ctx.approver("alice@example.com").decide(run.business_key, "approve")
     doc = await ctx.wait_for_signature(run)
     await ctx.signer("decline", doc, reason="The payment terms are wrong.")
@@ -251,7 +251,7 @@ async def bounce_then_correction(ctx: DemoContext, run: SampleRun) -> None:
     )
     await _start(ctx, run, request)
     await ctx.signer("bounce", await ctx.wait_for_signature(run))
-    await ctx.wait(run, lambda s: s.state is ProcessState.SIGNATURE_EXCEPTION)
+    await ctx.wait(run, lambda s: s.state is SigningState.SIGNATURE_EXCEPTION)
     await ctx.api.as_principal(OPS_KEY).correct(
         run.business_key,
         signers=[Signer(email="jane.doe@acme.example.com", first_name="Jane", last_name="Doe")],
@@ -273,23 +273,23 @@ async def nobody_decides(ctx: DemoContext, run: SampleRun) -> None:
     await _start(ctx, run, sample_request(run.business_key, stages=[stage]))
 
 
-SAMPLES: list[tuple[str, str, ProcessState, Scenario]] = [
-    ("approved", "one stage, any quorum, signed", ProcessState.COMPLETED, happy_path),
-    ("two-stages", "legal (all) then finance", ProcessState.COMPLETED, two_stages_all_quorum),
-    ("nda", "no internal approval needed", ProcessState.COMPLETED, nda_without_approval),
-    ("rejected", "legal rejects", ProcessState.REJECTED, rejected),
-    ("changes", "changes requested, v2 approved", ProcessState.COMPLETED, changes_requested),
-    ("refused", "no routing rule for the type", ProcessState.REFUSED, refused),
-    ("declined", "signer declines", ProcessState.DECLINED, declined),
-    ("resent", "link expires, resent, signed", ProcessState.COMPLETED, expired_then_resent),
-    ("bounced", "e-mail bounces, ops corrects", ProcessState.COMPLETED, bounce_then_correction),
+SAMPLES: list[tuple[str, str, SigningState, Scenario]] = [
+    ("approved", "one stage, any quorum, signed", SigningState.COMPLETED, happy_path),
+    ("two-stages", "legal (all) then finance", SigningState.COMPLETED, two_stages_all_quorum),
+    ("nda", "no internal approval needed", SigningState.COMPLETED, nda_without_approval),
+    ("rejected", "legal rejects", SigningState.REJECTED, rejected),
+    ("changes", "changes requested, v2 approved", SigningState.COMPLETED, changes_requested),
+    ("refused", "no routing rule for the type", SigningState.REFUSED, refused),
+    ("declined", "signer declines", SigningState.DECLINED, declined),
+    ("resent", "link expires, resent, signed", SigningState.COMPLETED, expired_then_resent),
+    ("bounced", "e-mail bounces, ops corrects", SigningState.COMPLETED, bounce_then_correction),
     (
         "escalated",
         "reminder, escalation, approved",
-        ProcessState.COMPLETED,
+        SigningState.COMPLETED,
         escalated_then_approved,
     ),
-    ("expired", "nobody decides: expires", ProcessState.EXPIRED, nobody_decides),
+    ("expired", "nobody decides: expires", SigningState.EXPIRED, nobody_decides),
 ]
 
 
@@ -301,7 +301,7 @@ async def lost_callback(ctx: DemoContext, run: SampleRun) -> None:
     await ctx.signer("sign", doc)
 
 
-LOST_CALLBACK = ("lost-callback", "callbacks lost, polling", ProcessState.COMPLETED, lost_callback)
+LOST_CALLBACK = ("lost-callback", "callbacks lost, polling", SigningState.COMPLETED, lost_callback)
 
 
 def web_ui_link(ctx: DemoContext, business_key: str) -> str:

@@ -37,7 +37,6 @@ with workflow.unsafe.imports_passed_through():
     from docflow.models import (
         ApprovalDecision,
         ArchiveDocumentInput,
-        ArchiveStatus,
         CancelRequest,
         CreateSignatureInput,
         Decision,
@@ -50,7 +49,6 @@ with workflow.unsafe.imports_passed_through():
         RoutingDecision,
         SignatureCorrection,
         SignatureEvent,
-        SignatureStatus,
         SignedArtifacts,
         SigningCarry,
         SigningProcessInput,
@@ -66,7 +64,6 @@ with workflow.unsafe.imports_passed_through():
         STATUS_TO_EVENT,
         SignatureEventType,
     )
-    from docflow.models.process import InboxState
     from docflow.models.status import TERMINAL_STATES
 
 S = SigningState

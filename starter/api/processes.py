@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from docflow.models import DocumentRef, ProcessStatus, SigningRequest, UpdateAccepted
+from docflow.models import DocumentRef, SigningRequest, SigningStatus, UpdateAccepted
 from starter.api.auth import Principal, Scope, require
 from starter.api.context import api_context, signing_processes
 from starter.api.errors import InvalidRequest, PayloadTooLarge, error_responses
@@ -251,14 +251,14 @@ async def start_signing_process(
     "/signing-processes/{business_key}",
     tags=["signing processes"],
     summary="Status and audit trail of a process",
-    response_model=ProcessStatus,
+    response_model=SigningStatus,
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def get_signing_process(
     business_key: BusinessKey,
     principal: Annotated[Principal, Depends(require(Scope.READ))],
     processes: Processes,
-) -> ProcessStatus:
+) -> SigningStatus:
     status = await processes.status(business_key)
     log.info("status of %s read by %s: %s", business_key, principal.subject, status.state.value)
     return status

@@ -19,10 +19,10 @@ from temporalio.testing import WorkflowEnvironment
 from activities import build_activities
 from docflow.docstore import LocalDocumentStore
 from docflow.models import (
-    ProcessState,
     Signer,
     SigningProcessInput,
     SigningRequest,
+    SigningState,
     SourceRecord,
     WorkspaceTarget,
 )
@@ -101,7 +101,7 @@ async def test_signing_process_runs_on_the_real_activities(
         stop.set()
         await worker
 
-    assert status.state is ProcessState.COMPLETED, status.outcome_reason
+    assert status.state is SigningState.COMPLETED, status.outcome_reason
     assert status.signature.signed_by == ["ann+sign@example.com"]
     assert status.archive.document_node_id is not None
     workspaces = await content_server_sim.control("GET", "/workspaces")

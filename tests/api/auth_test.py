@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from temporalio.client import Client
 
 from docflow.docstore import LocalDocumentStore
-from docflow.models import DocumentRef, ProcessStatus
+from docflow.models import DocumentRef, SigningStatus
 from starter.api import create_app
 from starter.client import SigningProcesses
 from tests.api.conftest import make_settings
@@ -110,7 +110,7 @@ async def test_valid_token_decides_as_its_subject(
     )
 
     assert response.status_code == 200, response.text
-    status = await workflow(processes.client, key).query("status", result_type=ProcessStatus)
+    status = await workflow(processes.client, key).query("status", result_type=SigningStatus)
     assert [e.actor for e in status.audit if e.kind == "decision"] == [ERIN]
 
 

@@ -11,7 +11,7 @@ import pytest
 from temporalio.client import Client
 
 from docflow.docstore import LocalDocumentStore
-from docflow.models import DocumentRef, ProcessState, ProcessStatus
+from docflow.models import DocumentRef, SigningState, SigningStatus
 from starter.api import create_app
 from starter.client import SigningProcesses
 from tests.api.conftest import auth, make_settings
@@ -128,7 +128,7 @@ async def test_multipart_start_stores_the_file(
 
     assert response.status_code == 201, response.text
     assert status.status_code == 200
-    assert ProcessStatus.model_validate(status.json()).audit[0].actor == "app:crm"
+    assert SigningStatus.model_validate(status.json()).audit[0].actor == "app:crm"
 
 
 async def test_upload_then_start_by_reference_and_unknown_reference(
@@ -194,10 +194,10 @@ async def test_decision_is_recorded_for_the_authenticated_principal(
 
     assert response.status_code == 200, response.text
     assert response.json()["stage"] == "legal"
-    status = await handle.query("status", result_type=ProcessStatus)
+    status = await handle.query("status", result_type=SigningStatus)
     decisions = [(e.actor, e.detail) for e in status.audit if e.kind == "decision"]
     assert decisions == [(ALICE, "approve")]
-    assert status.state is ProcessState.AWAITING_SIGNATURE
+    assert status.state is SigningState.AWAITING_SIGNATURE
 
 
 async def test_validator_refusal_is_409_with_the_reason(
@@ -235,7 +235,7 @@ async def test_idempotency_key_applies_a_decision_once(
     retried = await api.post(url, json={"decision": "approve"}, headers=headers)
 
     assert (first.status_code, retried.status_code) == (200, 200)
-    status = await workflow(processes.client, key).query("status", result_type=ProcessStatus)
+    status = await workflow(processes.client, key).query("status", result_type=SigningStatus)
     assert [e.actor for e in status.audit if e.kind == "decision"] == [ALICE]
 
 
@@ -258,7 +258,7 @@ async def test_new_version_upload_gets_the_next_version(
     )
 
     assert response.status_code == 200, response.text
-    status = await workflow(processes.client, key).query("status", result_type=ProcessStatus)
+    status = await workflow(processes.client, key).query("status", result_type=SigningStatus)
     assert status.document_version == 2
     assert status.audit[-1].actor == "app:crm"
 
@@ -279,7 +279,7 @@ async def test_unknown_process_is_404(api: httpx.AsyncClient) -> None:
 async def test_unexpected_errors_are_500_without_details(
     api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(self: SigningProcesses, business_key: str) -> ProcessStatus:
+    async def broken(self: SigningProcesses, business_key: str) -> SigningStatus:
         raise KeyError("secret internals")
 
     monkeypatch.setattr(SigningProcesses, "status", broken)

@@ -18,13 +18,13 @@ from docflow.models import (
     CreateSignatureInput,
     DocumentRef,
     Notification,
-    ProcessState,
     RoutingDecision,
     SignatureDocumentStatus,
     SignatureRequestCreated,
     SignedArtifacts,
     SignerOutcome,
     SigningProcessInput,
+    SigningState,
     SourceReport,
     ValidationResult,
     WorkspaceRef,
@@ -145,7 +145,7 @@ async def test_start_decide_and_signed_callback_complete_the_real_workflow(
 
     started = await api.post("/v1/signing-processes", json=body, headers=auth("crm"))
     assert started.status_code == 201, started.text
-    await wait_until(handle, lambda s: s.state is ProcessState.AWAITING_APPROVAL)
+    await wait_until(handle, lambda s: s.state is SigningState.AWAITING_APPROVAL)
 
     refused = await api.post(
         f"/v1/signing-processes/{key}/decisions", json={"decision": "approve"}, headers=auth("bob")
@@ -157,7 +157,7 @@ async def test_start_decide_and_signed_callback_complete_the_real_workflow(
     )
     assert refused.status_code == 409, refused.text
     assert decided.status_code == 200, decided.text
-    await wait_until(handle, lambda s: s.state is ProcessState.AWAITING_SIGNATURE)
+    await wait_until(handle, lambda s: s.state is SigningState.AWAITING_SIGNATURE)
 
     signer = callback(key, "signer_signed")
     for body in (signer, signer, callback(key, "signed")):
@@ -165,7 +165,7 @@ async def test_start_decide_and_signed_callback_complete_the_real_workflow(
         assert response.json() == {"status": "accepted"}, response.text
 
     result = await handle.result()
-    assert result.state is ProcessState.COMPLETED
+    assert result.state is SigningState.COMPLETED
     assert [e.actor for e in result.audit if e.kind == "decision"] == [ALICE]
     assert [e.detail for e in result.audit if e.kind == "event"] == [
         "signer_signed by signer@acme.example.com",

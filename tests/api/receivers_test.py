@@ -14,7 +14,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from docflow.docstore import LocalDocumentStore
-from docflow.models import DocumentRef, ProcessState
+from docflow.models import DocumentRef, SigningState
 from docflow.settings import Settings
 from simulators.kit.server import ServedApp
 from starter.api import create_app
@@ -90,7 +90,7 @@ async def test_decline_message_becomes_the_event_detail(
     assert response.status_code == 200
     handle = workflow(processes.client, key)
     result = await handle.result()
-    assert result.state is ProcessState.DECLINED
+    assert result.state is SigningState.DECLINED
     assert result.audit[-1].data["detail"] == "wrong price"
 
 

@@ -15,21 +15,21 @@ with workflow.unsafe.imports_passed_through():
         CancelRequest,
         Decision,
         NewDocumentVersion,
-        ProcessState,
-        ProcessStatus,
         SignatureCorrection,
         SignatureEvent,
         SigningProcessInput,
+        SigningState,
+        SigningStatus,
         UpdateAccepted,
     )
     from docflow.models.events import TERMINAL_EVENTS
     from docflow.models.status import TERMINAL_STATES
 
 _OUTCOMES = {
-    "signed": ProcessState.COMPLETED,
-    "declined": ProcessState.DECLINED,
-    "cancelled": ProcessState.CANCELLED,
-    "expired": ProcessState.EXPIRED,
+    "signed": SigningState.COMPLETED,
+    "declined": SigningState.DECLINED,
+    "cancelled": SigningState.CANCELLED,
+    "expired": SigningState.EXPIRED,
 }
 
 
@@ -40,7 +40,7 @@ class SigningStandIn:
         self._process = process
         self._stages = list(process.request.approval_stages)
         self._state = (
-            ProcessState.AWAITING_APPROVAL if self._stages else ProcessState.AWAITING_SIGNATURE
+            SigningState.AWAITING_APPROVAL if self._stages else SigningState.AWAITING_SIGNATURE
         )
         self._version = process.document.version
         self._decided: set[str] = set()
@@ -48,7 +48,7 @@ class SigningStandIn:
         self._audit: list[AuditEntry] = []
 
     @workflow.run
-    async def run(self, process: SigningProcessInput) -> ProcessStatus:
+    async def run(self, process: SigningProcessInput) -> SigningStatus:
         self._record("started", process.started_by)
         await workflow.wait_condition(lambda: self._state in TERMINAL_STATES)
         return self.status()
@@ -79,16 +79,16 @@ class SigningStandIn:
         if decision.decision is Decision.APPROVE:
             self._stages.pop(0)
             if not self._stages:
-                self._state = ProcessState.AWAITING_SIGNATURE
+                self._state = SigningState.AWAITING_SIGNATURE
         elif decision.decision is Decision.REJECT:
-            self._state = ProcessState.REJECTED
+            self._state = SigningState.REJECTED
         else:
-            self._state = ProcessState.CHANGES_REQUESTED
+            self._state = SigningState.CHANGES_REQUESTED
         return UpdateAccepted(state=self._state.value, stage=stage.name, detail="recorded")
 
     @decide.validator
     def _validate_decision(self, decision: ApprovalDecision) -> None:
-        if self._state is not ProcessState.AWAITING_APPROVAL:
+        if self._state is not SigningState.AWAITING_APPROVAL:
             raise ValueError(f"no approval stage is open (process is {self._state.value})")
         stage = self._stages[0]
         if decision.stage is not None and decision.stage != stage.name:
@@ -99,14 +99,14 @@ class SigningStandIn:
     @workflow.update(name="submit_new_version")
     def submit_new_version(self, revision: NewDocumentVersion) -> UpdateAccepted:
         self._version = revision.document.version
-        self._state = ProcessState.AWAITING_APPROVAL
+        self._state = SigningState.AWAITING_APPROVAL
         self._stages = list(self._process.request.approval_stages)
         self._record("new_version", revision.actor, f"v{revision.document.version}")
         return UpdateAccepted(state=self._state.value, detail="approval restarts")
 
     @submit_new_version.validator
     def _validate_new_version(self, revision: NewDocumentVersion) -> None:
-        if self._state is not ProcessState.CHANGES_REQUESTED:
+        if self._state is not SigningState.CHANGES_REQUESTED:
             raise ValueError(f"no new version is expected (process is {self._state.value})")
         if revision.document.version <= self._version:
             raise ValueError(f"version {revision.document.version} is not newer")
@@ -123,7 +123,7 @@ class SigningStandIn:
     @workflow.update(name="cancel")
     def cancel(self, request: CancelRequest) -> UpdateAccepted:
         self._record("cancel_requested", request.actor, request.reason)
-        self._state = ProcessState.CANCELLED
+        self._state = SigningState.CANCELLED
         return UpdateAccepted(state=self._state.value, detail="cancelling")
 
     @cancel.validator
@@ -132,11 +132,11 @@ class SigningStandIn:
             raise ValueError(f"the process has already ended ({self._state.value})")
 
     @workflow.query(name="status")
-    def status(self) -> ProcessStatus:
-        return ProcessStatus(
+    def status(self) -> SigningStatus:
+        return SigningStatus(
             business_key=self._process.request.business_key,
             state=self._state,
-            stage=self._stages[0].name if self._state is ProcessState.AWAITING_APPROVAL else None,
+            stage=self._stages[0].name if self._state is SigningState.AWAITING_APPROVAL else None,
             document_version=self._version,
             audit=self._audit,
         )

@@ -16,11 +16,11 @@ from temporalio.client import Client, WorkflowHandle
 
 from docflow.models import (
     ApprovalStageSpec,
-    ProcessStatus,
     SignatureEvent,
     SignatureEventType,
     Signer,
     SigningRequest,
+    SigningStatus,
     SourceRecord,
     WorkspaceTarget,
 )
@@ -75,11 +75,11 @@ def callback(
     }
 
 
-def workflow(client: Client, business_key: str) -> WorkflowHandle[Any, ProcessStatus]:
-    return client.get_workflow_handle(f"signing-{business_key}", result_type=ProcessStatus)
+def workflow(client: Client, business_key: str) -> WorkflowHandle[Any, SigningStatus]:
+    return client.get_workflow_handle(f"signing-{business_key}", result_type=SigningStatus)
 
 
-def events_in(status: ProcessStatus, event_id: str) -> int:
+def events_in(status: SigningStatus, event_id: str) -> int:
     return sum(1 for e in status.audit if e.kind == "event" and e.data["event_id"] == event_id)
 
 
@@ -90,7 +90,7 @@ async def signals_received(handle: WorkflowHandle[Any, Any]) -> int:
     return sum(1 for event in history.events if event.event_type == signaled)
 
 
-async def settle(handle: WorkflowHandle[Any, Any], business_key: str) -> ProcessStatus:
+async def settle(handle: WorkflowHandle[Any, Any], business_key: str) -> SigningStatus:
     """Send a sentinel event and wait until it is applied.
 
     A signal that arrives while a workflow task runs is written to history only when that
@@ -108,12 +108,12 @@ async def settle(handle: WorkflowHandle[Any, Any], business_key: str) -> Process
 
 
 async def wait_until(
-    handle: WorkflowHandle[Any, Any], predicate: Callable[[ProcessStatus], bool]
-) -> ProcessStatus:
+    handle: WorkflowHandle[Any, Any], predicate: Callable[[SigningStatus], bool]
+) -> SigningStatus:
     """Poll the status query until the predicate holds (the worker runs in real time)."""
     async with asyncio.timeout(10):
         while True:
-            status = await handle.query("status", result_type=ProcessStatus)
+            status = await handle.query("status", result_type=SigningStatus)
             if predicate(status):
                 return status
             await asyncio.sleep(0.05)

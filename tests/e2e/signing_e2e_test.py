@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from docflow import search_attributes as sa
-from docflow.models import ProcessState, ProcessStatus
+from docflow.models import SigningState, SigningStatus
 from docflow.models.status import TERMINAL_STATES
 from starter.api_client import DocflowApiClient, DocflowApiError
 from starter.demo import contract_pdf, legal, sample_request
@@ -21,9 +21,9 @@ from tests.stacks import get_json
 async def wait_status(
     api: DocflowApiClient,
     key: str,
-    predicate: Callable[[ProcessStatus], bool],
+    predicate: Callable[[SigningStatus], bool],
     within: float = 60,
-) -> ProcessStatus:
+) -> SigningStatus:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
@@ -57,17 +57,17 @@ async def test_contract_is_approved_signed_archived_and_reported(
     again = await crm_app.start(sample_request(key, stages=[legal()]), contract_pdf(key))
     assert again["created"] is False and again["run_id"] == started["run_id"]
 
-    await wait_status(crm_app, key, lambda s: s.state is ProcessState.AWAITING_APPROVAL)
+    await wait_status(crm_app, key, lambda s: s.state is SigningState.AWAITING_APPROVAL)
     alice = crm_app.as_principal("dev-alice-key")
     await alice.decide(key, "approve", comment="looks right")
-    status = await wait_status(crm_app, key, lambda s: s.state is ProcessState.AWAITING_SIGNATURE)
+    status = await wait_status(crm_app, key, lambda s: s.state is SigningState.AWAITING_SIGNATURE)
     doc = status.signature.document_uuid
     await control(http, stack.core_signature_url, f"documents/{doc}/view")
     await control(http, stack.core_signature_url, f"documents/{doc}/sign")
 
     final = await wait_status(crm_app, key, lambda s: s.state in TERMINAL_STATES)
 
-    assert final.state is ProcessState.COMPLETED, final.outcome_reason
+    assert final.state is SigningState.COMPLETED, final.outcome_reason
     decision = next(a for a in final.audit if a.kind == "decision")
     assert decision.actor == "alice@example.com"
     via = {a.data.get("via") for a in final.audit if a.kind == "event"}
@@ -135,13 +135,13 @@ async def test_new_worker_finishes_after_a_stop_right_after_the_signature_reques
     await stack.stop_worker()
     await stack.restart_worker()
 
-    status = await wait_status(crm_app, key, lambda s: s.state is ProcessState.AWAITING_SIGNATURE)
+    status = await wait_status(crm_app, key, lambda s: s.state is SigningState.AWAITING_SIGNATURE)
     await control(
         http, stack.core_signature_url, f"documents/{status.signature.document_uuid}/sign"
     )
     final = await wait_status(crm_app, key, lambda s: s.state in TERMINAL_STATES)
 
-    assert final.state is ProcessState.COMPLETED, final.outcome_reason
+    assert final.state is SigningState.COMPLETED, final.outcome_reason
     assert await _requests_for(http, stack, key) == 1
     nodes = _flatten(await get_json(http, f"{stack.content_server_url}/_control/nodes"))
     assert sum(1 for n in nodes if str(n.get("name", "")).startswith(f"{key} - ")) == 2

@@ -22,7 +22,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.client import Client
 
-from docflow.models import ProcessState, ProcessStatus
+from docflow.models import SigningState, SigningStatus
 from docflow.models.status import TERMINAL_STATES
 from docflow.temporal import signing_workflow_id
 from starter.api_client import DocflowApiClient, DocflowApiError
@@ -151,7 +151,7 @@ async def test_batch_survives_worker_kills_a_server_restart_and_vendor_faults(
     failed = {
         key: f"{s.state.value}: {s.outcome_reason}"
         for key, s in final.items()
-        if s.state is not ProcessState.COMPLETED
+        if s.state is not SigningState.COMPLETED
     }
     assert not failed, f"not completed: {failed}"
     # The chaos really happened.
@@ -228,7 +228,7 @@ async def _drive(
         status = await _available(lambda: api.status(key), "status", log)
         assert status.state not in TERMINAL_STATES, f"{key} ended: {status.outcome_reason}"
         assert time.monotonic() < deadline, f"{key} stuck in {status.state}: {status.waiting_for}"
-        if status.state is not ProcessState.AWAITING_APPROVAL:
+        if status.state is not SigningState.AWAITING_APPROVAL:
             await asyncio.sleep(0.25)
             continue
         # A decision may be applied and still answered 503 (the server went away mid-call):
@@ -268,10 +268,10 @@ async def _approve(
 
 async def _wait_all_ended(
     api: DocflowApiClient, keys: list[str], log: ChaosLog
-) -> dict[str, ProcessStatus]:
+) -> dict[str, SigningStatus]:
     """The last status of every process, once all have ended or SETTLE_S has passed."""
     deadline = time.monotonic() + SETTLE_S
-    last: dict[str, ProcessStatus] = {}
+    last: dict[str, SigningStatus] = {}
     polling = asyncio.Semaphore(8)
 
     async def poll(key: str) -> None:
@@ -393,7 +393,7 @@ async def _pending_activities(client: Client, keys: list[str]) -> dict[str, list
 
 def _summary(
     log: ChaosLog,
-    final: dict[str, ProcessStatus],
+    final: dict[str, SigningStatus],
     faults: dict[str, Any],
     requests: dict[str, Any],
     uploads: dict[str, Any],

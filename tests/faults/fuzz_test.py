@@ -26,7 +26,7 @@ from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi import checks as openapi_checks
 from temporalio.api.enums.v1 import EventType
 
-from docflow.models import ProcessState, ProcessStatus
+from docflow.models import SigningState, SigningStatus
 from tests.faults.conftest import ALICE_KEY, CRM_KEY, OPS_KEY, SigningApi, signalled_events
 
 EXAMPLES = int(os.environ.get("DOCFLOW_FUZZ_EXAMPLES", "12"))
@@ -410,13 +410,13 @@ async def test_receiver_fuzz_never_signals_bad_callbacks(
     api = signing_api
     key = f"FUZZ-{uuid.uuid4().hex[:6]}-callbacks"
     await _start(api, http, key, approval=False)
-    handle = api.client.get_workflow_handle(f"signing-{key}", result_type=ProcessStatus)
+    handle = api.client.get_workflow_handle(f"signing-{key}", result_type=SigningStatus)
     for _ in range(300):
-        status = await handle.query("status", result_type=ProcessStatus)
-        if status.state is ProcessState.AWAITING_SIGNATURE:
+        status = await handle.query("status", result_type=SigningStatus)
+        if status.state is SigningState.AWAITING_SIGNATURE:
             break
         await asyncio.sleep(0.05)
-    assert status.state is ProcessState.AWAITING_SIGNATURE, status.waiting_for
+    assert status.state is SigningState.AWAITING_SIGNATURE, status.waiting_for
 
     answered = await asyncio.to_thread(run_receiver_fuzz, api, Callbacks(api, key))
 
@@ -428,8 +428,8 @@ async def test_receiver_fuzz_never_signals_bad_callbacks(
     assert all(status < 500 for _, status, _ in answered)
     assert valid_ids, "no valid control callback was generated"
 
-    status = await handle.query("status", result_type=ProcessStatus)
-    assert status.state is ProcessState.AWAITING_SIGNATURE, status.outcome_reason
+    status = await handle.query("status", result_type=SigningStatus)
+    assert status.state is SigningState.AWAITING_SIGNATURE, status.outcome_reason
     signalled = [event.event_id for event in await api.signals(key)]
     assert sorted(signalled) == sorted(valid)  # each accepted callback signalled once
     assert not set(signalled) & refused_ids

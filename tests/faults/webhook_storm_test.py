@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from docflow.models import ProcessState, ProcessStatus
+from docflow.models import SigningState, SigningStatus
 from docflow.models.events import ERROR_EVENTS, TERMINAL_EVENTS, SignatureEventType
 from docflow.models.status import TERMINAL_STATES
 from tests.faults.conftest import ALICE_KEY, CRM_KEY, OPS_KEY, SigningApi
@@ -38,10 +38,10 @@ class Script:
 
     name: str
     cycles: tuple[tuple[str, ...], ...]
-    expected: ProcessState
+    expected: SigningState
     approval: bool = False
     action: str | None = None  # approve | reject | correct | cancel, once in `act_in`
-    act_in: ProcessState | None = None
+    act_in: SigningState | None = None
     requests: int | None = None  # signature requests created; default one per cycle
 
     def deciding(self, cycle: int) -> str | None:
@@ -55,7 +55,7 @@ class Script:
         return enders[0] if enders else None
 
 
-S = ProcessState
+S = SigningState
 SCRIPTS = (
     Script("signed", (("sent", "signer_viewed", "signer_signed", "signed"),), S.COMPLETED),
     Script(
@@ -222,9 +222,9 @@ async def send(http: httpx.AsyncClient, url: str, posts: list[Post]) -> None:
     await asyncio.gather(*(one(post) for post in posts))
 
 
-async def status_of(api: SigningApi, key: str) -> ProcessStatus:
+async def status_of(api: SigningApi, key: str) -> SigningStatus:
     handle = api.client.get_workflow_handle(f"signing-{key}")
-    return await handle.query("status", result_type=ProcessStatus)
+    return await handle.query("status", result_type=SigningStatus)
 
 
 async def act(api: SigningApi, http: httpx.AsyncClient, process: Process, within: float) -> None:
@@ -291,7 +291,7 @@ async def test_webhook_storm(
         results = await asyncio.gather(
             *(
                 api.client.get_workflow_handle(
-                    f"signing-{p.key}", result_type=ProcessStatus
+                    f"signing-{p.key}", result_type=SigningStatus
                 ).result()
                 for p in processes
             )

@@ -19,7 +19,7 @@ from temporalio.worker import Replayer
 # The workflow variants below live in this module, which the sandbox re-imports: the
 # project's modules must be the same objects inside and outside it.
 with workflow.unsafe.imports_passed_through():
-    from docflow.models import ProcessState, ProcessStatus, RoutingDecision, SigningProcessInput
+    from docflow.models import RoutingDecision, SigningProcessInput, SigningState, SigningStatus
     from docflow.models.status import TERMINAL_STATES
     from tests.replay.record_histories import HISTORIES, SCENARIOS
     from workflows.signing import SigningWorkflow
@@ -48,13 +48,13 @@ def load(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text())
 
 
-async def recorded_result(history: WorkflowHistory) -> ProcessStatus:
-    """The ProcessStatus the recorded run returned (its completion event's payload)."""
+async def recorded_result(history: WorkflowHistory) -> SigningStatus:
+    """The SigningStatus the recorded run returned (its completion event's payload)."""
     last = history.events[-1]
     assert last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
     payloads = last.workflow_execution_completed_event_attributes.result.payloads
-    [status] = await pydantic_data_converter.decode(list(payloads), [ProcessStatus])
-    assert isinstance(status, ProcessStatus)
+    [status] = await pydantic_data_converter.decode(list(payloads), [SigningStatus])
+    assert isinstance(status, SigningStatus)
     return status
 
 
@@ -83,7 +83,7 @@ async def test_histories_cover_every_scenario_and_branch() -> None:
     assert [s.outcome for s in results["two_stages"].stages] == ["approve", "approve"]
     assert results["escalation_approver_decides"].stages[0].escalated
     assert results["expired_resent_exception_cancelled"].signature.cycle == 2
-    assert results["bounce_corrected"].state is ProcessState.COMPLETED
+    assert results["bounce_corrected"].state is SigningState.COMPLETED
 
 
 # --------------------------------------------------------------- the guard works
@@ -103,7 +103,7 @@ class UnpatchedChange(SigningWorkflow):
         super().__init__(process)
 
     @workflow.run
-    async def run(self, process: SigningProcessInput) -> ProcessStatus:
+    async def run(self, process: SigningProcessInput) -> SigningStatus:
         return await super().run(process)
 
     async def _validate(self) -> RoutingDecision:
@@ -120,7 +120,7 @@ class PatchedChange(SigningWorkflow):
         super().__init__(process)
 
     @workflow.run
-    async def run(self, process: SigningProcessInput) -> ProcessStatus:
+    async def run(self, process: SigningProcessInput) -> SigningStatus:
         return await super().run(process)
 
     async def _validate(self) -> RoutingDecision:

@@ -22,8 +22,6 @@ from docflow.models import (
     CreateSignatureInput,
     DocumentRef,
     Notification,
-    ProcessState,
-    ProcessStatus,
     RoutingDecision,
     SignatureDocumentStatus,
     SignatureEvent,
@@ -35,6 +33,8 @@ from docflow.models import (
     SigningPolicy,
     SigningProcessInput,
     SigningRequest,
+    SigningState,
+    SigningStatus,
     SourceRecord,
     SourceReport,
     ValidationResult,
@@ -210,8 +210,8 @@ def event(
 
 
 async def wait_for(
-    handle: WorkflowHandle, predicate: Callable[[ProcessStatus], bool], within: float = 15
-) -> ProcessStatus:
+    handle: WorkflowHandle, predicate: Callable[[SigningStatus], bool], within: float = 15
+) -> SigningStatus:
     """Poll the status query until the predicate holds (activities run in real time)."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
@@ -223,7 +223,7 @@ async def wait_for(
         await asyncio.sleep(0.05)
 
 
-def in_state(state: ProcessState) -> Callable[[ProcessStatus], bool]:
+def in_state(state: SigningState) -> Callable[[SigningStatus], bool]:
     return lambda status: status.state is state
 
 

@@ -15,13 +15,13 @@ from docflow.models import (
     CancelRequest,
     Decision,
     NewDocumentVersion,
-    ProcessState,
     Quorum,
     ReportOutcome,
     SignatureCorrection,
     SignatureEventType,
     Signer,
     SigningPolicy,
+    SigningState,
     ValidationResult,
 )
 from tests.workflows.conftest import Harness, document, event, in_state, signing_input, wait_for
@@ -41,7 +41,7 @@ def approve(actor: str, stage: str | None = None) -> ApprovalDecision:
 
 async def sign(harness: Harness, handle, key: str, cycle: int = 1) -> None:
     await wait_for(
-        handle, lambda s: s.state is ProcessState.AWAITING_SIGNATURE and s.signature.cycle == cycle
+        handle, lambda s: s.state is SigningState.AWAITING_SIGNATURE and s.signature.cycle == cycle
     )
     await handle.signal(
         SigningWorkflow.signature_event,
@@ -56,14 +56,14 @@ async def test_any_quorum_approval_then_signed_archived_and_reported(harness: Ha
     process = signing_input()
     key = process.request.business_key
     handle = await harness.start(process)
-    await wait_for(handle, in_state(ProcessState.AWAITING_APPROVAL))
+    await wait_for(handle, in_state(SigningState.AWAITING_APPROVAL))
     accepted = await handle.execute_update(SigningWorkflow.decide, approve(ALICE, "legal"))
     assert accepted.detail == "stage closed: approve"
     await sign(harness, handle, key)
 
     result = await handle.result()
 
-    assert result.state is ProcessState.COMPLETED
+    assert result.state is SigningState.COMPLETED
     assert [c.external_id for c in harness.systems.created] == [f"{key}#1"]
     assert [a.name for a in harness.systems.archived] == [
         f"{key} - contract (signed).pdf",
@@ -85,7 +85,7 @@ async def test_all_quorum_needs_every_approver_and_validator_guards(harness: Har
     stages = [ApprovalStageSpec(name="board", approvers=[ALICE, BOB], quorum=Quorum.ALL)]
     process = signing_input(stages=stages)
     handle = await harness.start(process)
-    await wait_for(handle, in_state(ProcessState.AWAITING_APPROVAL))
+    await wait_for(handle, in_state(SigningState.AWAITING_APPROVAL))
 
     with pytest.raises(WorkflowUpdateFailedError) as outsider:
         await handle.execute_update(SigningWorkflow.decide, approve(CAROL))
@@ -100,11 +100,11 @@ async def test_all_quorum_needs_every_approver_and_validator_guards(harness: Har
         await handle.execute_update(SigningWorkflow.decide, approve(ALICE))
     assert "already decided" in str(twice.value.cause)
     status = await handle.query(SigningWorkflow.status)
-    assert status.state is ProcessState.AWAITING_APPROVAL and status.stages[0].approvals == [ALICE]
+    assert status.state is SigningState.AWAITING_APPROVAL and status.stages[0].approvals == [ALICE]
 
     await handle.execute_update(SigningWorkflow.decide, approve(BOB))
     await sign(harness, handle, process.request.business_key)
-    assert (await handle.result()).state is ProcessState.COMPLETED
+    assert (await handle.result()).state is SigningState.COMPLETED
 
 
 async def test_two_stages_run_in_order(harness: Harness) -> None:
@@ -140,7 +140,7 @@ async def test_reminder_escalation_then_final_timeout_expires(harness: Harness) 
 
     result = await handle.result()
 
-    assert result.state is ProcessState.EXPIRED
+    assert result.state is SigningState.EXPIRED
     assert "legal" in result.outcome_reason and "deadline" in result.outcome_reason
     kinds = [(n.kind.value, n.recipients) for n in harness.systems.notifications]
     assert kinds == [
@@ -168,7 +168,7 @@ async def test_escalation_approver_decides_alone(harness: Harness) -> None:
     ]
     process = signing_input(stages=stages)
     handle = await harness.start(process)
-    await wait_for(handle, in_state(ProcessState.AWAITING_APPROVAL))
+    await wait_for(handle, in_state(SigningState.AWAITING_APPROVAL))
     with pytest.raises(WorkflowUpdateFailedError):  # not eligible before the deadline
         await handle.execute_update(SigningWorkflow.decide, approve(EVE))
     await handle.execute_update(SigningWorkflow.decide, approve(ALICE))
@@ -178,19 +178,19 @@ async def test_escalation_approver_decides_alone(harness: Harness) -> None:
     await handle.execute_update(SigningWorkflow.decide, approve(EVE))
     await sign(harness, handle, process.request.business_key)
     result = await handle.result()
-    assert result.state is ProcessState.COMPLETED
+    assert result.state is SigningState.COMPLETED
     assert result.stages[0].approvals == [ALICE, EVE]
 
 
 async def test_rejection_ends_and_tells_the_source(harness: Harness) -> None:
     handle = await harness.start(signing_input())
-    await wait_for(handle, in_state(ProcessState.AWAITING_APPROVAL))
+    await wait_for(handle, in_state(SigningState.AWAITING_APPROVAL))
     await handle.execute_update(
         SigningWorkflow.decide,
         ApprovalDecision(actor=ALICE, decision=Decision.REJECT, comment="pricing is wrong"),
     )
     result = await handle.result()
-    assert result.state is ProcessState.REJECTED
+    assert result.state is SigningState.REJECTED
     assert result.outcome_reason == f"rejected by {ALICE}: pricing is wrong"
     assert harness.systems.reports[-1].outcome is ReportOutcome.REJECTED
     assert harness.systems.created == []
@@ -202,12 +202,12 @@ async def test_changes_requested_waits_for_new_version_and_restarts_approval(
     process = signing_input()
     key = process.request.business_key
     handle = await harness.start(process)
-    await wait_for(handle, in_state(ProcessState.AWAITING_APPROVAL))
+    await wait_for(handle, in_state(SigningState.AWAITING_APPROVAL))
     await handle.execute_update(
         SigningWorkflow.decide,
         ApprovalDecision(actor=ALICE, decision=Decision.REQUEST_CHANGES, comment="fix clause 7"),
     )
-    await wait_for(handle, in_state(ProcessState.CHANGES_REQUESTED))
+    await wait_for(handle, in_state(SigningState.CHANGES_REQUESTED))
     with pytest.raises(WorkflowUpdateFailedError) as same:
         await handle.execute_update(
             SigningWorkflow.submit_new_version,
@@ -219,12 +219,12 @@ async def test_changes_requested_waits_for_new_version_and_restarts_approval(
         NewDocumentVersion(actor="app:crm", document=document(2)),
     )
     await wait_for(
-        handle, lambda s: s.state is ProcessState.AWAITING_APPROVAL and s.document_version == 2
+        handle, lambda s: s.state is SigningState.AWAITING_APPROVAL and s.document_version == 2
     )
     await handle.execute_update(SigningWorkflow.decide, approve(ALICE))
     await sign(harness, handle, key)
     result = await handle.result()
-    assert result.state is ProcessState.COMPLETED
+    assert result.state is SigningState.COMPLETED
     assert [c.document.version for c in harness.systems.created] == [2]
 
 
@@ -232,12 +232,12 @@ async def test_changes_requested_without_new_version_expires(harness: Harness) -
     handle = await harness.start(
         signing_input(policy=SigningPolicy(changes_deadline=timedelta(days=2)))
     )
-    await wait_for(handle, in_state(ProcessState.AWAITING_APPROVAL))
+    await wait_for(handle, in_state(SigningState.AWAITING_APPROVAL))
     await handle.execute_update(
         SigningWorkflow.decide, ApprovalDecision(actor=ALICE, decision=Decision.REQUEST_CHANGES)
     )
     result = await handle.result()
-    assert result.state is ProcessState.EXPIRED
+    assert result.state is SigningState.EXPIRED
     assert "no revised document" in result.outcome_reason
 
 
@@ -246,7 +246,7 @@ async def test_validation_refusal_reports_reasons(harness: Harness) -> None:
         accepted=False, reasons=["no routing rule for document type 'poem'"]
     )
     result = await (await harness.start(signing_input())).result()
-    assert result.state is ProcessState.REFUSED
+    assert result.state is SigningState.REFUSED
     assert result.outcome_reason == "no routing rule for document type 'poem'"
     assert harness.systems.reports[-1].outcome is ReportOutcome.REFUSED
     assert harness.systems.notifications == [] and harness.systems.created == []
@@ -256,7 +256,7 @@ async def test_declined_reports_the_reason(harness: Harness) -> None:
     process = signing_input(stages=[])
     key = process.request.business_key
     handle = await harness.start(process)
-    await wait_for(handle, in_state(ProcessState.AWAITING_SIGNATURE))
+    await wait_for(handle, in_state(SigningState.AWAITING_SIGNATURE))
     await handle.signal(
         SigningWorkflow.signature_event,
         event(
@@ -267,7 +267,7 @@ async def test_declined_reports_the_reason(harness: Harness) -> None:
         ),
     )
     result = await handle.result()
-    assert result.state is ProcessState.DECLINED
+    assert result.state is SigningState.DECLINED
     assert result.outcome_reason == "declined by signer@acme.example.com: wrong amount"
     assert harness.systems.reports[-1].reason == "declined by signer@acme.example.com: wrong amount"
     assert harness.systems.archived == []
@@ -281,13 +281,13 @@ async def test_expired_resends_then_escalates_to_support(harness: Harness) -> No
         await wait_for(
             handle,
             lambda s, c=cycle: (
-                s.state is ProcessState.AWAITING_SIGNATURE and s.signature.cycle == c
+                s.state is SigningState.AWAITING_SIGNATURE and s.signature.cycle == c
             ),
         )
         await handle.signal(
             SigningWorkflow.signature_event, event(key, SignatureEventType.EXPIRED, cycle=cycle)
         )
-    status = await wait_for(handle, in_state(ProcessState.SIGNATURE_EXCEPTION))
+    status = await wait_for(handle, in_state(SigningState.SIGNATURE_EXCEPTION))
     assert "expired 2 times" in status.waiting_for
     support = [n for n in harness.systems.notifications if n.kind.value == "signature_exception"]
     assert len(support) == 1 and support[0].recipients == []
@@ -296,7 +296,7 @@ async def test_expired_resends_then_escalates_to_support(harness: Harness) -> No
         SigningWorkflow.cancel, CancelRequest(actor="ops@example.com", reason="deal lost")
     )
     result = await handle.result()
-    assert result.state is ProcessState.CANCELLED
+    assert result.state is SigningState.CANCELLED
     assert result.outcome_reason == "cancelled by ops@example.com: deal lost"
     assert [c.external_id for c in harness.systems.created] == [f"{key}#1", f"{key}#2"]
     assert harness.systems.cancelled == [f"sr-{key}#2"]
@@ -306,12 +306,12 @@ async def test_bounce_opens_exception_and_correction_resends(harness: Harness) -
     process = signing_input(stages=[])
     key = process.request.business_key
     handle = await harness.start(process)
-    await wait_for(handle, in_state(ProcessState.AWAITING_SIGNATURE))
+    await wait_for(handle, in_state(SigningState.AWAITING_SIGNATURE))
     await handle.signal(
         SigningWorkflow.signature_event,
         event(key, SignatureEventType.SIGNER_EMAIL_BOUNCED, signer="signer@acme.example.com"),
     )
-    await wait_for(handle, in_state(ProcessState.SIGNATURE_EXCEPTION))
+    await wait_for(handle, in_state(SigningState.SIGNATURE_EXCEPTION))
     with pytest.raises(WorkflowUpdateFailedError):
         await handle.execute_update(
             SigningWorkflow.correct_signature, SignatureCorrection(actor="ops@example.com")
@@ -324,7 +324,7 @@ async def test_bounce_opens_exception_and_correction_resends(harness: Harness) -
     await sign(harness, handle, key, cycle=2)
     result = await handle.result()
 
-    assert result.state is ProcessState.COMPLETED
+    assert result.state is SigningState.COMPLETED
     assert harness.systems.cancelled == [f"sr-{key}#1"]
     assert [str(c.signers[0].email) for c in harness.systems.created] == [
         "signer@acme.example.com",
@@ -337,12 +337,12 @@ async def test_unresolved_exception_fails_at_its_deadline(harness: Harness) -> N
     process = signing_input(stages=[], policy=SigningPolicy(exception_deadline=timedelta(days=1)))
     key = process.request.business_key
     handle = await harness.start(process)
-    await wait_for(handle, in_state(ProcessState.AWAITING_SIGNATURE))
+    await wait_for(handle, in_state(SigningState.AWAITING_SIGNATURE))
     await handle.signal(
         SigningWorkflow.signature_event, event(key, SignatureEventType.CONVERT_ERROR)
     )
     result = await handle.result()
-    assert result.state is ProcessState.FAILED
+    assert result.state is SigningState.FAILED
     assert "not resolved in time" in result.outcome_reason
     assert harness.systems.reports[-1].outcome is ReportOutcome.FAILED
 
@@ -353,10 +353,10 @@ async def test_lost_callback_is_caught_by_polling(harness: Harness) -> None:
     )
     process = signing_input(stages=[], policy=policy)
     handle = await harness.start(process)
-    await wait_for(handle, in_state(ProcessState.AWAITING_SIGNATURE))
+    await wait_for(handle, in_state(SigningState.AWAITING_SIGNATURE))
     harness.systems.polled_status = "si"
     result = await handle.result()
-    assert result.state is ProcessState.COMPLETED
+    assert result.state is SigningState.COMPLETED
     assert harness.systems.polls == 1
     assert any(a.kind == "event" and a.data.get("via") == "poll" for a in result.audit)
 
@@ -368,13 +368,13 @@ async def test_polling_keeps_going_while_the_document_is_out(harness: Harness) -
     process = signing_input(stages=[], policy=policy)
     key = process.request.business_key
     handle = await harness.start(process)
-    await wait_for(handle, in_state(ProcessState.AWAITING_SIGNATURE))
+    await wait_for(handle, in_state(SigningState.AWAITING_SIGNATURE))
     # Status stays "se": each poll finds nothing; the late callback still completes the run.
     await harness.env.sleep(timedelta(hours=3, minutes=1))
     await wait_for(handle, lambda s: sum(a.kind == "polled" for a in s.audit) >= 3)
     await handle.signal(SigningWorkflow.signature_event, event(key, SignatureEventType.SIGNED))
     result = await handle.result()
-    assert result.state is ProcessState.COMPLETED
+    assert result.state is SigningState.COMPLETED
     assert harness.systems.polls >= 3
 
 
@@ -382,7 +382,7 @@ async def test_duplicate_out_of_order_and_early_events(harness: Harness) -> None
     process = signing_input()
     key = process.request.business_key
     handle = await harness.start(process)
-    await wait_for(handle, in_state(ProcessState.AWAITING_APPROVAL))
+    await wait_for(handle, in_state(SigningState.AWAITING_APPROVAL))
     # Early: the events arrive before the workflow sent anything (it knows them by document).
     viewed = event(key, SignatureEventType.VIEWED, event_id="ev-viewed")
     await handle.signal(SigningWorkflow.signature_event, viewed)
@@ -399,7 +399,7 @@ async def test_duplicate_out_of_order_and_early_events(harness: Harness) -> None
 
     result = await handle.result()
 
-    assert result.state is ProcessState.COMPLETED
+    assert result.state is SigningState.COMPLETED
     applied = [a.data["event_id"] for a in result.audit if a.kind == "event"]
     assert applied == ["ev-viewed", "ev-signed"]
     ignored = [a.data["event_id"] for a in result.audit if a.kind == "event_ignored"]
@@ -410,12 +410,12 @@ async def test_duplicate_out_of_order_and_early_events(harness: Harness) -> None
 
 async def test_cancel_during_approval(harness: Harness) -> None:
     handle = await harness.start(signing_input())
-    await wait_for(handle, in_state(ProcessState.AWAITING_APPROVAL))
+    await wait_for(handle, in_state(SigningState.AWAITING_APPROVAL))
     await handle.execute_update(
         SigningWorkflow.cancel, CancelRequest(actor="app:crm", reason="duplicate deal")
     )
     result = await handle.result()
-    assert result.state is ProcessState.CANCELLED
+    assert result.state is SigningState.CANCELLED
     assert harness.systems.reports[-1].outcome is ReportOutcome.CANCELLED
     with pytest.raises(RPCError):  # the run is closed: no handler accepts updates
         await handle.execute_update(
@@ -429,14 +429,14 @@ async def test_archive_failure_ends_failed_and_reports(harness: Harness) -> None
     handle = await harness.start(process)
     await sign(harness, handle, process.request.business_key)
     result = await handle.result()
-    assert result.state is ProcessState.FAILED
+    assert result.state is SigningState.FAILED
     assert result.outcome_reason == "archiving failed: category 9001 not found"
     assert harness.systems.reports[-1].outcome is ReportOutcome.FAILED
 
 
 async def test_current_details_say_what_the_process_waits_for(harness: Harness) -> None:
     handle = await harness.start(signing_input())
-    await wait_for(handle, in_state(ProcessState.AWAITING_APPROVAL))
+    await wait_for(handle, in_state(SigningState.AWAITING_APPROVAL))
     metadata = await handle.query(
         "__temporal_workflow_metadata", result_type=temporalio.api.sdk.v1.WorkflowMetadata
     )
@@ -460,7 +460,7 @@ async def test_non_terminal_callbacks_do_not_postpone_the_poll(harness: Harness)
     process = signing_input(stages=[], policy=policy)
     key = process.request.business_key
     handle = await harness.start(process)
-    await wait_for(handle, in_state(ProcessState.AWAITING_SIGNATURE))
+    await wait_for(handle, in_state(SigningState.AWAITING_SIGNATURE))
     await harness.env.sleep(timedelta(hours=1, minutes=30))
     await handle.signal(SigningWorkflow.signature_event, event(key, SignatureEventType.VIEWED))
     await wait_for(handle, lambda s: any(a.kind == "event" for a in s.audit))
