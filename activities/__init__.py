@@ -71,6 +71,7 @@ def build_activities(
         signing.create_signature_request,
         signing.cancel_signature_request,
         signing.get_signature_status,
+        signing.await_final_status,
         signing.fetch_signed_artifacts,
         ecm.ensure_business_workspace,
         ecm.archive_document,

@@ -294,7 +294,9 @@ class SigningWorkflow:
                 f"{len(self._signers)} signer(s))",
             )
         except GaveUp as failure:
-            raise SignatureException(f"Core Signature refused the request: {failure.reason}")
+            raise SignatureException(
+                f"Core Signature refused the request: {failure.reason}"
+            ) from failure
         carry.created = created
         carry.poll_from = workflow.now() + self._input.policy.signature_poll_after
         signature.document_uuid = created.document_uuid
@@ -341,27 +343,15 @@ class SigningWorkflow:
                     summary="Core Signature status",
                 )
             except GaveUp as failure:
-                raise SignatureException(f"status polling gave up: {failure.reason}")
+                raise SignatureException(f"status polling gave up: {failure.reason}") from failure
             if polled is not None:
                 self._record.record("polled", "system", f"document status '{polled.status}'")
                 self._inbox.offer(self._polled_event(uuid, polled.status, polled.decline_reason))
 
     def _take_outcome(self, uuid: str) -> SignatureEvent | None:
         """Apply this document's buffered events in arrival order; return the deciding one."""
-        signature = self._carry.signature
         for event in self._inbox.take(uuid):
-            detail = event.event_type.value + (
-                f" by {event.signer_email}" if event.signer_email else ""
-            )
-            self._record.record(
-                "event",
-                "core-signature",
-                detail,
-                data={"event_id": event.event_id, "via": event.source},
-            )
-            signature.last_event = event.event_type.value
-            if event.event_type is SignatureEventType.SIGNER_SIGNED and event.signer_email:
-                signature.signed_by.append(event.signer_email)
+            self._apply_progress(event)
             if event.event_type in DECISIVE_EVENTS:
                 for late in self._inbox.close(uuid):
                     self._record.record(
@@ -371,7 +361,7 @@ class SigningWorkflow:
                         data={"event_id": late.event_id},
                     )
                 if event.event_type is SignatureEventType.SIGNED:
-                    signature.completed_at = event.event_time
+                    self._carry.signature.completed_at = event.event_time
                 return event
         return None
 
@@ -631,20 +621,43 @@ class SigningWorkflow:
     # -------------------------------------------------------------- handlers
     @workflow.signal(name="signature_event")
     def signature_event(self, event: SignatureEvent) -> None:
-        """A verified Core Signature event (callback or replay): a hint, applied once."""
-        late = self._record.state in TERMINAL_STATES or self._record.state in (
-            S.ARCHIVING,
-            S.ARCHIVE_EXCEPTION,
-            S.REPORTING,
+        """A verified Core Signature event (callback or replay): a hint, applied once.
+
+        Progress of the open request (viewed, one signer signed) is recorded at once and
+        wakes nothing; deciding or early events wait in the inbox for the story.
+        """
+        state, created = self._record.state, self._carry.created
+        if state in TERMINAL_STATES or state in (S.ARCHIVING, S.ARCHIVE_EXCEPTION, S.REPORTING):
+            if self._inbox.offer(event, keep=False) == "accepted":
+                self._record.record(
+                    "event_ignored",
+                    "core-signature",
+                    f"{event.event_type.value} after the signature phase",
+                    data={"event_id": event.event_id},
+                )
+        elif (
+            state == S.AWAITING_SIGNATURE
+            and created is not None
+            and event.document_uuid == created.document_uuid
+            and event.event_type not in DECISIVE_EVENTS
+        ):
+            if self._inbox.offer(event, keep=False) == "accepted":
+                self._apply_progress(event)
+        else:
+            self._inbox.offer(event)
+
+    def _apply_progress(self, event: SignatureEvent) -> None:
+        signature = self._carry.signature
+        by = f" by {event.signer_email}" if event.signer_email else ""
+        self._record.record(
+            "event",
+            "core-signature",
+            event.event_type.value + by,
+            data={"event_id": event.event_id, "via": event.source},
         )
-        if self._inbox.offer(event) == "accepted" and late:
-            self._inbox.take(event.document_uuid)
-            self._record.record(
-                "event_ignored",
-                "core-signature",
-                f"{event.event_type.value} after the signature phase",
-                data={"event_id": event.event_id},
-            )
+        signature.last_event = event.event_type.value
+        if event.event_type is SignatureEventType.SIGNER_SIGNED and event.signer_email:
+            signature.signed_by.append(event.signer_email)
 
     @workflow.update(name="decide")
     def decide(self, decision: ApprovalDecision) -> UpdateAccepted:

@@ -21,6 +21,7 @@ from docflow.models import (
     SignedArtifacts,
     SignerOutcome,
 )
+from docflow.models.events import STATUS_TO_EVENT
 from docflow.settings import Settings
 
 
@@ -112,8 +113,14 @@ class CoreSignatureActivities:
         return _created(document, signature_request.uuid)
 
     @activity.defn(name="cancel_signature_request")
-    async def cancel_signature_request(self, ref: SignatureRequestCreated) -> None:
-        """Cancel, unless the document already reached a final state (nothing left to cancel)."""
+    async def cancel_signature_request(
+        self, ref: SignatureRequestCreated
+    ) -> SignatureDocumentStatus:
+        """Cancel unless the document is already final; answer the document's final status.
+
+        A document signed before the cancel reached Core Signature comes back signed: the
+        workflow then archives it instead of ending cancelled.
+        """
         operation = f"cancel signature request {ref.signature_request_uuid}"
         with external_call(operation):
             document = await self._client.get_document(ref.document_uuid)
@@ -123,11 +130,11 @@ class CoreSignatureActivities:
                     ref.document_uuid,
                     document.status,
                 )
-                return
+                return _status(document)
             try:
                 result = await self._client.cancel_signature_request(ref.signature_request_uuid)
             except PermanentServiceError:
-                # It may have become final between the two calls; that counts as done.
+                # It may have become final between the two calls; that answers the cancel.
                 document = await self._client.get_document(ref.document_uuid)
                 if document.is_final:
                     activity.logger.info(
@@ -135,30 +142,37 @@ class CoreSignatureActivities:
                         ref.document_uuid,
                         document.status,
                     )
-                    return
+                    return _status(document)
                 raise
         activity.logger.info(
             "cancelled signature request %s: %s",
             ref.signature_request_uuid,
             result.detail or "ok",
         )
+        return SignatureDocumentStatus(document_uuid=ref.document_uuid, status="ca")
+
+    @activity.defn(name="await_final_signature_status")
+    async def await_final_status(self, ref: SignatureRequestCreated) -> SignatureDocumentStatus:
+        """One poll: the status once it decides the request, else a retryable "not yet".
+
+        The caller's retry policy is the poll clock (one attempt per interval), so a month of
+        polling is one activity in the workflow's history.
+        """
+        with external_call(f"poll status of document {ref.document_uuid}"):
+            document = await self._client.get_document(ref.document_uuid)
+        if document.status not in STATUS_TO_EVENT:
+            raise ApplicationError(
+                f"document {ref.document_uuid} is still '{document.status}'", type="NotFinalYet"
+            )
+        activity.logger.info("document %s reached status %s", ref.document_uuid, document.status)
+        return _status(document)
 
     @activity.defn(name="get_signature_status")
     async def get_signature_status(self, ref: SignatureRequestCreated) -> SignatureDocumentStatus:
         with external_call(f"get status of document {ref.document_uuid}"):
             document = await self._client.get_document(ref.document_uuid)
-        decliner = _decliner(document)
-        activity.logger.info(
-            "document %s has status %s%s",
-            ref.document_uuid,
-            document.status,
-            f" (declined by {decliner.email})" if decliner else "",
-        )
-        return SignatureDocumentStatus(
-            document_uuid=document.uuid,
-            status=document.status,
-            decline_reason=(decliner.message or "") if decliner else "",
-        )
+        activity.logger.info("document %s has status %s", ref.document_uuid, document.status)
+        return _status(document)
 
     @activity.defn(name="fetch_signed_artifacts")
     async def fetch_signed_artifacts(self, ref: SignatureRequestCreated) -> SignedArtifacts:
@@ -216,6 +230,15 @@ class CoreSignatureActivities:
             signers=outcomes,
             completed_at=max(signed_times) if signed_times else None,
         )
+
+
+def _status(document: CsDocument) -> SignatureDocumentStatus:
+    decliner = _decliner(document)
+    return SignatureDocumentStatus(
+        document_uuid=document.uuid,
+        status=document.status,
+        decline_reason=(decliner.message or "") if decliner else "",
+    )
 
 
 def _prefer_with_request(documents: list[CsDocument]) -> CsDocument | None:

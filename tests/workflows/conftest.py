@@ -42,6 +42,7 @@ from docflow.models import (
     WorkspaceRequest,
     WorkspaceTarget,
 )
+from docflow.models.events import STATUS_TO_EVENT
 from workflows.signing import SigningWorkflow
 
 ROUTE = RoutingDecision(
@@ -85,11 +86,16 @@ class FakeSystems:
     cancelled: list[str] = field(default_factory=list)
     polled_status: str = "se"
     polls: int = 0
+    status_at_cancel: str | None = None  # the vendor's status when a cancel arrives
+    fail_create: str | None = None  # a non-retryable refusal of create
+    fail_poll: str | None = None  # a non-retryable refusal of the status poll
+    notify_down: bool = False
     notifications: list[Notification] = field(default_factory=list)
     reports: list[SourceReport] = field(default_factory=list)
     archived: list[ArchiveDocumentInput] = field(default_factory=list)
     workspaces: list[WorkspaceRequest] = field(default_factory=list)
     fail_archive: bool = False
+    archive_fixed: bool = False
 
     @activity.defn(name="validate_signing_request")
     async def validate(self, process: SigningProcessInput) -> ValidationResult:
@@ -97,6 +103,8 @@ class FakeSystems:
 
     @activity.defn(name="create_signature_request")
     async def create(self, request: CreateSignatureInput) -> SignatureRequestCreated:
+        if self.fail_create:
+            raise ApplicationError(self.fail_create, type="BadRequest", non_retryable=True)
         self.created.append(request)
         return SignatureRequestCreated(
             document_uuid=f"doc-{request.external_id}",
@@ -105,12 +113,21 @@ class FakeSystems:
         )
 
     @activity.defn(name="cancel_signature_request")
-    async def cancel(self, ref: SignatureRequestCreated) -> None:
+    async def cancel(self, ref: SignatureRequestCreated) -> SignatureDocumentStatus:
+        if self.status_at_cancel is not None:
+            return SignatureDocumentStatus(
+                document_uuid=ref.document_uuid, status=self.status_at_cancel
+            )
         self.cancelled.append(ref.signature_request_uuid)
+        return SignatureDocumentStatus(document_uuid=ref.document_uuid, status="ca")
 
-    @activity.defn(name="get_signature_status")
+    @activity.defn(name="await_final_signature_status")
     async def status(self, ref: SignatureRequestCreated) -> SignatureDocumentStatus:
         self.polls += 1
+        if self.fail_poll:
+            raise ApplicationError(self.fail_poll, type="AuthenticationError", non_retryable=True)
+        if self.polled_status not in STATUS_TO_EVENT:
+            raise ApplicationError(f"still '{self.polled_status}'", type="NotFinalYet")
         return SignatureDocumentStatus(document_uuid=ref.document_uuid, status=self.polled_status)
 
     @activity.defn(name="fetch_signed_artifacts")
@@ -133,7 +150,7 @@ class FakeSystems:
 
     @activity.defn(name="archive_document")
     async def archive(self, request: ArchiveDocumentInput) -> ArchivedNode:
-        if self.fail_archive:
+        if self.fail_archive and not self.archive_fixed:
             raise ApplicationError("category 9001 not found", non_retryable=True)
         self.archived.append(request)
         return ArchivedNode(node_id=5000 + len(self.archived), created=True)
@@ -144,6 +161,8 @@ class FakeSystems:
 
     @activity.defn(name="notify")
     async def notify(self, notification: Notification) -> None:
+        if self.notify_down:
+            raise ApplicationError("notification service unavailable", type="Unavailable")
         self.notifications.append(notification)
 
     def activities(self) -> list[Callable[..., object]]:

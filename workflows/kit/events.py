@@ -42,14 +42,19 @@ class EventInbox(Generic[E]):
         self._seen_limit = seen_limit
         self._buffer_limit = buffer_limit
 
-    def offer(self, event: E) -> Offer:
-        """Take an event in; says whether it was new, a duplicate, or for a closed subject."""
+    def offer(self, event: E, *, keep: bool = True) -> Offer:
+        """Take an event in; says whether it was new, a duplicate, or for a closed subject.
+
+        `keep=False` only deduplicates: the caller applies the event itself.
+        """
         event_id = self._id_of(event)
         if event_id in self._seen:
             return "duplicate"
         self._remember(event_id)
         if self._subject_of(event) in self.state.stale_subjects:
             return "stale"
+        if not keep:
+            return "accepted"
         buffered = self.state.buffered
         buffered.append(event)
         if len(buffered) > self._buffer_limit:
