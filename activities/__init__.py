@@ -71,12 +71,6 @@ def build_activities(
     )
     content_server = ContentServerClient(http, otcs.base_url, ticket_auth, timeout_s=otcs.timeout_s)
 
-    crm_sender = WebhookSender(
-        http,
-        settings.secret(settings.crm.webhook_secret),
-        system="crm",
-        timeout_s=settings.crm.timeout_s,
-    )
     notification_sender = WebhookSender(
         http,
         settings.secret(settings.notifications.webhook_secret),
@@ -87,7 +81,7 @@ def build_activities(
     validation = ValidationActivities(settings, store)
     signing = CoreSignatureActivities(core_signature, store, settings)
     ecm = ContentServerActivities(content_server, store)
-    source = SourceSystemActivities(crm_sender, settings)
+    source = SourceSystemActivities(http, settings)
     notifications = NotificationActivities(notification_sender, settings)
     return [
         validation.validate_signing_request,

@@ -646,7 +646,6 @@ class SigningWorkflow:
             idempotency_key=f"{request.business_key}:{state.value}",
             business_key=request.business_key,
             source=request.source,
-            callback_url=request.callback_url,
             outcome=ReportOutcome(state.value),
             reason=reason,
             occurred_at=workflow.now(),

@@ -257,11 +257,7 @@ def _resolution_problems(filename: str, refs: Iterable[tuple[str, str]]) -> Iter
             resolve_secret(ref)
         except SecretResolutionError as exc:
             # The message names the variable or file, never a value.
-            yield ConfigProblem(filename, path, f"secret {_redacted(ref)} does not resolve: {exc}")
-
-
-def _redacted(ref: str) -> str:
-    return "value:…" if ref.startswith("value:") else ref
+            yield ConfigProblem(filename, path, f"secret does not resolve: {exc}")
 
 
 def _canonical(data: Any) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from docflow.models.documents import DocumentRef
 
@@ -100,9 +101,20 @@ class SigningRequest(BaseModel):
     signers: list[Signer] = Field(min_length=1)
     workspace: WorkspaceTarget
     metadata: dict[str, str] = Field(default_factory=dict)
-    callback_url: str | None = Field(
-        default=None, description="Where status reports go; defaults to the source's endpoint."
-    )
+
+    # Unknown fields are refused, not ignored: a caller must not believe a field took effect.
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_callback_url(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "callback_url" in data:
+            # Callers never choose where docflow sends data (security review R9).
+            raise ValueError(
+                "callback_url is not accepted: status reports go to the endpoint registered "
+                "for source.system"
+            )
+        return data
 
 
 class SigningProcessInput(BaseModel):
