@@ -115,14 +115,8 @@ def load_bundle(
     chosen, directory = config_location(profile, config_dir)
     bundle_dir = directory / chosen
     if not bundle_dir.is_dir():
-        raise BundleError(
-            bundle_dir,
-            [
-                ConfigProblem(
-                    str(bundle_dir), "", "no such bundle directory (see DOCFLOW_CONFIG_DIR)"
-                )
-            ],
-        )
+        missing = ConfigProblem(str(bundle_dir), "", "no such directory (see DOCFLOW_CONFIG_DIR)")
+        raise BundleError(bundle_dir, [missing])
     problems: list[ConfigProblem] = []
     canonical: dict[str, str] = {}
 
