@@ -6,9 +6,19 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from docflow.models.documents import DocumentRef
+
+# Validation context of input from callers (the API): stricter than decoding workflow history.
+CALLER_INPUT = "caller_input"
 
 
 class Quorum(StrEnum):
@@ -107,13 +117,17 @@ class SigningRequest(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _no_callback_url(cls, data: Any) -> Any:
+    def _no_callback_url(cls, data: Any, info: ValidationInfo) -> Any:
         if isinstance(data, dict) and "callback_url" in data:
-            # Callers never choose where docflow sends data (security review R9).
-            raise ValueError(
-                "callback_url is not accepted: status reports go to the endpoint registered "
-                "for source.system"
-            )
+            if info.context and info.context.get(CALLER_INPUT):
+                # Callers never choose where docflow sends data (security review R9).
+                raise ValueError(
+                    "callback_url is not accepted: status reports go to the endpoint "
+                    "registered for source.system"
+                )
+            # Histories of runs started before the registry carry it; it is unused, so
+            # dropping it keeps them replayable.
+            data = {key: value for key, value in data.items() if key != "callback_url"}
         return data
 
 

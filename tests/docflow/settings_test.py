@@ -10,7 +10,8 @@ from pydantic import ValidationError
 from docflow.config.bundle import load_bundle
 from docflow.config.routing import RoutingRules, decide_route
 from docflow.docstore import DocumentIntegrityError, LocalDocumentStore
-from docflow.models import ApprovalStageSpec, DocumentRef
+from docflow.models import ApprovalStageSpec, DocumentRef, SigningRequest
+from docflow.models.signing import CALLER_INPUT
 from docflow.secrets import SecretResolutionError, resolve_secret
 from docflow.settings import DEFAULT_CONFIG_DIR, Settings
 from tests.workflows.conftest import signing_input
@@ -121,3 +122,14 @@ async def test_local_document_store_is_content_addressed_and_verified(tmp_path: 
         await store.get(first)
     with pytest.raises(ValueError, match="escapes"):
         await store.get(DocumentRef(key="../../etc/passwd", sha256="0" * 64, size=1, filename="x"))
+
+
+def test_signing_requests_refuse_callback_url_from_callers_but_replay_old_histories() -> None:
+    request = signing_input().request.model_dump(mode="json")
+    legacy = {**request, "callback_url": "http://crm.example.com/hook"}
+    # A run started before the registry: its input still decodes (the URL is unused).
+    assert "callback_url" not in SigningRequest.model_validate(legacy).model_dump()
+    with pytest.raises(ValidationError, match="callback_url is not accepted"):
+        SigningRequest.model_validate(legacy, context={CALLER_INPUT: True})
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        SigningRequest.model_validate({**request, "priority": "high"})
