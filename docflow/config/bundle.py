@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -124,6 +124,12 @@ def load_bundle(
     settings: Settings | None = None
     if settings_data is not None:
         canonical[SETTINGS_FILE] = _canonical(settings_data)
+        # Settings ignore unknown keys (for foreign DOCFLOW_* variables); in the file a typo
+        # would silently keep a default, so it is a problem here.
+        problems.extend(
+            ConfigProblem(SETTINGS_FILE, path, "unknown setting")
+            for path in _unknown_keys(Settings, settings_data)
+        )
         try:
             # The file alone (no environment variables): what the bundle itself says.
             settings = Settings.model_validate(
@@ -224,6 +230,35 @@ def _read(path: Path, parse: Any, problems: list[ConfigProblem]) -> Any:
         problems.append(ConfigProblem(path.name, "", f"cannot be read: {exc}"))
     except (ValueError, tomllib.TOMLDecodeError) as exc:  # JSONDecodeError is a ValueError
         problems.append(ConfigProblem(path.name, "", f"is not valid: {exc}"))
+    return None
+
+
+def _unknown_keys(model: type[BaseModel], data: Any, prefix: str = "") -> Iterator[str]:
+    if not isinstance(data, dict):
+        return
+    for key, value in data.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            yield f"{prefix}{key}"
+            continue
+        nested = _model_of(field.annotation)
+        if nested is None:
+            continue
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from _unknown_keys(nested, item, f"{prefix}{key}[{index}].")
+        else:
+            yield from _unknown_keys(nested, value, f"{prefix}{key}.")
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds, directly, in a list, or optional."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
     return None
 
 

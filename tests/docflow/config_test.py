@@ -169,3 +169,18 @@ def test_the_version_follows_content_not_formatting(tmp_path: Path) -> None:
         after.file_versions["signing-routing.json"] != before.file_versions["signing-routing.json"]
     )
     assert after.file_versions["source-systems.json"] == before.file_versions["source-systems.json"]
+
+
+def test_unknown_settings_are_reported_not_ignored(tmp_path: Path) -> None:
+    config_dir = _copy(tmp_path, "prod")
+    path = config_dir / "prod" / "settings.toml"
+    text = path.read_text().replace("[content_server]", "[content_server]\nbase_ulr = 'x'")
+    path.write_text(
+        text + '\n[[api.api_keys]]\nname = "x"\nkey = "env:X"\nsubject = "s"\n'
+        'scopes = []\nscope = "typo"\n[notifcations]\nurl = "x"\n'
+    )
+    assert _problems("prod", config_dir) == [
+        "settings.toml: content_server.base_ulr: unknown setting",
+        "settings.toml: api.api_keys[2].scope: unknown setting",
+        "settings.toml: notifcations: unknown setting",
+    ]
