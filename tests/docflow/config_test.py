@@ -184,3 +184,9 @@ def test_unknown_settings_are_reported_not_ignored(tmp_path: Path) -> None:
         "settings.toml: api.api_keys[2].scope: unknown setting",
         "settings.toml: notifcations: unknown setting",
     ]
+
+
+def test_the_suites_own_bundle_validates() -> None:
+    # tests/conftest.py selects it through DOCFLOW_PROFILE and DOCFLOW_CONFIG_DIR.
+    bundle = load_bundle()
+    assert bundle.profile == "local" and bundle.directory.parts[-3:] == ("tests", "config", "local")
