@@ -54,17 +54,10 @@ def build_activities(
     http = http or new_http_client()
     store = store or document_store_from_settings(settings.documents)
 
-    crm_sender = WebhookSender(
-        http,
-        settings.secret(settings.crm.webhook_secret),
-        system="crm",
-        timeout_s=settings.crm.timeout_s,
-    )
-
     validation = ValidationActivities(settings, store)
     signing = CoreSignatureActivities.from_settings(settings, http, store)
     ecm = ContentServerActivities.from_settings(settings, http, store)
-    source = SourceSystemActivities(crm_sender, settings)
+    source = SourceSystemActivities(http, settings)
     notifications = NotificationActivities.from_settings(settings, http)
     return [
         validation.validate_signing_request,

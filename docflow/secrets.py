@@ -1,8 +1,8 @@
 """Secret references: configuration names where a secret lives, never the secret itself.
 
 A reference is `env:NAME` (environment variable), `file:/path` (e.g. a mounted Kubernetes
-or Docker secret) or, in the dev and test profiles only, `value:literal` for the simulators'
-well-known credentials.
+or Docker secret) or, in the lenient profiles only (dev, local), `value:literal` for the
+simulators' well-known credentials.
 """
 
 from __future__ import annotations
@@ -25,7 +25,15 @@ def _check_ref(ref: str) -> str:
     return ref
 
 
-SecretRef = Annotated[str, AfterValidator(_check_ref)]
+class _SecretMarker:
+    """Marks a field as a secret reference, so configuration checks can find every one."""
+
+    def __repr__(self) -> str:
+        return "SECRET"
+
+
+SECRET = _SecretMarker()
+SecretRef = Annotated[str, AfterValidator(_check_ref), SECRET]
 
 
 def resolve_secret(ref: str, *, allow_literal: bool = True) -> str:

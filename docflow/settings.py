@@ -1,32 +1,56 @@
 """docflow settings: one pydantic-settings model, layered per environment profile.
 
-Order of precedence (highest first): explicit overrides, `DOCFLOW_*` environment variables
-(nested with `__`, e.g. `DOCFLOW_CORE_SIGNATURE__BASE_URL`), `config/<profile>.toml`,
-the defaults below (which match the embedded dev stack). Temporal's own connection
-(address, namespace, TLS, API key) comes from the SDK's environment configuration
+The profile (`DOCFLOW_PROFILE`: dev | local | test | prod) and the configuration directory
+(`DOCFLOW_CONFIG_DIR`, default: the checkout's `config/`) are decided once, by
+`config_location()`; the profile's bundle is `<config dir>/<profile>/`. Order of precedence
+(highest first): explicit overrides, `DOCFLOW_*` environment variables (nested with `__`,
+e.g. `DOCFLOW_CORE_SIGNATURE__BASE_URL`), the bundle's `settings.toml`, the defaults below
+(which match the embedded dev stack). The bundle's other files (routing rules, source
+systems...) are read by activities through `docflow.config.bundle`, not here. Temporal's own
+connection (address, namespace, TLS, API key) comes from the SDK's environment configuration
 (`TEMPORAL_*` variables and `temporal.toml` profiles), not from here.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from datetime import timedelta
-from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
 from docflow.models.signing import SigningPolicy
-from docflow.secrets import SecretRef, resolve_secret
+from docflow.secrets import SECRET, SecretRef, resolve_secret
 
-Profile = Literal["dev", "test", "prod"]
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+Profile = Literal["dev", "local", "test", "prod"]
+PROFILES: tuple[str, ...] = get_args(Profile)
+# dev is the embedded stack, local a developer's or the test suite's own bundle: only these
+# accept literal `value:` secrets. test is a real pre-production environment, as strict as prod.
+LENIENT_PROFILES = frozenset({"dev", "local"})
+# Source checkout's bundles; an installed wheel points DOCFLOW_CONFIG_DIR at its own.
+DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+SETTINGS_FILE = "settings.toml"
+
+
+def config_location(
+    profile: str | None = None, config_dir: str | Path | None = None
+) -> tuple[Profile, Path]:
+    """The profile and configuration directory: explicit values, else `DOCFLOW_PROFILE` and
+    `DOCFLOW_CONFIG_DIR`, else dev and the checkout's `config/`. The one place that reads them."""
+    chosen = profile or os.environ.get("DOCFLOW_PROFILE") or "dev"
+    if chosen not in PROFILES:
+        raise ValueError(f"unknown profile {chosen!r}; one of {', '.join(PROFILES)}")
+    directory = config_dir or os.environ.get("DOCFLOW_CONFIG_DIR") or DEFAULT_CONFIG_DIR
+    return chosen, Path(directory)  # type: ignore[return-value]
 
 
 class TemporalSettings(BaseModel):
@@ -60,13 +84,14 @@ class ContentServerSettings(BaseModel):
     timeout_s: float = 60.0
 
 
-class CrmSettings(BaseModel):
-    callback_url: str = Field(
-        default="http://127.0.0.1:8103/webhooks/docflow",
-        description="Default status endpoint of the source system.",
+class SourceSystemsSettings(BaseModel):
+    """Runtime overrides of the bundle's source-system registry (`source-systems.json`)."""
+
+    endpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="System id -> status endpoint, replacing the registry's (the dev stack's "
+        "free ports); must stay within that system's allowed hosts.",
     )
-    webhook_secret: SecretRef = "value:whsec_ZGV2LWNybS13ZWJob29rLXNlY3JldC0xMjM0"
-    timeout_s: float = 30.0
 
 
 class NotificationSettings(BaseModel):
@@ -104,44 +129,14 @@ class OidcSettings(BaseModel):
     scopes_claim: str = "scope"
 
 
-DEV_API_KEYS = [
-    ApiKeyConfig(
-        name="crm",
-        key="value:dev-crm-key",
-        subject="app:crm",
-        scopes=["processes:start", "processes:read", "processes:cancel"],
-    ),
-    ApiKeyConfig(
-        name="ops",
-        key="value:dev-ops-key",
-        subject="ops@example.com",
-        scopes=["processes:read", "processes:correct", "processes:cancel"],
-    ),
-    *[
-        ApiKeyConfig(
-            name=person,
-            key=f"value:dev-{person}-key",
-            subject=f"{person}@example.com",
-            scopes=["processes:read", "approvals:decide", "processes:correct"],
-        )
-        for person in ("alice", "bob", "carol", "dave")
-    ],
-]
-
-
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8100
     public_url: str = "http://127.0.0.1:8100"
-    api_keys: list[ApiKeyConfig] = Field(default_factory=lambda: list(DEV_API_KEYS))
+    # No default keys: the dev bundle (config/dev/settings.toml) lists the demo keys.
+    api_keys: list[ApiKeyConfig] = Field(default_factory=list)
     oidc: OidcSettings | None = None
     max_upload_bytes: int = 25 * 1024 * 1024
-
-
-class RoutingSettings(BaseModel):
-    rules_file: Path | None = Field(
-        default=None, description="Routing rules; default config/routing/<profile>.json."
-    )
 
 
 class Settings(BaseSettings):
@@ -152,15 +147,17 @@ class Settings(BaseSettings):
     )
 
     profile: Profile = "dev"
+    config_dir: Path = Field(
+        default=DEFAULT_CONFIG_DIR, description="Holds one bundle directory per profile."
+    )
     data_dir: Path = Path(".docflow")
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     core_signature: CoreSignatureSettings = Field(default_factory=CoreSignatureSettings)
     content_server: ContentServerSettings = Field(default_factory=ContentServerSettings)
-    crm: CrmSettings = Field(default_factory=CrmSettings)
+    source_systems: SourceSystemsSettings = Field(default_factory=SourceSystemsSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     documents: DocumentStoreSettings = Field(default_factory=DocumentStoreSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
-    routing: RoutingSettings = Field(default_factory=RoutingSettings)
     signing_policy: SigningPolicy = Field(default_factory=SigningPolicy)
 
     @classmethod
@@ -172,43 +169,73 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        import os
-
-        profile = os.environ.get("DOCFLOW_PROFILE", "dev")
-        toml_file = CONFIG_DIR / f"{profile}.toml"
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        init_kwargs = getattr(init_settings, "init_kwargs", {})
+        profile, config_dir = config_location(
+            init_kwargs.get("profile"), init_kwargs.get("config_dir")
+        )
+        # Highest precedence, so the profile and directory the TOML came from are the ones the
+        # settings report (an environment variable or the TOML cannot contradict them).
+        location = InitSettingsSource(
+            settings_cls, init_kwargs={"profile": profile, "config_dir": config_dir}
+        )
+        sources: list[PydanticBaseSettingsSource] = [location, init_settings, env_settings]
+        toml_file = config_dir / profile / SETTINGS_FILE
         if toml_file.exists():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
 
+    @property
+    def strict(self) -> bool:
+        """test and prod: secrets only as env:/file: references."""
+        return self.profile not in LENIENT_PROFILES
+
+    @property
+    def bundle_dir(self) -> Path:
+        """This environment's configuration bundle."""
+        return self.config_dir / self.profile
+
     @model_validator(mode="after")
-    def _prod_refuses_literal_secrets(self) -> Settings:
-        if self.profile == "prod":
-            refs = [
-                self.core_signature.client_secret,
-                self.core_signature.event_hash_key,
-                self.content_server.password,
-                self.crm.webhook_secret,
-                self.notifications.webhook_secret,
-                *(k.key for k in self.api.api_keys),
-            ]
-            if any(ref.startswith("value:") for ref in refs):
-                raise ValueError("the prod profile only accepts env: or file: secret references")
+    def _strict_profiles_refuse_literal_secrets(self) -> Settings:
+        if self.strict:
+            literal = [path for path, ref in secret_references(self) if ref.startswith("value:")]
+            if literal:
+                raise ValueError(
+                    f"the {self.profile} profile only accepts env: or file: secret references; "
+                    f"literal value: at {', '.join(literal)}"
+                )
         return self
 
     def secret(self, ref: str) -> str:
-        """Resolve a secret reference (literal values are refused in prod)."""
-        return resolve_secret(ref, allow_literal=self.profile != "prod")
-
-    @cached_property
-    def routing_rules_path(self) -> Path:
-        return self.routing.rules_file or CONFIG_DIR / "routing" / f"{self.profile}.json"
+        """Resolve a secret reference (literal values are refused in test and prod)."""
+        return resolve_secret(ref, allow_literal=not self.strict)
 
     def with_overrides(self, **update: Any) -> Settings:
         """A copy with nested overrides, e.g. with_overrides(api={'port': 9000})."""
         data = self.model_dump()
         _deep_merge(data, update)
         return Settings.model_validate(data)
+
+
+def secret_references(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """Every SecretRef field in a model tree, as (field path, reference); never the secret."""
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        path = f"{prefix}{name}"
+        if SECRET in field.metadata and isinstance(value, str):
+            yield path, value
+        else:
+            yield from _secret_references_in(value, path)
+
+
+def _secret_references_in(value: object, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, BaseModel):
+        yield from secret_references(value, f"{path}.")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _secret_references_in(item, f"{path}[{index}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _secret_references_in(item, f"{path}.{key}")
 
 
 def _deep_merge(target: dict[str, Any], update: dict[str, Any]) -> None:

@@ -32,7 +32,7 @@ from docflow.models.status import TERMINAL_STATES
 from simulators.kit.pdf import make_pdf
 from starter.api_client import DocflowApiClient, DocflowApiError
 
-# Approver principals and their dev API keys (config: docflow.settings.DEV_API_KEYS).
+# Approver principals and their dev API keys (config/dev/settings.toml).
 APPROVER_KEYS = {
     "alice@example.com": "dev-alice-key",
     "bob@example.com": "dev-bob-key",

@@ -24,6 +24,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from docflow import search_attributes as sa
+from docflow.config.source_systems import SourceSystems
 from docflow.docstore import document_store_from_settings
 from docflow.settings import Settings
 from simulators import content_server, core_signature, crm
@@ -123,7 +124,7 @@ class EmbeddedStack:
 
     @property
     def crm_url(self) -> str:
-        return self.settings.crm.callback_url.removesuffix("/webhooks/docflow")
+        return self.settings.notifications.url.removesuffix("/notifications")
 
     # ------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> EmbeddedStack:
@@ -286,6 +287,7 @@ class EmbeddedStack:
         base = "http://127.0.0.1"
         api = f"{base}:{ports.api}"
         cs = f"{base}:{ports.core_signature}"
+        crm_webhook = f"{base}:{ports.crm}/webhooks/docflow"
         return self.settings.with_overrides(
             data_dir=str(self.data_dir),
             temporal={"ui_url": f"{base}:{ports.temporal_ui}"},
@@ -295,11 +297,16 @@ class EmbeddedStack:
                 "events_callback_url": f"{api}/webhooks/core-signature",
             },
             content_server={"base_url": f"{base}:{ports.content_server}/otcs/cs.exe/api"},
-            crm={"callback_url": f"{base}:{ports.crm}/webhooks/docflow"},
+            # The CRM simulator stands in for every registered source system.
+            source_systems={"endpoints": dict.fromkeys(self._source_systems(), crm_webhook)},
             notifications={"url": f"{base}:{ports.crm}/notifications"},
             api={"host": "127.0.0.1", "port": ports.api, "public_url": api},
             documents={"root": str(self.data_dir / "documents")},
         )
+
+    def _source_systems(self) -> list[str]:
+        registry = SourceSystems.load(self.settings.bundle_dir / "source-systems.json")
+        return list(registry.systems)
 
     async def _serve(self, app: object, port: int, name: str) -> None:
         server = ServedApp(app, port=port, name=name)

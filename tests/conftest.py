@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import uuid
@@ -15,6 +16,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from docflow import search_attributes as sa
+
+# The suite's own configuration bundle (tests/config/local), never the real `test` environment's
+# and independent of the developer's shell. Set before any Settings() is built; worker
+# processes the tests start inherit it.
+TEST_CONFIG_DIR = Path(__file__).resolve().parent / "config"
+os.environ["DOCFLOW_PROFILE"] = "local"
+os.environ["DOCFLOW_CONFIG_DIR"] = str(TEST_CONFIG_DIR)
 
 
 def _binary(name: str) -> str:

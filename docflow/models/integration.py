@@ -31,6 +31,9 @@ class ValidationResult(BaseModel):
     accepted: bool
     reasons: list[str] = Field(default_factory=list)
     route: RoutingDecision | None = None
+    config_version: str | None = Field(
+        default=None, description="Content version of the configuration bundle applied."
+    )
 
 
 class CreateSignatureInput(BaseModel):
@@ -109,7 +112,6 @@ class SourceReport(BaseModel):
     idempotency_key: str
     business_key: str
     source: SourceRecord
-    callback_url: str | None = None
     outcome: ReportOutcome
     reason: str = ""
     occurred_at: datetime

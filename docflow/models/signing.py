@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from docflow.models.documents import DocumentRef
 
 if TYPE_CHECKING:
     from docflow.models.status import SigningCarry
+
+# Validation context of input from callers (the API): stricter than decoding workflow history.
+CALLER_INPUT = "caller_input"
 
 
 class Quorum(StrEnum):
@@ -108,9 +118,24 @@ class SigningRequest(BaseModel):
     signers: list[Signer] = Field(min_length=1)
     workspace: WorkspaceTarget
     metadata: dict[str, str] = Field(default_factory=dict)
-    callback_url: str | None = Field(
-        default=None, description="Where status reports go; defaults to the source's endpoint."
-    )
+
+    # Unknown fields are refused, not ignored: a caller must not believe a field took effect.
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_callback_url(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and "callback_url" in data:
+            if info.context and info.context.get(CALLER_INPUT):
+                # Callers never choose where docflow sends data (security review R9).
+                raise ValueError(
+                    "callback_url is not accepted: status reports go to the endpoint "
+                    "registered for source.system"
+                )
+            # Histories of runs started before the registry carry it; it is unused, so
+            # dropping it keeps them replayable.
+            data = {key: value for key, value in data.items() if key != "callback_url"}
+        return data
 
 
 class SigningProcessInput(BaseModel):

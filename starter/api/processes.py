@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from docflow.models import DocumentRef, SigningRequest, SigningStatus, UpdateAccepted
+from docflow.models.signing import CALLER_INPUT
 from starter.api.auth import Principal, Scope, require
 from starter.api.context import api_context, signing_processes
 from starter.api.errors import InvalidRequest, PayloadTooLarge, error_responses
@@ -111,7 +112,7 @@ def _is_multipart(request: Request) -> bool:
 
 def _parse(model: type[Model], raw: bytes | str, where: str) -> Model:
     try:
-        return model.model_validate_json(raw)
+        return model.model_validate_json(raw, context={CALLER_INPUT: True})
     except ValidationError as exc:
         errors = [{**error, "loc": (where, *error["loc"])} for error in exc.errors()]
         raise RequestValidationError(errors) from exc

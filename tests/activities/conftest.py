@@ -105,7 +105,7 @@ def settings(
     _crm_served: ServedApp,
     _content_server_served: ServedApp,
 ) -> Settings:
-    """Dev settings pointed at the simulators (their default credentials match dev's)."""
+    """The suite's settings pointed at the simulators (their default credentials match)."""
     signing, crm = _core_signature_served.base_url, _crm_served.base_url
     return Settings().with_overrides(
         core_signature={
@@ -115,7 +115,9 @@ def settings(
             "timeout_s": 5.0,
         },
         content_server={"base_url": f"{_content_server_served.base_url}/otcs/cs.exe/api"},
-        crm={"callback_url": f"{crm}/webhooks/docflow"},
+        source_systems={
+            "endpoints": dict.fromkeys(("SFDC", "SAP", "WORKDAY"), f"{crm}/webhooks/docflow")
+        },
         notifications={"url": f"{crm}/notifications"},
         documents={"root": str(tmp_path / "documents")},
     )

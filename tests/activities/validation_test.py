@@ -1,9 +1,11 @@
-"""The validation activity: routing rules from the file, plus the document-store check."""
+"""The validation activity: the bundle's registry and routing rules, plus the document-store
+check."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,17 +22,19 @@ from docflow.models import (
     SourceRecord,
     WorkspaceTarget,
 )
-from docflow.settings import CONFIG_DIR, Settings
+from docflow.settings import Settings
 
 PDF = b"%PDF-1.4\n% NDA\n%%EOF\n"
 
 
-def _process(document: DocumentRef, document_type: str = "nda") -> SigningProcessInput:
+def _process(
+    document: DocumentRef, document_type: str = "nda", system: str = "SFDC"
+) -> SigningProcessInput:
     return SigningProcessInput(
         request=SigningRequest(
             business_key="NDA-1",
             document_type=document_type,
-            source=SourceRecord(system="SFDC", record_type="Opportunity", record_id="006X"),
+            source=SourceRecord(system=system, record_type="Opportunity", record_id="006X"),
             signers=[Signer(email="ann@example.com")],
             workspace=WorkspaceTarget(
                 ext_system_id="SFDC", bo_type="Account", bo_id="001X", name="ACME"
@@ -56,15 +60,21 @@ def _write(path: Path, text: str) -> None:
 
 
 @pytest.fixture
-def rules_file(tmp_path: Path) -> Path:
-    path = tmp_path / "rules.json"
-    path.write_text((CONFIG_DIR / "routing" / "dev.json").read_text())
-    return path
+def config_dir(tmp_path: Path) -> Path:
+    """A copy of the suite's bundle the test may edit."""
+    settings = Settings()
+    shutil.copytree(settings.bundle_dir, tmp_path / "config" / settings.profile)
+    return tmp_path / "config"
 
 
 @pytest.fixture
-def validation(rules_file: Path, store: LocalDocumentStore) -> ValidationActivities:
-    settings = Settings().with_overrides(routing={"rules_file": str(rules_file)})
+def rules_file(config_dir: Path) -> Path:
+    return config_dir / Settings().profile / "signing-routing.json"
+
+
+@pytest.fixture
+def validation(config_dir: Path, store: LocalDocumentStore) -> ValidationActivities:
+    settings = Settings().with_overrides(config_dir=str(config_dir))
     return ValidationActivities(settings, store)
 
 
@@ -75,6 +85,20 @@ async def test_accepts_a_routable_request_with_its_stored_document(
     result = await activity_env.run(validation.validate_signing_request, _process(document))
     assert result.accepted, result.reasons
     assert result.route is not None and result.route.rule == "nda"
+    assert result.config_version and len(result.config_version) == 16
+
+
+async def test_refuses_a_source_system_missing_from_the_registry_with_one_reason(
+    validation: ValidationActivities, activity_env: ActivityEnvironment, store: LocalDocumentStore
+) -> None:
+    document = await store.put(PDF, filename="nda.pdf", content_type="application/pdf")
+    result = await activity_env.run(
+        validation.validate_signing_request, _process(document, system="EVIL")
+    )
+    assert not result.accepted
+    assert result.reasons == [
+        "source system 'EVIL' is not registered in local (source systems 2026-11-29.1)"
+    ]
 
 
 async def test_refuses_a_document_missing_from_the_store(
@@ -113,9 +137,10 @@ async def test_rules_are_reloaded_when_the_file_changes(
     _edit_rules(rules_file, version="2026-11-02.1")
     second = await activity_env.run(validation.validate_signing_request, _process(document))
     assert second.route is not None and second.route.rules_version == "2026-11-02.1"
+    assert second.config_version != first.config_version
 
 
-async def test_unreadable_rules_are_a_retryable_configuration_error(
+async def test_unreadable_bundle_is_a_retryable_configuration_error(
     validation: ValidationActivities,
     activity_env: ActivityEnvironment,
     store: LocalDocumentStore,
@@ -125,5 +150,6 @@ async def test_unreadable_rules_are_a_retryable_configuration_error(
     document = await store.put(PDF, filename="nda.pdf", content_type="application/pdf")
     with pytest.raises(ApplicationError) as error:
         await activity_env.run(validation.validate_signing_request, _process(document))
-    assert error.value.type == "RoutingRulesError"
+    assert error.value.type == "ConfigBundleError"
+    assert "signing-routing.json" in error.value.message
     assert not error.value.non_retryable

@@ -35,7 +35,7 @@ def auth(name: str) -> dict[str, str]:
 
 def make_settings(tmp_path: Path, task_queue: str, **overrides: Any) -> Settings:
     settings = Settings(
-        profile="test",
+        profile="local",
         data_dir=tmp_path,
         temporal={"task_queue": task_queue, "ui_url": "http://ui.test"},
         core_signature={"event_hash_key": f"value:{HASH_KEY}"},

@@ -371,3 +371,33 @@ async def test_unreadable_bodies_and_bad_durations_are_422(api: httpx.AsyncClien
     assert not_utf8.json()["error"]["code"] == "invalid_request"
     assert negative.status_code == 422
     assert "deadline" in negative.json()["error"]["message"]
+
+
+async def test_a_callback_url_or_other_unknown_field_is_refused(
+    api: httpx.AsyncClient, store: LocalDocumentStore
+) -> None:
+    # Callers never choose where docflow sends data: reports go to the registered endpoint.
+    document = await store.put(PDF, filename="c.pdf", content_type="application/pdf")
+    body = start_body(new_key(), document)
+    body["request"]["callback_url"] = "file:///etc/passwd"
+    by_reference = await api.post("/v1/signing-processes", json=body, headers=auth("crm"))
+    request = signing_request(new_key()).model_dump(mode="json")
+    request["callback_url"] = "http://attacker.example.com/"
+    multipart = await api.post(
+        "/v1/signing-processes",
+        files={"file": ("c.pdf", PDF, "application/pdf")},
+        data={"request": json.dumps(request)},
+        headers=auth("crm"),
+    )
+    body = start_body(new_key(), document)
+    body["request"]["priority"] = "high"
+    unknown = await api.post("/v1/signing-processes", json=body, headers=auth("crm"))
+
+    for response in (by_reference, multipart):
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["code"] == "invalid_request"
+        assert "callback_url is not accepted" in error["message"]
+        assert "registered for source.system" in error["message"]
+    assert unknown.status_code == 422
+    assert "request.priority: Extra inputs are not permitted" in unknown.json()["error"]["message"]

@@ -68,7 +68,7 @@ def test_ports_agree_with_the_code(compose: dict[str, Any]) -> None:
     expected = {
         "--core-signature-port": urlparse(defaults.core_signature.base_url).port,
         "--content-server-port": urlparse(defaults.content_server.base_url).port,
-        "--crm-port": urlparse(defaults.crm.callback_url).port,
+        "--crm-port": urlparse(defaults.notifications.url).port,
     }
     for option, port in expected.items():
         assert int(_option(sim, option)) == port
@@ -101,6 +101,8 @@ def test_environment_variables_name_real_settings(
     configured = Settings()  # the compose values must validate and land where meant
     assert configured.core_signature.base_url == "http://simulators:8101"
     assert configured.documents.root == Path("/data/documents")
+    endpoints = configured.source_systems.endpoints
+    assert endpoints and all(url.startswith("http://simulators:") for url in endpoints.values())
 
 
 def test_search_attributes_registered_as_the_workflow_uses_them(compose: dict[str, Any]) -> None:

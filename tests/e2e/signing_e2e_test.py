@@ -98,7 +98,7 @@ async def test_contract_is_approved_signed_archived_and_reported(
     attributes = found[0].typed_search_attributes
     assert attributes.get(sa.SOURCE_RECORD) == f"SFDC/Opportunity/006-{key}"
     assert attributes.get(sa.DOCUMENT_TYPE) == "sales_contract"
-    assert attributes.get(sa.ENVIRONMENT) == "dev"
+    assert attributes.get(sa.ENVIRONMENT) == "local"  # the suite's own profile (tests/conftest.py)
     # Every activity and timer carries a summary for the Web UI.
     history = await stack.client.get_workflow_handle(f"signing-{key}").fetch_history()
     scheduled = [

@@ -33,7 +33,7 @@ from workflows.signing import SigningWorkflow
 
 DEFAULT_STORM_SIZE = 30
 PDF = b"%PDF-1.4\n% docflow fault-test document\n%%EOF\n"
-# Keys of settings.DEV_API_KEYS (the test profile accepts literal secrets).
+# Keys of the local bundle (tests/config/local/settings.toml, literal secrets allowed).
 CRM_KEY = {"X-API-Key": "dev-crm-key"}
 OPS_KEY = {"X-API-Key": "dev-ops-key"}
 ALICE_KEY = {"X-API-Key": "dev-alice-key"}
@@ -125,7 +125,7 @@ async def signing_api(
 ) -> AsyncIterator[SigningApi]:
     data_dir: Path = tmp_path_factory.mktemp("faults")
     settings = Settings(
-        profile="test",
+        profile="local",
         data_dir=data_dir,
         temporal={"task_queue": f"faults-{uuid.uuid4().hex[:10]}", "ui_url": "http://ui.test"},
         core_signature={"event_hash_key": f"value:faults-{uuid.uuid4().hex}"},

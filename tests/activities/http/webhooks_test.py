@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,12 +29,11 @@ from tests.activities.simulated import Sim
 CRM_SECRET = "whsec_ZGV2LWNybS13ZWJob29rLXNlY3JldC0xMjM0"
 
 
-def _report(key: str = "SFDC-Q-1001:completed", callback_url: str | None = None) -> SourceReport:
+def _report(key: str = "SFDC-Q-1001:completed", system: str = "SFDC") -> SourceReport:
     return SourceReport(
         idempotency_key=key,
         business_key="SFDC-Q-1001",
-        source=SourceRecord(system="SFDC", record_type="Opportunity", record_id="0065g00000XYZ"),
-        callback_url=callback_url,
+        source=SourceRecord(system=system, record_type="Opportunity", record_id="0065g00000XYZ"),
         outcome=ReportOutcome.COMPLETED,
         reason="signed and archived",
         occurred_at=datetime(2026, 11, 2, 12, 0, tzinfo=UTC),
@@ -46,7 +48,23 @@ def _report(key: str = "SFDC-Q-1001:completed", callback_url: str | None = None)
 
 @pytest.fixture
 def reports(http: httpx.AsyncClient, settings: Settings) -> SourceSystemActivities:
-    return SourceSystemActivities(WebhookSender(http, CRM_SECRET, system="crm"), settings)
+    return SourceSystemActivities(http, settings)
+
+
+def _to(settings: Settings, endpoint: str) -> Settings:
+    """The suite's settings with SFDC's reports sent to `endpoint` (a registry override)."""
+    return settings.with_overrides(source_systems={"endpoints": {"SFDC": endpoint}})
+
+
+def _bundle_with(settings: Settings, tmp_path: Path, system: str, **entry: object) -> Settings:
+    """A copy of the suite's bundle with one registry entry changed."""
+    config_dir = tmp_path / "config"
+    shutil.copytree(settings.bundle_dir, config_dir / settings.profile)
+    path = config_dir / settings.profile / "source-systems.json"
+    registry = json.loads(path.read_text())
+    registry["systems"][system].update(entry)
+    path.write_text(json.dumps(registry))
+    return settings.with_overrides(config_dir=str(config_dir))
 
 
 @pytest.fixture
@@ -74,33 +92,60 @@ async def test_report_is_verified_and_applied_by_the_crm(
     assert records["results"][0]["archived_node_id"] == 100004
 
 
-async def test_report_goes_to_the_requests_callback_url(
+async def test_report_goes_to_the_registered_endpoint_of_the_records_system(
     http: httpx.AsyncClient, settings: Settings, activity_env: ActivityEnvironment, crm_sim: Sim
 ) -> None:
-    unreachable_default = settings.with_overrides(crm={"callback_url": "http://127.0.0.1:9/x"})
-    sender = WebhookSender(http, CRM_SECRET, system="crm")
-    reports = SourceSystemActivities(sender, unreachable_default)
-    report = _report(callback_url=f"{crm_sim.url}/webhooks/docflow")
-    await activity_env.run(reports.report_to_source, report)
-    assert (await crm_sim.control("GET", "/reports"))["count"] == 1
+    reports = SourceSystemActivities(http, settings)
+    await activity_env.run(reports.report_to_source, _report(system="SAP"))
+    received = await crm_sim.control("GET", "/reports")
+    assert received["count"] == 1 and received["rejected"] == 0
 
 
-async def test_other_4xx_is_permanent(
+async def test_an_unregistered_system_is_a_permanent_error(
     reports: SourceSystemActivities, activity_env: ActivityEnvironment, crm_sim: Sim
 ) -> None:
     with pytest.raises(ApplicationError) as error:
-        await activity_env.run(
-            reports.report_to_source, _report(callback_url=f"{crm_sim.url}/no-such-endpoint")
-        )
+        await activity_env.run(reports.report_to_source, _report(system="EVIL"))
+    assert error.value.non_retryable
+    assert error.value.type == "SourceSystemNotRegistered"
+    assert "'EVIL' is not registered" in error.value.message
+    assert (await crm_sim.control("GET", "/reports"))["count"] == 0
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["http://evil.example.com/steal", "file:///etc/passwd", "ftp://127.0.0.1/webhooks"],
+)
+async def test_an_endpoint_outside_the_allowed_hosts_is_never_called(
+    endpoint: str, http: httpx.AsyncClient, settings: Settings, activity_env: ActivityEnvironment
+) -> None:
+    reports = SourceSystemActivities(http, _to(settings, endpoint))
+    with pytest.raises(ApplicationError) as error:
+        await activity_env.run(reports.report_to_source, _report())
+    assert error.value.non_retryable
+    assert error.value.type == "EndpointNotAllowed"
+
+
+async def test_other_4xx_is_permanent(
+    http: httpx.AsyncClient, settings: Settings, activity_env: ActivityEnvironment, crm_sim: Sim
+) -> None:
+    reports = SourceSystemActivities(http, _to(settings, f"{crm_sim.url}/no-such-endpoint"))
+    with pytest.raises(ApplicationError) as error:
+        await activity_env.run(reports.report_to_source, _report())
     assert error.value.non_retryable
     assert error.value.type == "PermanentServiceError"
     assert (await crm_sim.control("GET", "/reports"))["count"] == 0
 
 
 async def test_wrong_secret_is_refused_and_not_retried(
-    http: httpx.AsyncClient, settings: Settings, activity_env: ActivityEnvironment, crm_sim: Sim
+    http: httpx.AsyncClient,
+    settings: Settings,
+    activity_env: ActivityEnvironment,
+    crm_sim: Sim,
+    tmp_path: Path,
 ) -> None:
-    forged = SourceSystemActivities(WebhookSender(http, "whsec_d3Jvbmctc2VjcmV0"), settings)
+    wrong = _bundle_with(settings, tmp_path, "SFDC", webhook_secret="value:whsec_d3Jvbmctc2VjcmV0")
+    forged = SourceSystemActivities(http, wrong)
     with pytest.raises(ApplicationError) as error:
         await activity_env.run(forged.report_to_source, _report())
     assert error.value.non_retryable
@@ -175,10 +220,9 @@ async def test_notifications_to_people_and_to_the_support_queue(
 
 
 async def test_connection_refused_is_retryable(
-    reports: SourceSystemActivities, activity_env: ActivityEnvironment
+    http: httpx.AsyncClient, settings: Settings, activity_env: ActivityEnvironment
 ) -> None:
+    reports = SourceSystemActivities(http, _to(settings, "http://127.0.0.1:9/webhooks"))
     with pytest.raises(ApplicationError) as error:
-        await activity_env.run(
-            reports.report_to_source, _report(callback_url="http://127.0.0.1:9/webhooks")
-        )
+        await activity_env.run(reports.report_to_source, _report())
     assert not error.value.non_retryable

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from temporalio import workflow
 from temporalio.client import Client, WorkflowUpdateFailedError
-import pytest
 
 from tests.workflows.kit.support import kit_worker
 

@@ -1,16 +1,17 @@
-"""Routing rules: per environment, versioned; pick template, sender and workspace for a request.
+"""Schema: signing routing rules (`signing-routing.json`) — template, sender and workspace.
 
-Rules are data (config/routing/<profile>.json), validated with pydantic before use. The
-first rule whose document types and source systems match wins.
+Rules are data in each environment's bundle, validated with pydantic before use. The first
+rule whose document types and source systems match wins.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from collections.abc import Iterator
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from docflow.config.concern import ConcernFile, Concerns
+from docflow.config.source_systems import SourceSystems
 from docflow.models.integration import RoutingDecision, ValidationResult
 from docflow.models.signing import SigningProcessInput
 
@@ -24,6 +25,8 @@ ALLOWED_CONTENT_TYPES = frozenset(
 
 
 class RoutingRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str
     document_types: list[str] = Field(description="Document types matched; '*' for any.")
     source_systems: list[str] = Field(default_factory=lambda: ["*"])
@@ -47,14 +50,20 @@ class RoutingRule(BaseModel):
         )
 
 
-class RoutingRules(BaseModel):
-    version: str
-    environment: str
+class RoutingRules(ConcernFile):
     rules: list[RoutingRule] = Field(min_length=1)
 
-    @classmethod
-    def load(cls, path: Path) -> RoutingRules:
-        return cls.model_validate(json.loads(path.read_text()))
+    def references(self, others: Concerns) -> Iterator[tuple[str, str]]:
+        registry = others.get(SourceSystems)
+        if registry is None:
+            return  # its own errors are reported; nothing to compare against
+        for i, rule in enumerate(self.rules):
+            for j, system in enumerate(rule.source_systems):
+                if system != "*" and system not in registry.systems:
+                    yield (
+                        f"rules[{i}].source_systems[{j}]",
+                        f"source system {system!r} is not registered in source-systems.json",
+                    )
 
     def route(self, document_type: str, source_system: str) -> RoutingRule | None:
         return next((r for r in self.rules if r.matches(document_type, source_system)), None)

@@ -1,56 +1,65 @@
-"""The validation activity: routing rules of this environment plus a document-store check."""
+"""The validation activity: the environment's bundle (source-system registry, routing rules)
+plus a document-store check; the result carries the versions that were applied."""
 
 from __future__ import annotations
 
-import asyncio
-
-from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from docflow.config.bundle import Bundle, BundleError, BundleReader
+from docflow.config.routing import RoutingRules, decide_route
+from docflow.config.source_systems import SourceSystems
 from docflow.docstore import DocumentIntegrityError, DocumentNotFoundError, DocumentStore
 from docflow.models import SigningProcessInput, ValidationResult
-from docflow.routing import RoutingRules, decide_route
 from docflow.settings import Settings
 
 
 class ValidationActivities:
     def __init__(self, settings: Settings, store: DocumentStore) -> None:
-        self._rules_path = settings.routing_rules_path
+        self._config = BundleReader(settings.profile, settings.config_dir)
         self._store = store
-        self._cached: tuple[int, RoutingRules] | None = None
 
     @activity.defn(name="validate_signing_request")
     async def validate_signing_request(self, process: SigningProcessInput) -> ValidationResult:
-        rules = await self._rules()
-        result = decide_route(rules, process)
+        bundle = await self._bundle()
+        rules = bundle.get(RoutingRules)
+        registry = bundle.get(SourceSystems)
+        system = process.request.source.system
+        if system not in registry.systems:
+            # One clear reason: routing would only repeat it as "no rule for this system".
+            result = ValidationResult(
+                accepted=False,
+                reasons=[
+                    f"source system {system!r} is not registered in {bundle.profile} "
+                    f"(source systems {registry.version})"
+                ],
+            )
+        else:
+            result = decide_route(rules, process)
         document_problem = await self._document_problem(process)
         if document_problem:
             result = ValidationResult(accepted=False, reasons=[*result.reasons, document_problem])
+        result.config_version = bundle.version
         activity.logger.info(
-            "validated %s against rules %s: %s",
+            "validated %s against rules %s (bundle %s): %s",
             process.request.business_key,
             rules.version,
+            bundle.version,
             "accepted" if result.accepted else "refused: " + "; ".join(result.reasons),
         )
         return result
 
-    async def _rules(self) -> RoutingRules:
-        """The routing rules, reloaded when the file changes. A missing or invalid file is a
+    async def _bundle(self) -> Bundle:
+        """The bundle, reloaded when a file changes. A missing or invalid bundle is a
         configuration fault: the activity retries until an operator fixes it."""
-        path = self._rules_path
         try:
-            mtime = path.stat().st_mtime_ns
-            if self._cached is not None and self._cached[0] == mtime:
-                return self._cached[1]
-            rules = await asyncio.to_thread(RoutingRules.load, path)
-        except (OSError, ValueError, ValidationError) as exc:
+            return await self._config.current()
+        except BundleError as exc:
             raise ApplicationError(
-                f"routing rules {path} cannot be loaded: {exc}", type="RoutingRulesError"
+                str(exc),
+                [str(problem) for problem in exc.problems],
+                type="ConfigBundleError",
             ) from exc
-        self._cached = (mtime, rules)
-        activity.logger.info("loaded routing rules %s (version %s)", path, rules.version)
-        return rules
 
     async def _document_problem(self, process: SigningProcessInput) -> str | None:
         ref = process.document

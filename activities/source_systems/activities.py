@@ -1,0 +1,78 @@
+"""Activities for the source business systems (CRM, ERP): signed status reports, sent only to
+the endpoint the registry holds for the record's system, signed with that system's secret."""
+
+from __future__ import annotations
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.http.error_mapping import external_call
+from activities.http.webhooks import WebhookSender
+from activities.source_systems.registry import (
+    EndpointNotAllowed,
+    ReportTarget,
+    SourceSystemNotRegistered,
+    SourceSystemRegistry,
+)
+from docflow.config.bundle import BundleError
+from docflow.models import SourceReport
+from docflow.secrets import SecretResolutionError
+from docflow.settings import Settings
+
+
+class SourceSystemActivities:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        settings: Settings,
+        registry: SourceSystemRegistry | None = None,
+    ) -> None:
+        self._http = http
+        self._settings = settings
+        self._registry = registry or SourceSystemRegistry(settings)
+
+    @activity.defn(name="report_to_source")
+    async def report_to_source(self, report: SourceReport) -> None:
+        """POST the report as a Standard Webhooks message; its idempotency key is the msg id."""
+        target = await self._target(report.source.system)
+        sender = self._sender(target)
+        record = f"{report.source.system} {report.source.record_type} {report.source.record_id}"
+        with external_call(f"report '{report.outcome.value}' to {record}"):
+            response = await sender.send(
+                target.url, report.idempotency_key, report.model_dump_json()
+            )
+        activity.logger.info(
+            "reported '%s' of %s to %s (%s, registry %s, HTTP %s)",
+            report.outcome.value,
+            report.business_key,
+            record,
+            target.url,
+            target.registry_version,
+            response.status_code,
+        )
+
+    async def _target(self, system: str) -> ReportTarget:
+        try:
+            return await self._registry.target(system)
+        except (SourceSystemNotRegistered, EndpointNotAllowed) as exc:
+            # Retrying cannot help: the workflow reports the outcome to support instead.
+            raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
+        except BundleError as exc:
+            # A broken bundle is fixed by an operator; retry meanwhile.
+            raise ApplicationError(
+                str(exc), [str(p) for p in exc.problems], type="ConfigBundleError"
+            ) from exc
+
+    def _sender(self, target: ReportTarget) -> WebhookSender:
+        try:
+            # Resolved per call, so a rotated file: secret is picked up without a restart.
+            secret = self._settings.secret(target.webhook_secret)
+        except SecretResolutionError as exc:
+            raise ApplicationError(
+                f"webhook secret of source system {target.system!r}: {exc}",
+                type="SecretResolutionError",
+            ) from exc
+        return WebhookSender(
+            self._http, secret, system=f"source-system:{target.system}", timeout_s=target.timeout_s
+        )

@@ -1,0 +1,1 @@
+"""Configuration bundles: one directory per environment, one pydantic schema per concern."""

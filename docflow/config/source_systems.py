@@ -1,0 +1,53 @@
+"""Schema: the source-system registry (`source-systems.json`) — where each CRM/ERP gets its
+status reports, signed with which secret, and which hosts it may ever be sent to."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from docflow.config.concern import ConcernFile
+from docflow.secrets import SecretRef
+
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+
+
+def endpoint_problem(url: str, allowed_hosts: list[str]) -> str | None:
+    """Why docflow must not POST to `url` for a system allowed these hosts, or None."""
+    parts = urlsplit(url)
+    if parts.scheme not in ALLOWED_SCHEMES:
+        return f"endpoint {url!r} must use http or https, not {parts.scheme or 'no scheme'!r}"
+    host = (parts.hostname or "").lower()
+    if not host:
+        return f"endpoint {url!r} has no host"
+    if host not in {h.lower() for h in allowed_hosts}:
+        return f"endpoint host {host!r} is not in allowed_hosts {allowed_hosts}"
+    return None
+
+
+class SourceSystem(BaseModel):
+    """One business system that starts processes and receives their status reports."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = ""
+    status_endpoint: str = Field(description="Where status reports are POSTed (Standard Webhooks).")
+    webhook_secret: SecretRef = Field(description="Signs the reports; `whsec_...` secret.")
+    allowed_hosts: list[str] = Field(
+        min_length=1, description="The only hosts reports may go to (endpoint and overrides)."
+    )
+    timeout_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _endpoint_is_allowed(self) -> SourceSystem:
+        problem = endpoint_problem(self.status_endpoint, self.allowed_hosts)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+class SourceSystems(ConcernFile):
+    """System id (`SourceRecord.system`, e.g. 'SFDC') -> its registration."""
+
+    systems: dict[str, SourceSystem] = Field(min_length=1)
