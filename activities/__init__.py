@@ -13,7 +13,6 @@ import httpx
 
 from activities.content_server import ContentServerActivities
 from activities.core_signature import CoreSignatureActivities
-from activities.http.webhooks import WebhookSender
 from activities.notifications import NotificationActivities
 from activities.source_systems import SourceSystemActivities
 from activities.validation import ValidationActivities
