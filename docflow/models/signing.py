@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
+from docflow.correlation import BUSINESS_KEY_PATTERN
 from docflow.models.documents import DocumentRef
 
 
@@ -88,7 +89,7 @@ class SigningRequest(BaseModel):
     """What a business app sends to start a signing process."""
 
     business_key: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
+        pattern=BUSINESS_KEY_PATTERN,
         description="Caller's unique key for this process; starting twice returns the same run.",
         examples=["SFDC-Q-1001"],
     )

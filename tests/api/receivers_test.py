@@ -18,7 +18,7 @@ from docflow.models import DocumentRef, ProcessState
 from docflow.settings import Settings
 from simulators.server import ServedApp
 from starter.api import create_app
-from starter.client import SigningProcesses
+from starter.processes.signing import SigningProcesses
 from tests.api.conftest import closed_port, make_settings
 from tests.api.support import (
     callback,
