@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from starter.api.context import api_context
-from starter.api.receivers import _parse, _verify
+from starter.api.receivers.core_signature import _parse, _verify
 from starter.api.schemas import CallbackAck
 
 BARE_CALLBACK_PATH = "/bench/bare-callback"
