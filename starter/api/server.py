@@ -6,10 +6,13 @@ uvicorn's log line and `sys.exit`; uvicorn handles SIGINT/SIGTERM (graceful shut
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
 import logging
+import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -23,6 +26,7 @@ logger = logging.getLogger("docflow.api")
 KEEP_ALIVE_S = 75
 SHUTDOWN_TIMEOUT_S = 5
 NAME = "docflow API"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class ApiServerError(RuntimeError):
@@ -76,11 +80,27 @@ def base_url(sock: socket.socket) -> str:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, telling its owner once it accepts connections."""
+    """uvicorn's server, telling its owner once it accepts connections.
+
+    uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown, so the process dies by the
+    signal (a KeyboardInterrupt traceback on Ctrl-C); here a stop signal ends the shutdown
+    and the command returns normally (exit code 0). A second signal forces the exit.
+    """
 
     def __init__(self, config: uvicorn.Config, on_started: Callable[[], None] | None) -> None:
         super().__init__(config)
         self._on_started = on_started
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in STOP_SIGNALS:
+                loop.remove_signal_handler(sig)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
