@@ -109,16 +109,17 @@ async def _serve_api(host: str | None, port: int | None) -> None:
     # Bind first: a taken port is reported before anything else is set up.
     sock = server.bind(host or settings.api.host, port if port is not None else settings.api.port)
     url = server.base_url(sock)
-    store = document_store_from_settings(settings.documents)
 
     async def temporal() -> Any:
         return await connect(settings.temporal.env_profile)
 
-    await server.serve(
-        create_app(settings, temporal, store),
-        sock,
-        on_started=lambda: console.print(f"docflow API on {url} (docs at {url}/docs)"),
-    )
+    try:
+        api_app = create_app(settings, temporal, document_store_from_settings(settings.documents))
+    except BaseException:
+        sock.close()
+        raise
+    announce = f"docflow API on {url} (docs at {url}/docs)"
+    await server.serve(api_app, sock, on_started=lambda: console.print(announce))
 
 
 # --------------------------------------------------------------- process operations
@@ -284,8 +285,8 @@ def cancel(
 def _add_dev_commands(cli: typer.Typer) -> None:
     """In a checkout, add `devstack`'s commands (demo, simulators, bench) to the CLI.
 
-    Discovery, not an import: the wheel ships neither `devstack` nor the simulators, so a
-    production install has no dev commands and the product never depends on dev code.
+    Found by name at run time, never a static import: the wheel ships neither `devstack` nor
+    the simulators, so a production install has no dev commands and never loads dev code.
     """
     if importlib.util.find_spec("devstack") is None:
         return
