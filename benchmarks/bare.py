@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 
 from activities.core_signature.callbacks import CallbackError, parse_callback, verify_callback
 from starter.api.context import api_context
-from starter.api.receivers import callback_api_error
+from starter.api.receivers.core_signature import callback_api_error
 from starter.api.schemas import CallbackAck
 
 BARE_CALLBACK_PATH = "/bench/bare-callback"

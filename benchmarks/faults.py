@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from starter.embedded import PROJECT_ROOT
+from devstack.embedded import PROJECT_ROOT
 
 LONG_VERSIONS = {
     "DOCFLOW_STORM_SIZE": "300",

@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from benchmarks.stack import READY_MARKER
-from starter.embedded import PROJECT_ROOT
+from devstack.embedded import PROJECT_ROOT
 
 STACK_START_TIMEOUT_S = 120
 

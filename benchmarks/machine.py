@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 
-from starter.embedded import temporal_binary
+from devstack.embedded import temporal_binary
 
 
 def _cpu_model() -> str:

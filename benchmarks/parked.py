@@ -12,13 +12,13 @@ from temporalio.client import Client
 
 from benchmarks.batch import BatchResult, run_batch
 from benchmarks.pipeline import Doc
+from devstack.samples import CRM_KEY, contract_pdf, sample_request
 from docflow.docstore import document_store_from_settings
 from docflow.models import SigningState, SigningStatus
 from docflow.settings import Settings
 from docflow.temporal import signing_workflow_id
 from starter.api_client import DocflowApiClient
-from starter.client import SigningProcesses
-from starter.demo import CRM_KEY, contract_pdf, sample_request
+from starter.processes.signing import SigningProcesses
 
 SIGNER = "jane.doe@acme.example.com"
 COUNT_INTERVAL_S = 1.0

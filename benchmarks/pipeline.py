@@ -13,11 +13,11 @@ from temporalio.client import Client, WorkflowHistory
 
 from benchmarks.batch import BatchResult, poll_until, run_batch
 from benchmarks.floor import FLOOR_TASK_QUEUE, FLOOR_WORKFLOW, FloorDecision, FloorShape
+from devstack.samples import APPROVER_KEYS, CRM_KEY, contract_pdf, legal, sample_request
 from docflow.models import SigningRequest, SigningState, SigningStatus
 from docflow.models.status import TERMINAL_STATES
 from docflow.temporal import signing_workflow_id
 from starter.api_client import DocflowApiClient
-from starter.demo import APPROVER_KEYS, CRM_KEY, contract_pdf, legal, sample_request
 
 APPROVER = "alice@example.com"
 STEP_TIMEOUT_S = 120.0

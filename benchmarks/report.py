@@ -274,7 +274,7 @@ bare endpoint: `{json.dumps(r["bare_callback_statuses"])}`.
 ### 3. Scale
 
 {r["scale"]["processes"]} NDAs are started through the Temporal client
-(`starter.client.SigningProcesses.start`, the Python helper business apps use; the PDF is
+(`starter.processes.signing.SigningProcesses.start`, the Python helper business apps use; the PDF is
 stored once and every process carries its reference) ({r["sizes"]["scale_concurrency"]} in
 flight) and parked waiting for the signature; visibility (`count_workflows` on
 `DocflowSourceRecord` and `DocflowStatus`, once a second) tells when all are parked. Then the

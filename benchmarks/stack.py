@@ -20,11 +20,11 @@ from typing import Any
 import psutil
 
 from benchmarks import bare
+from devstack.embedded import PROJECT_ROOT, EmbeddedStack, SimulatorOptions, StackPorts
 from docflow.docstore import document_store_from_settings
 from simulators import core_signature
 from simulators.kit.server import ServedApp
 from starter.api.app import create_app
-from starter.embedded import PROJECT_ROOT, EmbeddedStack, SimulatorOptions, StackPorts
 
 # The Temporal dev server shares this stdout; the harness looks for this prefix.
 READY_MARKER = "DOCFLOW-BENCH-STACK "

@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 import httpx
 
+from devstack.embedded import EmbeddedStack, StackPorts
 from docflow.settings import Settings
-from starter.embedded import EmbeddedStack, StackPorts
 
 
 @asynccontextmanager

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from docflow.correlation import BUSINESS_KEY_PATTERN
 from docflow.models.documents import DocumentRef
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ class SigningRequest(BaseModel):
     """What a business app sends to start a signing process."""
 
     business_key: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
+        pattern=BUSINESS_KEY_PATTERN,
         description="Caller's unique key for this process; starting twice returns the same run.",
         examples=["SFDC-Q-1001"],
     )

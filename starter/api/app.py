@@ -7,26 +7,22 @@ called on first use, so the API starts (and answers 503) while Temporal is down.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
-from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
 from docflow.docstore import DocumentStore
 from docflow.settings import Settings
-from starter.api import processes, receivers
 from starter.api.auth import Authenticator
-from starter.api.context import ApiContext, TemporalConnection, TemporalSource, api_context
-from starter.api.errors import ServiceUnavailable, error_json, install_error_handlers
-from starter.api.schemas import Health
+from starter.api.context import ApiContext, TemporalConnection, TemporalSource
+from starter.api.errors import error_json, install_error_handlers
+from starter.api.receivers import core_signature
+from starter.api.routes import documents, health, signing
 
 log = logging.getLogger("docflow.api")
-health = APIRouter(tags=["health"])
 
-READINESS_TIMEOUT = timedelta(seconds=3)
 # Multipart framing and form fields on top of the document itself.
 UPLOAD_OVERHEAD_BYTES = 1024 * 1024
 
@@ -57,28 +53,6 @@ class ContentLengthLimit:
         await self.app(scope, receive, send)
 
 
-@health.get("/healthz", summary="Liveness", response_model=Health)
-async def healthz() -> Health:
-    return Health(status="ok")
-
-
-@health.get(
-    "/readyz",
-    summary="Readiness: Temporal is reachable",
-    response_model=Health,
-    responses={503: {"description": "Temporal is unreachable."}},
-)
-async def readyz(request: Request) -> Health:
-    try:
-        client = await api_context(request).temporal.client()
-        await client.workflow_service.get_system_info(
-            GetSystemInfoRequest(), retry=False, timeout=READINESS_TIMEOUT
-        )
-    except Exception as exc:
-        raise ServiceUnavailable("Temporal is unreachable") from exc
-    return Health(status="ready")
-
-
 def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStore) -> FastAPI:
     app = FastAPI(
         title="docflow API",
@@ -100,10 +74,11 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.add_middleware(
         ContentLengthLimit, limit=settings.api.max_upload_bytes + UPLOAD_OVERHEAD_BYTES
     )
-    app.include_router(processes.router)
-    app.include_router(receivers.router)
-    app.include_router(health)
-    _document_extra_models(app, [*processes.OPENAPI_MODELS, *receivers.OPENAPI_MODELS])
+    app.include_router(documents.router)
+    app.include_router(signing.router)
+    app.include_router(core_signature.router)
+    app.include_router(health.router)
+    _document_extra_models(app, [*signing.OPENAPI_MODELS, *core_signature.OPENAPI_MODELS])
     return app
 
 

@@ -12,7 +12,8 @@ from temporalio.client import Client
 from docflow.docstore import DocumentStore
 from docflow.settings import Settings
 from starter.api.auth import Authenticator
-from starter.client import SigningProcesses, TemporalUnavailable
+from starter.processes.base import TemporalUnavailable
+from starter.processes.signing import SigningProcesses
 
 TemporalSource = Client | Callable[[], Awaitable[Client]]
 

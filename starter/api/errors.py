@@ -1,6 +1,6 @@
 """HTTP errors of the API: one JSON shape `{"error": {"code", "message"}}` for every failure.
 
-Domain errors from `starter.client` map to status codes here, so route handlers just raise.
+Domain errors from `starter.processes` map to status codes here, so route handlers just raise.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from starter.client import (
+from starter.processes.base import (
     DocumentNotStored,
+    ProcessError,
     ProcessNotFound,
     ProcessRuleViolation,
-    SigningProcessError,
     TemporalUnavailable,
     temporal_unavailable,
 )
@@ -93,7 +93,7 @@ class ServiceUnavailable(ApiError):
 
 
 # Domain errors of the helpers → (status, code).
-_DOMAIN: dict[type[SigningProcessError], tuple[int, str]] = {
+_DOMAIN: dict[type[ProcessError], tuple[int, str]] = {
     ProcessNotFound: (404, "process_not_found"),
     ProcessRuleViolation: (409, "rule_violation"),
     DocumentNotStored: (422, "unknown_document"),
@@ -133,7 +133,7 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, SigningProcessError)
+    assert isinstance(exc, ProcessError)
     if isinstance(exc, TemporalUnavailable):
         # The cause goes to the log only; the caller just learns to come back later.
         unavailable = ServiceUnavailable("Temporal is unavailable; retry later")
@@ -190,7 +190,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(SigningProcessError, _domain_error)
+    app.add_exception_handler(ProcessError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ClientDisconnect, _client_gone)

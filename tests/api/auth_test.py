@@ -19,7 +19,7 @@ from temporalio.client import Client
 from docflow.docstore import LocalDocumentStore
 from docflow.models import DocumentRef, SigningStatus
 from starter.api import create_app
-from starter.client import SigningProcesses
+from starter.processes.signing import SigningProcesses
 from tests.api.conftest import make_settings
 from tests.api.support import new_key, signing_request, workflow
 

@@ -1,4 +1,4 @@
-"""Pure helpers of starter.client: the Temporal-unavailable classifier, external ids, links."""
+"""Pure helpers of starter.processes: the Temporal-unavailable classifier, external ids, links."""
 
 from __future__ import annotations
 
@@ -12,13 +12,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
+from docflow.correlation import business_key_from_external_id
 from docflow.docstore import LocalDocumentStore
-from starter.client import (
-    SigningProcesses,
-    TemporalUnavailable,
-    business_key_from_external_id,
-    temporal_unavailable,
-)
+from starter.processes.base import TemporalUnavailable, temporal_unavailable
+from starter.processes.signing import SigningProcesses
 from tests.api.conftest import closed_port, make_settings
 
 

@@ -17,7 +17,7 @@ from docflow.docstore import LocalDocumentStore
 from docflow.models import DocumentRef
 from docflow.settings import ApiKeyConfig, Settings
 from starter.api import create_app
-from starter.client import SigningProcesses
+from starter.processes.signing import SigningProcesses
 from tests.api.signing_stand_in import SigningStandIn
 from tests.api.support import HASH_KEY, PDF
 

@@ -13,7 +13,7 @@ from temporalio.client import Client
 from docflow.docstore import LocalDocumentStore
 from docflow.models import DocumentRef, SigningState, SigningStatus
 from starter.api import create_app
-from starter.client import SigningProcesses
+from starter.processes.signing import SigningProcesses
 from tests.api.conftest import auth, make_settings
 from tests.api.support import PDF, new_key, signing_request, wait_until, workflow
 

@@ -18,7 +18,7 @@ from docflow.models import DocumentRef, SigningState
 from docflow.settings import Settings
 from simulators.kit.server import ServedApp
 from starter.api import create_app
-from starter.client import SigningProcesses
+from starter.processes.signing import SigningProcesses
 from tests.api.conftest import closed_port, make_settings
 from tests.api.support import (
     callback,

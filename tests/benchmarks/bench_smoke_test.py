@@ -1,4 +1,4 @@
-"""Smoke test of `docflow bench`: a tiny run writes a report with every key (no timings)."""
+"""Smoke test of `python -m benchmarks` (= `docflow bench`): a tiny run writes a full report."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from starter.embedded import PROJECT_ROOT
+from devstack.embedded import PROJECT_ROOT
 
 TINY = [
     "--quick",
@@ -31,7 +31,7 @@ NUMBERS = (
 
 def test_tiny_bench_writes_a_complete_report(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "starter.cli", "bench", *TINY, "--out-dir", str(tmp_path)],
+        [sys.executable, "-m", "benchmarks", *TINY, "--out-dir", str(tmp_path)],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

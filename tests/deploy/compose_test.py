@@ -53,6 +53,17 @@ def test_image_entrypoint_is_the_project_script() -> None:
     assert 'ENTRYPOINT ["docflow"]' in dockerfile and "docflow" in scripts
 
 
+def test_only_the_simulators_use_the_dev_image(compose: dict[str, Any]) -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM \S+ AS (\w+)$", dockerfile, flags=re.MULTILINE)
+    assert stages[-1] == "product", "a plain `docker build .` must build the product"
+    assert "devtools" in stages
+    services = compose["services"]
+    assert services["simulators"]["build"]["target"] == "devtools"
+    for service in ("worker", "api"):
+        assert services[service]["build"] == ".", f"{service} must run the product image"
+
+
 def _option(command: list[str], name: str) -> str:
     return command[command.index(name) + 1]
 

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from devstack.embedded import EmbeddedStack
 from starter.api_client import DocflowApiClient
-from starter.embedded import EmbeddedStack
 from tests.stacks import fast_polling_stack
 
 

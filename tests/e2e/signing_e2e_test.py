@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 
+from devstack.embedded import EmbeddedStack
+from devstack.samples import contract_pdf, legal, sample_request
 from docflow import search_attributes as sa
 from docflow.models import SigningState, SigningStatus
 from docflow.models.status import TERMINAL_STATES
 from starter.api_client import DocflowApiClient, DocflowApiError
-from starter.demo import contract_pdf, legal, sample_request
-from starter.embedded import EmbeddedStack
 from tests.stacks import get_json
 
 

@@ -22,12 +22,12 @@ import pytest
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.client import Client
 
+from devstack.embedded import EmbeddedStack
+from devstack.samples import APPROVER_KEYS, CRM_KEY, contract_pdf, legal, sample_request
 from docflow.models import SigningState, SigningStatus
 from docflow.models.status import TERMINAL_STATES
 from docflow.temporal import signing_workflow_id
 from starter.api_client import DocflowApiClient, DocflowApiError
-from starter.demo import APPROVER_KEYS, CRM_KEY, contract_pdf, legal, sample_request
-from starter.embedded import EmbeddedStack
 from tests.stacks import fast_polling_stack, get_json, put_json
 from workflows.signing import CONTENT_SERVER_RETRY, CORE_SIGNATURE_RETRY, TRANSFER_CALL
 

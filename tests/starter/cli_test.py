@@ -58,8 +58,21 @@ def test_operations_report_an_unreachable_api() -> None:
     assert "cannot reach 127.0.0.1" in result.output and "Traceback" not in result.output
 
 
+def test_api_reports_a_taken_port_in_one_line(taken_port: int) -> None:
+    result = CliRunner().invoke(app, ["api", "--host", "127.0.0.1", "--port", str(taken_port)])
+    assert result.exit_code == 2
+    assert f"docflow API: could not start: port 127.0.0.1:{taken_port} is already in use" in (
+        result.output
+    )
+    assert "Traceback" not in result.output
+
+
 def test_help_lists_every_command() -> None:
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("demo", "worker", "api", "start", "status", "approve", "correct", "cancel"):
+    for command in ("worker", "api", "start", "status", "approve", "correct", "cancel"):
+        assert command in result.output
+    # A checkout has devstack and benchmarks: the dev commands are there, in their own panel.
+    assert "Development (checkout only" in result.output
+    for command in ("demo", "simulators", "bench"):
         assert command in result.output

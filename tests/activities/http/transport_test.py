@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, Response
 
 from activities.http.errors import AuthenticationError, RetryableServiceError
 from activities.http.transport import AuthenticatedTransport, Credential
-from simulators.server import ServedApp, free_port
+from simulators.kit.server import ServedApp, free_port
 
 
 @dataclass

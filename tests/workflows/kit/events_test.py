@@ -83,7 +83,7 @@ async def test_inbox_survives_continue_as_new(time_skipping_env, task_queue) -> 
         # the dev server): wait for the new run before signalling it.
         first_run = handle.result_run_id
         handle = client.get_workflow_handle(handle.id)
-        while (await handle.describe()).run_id == first_run:
+        while (await handle.describe()).run_id == first_run:  # noqa: ASYNC110 - polling a server
             await asyncio.sleep(0.05)
         # After continue-as-new: the ids seen before are still duplicates.
         await handle.signal(InboxWorkflow.event, Ev(id="a", doc="doc"))

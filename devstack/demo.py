@@ -1,7 +1,8 @@
 """`docflow demo`: a batch of sample contracts through every path of the signing process.
 
-The people are played over HTTP: approvers decide through docflow's API with their own API
-keys, and signers act through the Core Signature simulator's control API.
+`run_demo` starts the embedded stack and runs the batch. The people are played over HTTP:
+approvers decide through docflow's API with their own API keys, and signers act through the
+Core Signature simulator's control API.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from devstack.embedded import EmbeddedStack, StackPorts
+from devstack.samples import APPROVER_KEYS, CRM_KEY, OPS_KEY, contract_pdf, legal, sample_request
 from docflow.models import (
     ApprovalStageSpec,
     Quorum,
@@ -25,22 +29,11 @@ from docflow.models import (
     SigningRequest,
     SigningState,
     SigningStatus,
-    SourceRecord,
-    WorkspaceTarget,
 )
 from docflow.models.status import TERMINAL_STATES
-from simulators.kit.pdf import make_pdf
+from docflow.settings import Settings
+from docflow.temporal import signing_workflow_id
 from starter.api_client import DocflowApiClient, DocflowApiError
-
-# Approver principals and their dev API keys (config/dev/settings.toml).
-APPROVER_KEYS = {
-    "alice@example.com": "dev-alice-key",
-    "bob@example.com": "dev-bob-key",
-    "carol@example.com": "dev-carol-key",
-    "dave@example.com": "dev-dave-key",
-}
-CRM_KEY = "dev-crm-key"
-OPS_KEY = "dev-ops-key"
 
 # Short human deadlines so the reminder/escalation paths finish within the demo.
 FAST_STAGE = {
@@ -124,45 +117,6 @@ class DemoContext:
             f"{self.core_signature_url}/_control/callbacks/faults", json={"drop_next": count}
         )
         response.raise_for_status()
-
-
-def contract_pdf(key: str, version: int = 1) -> bytes:
-    return make_pdf(
-        f"Master Services Agreement {key}",
-        [f"Version {version}", "Between Example Corp and Acme Industries.", "Term: 24 months."],
-    )
-
-
-def sample_request(
-    key: str,
-    *,
-    stages: list[ApprovalStageSpec],
-    document_type: str = "sales_contract",
-    signer: str = "jane.doe@acme.example.com",
-) -> SigningRequest:
-    return SigningRequest(
-        business_key=key,
-        document_type=document_type,
-        title=f"Please sign the MSA {key}",
-        source=SourceRecord(
-            system="SFDC",
-            record_type="Opportunity",
-            record_id=f"006-{key}",
-            account_id="0015g00000ACME",
-            account_name="Acme Industries",
-        ),
-        approval_stages=stages,
-        signers=[Signer(email=signer, first_name="Jane", last_name="Doe")],
-        workspace=WorkspaceTarget(
-            ext_system_id="SFDC", bo_type="Account", bo_id="0015g00000ACME", name="Acme Industries"
-        ),
-        metadata={"deal_id": f"D-{key}"},
-    )
-
-
-def legal(quorum: Quorum = Quorum.ANY, **extra: object) -> ApprovalStageSpec:
-    approvers = ["alice@example.com", "bob@example.com"]
-    return ApprovalStageSpec(name="legal", approvers=approvers, quorum=quorum, **extra)  # type: ignore[arg-type]
 
 
 Scenario = Callable[[DemoContext, SampleRun], Awaitable[None]]
@@ -305,7 +259,7 @@ LOST_CALLBACK = ("lost-callback", "callbacks lost, polling", SigningState.COMPLE
 
 
 def web_ui_link(ctx: DemoContext, business_key: str) -> str:
-    return f"{ctx.ui_url}/namespaces/{ctx.namespace}/workflows/signing-{business_key}"
+    return f"{ctx.ui_url}/namespaces/{ctx.namespace}/workflows/{signing_workflow_id(business_key)}"
 
 
 def _table(runs: list[SampleRun], ctx: DemoContext, *, final: bool) -> Table:
@@ -383,3 +337,48 @@ def print_links(runs: list[SampleRun], ctx: DemoContext, console: Console) -> No
             crop=False,
             soft_wrap=True,
         )
+
+
+async def run_demo(
+    ports: StackPorts,
+    data_dir: Path,
+    console: Console,
+    *,
+    once: bool,
+    rounds: int,
+    until_stopped: Callable[[], Awaitable[None]],
+) -> bool:
+    """Start the embedded stack, run the batch, print links; True if every sample ended as
+    expected. Without `once` the stack stays up until `until_stopped` returns."""
+    settings = Settings().with_overrides(
+        signing_policy={
+            "signature_poll_after": timedelta(seconds=4),
+            "signature_poll_interval": timedelta(seconds=3),
+        }
+    )
+    console.print(f"[bold]docflow demo[/] — starting the embedded stack (data in {data_dir})")
+    async with EmbeddedStack(settings=settings, ports=ports, data_dir=data_dir) as stack:
+        console.print(
+            f"  API        {stack.api_url}  (OpenAPI docs: {stack.api_url}/docs)\n"
+            f"  Web UI     {stack.ui_url}\n"
+            f"  simulators Core Signature {stack.core_signature_url}, "
+            f"Content Server {stack.content_server_url}, CRM {stack.crm_url}"
+        )
+        async with httpx.AsyncClient(timeout=30) as http:
+            ctx = DemoContext(
+                api=DocflowApiClient(stack.api_url, CRM_KEY, http=http),
+                http=http,
+                core_signature_url=stack.core_signature_url,
+                ui_url=stack.ui_url,
+            )
+            runs = await run_batch(ctx, console, rounds=rounds)
+            print_links(runs, ctx, console)
+        failed = [r for r in runs if not r.ok]
+        console.print(
+            f"[bold]{len(runs) - len(failed)}/{len(runs)}[/] samples ended as expected."
+            + (f" [red]Unexpected: {', '.join(r.name for r in failed)}[/]" if failed else "")
+        )
+        if not once:
+            console.print("Stack is up; press Ctrl-C to stop.")
+            await until_stopped()
+    return not failed

@@ -1,4 +1,4 @@
-"""Routes under /v1: upload documents, start signing processes, decide, correct, cancel, read.
+"""Signing routes under /v1/signing-processes: start, decide, new version, correct, cancel, read.
 
 Handlers authenticate, parse and hand over to `SigningProcesses`; the workflow decides.
 """
@@ -6,20 +6,17 @@ Handlers authenticate, parse and hand over to `SigningProcesses`; the workflow d
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Header, Path, Request, Response, UploadFile
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
-from starlette.datastructures import FormData
-from starlette.datastructures import UploadFile as StarletteUpload
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from pydantic import BaseModel
 
-from docflow.models import DocumentRef, SigningRequest, SigningStatus, UpdateAccepted
-from docflow.models.signing import CALLER_INPUT
+from docflow.correlation import BUSINESS_KEY_PATTERN
+from docflow.models import SigningRequest, SigningStatus, UpdateAccepted
 from starter.api.auth import Principal, Scope, require
 from starter.api.context import api_context, signing_processes
-from starter.api.errors import InvalidRequest, PayloadTooLarge, error_responses
+from starter.api.errors import InvalidRequest, error_responses
 from starter.api.schemas import (
     CancelBody,
     CorrectionBody,
@@ -28,16 +25,23 @@ from starter.api.schemas import (
     StartedProcess,
     StartSigningProcess,
 )
-from starter.client import SigningProcesses
+from starter.api.uploads import (
+    file_part,
+    is_multipart,
+    parse_body,
+    read_upload,
+    text_part,
+    version_part,
+)
+from starter.processes.signing import SigningProcesses
 
 log = logging.getLogger("docflow.api")
 router = APIRouter(prefix="/v1")
 
-Model = TypeVar("Model", bound=BaseModel)
 BusinessKey = Annotated[
     str,
     Path(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
+        pattern=BUSINESS_KEY_PATTERN,
         description="The caller's business key the process was started with.",
         examples=["SFDC-Q-1001"],
     ),
@@ -106,85 +110,12 @@ OPENAPI_MODELS: list[type[BaseModel]] = [StartSigningProcess, SigningRequest, Ne
 
 
 # ------------------------------------------------------------------ helpers
-def _is_multipart(request: Request) -> bool:
-    return request.headers.get("content-type", "").startswith("multipart/form-data")
-
-
-def _parse(model: type[Model], raw: bytes | str, where: str) -> Model:
-    try:
-        return model.model_validate_json(raw, context={CALLER_INPUT: True})
-    except ValidationError as exc:
-        errors = [{**error, "loc": (where, *error["loc"])} for error in exc.errors()]
-        raise RequestValidationError(errors) from exc
-
-
-async def _read_upload(request: Request, upload: StarletteUpload) -> bytes:
-    limit = api_context(request).settings.api.max_upload_bytes
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"the document exceeds {limit} bytes")
-    if not data:
-        raise InvalidRequest("the uploaded document is empty")
-    return data
-
-
-def _file_part(form: FormData) -> StarletteUpload:
-    part = form.get("file")
-    if not isinstance(part, StarletteUpload):
-        raise InvalidRequest("multipart body needs a 'file' part")
-    return part
-
-
-async def _text_part(form: FormData, name: str) -> str | None:
-    part = form.get(name)
-    if isinstance(part, StarletteUpload):  # e.g. curl -F request=@request.json
-        return (await part.read()).decode()
-    return part
-
-
-async def _version_part(form: FormData) -> int | None:
-    raw = await _text_part(form, "version")
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise InvalidRequest("'version' must be a positive integer")
-    return int(raw)
-
-
 def _request_id(principal: Principal, idempotency_key: str | None) -> str | None:
     # Scoped to the caller, so one caller's key can never swallow another caller's request.
     return f"{principal.subject}:{idempotency_key}" if idempotency_key else None
 
 
 # ------------------------------------------------------------------- routes
-@router.post(
-    "/documents",
-    tags=["documents"],
-    summary="Upload a document",
-    description="Stores the bytes in the document store and returns the reference that "
-    "processes carry (content addressed: uploading the same bytes twice is harmless).",
-    status_code=201,
-    response_model=DocumentRef,
-    responses=error_responses(401, 403, 413, 422),
-)
-async def upload_document(
-    request: Request,
-    file: Annotated[UploadFile, File(description="The document, usually a PDF.")],
-    principal: Annotated[Principal, Depends(require(Scope.START))],
-    version: Annotated[int, Form(ge=1, description="Business version of the document.")] = 1,
-) -> DocumentRef:
-    data = await _read_upload(request, file)
-    store = api_context(request).store
-    document = await store.put(
-        data,
-        filename=file.filename or "document",
-        content_type=file.content_type or "application/octet-stream",
-        version=version,
-    )
-    log.info("document %s v%d stored for %s", document.filename, version, principal.subject)
-    return document
-
-
 @router.post(
     "/signing-processes",
     tags=["signing processes"],
@@ -207,15 +138,15 @@ async def start_signing_process(
     principal: Annotated[Principal, Depends(require(Scope.START))],
 ) -> StartedProcess:
     context = api_context(request)
-    if _is_multipart(request):
+    if is_multipart(request):
         async with request.form(max_files=1, max_fields=10) as form:
-            raw_request = await _text_part(form, "request")
+            raw_request = await text_part(form, "request")
             if raw_request is None:
                 raise InvalidRequest("multipart body needs a 'request' part (SigningRequest JSON)")
-            signing_request = _parse(SigningRequest, raw_request, "request")
-            upload = _file_part(form)
-            data = await _read_upload(request, upload)
-            version = await _version_part(form) or 1
+            signing_request = parse_body(SigningRequest, raw_request, "request")
+            upload = file_part(form)
+            data = await read_upload(request, upload)
+            version = await version_part(form) or 1
             processes = await context.processes()
             document = await processes.store_document(
                 data,
@@ -224,7 +155,7 @@ async def start_signing_process(
                 version,
             )
     else:
-        body = _parse(StartSigningProcess, await request.body(), "body")
+        body = parse_body(StartSigningProcess, await request.body(), "body")
         signing_request, document = body.request, body.document
         processes = await context.processes()
 
@@ -317,12 +248,12 @@ async def submit_new_version(
     processes: Processes,
     idempotency_key: IdempotencyKey = None,
 ) -> UpdateAccepted:
-    if _is_multipart(request):
+    if is_multipart(request):
         async with request.form(max_files=1, max_fields=10) as form:
-            upload = _file_part(form)
-            data = await _read_upload(request, upload)
-            version = await _version_part(form)
-            comment = await _text_part(form, "comment") or ""
+            upload = file_part(form)
+            data = await read_upload(request, upload)
+            version = await version_part(form)
+            comment = await text_part(form, "comment") or ""
             if version is None:
                 version = await processes.next_document_version(business_key)
             document = await processes.store_document(
@@ -332,7 +263,7 @@ async def submit_new_version(
                 version,
             )
     else:
-        body = _parse(NewVersionBody, await request.body(), "body")
+        body = parse_body(NewVersionBody, await request.body(), "body")
         document, comment = body.document, body.comment
     accepted = await processes.submit_new_version(
         business_key,

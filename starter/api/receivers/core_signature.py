@@ -1,4 +1,4 @@
-"""Webhook receivers: verify the sender first, then signal the workflow, then answer.
+"""Core Signature's webhook receiver: verify the sender first, then signal the workflow, answer.
 
 Core Signature callbacks are untrusted, duplicated, late and out of order: the event hash and
 the event time are checked before Temporal is touched, and the workflow dedupes by event id.
@@ -20,10 +20,11 @@ from activities.core_signature.callbacks import (
     signature_event,
     verify_callback,
 )
+from docflow.correlation import business_key_from_external_id
 from starter.api.context import api_context
 from starter.api.errors import ApiError, InvalidRequest, NotFound, PayloadTooLarge, error_responses
 from starter.api.schemas import CallbackAck
-from starter.client import ProcessNotFound, business_key_from_external_id
+from starter.processes.base import ProcessNotFound
 
 log = logging.getLogger("docflow.api")
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])

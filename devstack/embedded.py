@@ -1,6 +1,7 @@
 """The embedded stack: Temporal dev server (with Web UI), simulators, worker and HTTP API.
 
-One process on loopback, for the demo and the end-to-end tests. The dev server persists
+One process on loopback, for the demo, the benchmarks and the end-to-end tests (dev only:
+not in the wheel). The dev server persists
 to a SQLite file under the data directory, so stopping and starting again loses nothing.
 """
 

@@ -1,0 +1,69 @@
+"""The benchmark command: `python -m benchmarks`, and `docflow bench` in a checkout.
+
+Imports of the runner stay inside the command so registering it with the `docflow` CLI
+costs nothing until it runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def bench(
+    quick: Annotated[bool, typer.Option(help="Small sizes: a smoke check under a minute.")] = False,
+    faults: Annotated[
+        bool, typer.Option(help="Also run the fault suite's long versions (tests/faults).")
+    ] = False,
+    profile: Annotated[
+        bool, typer.Option(help="Profile the worker and the API with py-spy (extra B1 batch).")
+    ] = False,
+    docs: Annotated[int | None, typer.Option(min=1, help="B0/B1 documents each.")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="B0/B1 in flight.")] = None,
+    parked: Annotated[int | None, typer.Option(min=1, help="Parked for callbacks.")] = None,
+    callbacks: Annotated[int | None, typer.Option(min=1, help="Callbacks per run.")] = None,
+    paced_seconds: Annotated[
+        float | None, typer.Option(min=0.1, help="Length of the 100/s latency run.")
+    ] = None,
+    scale: Annotated[int | None, typer.Option(min=1, help="Processes parked at once.")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Where report.json and REPORT.md go (default benchmarks/).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Benchmark the pipeline against its floor, the callbacks and 10,000 parked processes.
+
+    Runs against a fresh embedded stack in a child process (worker in its own process),
+    prints a table and writes report.json and REPORT.md.
+    """
+    from benchmarks import report as bench_report
+    from benchmarks.options import BenchOptions
+    from benchmarks.runner import run_benchmarks
+    from devstack.cli import run_dev
+    from starter.cli import configure_logging, console
+
+    configure_logging(verbose)
+    options = BenchOptions.preset(
+        quick,
+        faults=faults,
+        profile=profile,
+        docs=docs,
+        concurrency=concurrency,
+        parked=parked,
+        callbacks=callbacks,
+        paced_seconds=paced_seconds,
+        scale=scale,
+        out_dir=out_dir,
+    )
+    result = run_dev(run_benchmarks(options, lambda line: console.print(f"[dim]·[/] {line}")))
+    bench_report.print_table(result, console)
+    json_path, md_path = bench_report.write(result, options.out_dir)
+    console.print(f"wrote {json_path} and {md_path}")
+
+
+def main() -> None:
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(bench)  # one command: its options are the program's own
+    app(prog_name="python -m benchmarks")

@@ -1,0 +1,146 @@
+"""The dev commands `docflow demo`, `docflow simulators` and `docflow bench` (checkout only).
+
+`starter.cli` finds this package and calls `register(app)`. Imports of the stack, the
+simulators and the benchmarks stay inside the commands, so `docflow --help` stays fast and
+importing this module pulls in no dev code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+DEV_PANEL = "Development (checkout only, not in the production install)"
+T = TypeVar("T")
+
+
+def run_dev(coro: Coroutine[Any, Any, T]) -> T:
+    """`starter.cli.run_command`, plus one clear line for a simulator or stack port in use."""
+    from simulators.kit.server import PortInUseError, ServerStartError
+    from starter.cli import err, run_command
+
+    try:
+        return run_command(coro)
+    except PortInUseError as exc:
+        err.print(f"[red]error:[/] {exc} (pick another with its --*-port option; 0 = any free)")
+        raise typer.Exit(2) from None
+    except ServerStartError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+async def until_interrupted() -> None:
+    """Wait for Ctrl-C or SIGTERM (the dev servers leave signals to their host process)."""
+    import asyncio
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def demo(
+    once: Annotated[
+        bool, typer.Option(help="Exit when the batch is done (non-zero on failure).")
+    ] = False,
+    rounds: Annotated[int, typer.Option(min=1, help="How many times to run every sample.")] = 1,
+    data_dir: Annotated[Path, typer.Option(help="Temporal SQLite file and documents.")] = Path(
+        ".docflow"
+    ),
+    api_port: Annotated[int, typer.Option(help="docflow API port.")] = 8100,
+    temporal_port: Annotated[int, typer.Option(help="Temporal frontend (gRPC) port.")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
+    core_signature_port: Annotated[int, typer.Option(help="Core Signature simulator port.")] = 8101,
+    content_server_port: Annotated[int, typer.Option(help="Content Server simulator port.")] = 8102,
+    crm_port: Annotated[int, typer.Option(help="CRM simulator port.")] = 8103,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log what every part does.")
+    ] = False,
+) -> None:
+    """Start the embedded stack and run sample contracts through every path.
+
+    Starts a Temporal dev server with its Web UI (state persisted under --data-dir), the
+    Core Signature, Content Server and CRM simulators, a worker and the HTTP API; then runs
+    the samples with live progress, prints a summary and the Web UI links, and keeps the
+    stack up until Ctrl-C (or exits with --once). Use 0 for any port to pick a free one.
+    """
+    from devstack.demo import run_demo
+    from devstack.embedded import StackPorts
+    from starter.cli import configure_logging, console
+
+    configure_logging(verbose)
+    ports = StackPorts(
+        api=api_port,
+        core_signature=core_signature_port,
+        content_server=content_server_port,
+        crm=crm_port,
+        temporal=temporal_port,
+        temporal_ui=ui_port,
+    )
+    ok = run_dev(
+        run_demo(
+            ports, data_dir, console, once=once, rounds=rounds, until_stopped=until_interrupted
+        )
+    )
+    if once and not ok:
+        raise typer.Exit(1)
+
+
+def simulators(
+    core_signature_port: Annotated[int, typer.Option()] = 8101,
+    content_server_port: Annotated[int, typer.Option()] = 8102,
+    crm_port: Annotated[int, typer.Option()] = 8103,
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    seed: Annotated[int, typer.Option(help="Seed of the simulators' randomness.")] = 7,
+) -> None:
+    """Run the Core Signature, Content Server and CRM simulators (for docker-compose)."""
+    from starter.cli import configure_logging
+
+    configure_logging(True)
+    run_dev(_serve_simulators(host, seed, core_signature_port, content_server_port, crm_port))
+
+
+async def _serve_simulators(host: str, seed: int, cs: int, otcs: int, crm_port: int) -> None:
+    from simulators import content_server, core_signature, crm
+    from simulators.kit.server import ServedApp
+    from starter.cli import console
+
+    servers = [
+        ServedApp(
+            core_signature.create_app(core_signature.CoreSignatureConfig(seed=seed)),
+            host=host,
+            port=cs,
+            name="Core Signature simulator",
+        ),
+        ServedApp(
+            content_server.create_app(content_server.ContentServerConfig(seed=seed)),
+            host=host,
+            port=otcs,
+            name="Content Server simulator",
+        ),
+        ServedApp(
+            crm.create_app(crm.CrmConfig(seed=seed)), host=host, port=crm_port, name="CRM simulator"
+        ),
+    ]
+    async with contextlib.AsyncExitStack() as stack:
+        for server in servers:
+            await stack.enter_async_context(server)
+            console.print(f"{server.name} on {server.base_url}")
+        await until_interrupted()
+
+
+def register(app: typer.Typer) -> None:
+    """Add the dev commands to the `docflow` CLI; `bench` only where `benchmarks` exists."""
+    app.command(rich_help_panel=DEV_PANEL)(demo)
+    app.command(rich_help_panel=DEV_PANEL)(simulators)
+    if importlib.util.find_spec("benchmarks") is not None:
+        from benchmarks.cli import bench
+
+        app.command(rich_help_panel=DEV_PANEL)(bench)

@@ -1,0 +1,67 @@
+"""Request bodies that routes read themselves: JSON or multipart with an uploaded document.
+
+Shared by every route that accepts a document, so size limits and error messages are the same.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+from starlette.datastructures import UploadFile as StarletteUpload
+
+from docflow.models.signing import CALLER_INPUT
+from starter.api.context import api_context
+from starter.api.errors import InvalidRequest, PayloadTooLarge
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def is_multipart(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("multipart/form-data")
+
+
+def parse_body(model: type[Model], raw: bytes | str, where: str) -> Model:
+    """Validate JSON text as `model`; errors are located under `where` like FastAPI's own."""
+    try:
+        return model.model_validate_json(raw, context={CALLER_INPUT: True})
+    except ValidationError as exc:
+        errors = [{**error, "loc": (where, *error["loc"])} for error in exc.errors()]
+        raise RequestValidationError(errors) from exc
+
+
+async def read_upload(request: Request, upload: StarletteUpload) -> bytes:
+    """The uploaded bytes, refused if empty or over the configured limit."""
+    limit = api_context(request).settings.api.max_upload_bytes
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"the document exceeds {limit} bytes")
+    if not data:
+        raise InvalidRequest("the uploaded document is empty")
+    return data
+
+
+def file_part(form: FormData) -> StarletteUpload:
+    part = form.get("file")
+    if not isinstance(part, StarletteUpload):
+        raise InvalidRequest("multipart body needs a 'file' part")
+    return part
+
+
+async def text_part(form: FormData, name: str) -> str | None:
+    part = form.get(name)
+    if isinstance(part, StarletteUpload):  # e.g. curl -F request=@request.json
+        return (await part.read()).decode()
+    return part
+
+
+async def version_part(form: FormData) -> int | None:
+    raw = await text_part(form, "version")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise InvalidRequest("'version' must be a positive integer")
+    return int(raw)

@@ -1,0 +1,1 @@
+"""Python helpers that drive docflow's processes on Temporal: one module per process."""
