@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.validation import ValidationActivities
     from activities.validation import options as validation
     from docflow import search_attributes as sa
+    from docflow.correlation import signature_external_id
     from docflow.models import (
         ApprovalDecision,
         ArchiveDocumentInput,
@@ -281,7 +282,7 @@ class SigningWorkflow:
             created = await call(
                 CoreSignatureActivities.create_signature_request,
                 CreateSignatureInput(
-                    external_id=f"{self._request.business_key}#{signature.cycle}",
+                    external_id=signature_external_id(self._request.business_key, signature.cycle),
                     document=self._doc,
                     signers=self._signers,
                     sender_email=carry.route.sender_email,
@@ -350,10 +351,11 @@ class SigningWorkflow:
 
     def _take_outcome(self, uuid: str) -> SignatureEvent | None:
         """Apply this document's buffered events in arrival order; return the deciding one."""
-        for event in self._inbox.take(uuid):
+        events = self._inbox.take(uuid)
+        for n, event in enumerate(events):
             self._apply_progress(event)
             if event.event_type in DECISIVE_EVENTS:
-                for late in self._inbox.close(uuid):
+                for late in events[n + 1 :] + self._inbox.close(uuid):
                     self._record.record(
                         "event_ignored",
                         "core-signature",

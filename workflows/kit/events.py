@@ -17,8 +17,10 @@ from collections.abc import Callable
 from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel
+from temporalio import workflow
 
-from docflow.models.process import InboxState
+with workflow.unsafe.imports_passed_through():
+    from docflow.models.process import InboxState
 
 E = TypeVar("E", bound=BaseModel)
 
