@@ -658,8 +658,10 @@ class SigningWorkflow:
             data={"event_id": event.event_id, "via": event.source},
         )
         signature.last_event = event.event_type.value
-        if event.event_type is SignatureEventType.SIGNER_SIGNED and event.signer_email:
-            signature.signed_by.append(event.signer_email)
+        signature.events_received += 1
+        who = event.signer_email
+        if event.event_type is SignatureEventType.SIGNER_SIGNED and who not in signature.signed_by:
+            signature.signed_by.append(who or "")
 
     @workflow.update(name="decide")
     def decide(self, decision: ApprovalDecision) -> UpdateAccepted:

@@ -60,6 +60,7 @@ class SignatureStatus(BaseModel):
     document_uuid: str | None = None
     signature_request_uuid: str | None = None
     last_event: str | None = None
+    events_received: int = Field(default=0, description="Distinct callbacks/polls applied.")
     signed_by: list[str] = Field(default_factory=list)
     completed_at: datetime | None = None
 

@@ -1,0 +1,100 @@
+"""History budgets of the signing workflow: a month unsigned stays small; a flood of callbacks
+continues as new without losing or double-applying one."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from docflow.models import SignatureEventType, SigningPolicy, SigningState
+from tests.workflows.conftest import FakeSystems, Harness, event, in_state, signing_input, wait_for
+from workflows.signing import HISTORY_BUDGET, SigningWorkflow
+
+# A run continues as new once it reaches HISTORY_BUDGET events; one workflow task's batch of
+# signals may land past the check, so a run ends within this.
+RUN_CEILING = HISTORY_BUDGET + 500
+CALLBACKS = int(os.environ.get("DOCFLOW_BUDGET_CALLBACKS", "10000"))
+
+
+async def run_lengths(client: Client, workflow_id: str) -> list[int]:
+    lengths = []
+    async for execution in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
+        history = await client.get_workflow_handle(
+            workflow_id, run_id=execution.run_id
+        ).fetch_history()
+        lengths.append(len(history.events))
+    return lengths
+
+
+async def test_a_month_unsigned_with_default_polling_stays_under_1000_events(
+    harness: Harness,
+) -> None:
+    process = signing_input(stages=[], policy=SigningPolicy())  # first poll 6 h, then hourly
+    handle = await harness.start(process)
+    await wait_for(handle, in_state(SigningState.AWAITING_SIGNATURE))
+    await harness.env.sleep(timedelta(days=30))
+    for _ in range(200):  # the poll retries hourly in real (skipped) time: ~700 attempts
+        if harness.systems.polls >= 700:
+            break
+        await asyncio.sleep(0.05)
+    history = await handle.fetch_history()
+    status = await handle.query(SigningWorkflow.status)
+    assert status.state is SigningState.AWAITING_SIGNATURE
+    assert harness.systems.polls >= 700, harness.systems.polls
+    assert len(history.events) < 1000, len(history.events)
+    assert len(history.events) < 40  # in fact: constant, whatever the wait
+    await handle.cancel()
+
+
+async def test_10000_callbacks_continue_as_new_within_budget_losing_none(
+    dev_server_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    client = dev_server_env.client
+    systems = FakeSystems()
+    process = signing_input(stages=[])
+    key = process.request.business_key
+    async with Worker(
+        client, task_queue=task_queue, workflows=[SigningWorkflow], activities=systems.activities()
+    ):
+        handle: WorkflowHandle = await client.start_workflow(
+            SigningWorkflow.run, process, id=f"budget-{key}", task_queue=task_queue
+        )
+        await wait_for(handle, in_state(SigningState.AWAITING_SIGNATURE), within=30)
+        latest = client.get_workflow_handle_for(SigningWorkflow.run, handle.id)
+        ids = [f"viewed-{n}-{uuid.uuid4().hex[:6]}" for n in range(CALLBACKS)]
+        sent = 0
+        for start in range(0, len(ids), 250):
+            batch = ids[start : start + 250]
+            # Each batch also repeats 20 ids of the previous one: the sender's retries.
+            repeats = ids[max(0, start - 20) : start]
+            await asyncio.gather(
+                *(
+                    latest.signal(
+                        SigningWorkflow.signature_event,
+                        event(key, SignatureEventType.VIEWED, event_id=event_id),
+                    )
+                    for event_id in [*batch, *repeats]
+                )
+            )
+            sent += len(batch)
+            # A sender paced like a vendor's callback queue: the workflow catches up between
+            # bursts (a run can only continue as new in a workflow task no signal races).
+            while (await latest.query(SigningWorkflow.status)).signature.events_received < sent:
+                await asyncio.sleep(0.05)
+        await latest.signal(
+            SigningWorkflow.signature_event, event(key, SignatureEventType.SIGNED, event_id="done")
+        )
+        result = await latest.result()
+
+    assert result.state is SigningState.COMPLETED
+    assert result.signature.events_received == sent + 1  # every callback once, none twice
+    lengths = await run_lengths(client, handle.id)
+    assert len(lengths) >= 5, lengths  # it continued as new, several times
+    assert max(lengths) <= RUN_CEILING, lengths
+    assert len(result.audit) <= 300 and result.audit_dropped > 0
