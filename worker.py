@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.common import VersioningBehavior
+from temporalio.worker import Worker, WorkerDeploymentConfig, WorkerDeploymentVersion
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import workflows
@@ -22,7 +23,6 @@ from activities import build_activities, new_http_client
 from activities.http.heartbeat import HeartbeatInterceptor
 from docflow.settings import Settings
 from docflow.temporal import connect
-from workflows.signing import SigningWorkflow
 
 logger = logging.getLogger("docflow.worker")
 
@@ -36,7 +36,7 @@ def cache_workflow_bytecode() -> bool:
     writes the cache regardless of that setting; a read-only tree only costs the speed.
     """
     try:
-        cached = bool(compileall.compile_dir(workflows.__path__[0], quiet=2, maxlevels=0))
+        cached = bool(compileall.compile_dir(workflows.__path__[0], quiet=2, maxlevels=1))
     except OSError:
         cached = False
     if not cached:
@@ -50,19 +50,38 @@ def build_worker(
     activities: Sequence[Callable[..., Any]],
     task_queue: str | None = None,
 ) -> Worker:
-    """A worker for the signing workflow and the given (async) activities."""
+    """A worker for every registered workflow and the given (async) activities.
+
+    With `temporal.build_id` set the worker joins its Worker Deployment as that version
+    (Worker Versioning): each run stays pinned to the build it started on, so a new build can
+    change workflow code freely while older runs finish on the old workers (README,
+    "Changing the workflow safely").
+    """
     cache_workflow_bytecode()
+    temporal = settings.temporal
+    deployment = (
+        WorkerDeploymentConfig(
+            version=WorkerDeploymentVersion(
+                deployment_name=temporal.deployment_name, build_id=temporal.build_id
+            ),
+            use_worker_versioning=True,
+            default_versioning_behavior=VersioningBehavior.PINNED,
+        )
+        if temporal.build_id
+        else None
+    )
     return Worker(
         client,
-        task_queue=task_queue or settings.temporal.task_queue,
-        workflows=[SigningWorkflow],
+        task_queue=task_queue or temporal.task_queue,
+        workflows=workflows.all_workflows(),
         activities=list(activities),
         interceptors=[HeartbeatInterceptor()],
-        # docflow's models, activity interfaces and approval rules are deterministic and
+        deployment_config=deployment,
+        # docflow's models, activity interfaces and the workflow kit are deterministic and
         # stateless: share them with the sandbox instead of re-importing them for every run.
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                "docflow", "activities", "workflows.approvals"
+                "docflow", "activities", "workflows.kit"
             )
         ),
     )

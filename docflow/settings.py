@@ -58,6 +58,14 @@ class TemporalSettings(BaseModel):
         default=None, description="Profile in temporal.toml (SDK environment configuration)."
     )
     task_queue: str = "docflow-signing"
+    deployment_name: str = Field(
+        default="docflow", description="Worker Deployment the worker joins (Worker Versioning)."
+    )
+    build_id: str | None = Field(
+        default=None,
+        description="This build's version in the deployment (e.g. the git sha); unset = "
+        "unversioned worker (dev stack, tests).",
+    )
     ui_url: str = Field(default="http://127.0.0.1:8233", description="Web UI base, for links.")
 
 

@@ -85,7 +85,7 @@ async def test_10000_callbacks_continue_as_new_within_budget_losing_none(
             sent += len(batch)
             # A sender paced like a vendor's callback queue: the workflow catches up between
             # bursts (a run can only continue as new in a workflow task no signal races).
-            while (await latest.query(SigningWorkflow.status)).signature.events_received < sent:
+            while (await latest.query(SigningWorkflow.status)).signature.events_received < sent:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
         await latest.signal(
             SigningWorkflow.signature_event, event(key, SignatureEventType.SIGNED, event_id="done")
