@@ -1,6 +1,11 @@
-"""Record SigningWorkflow histories for the replay tests: every branch, one JSON file each.
+"""Record SigningWorkflow histories for the replay tests (the corpus of its current build).
 
-Run `uv run python -m tests.replay.record_histories` after a deliberate workflow change.
+Two sources, one directory each under `tests/replay/SigningWorkflow/`:
+- `stand-in/`: every branch of tests/workflows, on the time-skipping server with stand-in
+  activities (`uv run python -m tests.replay.record_histories`);
+- `dev-server/`: the demo's samples run for real — dev server, simulators, API, worker
+  (`uv run python -m tests.replay.record_histories --dev-server`).
+Record both after a deliberate change that ships as a new build (see the README).
 """
 
 from __future__ import annotations
@@ -8,12 +13,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowHandle, WorkflowHistory
@@ -24,11 +32,14 @@ from temporalio.worker import Worker
 from docflow import search_attributes as sa
 from docflow.models import SigningProcessInput
 from tests.conftest import _binary
+from tests.workflows import signing_give_up_test as give_up
 from tests.workflows import signing_test as scenarios
 from tests.workflows.conftest import FakeSystems, Harness
 from workflows.signing import SigningWorkflow
 
-HISTORIES = Path(__file__).parent / "histories"
+CORPUS = Path(__file__).parent / "SigningWorkflow"
+HISTORIES = CORPUS / "stand-in"
+REAL_HISTORIES = CORPUS / "dev-server"
 
 Scenario = Callable[[Harness], Awaitable[None]]
 
@@ -57,7 +68,16 @@ SCENARIOS: dict[str, Scenario] = {
     "polling_then_late_callback": scenarios.test_polling_keeps_going_while_the_document_is_out,
     "duplicate_early_out_of_order_events": scenarios.test_duplicate_out_of_order_and_early_events,
     "cancelled_during_approval": scenarios.test_cancel_during_approval,
-    "archive_failed": scenarios.test_archive_failure_ends_failed_and_reports,
+    "archive_exception_failed": (
+        scenarios.test_archive_failure_opens_an_exception_that_ends_failed_at_its_deadline
+    ),
+    "archive_repaired": scenarios.test_archive_repaired_by_support_completes,
+    "poll_refused_corrected": give_up.test_poll_refused_with_401_opens_a_repairable_exception,
+    "create_refused_corrected": (
+        give_up.test_core_signature_400_on_create_is_an_exception_not_a_crash
+    ),
+    "temporal_cancel": give_up.test_temporal_cancellation_is_the_business_cancel,
+    "cancel_after_signed": give_up.test_cancel_after_the_signer_signed_archives_instead,
 }
 
 
@@ -126,16 +146,63 @@ def write(histories: dict[str, WorkflowHistory], out_dir: Path = HISTORIES) -> l
     return written
 
 
+async def record_dev_server() -> dict[str, WorkflowHistory]:
+    """Run the demo's samples on the embedded stack; each finished run's history by sample."""
+    from rich.console import Console
+
+    from devstack.demo import DemoContext, run_batch
+    from devstack.embedded import EmbeddedStack, StackPorts
+    from devstack.samples import CRM_KEY
+    from docflow.settings import Settings
+    from docflow.temporal import signing_workflow_id
+    from starter.api_client import DocflowApiClient
+
+    settings = Settings().with_overrides(
+        signing_policy={
+            "signature_poll_after": timedelta(seconds=4),
+            "signature_poll_interval": timedelta(seconds=3),
+        }
+    )
+    ports = StackPorts.any_free()
+    histories: dict[str, WorkflowHistory] = {}
+    with tempfile.TemporaryDirectory() as data_dir:
+        async with (
+            EmbeddedStack(settings=settings, ports=ports, data_dir=Path(data_dir)) as stack,
+            httpx.AsyncClient(timeout=30) as http,
+        ):
+            ctx = DemoContext(
+                api=DocflowApiClient(stack.api_url, CRM_KEY, http=http),
+                http=http,
+                core_signature_url=stack.core_signature_url,
+                ui_url=stack.ui_url,
+            )
+            runs = await run_batch(ctx, Console(quiet=True))
+            assert stack.client is not None
+            for run in runs:
+                if not run.ok:
+                    raise RuntimeError(f"sample {run.name} ended {run.state}: {run.note}")
+                handle = stack.client.get_workflow_handle(signing_workflow_id(run.business_key))
+                histories[run.name] = await handle.fetch_history()
+    return histories
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("scenarios", nargs="*", help=f"default: all of {', '.join(SCENARIOS)}")
-    parser.add_argument("--out", type=Path, default=HISTORIES, help="output directory")
+    parser.add_argument("--out", type=Path, default=None, help="output directory")
+    parser.add_argument(
+        "--dev-server", action="store_true", help="record the demo's samples run for real"
+    )
     args = parser.parse_args()
+    if args.dev_server:
+        for path in write(asyncio.run(record_dev_server()), args.out or REAL_HISTORIES):
+            print(f"wrote {path}")
+        return
     unknown = sorted(set(args.scenarios) - set(SCENARIOS))
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}")
     histories = asyncio.run(record(args.scenarios or list(SCENARIOS)))
-    for path in write(histories, args.out):
+    for path in write(histories, args.out or HISTORIES):
         print(f"wrote {path}")
 
 

@@ -1,7 +1,9 @@
-"""Recorded SigningWorkflow histories replay against the current code (determinism guard).
+"""The SigningWorkflow corpus replays against the current code (determinism guard).
 
-A failure here means a workflow change would break runs already in flight; see the README's
-"Changing the workflow safely" for patching or, when deliberate, refreshing the histories.
+The corpus (`tests/replay/SigningWorkflow/`) holds every branch recorded with stand-ins and
+the demo's samples recorded from real runs on the dev server. A failure here means a change
+would break runs in flight: patch it (`workflow.patched`), or ship it as a new build with
+Worker Versioning and re-record (README, "Changing the workflow safely").
 """
 
 from __future__ import annotations
@@ -21,20 +23,23 @@ from temporalio.worker import Replayer
 with workflow.unsafe.imports_passed_through():
     from docflow.models import RoutingDecision, SigningProcessInput, SigningState, SigningStatus
     from docflow.models.status import TERMINAL_STATES
-    from tests.replay.record_histories import HISTORIES, SCENARIOS
+    from tests.replay.record_histories import CORPUS, HISTORIES, REAL_HISTORIES, SCENARIOS
     from workflows.signing import SigningWorkflow
 
-FILES = sorted(HISTORIES.glob("*.json"))
+FILES = sorted(CORPUS.glob("*/*.json"))
 
 # Audit entries only a particular branch writes: replaying them all exercises every branch.
 BRANCH_MARKERS = {
     "refused",
+    "exception",
+    "archive_exception",
+    "repair_retry",
+    "cancel_refused",
     "decision",
     "reminder",
     "escalated",
     "new_version",
     "resend",
-    "exception",
     "correction",
     "cancel_requested",
     "polled",
@@ -62,20 +67,20 @@ def replayer(workflow_class: type) -> Replayer:
     return Replayer(workflows=[workflow_class], data_converter=pydantic_data_converter)
 
 
-@pytest.mark.parametrize("path", FILES, ids=[path.stem for path in FILES])
+@pytest.mark.parametrize("path", FILES, ids=[f"{p.parent.name}/{p.stem}" for p in FILES])
 async def test_recorded_history_replays_on_current_code(path: Path) -> None:
     result = await replayer(SigningWorkflow).replay_workflow(load(path))
     assert result.replay_failure is None
 
 
 async def test_histories_cover_every_scenario_and_branch() -> None:
-    names = {path.stem for path in FILES}
+    names = {path.stem for path in HISTORIES.glob("*.json")}
     missing = set(SCENARIOS) - names
     record = "uv run python -m tests.replay.record_histories"
     assert not missing, f"not recorded yet; run: {record} {' '.join(sorted(missing))}"
     # Besides one file per scenario, only histories kept from before a patch (see README).
     assert all(name.startswith("pre-") for name in names - set(SCENARIOS)), names
-    results = {path.stem: await recorded_result(load(path)) for path in FILES}
+    results = {path.stem: await recorded_result(load(path)) for path in HISTORIES.glob("*.json")}
     assert {status.state for status in results.values()} == TERMINAL_STATES
     kinds = {entry.kind for status in results.values() for entry in status.audit}
     assert kinds >= BRANCH_MARKERS, f"branches without a history: {BRANCH_MARKERS - kinds}"
@@ -84,6 +89,21 @@ async def test_histories_cover_every_scenario_and_branch() -> None:
     assert results["escalation_approver_decides"].stages[0].escalated
     assert results["expired_resent_exception_cancelled"].signature.cycle == 2
     assert results["bounce_corrected"].state is SigningState.COMPLETED
+
+
+async def test_the_corpus_has_real_runs_from_the_dev_server() -> None:
+    real = {path.stem: await recorded_result(load(path)) for path in REAL_HISTORIES.glob("*.json")}
+    assert len(real) >= 10, sorted(real)
+    assert {status.state for status in real.values()} >= {
+        SigningState.COMPLETED,
+        SigningState.REJECTED,
+        SigningState.DECLINED,
+        SigningState.EXPIRED,
+        SigningState.REFUSED,
+    }
+    # The real runs went through the simulators: a real document uuid, a workspace, a node.
+    completed = real["approved"]
+    assert completed.archive.document_node_id and completed.signature.document_uuid
 
 
 # --------------------------------------------------------------- the guard works
