@@ -6,7 +6,7 @@ import hashlib
 
 import httpx
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.core_signature.client import CoreSignatureClient, SignerSpec
 from activities.core_signature.models import CsDocument, CsSigner
@@ -161,8 +161,11 @@ class CoreSignatureActivities:
         with external_call(f"poll status of document {ref.document_uuid}"):
             document = await self._client.get_document(ref.document_uuid)
         if document.status not in STATUS_TO_EVENT:
+            # Benign: the retry is the poll clock, not a failure (logged at debug, no alert).
             raise ApplicationError(
-                f"document {ref.document_uuid} is still '{document.status}'", type="NotFinalYet"
+                f"document {ref.document_uuid} is still '{document.status}'",
+                type="NotFinalYet",
+                category=ApplicationErrorCategory.BENIGN,
             )
         activity.logger.info("document %s reached status %s", ref.document_uuid, document.status)
         return _status(document)

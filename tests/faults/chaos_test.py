@@ -22,6 +22,8 @@ import pytest
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.client import Client
 
+from activities.content_server import options as content_server
+from activities.core_signature import options as core_signature
 from devstack.embedded import EmbeddedStack
 from devstack.samples import APPROVER_KEYS, CRM_KEY, contract_pdf, legal, sample_request
 from docflow.models import SigningState, SigningStatus
@@ -29,7 +31,6 @@ from docflow.models.status import TERMINAL_STATES
 from docflow.temporal import signing_workflow_id
 from starter.api_client import DocflowApiClient, DocflowApiError
 from tests.stacks import fast_polling_stack, get_json, put_json
-from workflows.signing import CONTENT_SERVER_RETRY, CORE_SIGNATURE_RETRY, TRANSFER_CALL
 
 T = TypeVar("T")
 
@@ -52,8 +53,11 @@ KILL_AFTER_S = (2.0, 3.0)  # a worker is SIGKILLed this long after it started po
 # timeout, at worst its start-to-close timeout. The bound is the longest such wait (the CRM
 # report policy's cap is longer, but its few calls would need five 503s in a row).
 SETTLE_S = (
-    max(CONTENT_SERVER_RETRY.maximum_interval, CORE_SIGNATURE_RETRY.maximum_interval)
-    + TRANSFER_CALL
+    max(
+        content_server.TRANSFER.retry.maximum_interval or timedelta(0),
+        core_signature.TRANSFER.retry.maximum_interval or timedelta(0),
+    )
+    + core_signature.TRANSFER.start_to_close
     + timedelta(minutes=1)
 ).total_seconds()
 WORKER_POLLING = "worker polling task queue"  # worker.py logs this line when it starts polling

@@ -16,21 +16,18 @@ import json
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import WorkflowHandle, WorkflowHistory
+from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from docflow import search_attributes as sa
-from docflow.models import SigningProcessInput
 from tests.conftest import _binary
 from tests.workflows import signing_give_up_test as give_up
 from tests.workflows import signing_test as scenarios
@@ -81,18 +78,6 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
-@dataclass
-class RecordingHarness(Harness):
-    """The workflow tests' harness, remembering every run it starts."""
-
-    handles: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
-
-    async def start(self, process: SigningProcessInput) -> WorkflowHandle[Any, Any]:
-        handle = await super().start(process)
-        self.handles.append(handle)
-        return handle
-
-
 async def _time_skipping_env() -> WorkflowEnvironment:
     """The same server as the `time_skipping_env` fixture of tests/conftest.py."""
     env = await WorkflowEnvironment.start_time_skipping(
@@ -124,12 +109,12 @@ async def record(names: list[str]) -> dict[str, WorkflowHistory]:
                 workflows=[SigningWorkflow],
                 activities=systems.activities(),
             ):
-                harness = RecordingHarness(env, env.client, task_queue, systems)
+                harness = Harness(env, env.client, task_queue, systems)
                 await SCENARIOS[name](harness)
-                if len(harness.handles) != 1:
-                    raise RuntimeError(f"{name}: expected one run, got {len(harness.handles)}")
-                await harness.handles[0].result()
-                histories[name] = await harness.handles[0].fetch_history()
+                if len(harness.started) != 1:
+                    raise RuntimeError(f"{name}: expected one run, got {len(harness.started)}")
+                await harness.started[0].result()
+                histories[name] = await harness.started[0].fetch_history()
     finally:
         await env.shutdown()
     return histories

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -11,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -127,7 +129,11 @@ class FakeSystems:
         if self.fail_poll:
             raise ApplicationError(self.fail_poll, type="AuthenticationError", non_retryable=True)
         if self.polled_status not in STATUS_TO_EVENT:
-            raise ApplicationError(f"still '{self.polled_status}'", type="NotFinalYet")
+            raise ApplicationError(
+                f"still '{self.polled_status}'",
+                type="NotFinalYet",
+                category=ApplicationErrorCategory.BENIGN,
+            )
         return SignatureDocumentStatus(document_uuid=ref.document_uuid, status=self.polled_status)
 
     @activity.defn(name="fetch_signed_artifacts")
@@ -252,15 +258,18 @@ class Harness:
     client: Client
     task_queue: str
     systems: FakeSystems
+    started: list[WorkflowHandle] = field(default_factory=list)
 
     async def start(self, process: SigningProcessInput) -> WorkflowHandle:
-        return await self.client.start_workflow(
+        handle = await self.client.start_workflow(
             SigningWorkflow.run,
             process,
             id=f"signing-{process.request.business_key}",
             task_queue=self.task_queue,
             execution_timeout=timedelta(days=365),
         )
+        self.started.append(handle)
+        return handle
 
 
 @pytest.fixture
@@ -274,4 +283,11 @@ async def harness(
         workflows=[SigningWorkflow],
         activities=systems.activities(),
     ):
-        yield Harness(time_skipping_env, time_skipping_env.client, task_queue, systems)
+        harness = Harness(time_skipping_env, time_skipping_env.client, task_queue, systems)
+        yield harness
+        # On the shared time-skipping server, a leftover run that wakes up later and schedules
+        # an activity on this (stopped) worker's queue would stop time skipping for every
+        # later test: end what the test left running.
+        for handle in harness.started:
+            with contextlib.suppress(RPCError):
+                await handle.terminate("test finished")
