@@ -68,5 +68,6 @@ def build_activities(
         ecm.ensure_business_workspace,
         ecm.archive_document,
         source.report_to_source,
+        source.deliver_message,
         notifications.notify,
     ]

@@ -3,6 +3,9 @@ the endpoint the registry holds for the record's system, signed with that system
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -17,6 +20,7 @@ from activities.source_systems.registry import (
 )
 from docflow.config.bundle import BundleError
 from docflow.models import SourceReport
+from docflow.models.delivery import OutboundMessage
 from docflow.secrets import SecretResolutionError
 from docflow.settings import Settings
 
@@ -49,6 +53,29 @@ class SourceSystemActivities:
             record,
             target.url,
             target.registry_version,
+            response.status_code,
+        )
+
+    @activity.defn(name="deliver_message")
+    async def deliver_message(self, message: OutboundMessage) -> None:
+        """POST one Standard Webhooks message (`{type, timestamp, data}`) to a registered
+        system; `webhook-id` is the message's idempotency key, so receivers apply it once."""
+        target = await self._target(message.target)
+        body = json.dumps(
+            {
+                "type": message.event_type,
+                "timestamp": datetime.now(UTC).isoformat(),
+                "data": message.payload,
+            }
+        )
+        with external_call(f"deliver {message.event_type} to {message.target}"):
+            response = await self._sender(target).send(target.url, message.idempotency_key, body)
+        activity.logger.info(
+            "delivered %s (%s) to %s (%s, HTTP %s)",
+            message.event_type,
+            message.idempotency_key,
+            message.target,
+            target.url,
             response.status_code,
         )
 

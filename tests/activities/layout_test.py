@@ -95,9 +95,12 @@ def test_each_vendor_package_has_activities_options_and_a_client(package: Path) 
     missing = [m for m in VENDOR_MODULES if not (package / f"{m}.py").exists()]
     assert missing == [], f"activities/{package.name} lacks {missing}"
     if not (package / "client.py").exists():
-        # A vendor without its own REST client talks through the shared webhook sender.
+        # A vendor without its own REST client talks through the shared webhook sender; a
+        # package that calls no external system reads docflow's own configuration bundle.
         uses = set().union(*(_imported(m) for m in package.glob("*.py")))
-        assert "activities.http.webhooks" in uses, f"activities/{package.name} lacks client.py"
+        assert uses & {"activities.http.webhooks", "docflow.config.bundle"}, (
+            f"activities/{package.name} lacks client.py"
+        )
 
 
 @pytest.mark.parametrize("package", _vendor_packages(), ids=lambda p: p.name)

@@ -42,10 +42,12 @@ ACTIVITY_NAMES = {
     "create_signature_request",
     "cancel_signature_request",
     "get_signature_status",
+    "await_final_signature_status",
     "fetch_signed_artifacts",
     "ensure_business_workspace",
     "archive_document",
     "report_to_source",
+    "deliver_message",
     "notify",
 }
 

@@ -23,6 +23,7 @@ from docflow.models import (
     SourceRecord,
     SourceReport,
 )
+from docflow.models.delivery import OutboundMessage
 from docflow.settings import Settings
 from tests.activities.simulated import Sim
 
@@ -99,6 +100,31 @@ async def test_report_goes_to_the_registered_endpoint_of_the_records_system(
     await activity_env.run(reports.report_to_source, _report(system="SAP"))
     received = await crm_sim.control("GET", "/reports")
     assert received["count"] == 1 and received["rejected"] == 0
+
+
+async def test_a_delivery_is_a_signed_standard_webhooks_message_applied_once(
+    reports: SourceSystemActivities, activity_env: ActivityEnvironment, crm_sim: Sim
+) -> None:
+    message = OutboundMessage(
+        target="SFDC",
+        event_type="signing.completed",
+        idempotency_key="SFDC-Q-1001:completed",
+        business_key="SFDC-Q-1001",
+        payload={"outcome": "completed"},
+    )
+    await activity_env.run(reports.deliver_message, message)
+    await activity_env.run(reports.deliver_message, message)  # a redelivery
+    received = await crm_sim.control("GET", "/reports")
+    assert received["rejected"] == 0 and received["duplicates"] == 1
+    delivered = received["results"][0]
+    assert delivered["webhook_id"] == "SFDC-Q-1001:completed"
+    assert delivered["payload"]["type"] == "signing.completed"
+    assert delivered["payload"]["data"] == {"outcome": "completed"}
+    with pytest.raises(ApplicationError) as error:
+        await activity_env.run(
+            reports.deliver_message, message.model_copy(update={"target": "EVIL"})
+        )
+    assert error.value.non_retryable
 
 
 async def test_an_unregistered_system_is_a_permanent_error(
