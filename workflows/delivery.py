@@ -1,4 +1,4 @@
-"""DeliveryWorkflow: one signed message to one configured target, as a child of a fan-out.
+"""DeliveryWorkflow: one signed message to one configured target; `fan_out` runs one per target.
 
 Delivers on the target's schedule; a dead letter tells support and waits (for
 `redelivery_window`) for an operator's `redeliver`, then runs the schedule again. Its result
@@ -7,10 +7,12 @@ is the final DeliveryResult; each delivery has its own history and Web UI entry.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
+from temporalio.workflow import ParentClosePolicy
 
 from workflows.kit.calls import best_effort
 from workflows.kit.delivery import deliver
@@ -106,3 +108,33 @@ class DeliveryWorkflow:
     @workflow.query(name="status")
     def status(self) -> ProcessSummary:
         return ProcessSummary.model_validate(self._record.summary_fields())
+
+
+def delivery_workflow_id(message: OutboundMessage) -> str:
+    return f"delivery/{message.target}/{message.idempotency_key}"
+
+
+async def fan_out(
+    messages: list[OutboundMessage],
+    *,
+    task_queue: str | None = None,
+    redelivery_window: timedelta = timedelta(days=7),
+) -> list[DeliveryResult]:
+    """One DeliveryWorkflow child per message, all in parallel; results in input order.
+
+    A child that dead-letters waits up to `redelivery_window` for an operator's redeliver
+    before it returns; pass a zero window to learn dead letters at once (the operator can
+    then start a new DeliveryWorkflow for the message).
+    """
+    handles = [
+        await workflow.start_child_workflow(
+            DeliveryWorkflow.run,
+            DeliveryInput(message=message, redelivery_window=redelivery_window),
+            id=delivery_workflow_id(message),
+            task_queue=task_queue,
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            static_summary=f"Deliver {message.event_type} to {message.target}",
+        )
+        for message in messages
+    ]
+    return list(await asyncio.gather(*handles))

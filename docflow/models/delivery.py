@@ -23,9 +23,7 @@ class DeliveryResult(BaseModel):
     idempotency_key: str
     delivered: bool
     reason: str = Field(default="", description="Why it was dead-lettered.")
-    attempts_rounds: int = Field(
-        default=1, description="Delivery schedules run (1 + redeliveries)."
-    )
+    rounds: int = Field(default=1, description="Delivery schedules run (1 + redeliveries).")
     finished_at: datetime | None = None
 
 
