@@ -15,25 +15,25 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from workflows.kit.await_external import await_outcome
-from workflows.kit.calls import GaveUp, best_effort, call
+from workflows.kit.calls import GaveUp, call
 from workflows.kit.delivery import deliver
 from workflows.kit.events import EventInbox
-from workflows.kit.human_task import ApprovalTask, Notify, wait_for_person
+from workflows.kit.human_task import ApprovalTask, wait_for_person
 from workflows.kit.lifecycle import ProcessEnded, continue_as_new, history_due, run_story
+from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
+from workflows.kit.repair import Repairable
 
 with workflow.unsafe.imports_passed_through():
     from activities.content_server import ContentServerActivities
     from activities.content_server import options as content_server
     from activities.core_signature import CoreSignatureActivities
     from activities.core_signature import options as core_signature
-    from activities.notifications import NotificationActivities
-    from activities.notifications import options as notifications
     from activities.source_systems import SourceSystemActivities
     from activities.source_systems import options as source_systems
     from activities.validation import ValidationActivities
     from activities.validation import options as validation
-    from docflow import search_attributes as sa
+    from docflow.config.mappings import signing_category_values
     from docflow.correlation import signature_external_id
     from docflow.models import (
         ApprovalDecision,
@@ -43,8 +43,6 @@ with workflow.unsafe.imports_passed_through():
         Decision,
         DocumentRef,
         NewDocumentVersion,
-        Notification,
-        NotificationKind,
         RepairRequest,
         ReportOutcome,
         RoutingDecision,
@@ -105,10 +103,11 @@ class SigningWorkflow:
         self._inbox = EventInbox(
             carry.inbox, id_of=lambda e: e.event_id, subject_of=lambda e: e.document_uuid
         )
+        self._notify = Notifier(process.request.business_key, self._record)
+        self._repairs = Repairable(self._record, self._notify)
         self._open_stage: ApprovalTask | None = None
         self._new_version: NewDocumentVersion | None = None
         self._correction: SignatureCorrection | None = None
-        self._repair: RepairRequest | None = None
         self._cancel: CancelRequest | None = None
         self._signed: SignedArtifacts | None = None
         self._ending: tuple[SigningState, str] | None = None
@@ -117,7 +116,13 @@ class SigningWorkflow:
     @workflow.run
     async def run(self, process: SigningProcessInput) -> SigningStatus:
         if process.resume is None:
-            self._index_at_start()
+            source = self._request.source
+            self._record.index_at_start(
+                business_key=self._request.business_key,
+                source_record=f"{source.system}/{source.record_type}/{source.record_id}",
+                document_type=self._request.document_type,
+                environment=process.environment,
+            )
             self._record.record("started", process.started_by, f"document v{self._doc.version}")
         await run_story(self._story, on_cancel=self._temporal_cancel)
         return self.status()
@@ -209,7 +214,7 @@ class SigningWorkflow:
             )
 
         outcome = await task.run(
-            notify=self._notify_stage(spec.name),
+            notify=self._notify.for_task(f"{spec.name}:v{self._doc.version}"),
             subject=f"approval of {self._request.title or self._request.business_key}",
             interrupted=lambda: self._cancel is not None,
             on_reminder=lambda: self._record.record(
@@ -396,12 +401,10 @@ class SigningWorkflow:
             until=policy.exception_deadline,
             attention=True,
         )
-        await self._notify(
-            NotificationKind.SIGNATURE_EXCEPTION,
-            [],
+        await self._notify.support(
             f"Signature exception for {self._request.business_key}: {reason}",
             key=f"exception:{self._carry.signature.cycle}",
-            data={"reason": reason},
+            reason=reason,
         )
         got = await wait_for_person(
             lambda: self._correction is not None or self._cancel is not None,
@@ -437,12 +440,10 @@ class SigningWorkflow:
             )
         except GaveUp as failure:
             self._record.record("cancel_failed", "system", failure.reason)
-            await self._notify(
-                NotificationKind.SIGNATURE_EXCEPTION,
-                [],
+            await self._notify.support(
                 f"Could not cancel the Core Signature request of {self._request.business_key}",
                 key=f"cancel-failed:{self._carry.signature.cycle}",
-                data={"reason": failure.reason},
+                reason=failure.reason,
             )
             self._close_cycle()
             return False
@@ -456,13 +457,15 @@ class SigningWorkflow:
     # ---------------------------------------------------------------- archive
     async def _archive_signed(self) -> None:
         """Fetch, verify and file the signed PDF and its audit trail; repairable on give-up."""
-        while True:
-            self._record.set_state(S.ARCHIVING, "archive of the signed document in Extended ECM")
-            try:
-                await self._archive_once()
-                return
-            except GaveUp as failure:
-                await self._await_repair(f"{failure.operation}: {failure.reason}")
+        outcome = await self._repairs.run(
+            self._archive_once,
+            name="archive of the signed document in Extended ECM",
+            running=S.ARCHIVING,
+            waiting=S.ARCHIVE_EXCEPTION,
+            deadline=self._input.policy.exception_deadline,
+        )
+        if isinstance(outcome, str):
+            await self._finish(S.FAILED, f"archiving failed: {outcome}")
 
     async def _archive_once(self) -> None:
         carry, created = self._carry, self._carry.signature
@@ -495,7 +498,7 @@ class SigningWorkflow:
                     document=ref,
                     name=name,
                     category_id=carry.route.category_id,
-                    category_values=self._category_values(carry.route, signed),
+                    category_values=signing_category_values(self._request, carry.route, signed),
                     rm_classification_id=carry.route.rm_classification_id,
                 ),
                 content_server.TRANSFER,
@@ -508,45 +511,6 @@ class SigningWorkflow:
         self._record.record(
             "archived", "system", f"workspace {workspace.id}, node {archive.document_node_id}"
         )
-
-    async def _await_repair(self, reason: str) -> None:
-        """Archiving gave up: support fixes the cause in ECM and retries, or it ends failed."""
-        policy, self._repair = self._input.policy, None
-        self._record.record("archive_exception", "system", reason)
-        self._record.set_state(
-            S.ARCHIVE_EXCEPTION,
-            f"support to fix and retry (or abandon) archiving: {reason}",
-            until=policy.exception_deadline,
-            attention=True,
-        )
-        await self._notify(
-            NotificationKind.SIGNATURE_EXCEPTION,
-            [],
-            f"Archiving the signed document of {self._request.business_key} failed: {reason}",
-            key=f"archive-exception:{len(self._record.data.audit)}",
-            data={"reason": reason},
-        )
-        repaired = await wait_for_person(
-            lambda: self._repair is not None,
-            deadline=policy.exception_deadline,
-            what="repairing the archive step",
-        )
-        if not repaired or self._repair is None or self._repair.action == "abandon":
-            await self._finish(S.FAILED, f"archiving failed: {reason}")
-
-    def _category_values(self, route: RoutingDecision, signed: SignedArtifacts) -> dict[str, str]:
-        request, source = self._request, self._request.source
-        semantic = {
-            "deal_id": request.metadata.get("deal_id", source.record_id),
-            "account": source.account_name or source.account_id or "",
-            "signers": ", ".join(s.email for s in signed.signers),
-            "completed_at": signed.completed_at.isoformat() if signed.completed_at else "",
-            "business_key": request.business_key,
-            "source_record": f"{source.system}/{source.record_type}/{source.record_id}",
-            "document_type": request.document_type,
-        }
-        attrs = route.category_attributes
-        return {str(attr): semantic[name] for name, attr in attrs.items() if name in semantic}
 
     # ------------------------------------------------------------ the end
     async def _finish(self, state: SigningState, reason: str) -> None:
@@ -584,13 +548,11 @@ class SigningWorkflow:
         else:  # dead-lettered: the outcome stands, a person is told the source was not
             record.record("report_failed", "system", result.reason)
         if not result.delivered or state is S.FAILED:
-            await self._notify(
-                NotificationKind.SIGNATURE_EXCEPTION,
-                [],
+            await self._notify.support(
                 f"{request.business_key} ended {state.value}"
                 + ("" if result.delivered else f"; report to {request.source.system} failed"),
                 key=f"finished:{state.value}",
-                data={"reason": reason if result.delivered else result.reason},
+                reason=reason if result.delivered else result.reason,
             )
         record.set_state(state, "nothing (finished)", attention=not result.delivered)
         record.record("finished", "system", f"{state.value}: {reason}")
@@ -729,14 +691,13 @@ class SigningWorkflow:
 
     @workflow.update(name="repair")
     def repair(self, request: RepairRequest) -> UpdateAccepted:
-        self._repair = request
-        self._record.record(f"repair_{request.action}", request.actor, request.comment)
+        self._repairs.apply(request)
         return UpdateAccepted(state=self._record.state, detail=f"archiving will {request.action}")
 
     @repair.validator
     def _validate_repair(self, request: RepairRequest) -> None:
-        if self._record.state != S.ARCHIVE_EXCEPTION or self._repair is not None:
-            raise ValueError(f"no step is waiting for a repair (process is {self._record.state})")
+        if (reason := self._repairs.refusal(request)) is not None:
+            raise ValueError(reason)
 
     @workflow.update(name="cancel")
     def cancel(self, request: CancelRequest) -> UpdateAccepted:
@@ -786,58 +747,6 @@ class SigningWorkflow:
             return verb
         return f"{verb} by {entry.actor}" + (
             f": {entry.data['comment']}" if entry.data.get("comment") else ""
-        )
-
-    def _index_at_start(self) -> None:
-        if workflow.info().typed_search_attributes.get(sa.BUSINESS_KEY) is not None:
-            return  # starters set these at start; an upsert is a billed action
-        source = self._request.source
-        workflow.upsert_search_attributes(
-            [
-                sa.BUSINESS_KEY.value_set(self._request.business_key),
-                sa.SOURCE_RECORD.value_set(
-                    f"{source.system}/{source.record_type}/{source.record_id}"
-                ),
-                sa.DOCUMENT_TYPE.value_set(self._request.document_type),
-                sa.ENVIRONMENT.value_set(self._input.environment),
-                sa.STATUS.value_set(S.VALIDATING.value),
-            ]
-        )
-
-    def _notify_stage(self, stage: str) -> Notify:
-        async def notify(kind: NotificationKind, recipients: list[str], subject: str) -> None:
-            await self._notify(
-                kind, recipients, subject, key=f"{stage}:v{self._doc.version}:{kind.value}"
-            )
-
-        return notify
-
-    async def _notify(
-        self,
-        kind: NotificationKind,
-        recipients: list[str],
-        subject: str,
-        *,
-        key: str,
-        data: dict[str, str] | None = None,
-    ) -> None:
-        """Best effort: a notification service outage is recorded, never ends the process."""
-        business_key = self._request.business_key
-        await best_effort(
-            NotificationActivities.notify,
-            Notification(
-                idempotency_key=f"{business_key}:{key}",
-                kind=kind,
-                business_key=business_key,
-                recipients=recipients,
-                subject=subject,
-                data={"workflow_id": workflow.info().workflow_id, **(data or {})},
-            ),
-            notifications.NOTIFY,
-            summary=f"Notify {', '.join(recipients) or 'support'}: {kind.value}",
-            on_give_up=lambda failure: self._record.record(
-                "notify_failed", "system", f"{kind.value}: {failure.reason}"
-            ),
         )
 
 

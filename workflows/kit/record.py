@@ -78,6 +78,23 @@ class ProcessRecord:
                 ]
             )
 
+    def index_at_start(
+        self, *, business_key: str, source_record: str, document_type: str, environment: str
+    ) -> None:
+        """Make a process started without search attributes findable (starters normally set
+        them at start, before the first task; an upsert is a billed action)."""
+        if workflow.info().typed_search_attributes.get(sa.BUSINESS_KEY) is not None:
+            return
+        workflow.upsert_search_attributes(
+            [
+                sa.BUSINESS_KEY.value_set(business_key),
+                sa.SOURCE_RECORD.value_set(source_record),
+                sa.DOCUMENT_TYPE.value_set(document_type),
+                sa.ENVIRONMENT.value_set(environment),
+                sa.STATUS.value_set(self.data.state),
+            ]
+        )
+
     def show(self) -> None:
         """Current details in the Web UI: state, what it waits for, since/until, extras."""
         data = self.data
