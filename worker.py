@@ -23,8 +23,23 @@ from activities import build_activities, new_http_client
 from activities.http.heartbeat import HeartbeatInterceptor
 from docflow.settings import Settings
 from docflow.temporal import connect
+from workflows.delivery import DeliveryWorkflow
+from workflows.signing import SigningWorkflow
 
 logger = logging.getLogger("docflow.worker")
+
+# The processes a worker runs, with the children they start (the composition root).
+PROCESSES: dict[str, list[type]] = {
+    "signing": [SigningWorkflow, DeliveryWorkflow],
+}
+
+
+def registered_workflows() -> list[type]:
+    unique: dict[str, type] = {}
+    for classes in PROCESSES.values():
+        for cls in classes:
+            unique.setdefault(cls.__name__, cls)
+    return list(unique.values())
 
 
 def cache_workflow_bytecode() -> bool:
@@ -73,7 +88,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or temporal.task_queue,
-        workflows=workflows.all_workflows(),
+        workflows=registered_workflows(),
         activities=list(activities),
         interceptors=[HeartbeatInterceptor()],
         deployment_config=deployment,

@@ -15,6 +15,7 @@ from docflow.models import (
     SigningStatus,
     UpdateAccepted,
 )
+from docflow.models.approvals import RepairAction
 
 
 class DocflowApiError(RuntimeError):
@@ -117,6 +118,16 @@ class DocflowApiClient:
             f"/v1/signing-processes/{business_key}/versions",
             files={"file": (filename, content, "application/pdf")},
             data={"version": str(version), "comment": comment},
+        )
+        return UpdateAccepted.model_validate(body)
+
+    async def repair(
+        self, business_key: str, action: RepairAction, comment: str = ""
+    ) -> UpdateAccepted:
+        body = await self._call(
+            "POST",
+            f"/v1/signing-processes/{business_key}/repairs",
+            json={"action": action, "comment": comment},
         )
         return UpdateAccepted.model_validate(body)
 

@@ -267,6 +267,27 @@ def correct(
 
 
 @app.command(rich_help_panel=OPERATIONS_PANEL)
+def repair(
+    business_key: str,
+    abandon: Annotated[
+        bool, typer.Option("--abandon", help="Give the step up: the process ends failed.")
+    ] = False,
+    comment: Comment = "",
+    api_url: ApiUrl = "http://127.0.0.1:8100",
+    api_key: ApiKey = "dev-ops-key",
+) -> None:
+    """Retry a step that gave up (archiving) after fixing its cause, or --abandon it."""
+
+    async def go() -> Any:
+        async with DocflowApiClient(api_url, api_key) as client:
+            return await client.repair(
+                business_key, "abandon" if abandon else "retry", comment=comment
+            )
+
+    console.print(run_command(go()).detail)
+
+
+@app.command(rich_help_panel=OPERATIONS_PANEL)
 def cancel(
     business_key: str,
     reason: Annotated[str, typer.Option(help="Why; kept in the audit trail and reported.")],

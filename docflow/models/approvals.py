@@ -45,11 +45,14 @@ class SignatureCorrection(BaseModel):
     comment: str = ""
 
 
+RepairAction = Literal["retry", "abandon"]
+
+
 class RepairRequest(BaseModel):
     """Support's answer to a step that gave up: retry it (after fixing the cause) or abandon."""
 
     actor: str
-    action: Literal["retry", "abandon"]
+    action: RepairAction
     comment: str = ""
 
 

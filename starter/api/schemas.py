@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from docflow.models import Decision, DocumentRef, Signer, SigningRequest
+from docflow.models.approvals import RepairAction
 
 _DOCUMENT_EXAMPLE = {
     "key": "sha256/9f/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
@@ -96,6 +97,20 @@ class NewVersionBody(BaseModel):
                 {"document": {**_DOCUMENT_EXAMPLE, "version": 2}, "comment": "clause 7 fixed"}
             ]
         }
+    )
+
+
+class RepairBody(BaseModel):
+    """Support's answer to a step that gave up (e.g. archiving): retry after fixing, or abandon."""
+
+    action: RepairAction
+    comment: str = Field(default="", max_length=4000)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"action": "retry", "comment": "category 9001 restored in ECM"}]
+        },
     )
 
 

@@ -19,6 +19,7 @@ from docflow.models import (
     Decision,
     DocumentRef,
     NewDocumentVersion,
+    RepairRequest,
     SignatureCorrection,
     SignatureEvent,
     Signer,
@@ -28,6 +29,7 @@ from docflow.models import (
     SigningStatus,
     UpdateAccepted,
 )
+from docflow.models.approvals import RepairAction
 from docflow.settings import Settings
 from docflow.temporal import signing_workflow_id
 from starter.processes.base import (
@@ -139,6 +141,19 @@ class SigningProcesses(ProcessClient):
             actor=actor, signers=signers, document=document, comment=comment
         )
         return await self._accepted(business_key, "correct_signature", payload, request_id)
+
+    async def repair(
+        self,
+        business_key: str,
+        actor: str,
+        action: RepairAction,
+        comment: str = "",
+        *,
+        request_id: str | None = None,
+    ) -> UpdateAccepted:
+        """Answer a step that gave up (archiving): retry it after fixing the cause, or abandon."""
+        payload = RepairRequest(actor=actor, action=action, comment=comment)
+        return await self._accepted(business_key, "repair", payload, request_id)
 
     async def cancel(
         self, business_key: str, actor: str, reason: str, *, request_id: str | None = None

@@ -26,6 +26,7 @@ API_KEYS = {
     "alice": ("alice@example.com", ["processes:read", "approvals:decide"]),
     "bob": ("bob@example.com", ["processes:read", "approvals:decide"]),
     "auditor": ("auditor@example.com", ["processes:read"]),
+    "ops": ("ops@example.com", ["processes:read", "processes:correct"]),
 }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -55,6 +56,7 @@ class Systems:
     def __init__(self, document: DocumentRef) -> None:
         self.document = document
         self.reports: list[SourceReport] = []
+        self.archive_down = False
 
     @activity.defn(name="validate_signing_request")
     async def validate(self, process: SigningProcessInput) -> ValidationResult:
@@ -70,12 +72,12 @@ class Systems:
         )
 
     @activity.defn(name="cancel_signature_request")
-    async def cancel(self, ref: SignatureRequestCreated) -> None:
-        return None
+    async def cancel(self, ref: SignatureRequestCreated) -> SignatureDocumentStatus:
+        return SignatureDocumentStatus(document_uuid=ref.document_uuid, status="ca")
 
-    @activity.defn(name="get_signature_status")
+    @activity.defn(name="await_final_signature_status")
     async def poll(self, ref: SignatureRequestCreated) -> SignatureDocumentStatus:
-        return SignatureDocumentStatus(document_uuid=ref.document_uuid, status="se")
+        raise ApplicationError("still sent", type="NotFinalYet")
 
     @activity.defn(name="fetch_signed_artifacts")
     async def fetch(self, ref: SignatureRequestCreated) -> SignedArtifacts:
@@ -92,6 +94,8 @@ class Systems:
 
     @activity.defn(name="archive_document")
     async def archive(self, request: ArchiveDocumentInput) -> ArchivedNode:
+        if self.archive_down:
+            raise ApplicationError("category 4 does not exist", non_retryable=True)
         return ArchivedNode(node_id=20, created=True)
 
     @activity.defn(name="report_to_source")
@@ -174,3 +178,46 @@ async def test_start_decide_and_signed_callback_complete_the_real_workflow(
     assert systems.reports[-1].outcome.value == "completed"
     status = await api.get(f"/v1/signing-processes/{key}", headers=auth("crm"))
     assert status.json()["state"] == "completed"
+
+
+async def test_support_retries_an_archive_that_gave_up(
+    real_api: tuple[httpx.AsyncClient, Systems, DocumentRef], dev_server_env: WorkflowEnvironment
+) -> None:
+    api, systems, document = real_api
+    systems.archive_down = True
+    key = new_key("REPAIR")
+    body = {
+        "request": signing_request(key, approvers=[ALICE]).model_dump(mode="json"),
+        "document": document.model_dump(),
+    }
+    handle = workflow(dev_server_env.client, key)
+    assert (await api.post("/v1/signing-processes", json=body, headers=auth("crm"))).is_success
+    await wait_until(handle, lambda s: s.state is SigningState.AWAITING_APPROVAL)
+    early = await api.post(
+        f"/v1/signing-processes/{key}/repairs", json={"action": "retry"}, headers=auth("ops")
+    )
+    assert early.status_code == 409, early.text  # nothing gave up yet
+    await api.post(
+        f"/v1/signing-processes/{key}/decisions",
+        json={"decision": "approve"},
+        headers=auth("alice"),
+    )
+    await wait_until(handle, lambda s: s.state is SigningState.AWAITING_SIGNATURE)
+    await api.post("/webhooks/core-signature", json=callback(key, "signed"))
+    status = await wait_until(handle, lambda s: s.state is SigningState.ARCHIVE_EXCEPTION)
+    assert status.attention and "category 4 does not exist" in status.waiting_for
+
+    forbidden = await api.post(
+        f"/v1/signing-processes/{key}/repairs", json={"action": "retry"}, headers=auth("crm")
+    )
+    assert forbidden.status_code == 403, forbidden.text
+    systems.archive_down = False  # support restored the category
+    repaired = await api.post(
+        f"/v1/signing-processes/{key}/repairs",
+        json={"action": "retry", "comment": "category restored"},
+        headers=auth("ops"),
+    )
+    assert repaired.status_code == 200, repaired.text
+    result = await handle.result()
+    assert result.state is SigningState.COMPLETED
+    assert any(e.kind == "repair_retry" and e.actor == "ops@example.com" for e in result.audit)

@@ -22,6 +22,7 @@ from starter.api.schemas import (
     CorrectionBody,
     DecisionBody,
     NewVersionBody,
+    RepairBody,
     StartedProcess,
     StartSigningProcess,
 )
@@ -303,6 +304,33 @@ async def correct(
         request_id=_request_id(principal, idempotency_key),
     )
     log.info("correction of %s by %s accepted", business_key, principal.subject)
+    return accepted
+
+
+@router.post(
+    "/signing-processes/{business_key}/repairs",
+    tags=["exceptions"],
+    summary="Retry or abandon a step that gave up",
+    description="When archiving gave up (the process is `archive_exception`): `retry` after "
+    "fixing the cause in Extended ECM, or `abandon` (the process ends failed and is reported).",
+    response_model=UpdateAccepted,
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+)
+async def repair(
+    business_key: BusinessKey,
+    body: RepairBody,
+    principal: Annotated[Principal, Depends(require(Scope.CORRECT))],
+    processes: Processes,
+    idempotency_key: IdempotencyKey = None,
+) -> UpdateAccepted:
+    accepted = await processes.repair(
+        business_key,
+        principal.subject,
+        body.action,
+        body.comment,
+        request_id=_request_id(principal, idempotency_key),
+    )
+    log.info("repair (%s) of %s by %s accepted", body.action, business_key, principal.subject)
     return accepted
 
 
