@@ -156,7 +156,8 @@ class SigningWorkflow:
         self._record.record(
             "routed",
             "system",
-            f"rule {route.rule} (rules {route.rules_version}), template {route.signature_template}",
+            f"rule {route.rule} (rules {route.rules_version}, configuration "
+            f"{result.config_version or 'unversioned'}), template {route.signature_template}",
         )
         return route
 
