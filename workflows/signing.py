@@ -14,15 +14,14 @@ from typing import Literal
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.kit.await_external import await_outcome
 from workflows.kit.calls import GaveUp, call
 from workflows.kit.delivery import deliver
-from workflows.kit.events import EventInbox
 from workflows.kit.human_task import ApprovalTask, wait_for_person
 from workflows.kit.lifecycle import ProcessEnded, continue_as_new, history_due, run_story
 from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
 from workflows.kit.repair import Repairable
+from workflows.kit.signature import SignatureException, SignatureRequest
 
 with workflow.unsafe.imports_passed_through():
     from activities.content_server import ContentServerActivities
@@ -58,9 +57,6 @@ with workflow.unsafe.imports_passed_through():
         WorkspaceRequest,
     )
     from docflow.models.events import (
-        DECISIVE_EVENTS,
-        SIGNED_STATUSES,
-        STATUS_TO_EVENT,
         SignatureEventType,
     )
     from docflow.models.status import TERMINAL_STATES
@@ -80,10 +76,6 @@ HISTORY_BUDGET = 2_000
 Verdict = Literal["resend", "approve", "signed"]
 
 
-class SignatureException(Exception):
-    """The signature cycle cannot go on by itself; support corrects it or it ends."""
-
-
 @workflow.defn(name="SigningWorkflow")
 class SigningWorkflow:
     @workflow.init
@@ -100,10 +92,8 @@ class SigningWorkflow:
             saved=carry.record,
         )
         carry.record = self._record.data
-        self._inbox = EventInbox(
-            carry.inbox, id_of=lambda e: e.event_id, subject_of=lambda e: e.document_uuid
-        )
         self._notify = Notifier(process.request.business_key, self._record)
+        self._signature = SignatureRequest(carry, self._record, self._notify)
         self._repairs = Repairable(self._record, self._notify)
         self._open_stage: ApprovalTask | None = None
         self._new_version: NewDocumentVersion | None = None
@@ -240,7 +230,7 @@ class SigningWorkflow:
         while True:
             self._raise_if_cancelled()
             try:
-                if carry.created is None:
+                if not self._signature.is_open:
                     await self._send_for_signature()
                 event = await self._await_signature_outcome()
             except SignatureException as problem:
@@ -262,7 +252,8 @@ class SigningWorkflow:
                 kind is SignatureEventType.EXPIRED
                 and carry.resends < self._input.policy.max_resends
             ):
-                carry.resends, carry.created = carry.resends + 1, None
+                carry.resends += 1
+                self._signature.close()
                 self._record.record(
                     "resend", "system", f"signature expired; resend {carry.resends}"
                 )
@@ -284,109 +275,47 @@ class SigningWorkflow:
             raise GaveUp("docflow", "send for signature", "document version was not approved")
         signature.cycle += 1
         self._record.set_state(S.SENDING, "Core Signature to accept the request")
-        try:
-            created = await call(
-                CoreSignatureActivities.create_signature_request,
-                CreateSignatureInput(
-                    external_id=signature_external_id(self._request.business_key, signature.cycle),
-                    document=self._doc,
-                    signers=self._signers,
-                    sender_email=carry.route.sender_email,
-                    subject=self._request.title or f"Please sign: {self._doc.filename}",
-                    message=self._request.message,
-                    auto_expire_days=self._input.policy.auto_expire_days,
-                ),
-                core_signature.TRANSFER,
-                summary=f"Create Core Signature request (cycle {signature.cycle}, "
-                f"{len(self._signers)} signer(s))",
-            )
-        except GaveUp as failure:
-            raise SignatureException(
-                f"Core Signature refused the request: {failure.reason}"
-            ) from failure
-        carry.created = created
-        carry.poll_from = workflow.now() + self._input.policy.signature_poll_after
-        signature.document_uuid = created.document_uuid
-        signature.signature_request_uuid = created.signature_request_uuid
-        signature.signed_by, signature.last_event = [], None
-        self._record.record(
-            "sent",
-            "system",
-            f"signature request {created.signature_request_uuid}",
-            data={"document_uuid": created.document_uuid, "cycle": str(signature.cycle)},
+        await self._signature.send(
+            CreateSignatureInput(
+                external_id=signature_external_id(self._request.business_key, signature.cycle),
+                document=self._doc,
+                signers=self._signers,
+                sender_email=carry.route.sender_email,
+                subject=self._request.title or f"Please sign: {self._doc.filename}",
+                message=self._request.message,
+                auto_expire_days=self._input.policy.auto_expire_days,
+            ),
+            poll_after=self._input.policy.signature_poll_after,
         )
 
     async def _await_signature_outcome(self) -> SignatureEvent:
-        """The deciding event of the open request: from callbacks or, failing them, a poll."""
-        created, policy = self._carry.created, self._input.policy
-        assert created is not None and self._carry.poll_from is not None
-        self._record.set_state(
-            S.AWAITING_SIGNATURE, f"signature by {', '.join(s.email for s in self._signers)}"
-        )
-        uuid = created.document_uuid
+        """The deciding event of the open request; continues as new past the history budget."""
+        policy = self._input.policy
         while True:
-            if (outcome := self._take_outcome(uuid)) is not None:
-                return outcome
-            if self._cancel is not None:
-                if await self._cancel_request("cancel requested"):
-                    return self._polled_event(uuid, "si")
-                self._raise_if_cancelled()
-            if history_due(HISTORY_BUDGET):
-                self._carry.inbox = self._inbox.state
-                await continue_as_new(self._input.model_copy(update={"resume": self._carry}))
-            try:
-                polled = await await_outcome(
-                    lambda: (
-                        self._inbox.has(uuid)
-                        or self._cancel is not None
-                        or history_due(HISTORY_BUDGET)
-                    ),
-                    poll=CoreSignatureActivities.await_final_status,
-                    poll_arg=created,
-                    options=core_signature.CALL,
-                    first_poll_after=self._carry.poll_from - workflow.now(),
-                    every=policy.signature_poll_interval,
-                    give_up=policy.signature_poll_give_up,
-                    summary="Core Signature status",
-                )
-            except GaveUp as failure:
-                raise SignatureException(f"status polling gave up: {failure.reason}") from failure
-            if polled is not None:
-                self._record.record("polled", "system", f"document status '{polled.status}'")
-                self._inbox.offer(self._polled_event(uuid, polled.status, polled.decline_reason))
-
-    def _take_outcome(self, uuid: str) -> SignatureEvent | None:
-        """Apply this document's buffered events in arrival order; return the deciding one."""
-        events = self._inbox.take(uuid)
-        for n, event in enumerate(events):
-            self._apply_progress(event)
-            if event.event_type in DECISIVE_EVENTS:
-                for late in events[n + 1 :] + self._inbox.close(uuid):
-                    self._record.record(
-                        "event_ignored",
-                        "core-signature",
-                        f"{late.event_type.value} after {event.event_type.value}",
-                        data={"event_id": late.event_id},
-                    )
-                if event.event_type is SignatureEventType.SIGNED:
-                    self._carry.signature.completed_at = event.event_time
+            self._record.set_state(
+                S.AWAITING_SIGNATURE, f"signature by {', '.join(s.email for s in self._signers)}"
+            )
+            event = await self._signature.outcome(
+                every=policy.signature_poll_interval,
+                give_up=policy.signature_poll_give_up,
+                interrupted=lambda: self._cancel is not None or history_due(HISTORY_BUDGET),
+            )
+            if event is not None:
                 return event
-        return None
+            if self._cancel is not None:
+                if await self._withdraw("cancel requested"):
+                    assert self._carry.created is not None
+                    return self._signature.polled(self._carry.created.document_uuid, "si")
+                self._raise_if_cancelled()
+            self._carry.inbox = self._signature.inbox.state
+            await continue_as_new(self._input.model_copy(update={"resume": self._carry}))
 
-    def _close_cycle(self) -> list[SignatureEvent]:
-        """Later events of the current document are stale; the next send opens a new cycle."""
-        created, self._carry.created = self._carry.created, None
-        return self._inbox.close(created.document_uuid) if created else []
-
-    def _polled_event(self, uuid: str, status: str, detail: str = "") -> SignatureEvent:
-        return SignatureEvent(
-            event_id=f"poll:{uuid}:{status}",
-            event_type=STATUS_TO_EVENT.get(status, SignatureEventType.SIGNED),
-            event_time=workflow.now(),
-            document_uuid=uuid,
-            detail=detail,
-            source="poll",
-        )
+    async def _withdraw(self, why: str) -> bool:
+        """Withdraw the open request; True (and the cancel refused) when it is signed."""
+        signed = await self._signature.withdraw(why)
+        if signed:
+            self._cancel = None
+        return signed
 
     async def _resolve_exception(self, reason: str) -> Verdict:
         """Support corrects (new signers or document), cancels, or the deadline ends it.
@@ -412,7 +341,7 @@ class SigningWorkflow:
             deadline=policy.exception_deadline,
             what="resolving the signature exception",
         )
-        if await self._cancel_request("the exception was resolved"):
+        if await self._withdraw("the exception was resolved"):
             return "signed"
         self._raise_if_cancelled()
         if not got or self._correction is None:
@@ -426,34 +355,6 @@ class SigningWorkflow:
                 return "approve"
             self._carry.approved_sha256 = correction.document.sha256
         return "resend"
-
-    async def _cancel_request(self, why: str) -> bool:
-        """Cancel the open request at Core Signature; True when it turned out to be signed."""
-        created = self._carry.created
-        if created is None:
-            return False
-        try:
-            final = await call(
-                CoreSignatureActivities.cancel_signature_request,
-                created,
-                core_signature.CALL,
-                summary=f"Cancel signature request {created.signature_request_uuid} ({why})",
-            )
-        except GaveUp as failure:
-            self._record.record("cancel_failed", "system", failure.reason)
-            await self._notify.support(
-                f"Could not cancel the Core Signature request of {self._request.business_key}",
-                key=f"cancel-failed:{self._carry.signature.cycle}",
-                reason=failure.reason,
-            )
-            self._close_cycle()
-            return False
-        if final.status in SIGNED_STATUSES:
-            self._record.record("cancel_refused", "core-signature", "the document is signed")
-            self._cancel = None
-            return True
-        self._close_cycle()
-        return False
 
     # ---------------------------------------------------------------- archive
     async def _archive_signed(self) -> None:
@@ -575,7 +476,7 @@ class SigningWorkflow:
                 await self._finish(*self._ending)
             if state == S.ARCHIVE_EXCEPTION:
                 await self._finish(S.FAILED, "archiving abandoned: cancelled in Temporal")
-            if state != S.ARCHIVING and not await self._cancel_request(request.reason):
+            if state != S.ARCHIVING and not await self._withdraw(request.reason):
                 await self._cancelled(request)
             self._record.record("cancel_refused", "system", "the document is signed")
             await self._archive_signed()
@@ -586,45 +487,10 @@ class SigningWorkflow:
     # -------------------------------------------------------------- handlers
     @workflow.signal(name="signature_event")
     def signature_event(self, event: SignatureEvent) -> None:
-        """A verified Core Signature event (callback or replay): a hint, applied once.
-
-        Progress of the open request (viewed, one signer signed) is recorded at once and
-        wakes nothing; deciding or early events wait in the inbox for the story.
-        """
-        state, created = self._record.state, self._carry.created
-        if state in TERMINAL_STATES or state in (S.ARCHIVING, S.ARCHIVE_EXCEPTION, S.REPORTING):
-            if self._inbox.offer(event, keep=False) == "accepted":
-                self._record.record(
-                    "event_ignored",
-                    "core-signature",
-                    f"{event.event_type.value} after the signature phase",
-                    data={"event_id": event.event_id},
-                )
-        elif (
-            state == S.AWAITING_SIGNATURE
-            and created is not None
-            and event.document_uuid == created.document_uuid
-            and event.event_type not in DECISIVE_EVENTS
-        ):
-            if self._inbox.offer(event, keep=False) == "accepted":
-                self._apply_progress(event)
-        else:
-            self._inbox.offer(event)
-
-    def _apply_progress(self, event: SignatureEvent) -> None:
-        signature = self._carry.signature
-        by = f" by {event.signer_email}" if event.signer_email else ""
-        self._record.record(
-            "event",
-            "core-signature",
-            event.event_type.value + by,
-            data={"event_id": event.event_id, "via": event.source},
-        )
-        signature.last_event = event.event_type.value
-        signature.events_received += 1
-        who = event.signer_email
-        if event.event_type is SignatureEventType.SIGNER_SIGNED and who not in signature.signed_by:
-            signature.signed_by.append(who or "")
+        """A verified Core Signature event (callback or replay): a hint, applied once."""
+        state = self._record.state
+        past = state in TERMINAL_STATES or state in (S.ARCHIVING, S.ARCHIVE_EXCEPTION, S.REPORTING)
+        self._signature.on_event(event, listening=not past)
 
     @workflow.update(name="decide")
     def decide(self, decision: ApprovalDecision) -> UpdateAccepted:

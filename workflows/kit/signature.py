@@ -1,0 +1,208 @@
+"""An open Core Signature request: send it, hear its outcome, withdraw it.
+
+Rules:
+- a request is sent once per cycle, idempotent by its external id (`<business key>#<cycle>`);
+  Core Signature refusing it raises `SignatureException` (support corrects, the process
+  does not fail);
+- callbacks are hints, deduplicated by the kit's inbox: progress of the open request (viewed,
+  one signer signed) is recorded at once and wakes nothing; deciding and early events wait in
+  the inbox; events after the outcome, or of an earlier cycle, are recorded as ignored;
+- if no deciding event arrives by `poll_after`, one poll activity (the kit's flat-history
+  polling) asks Core Signature; a poll that gives up raises `SignatureException`;
+- withdrawing asks Core Signature for the final status: a document already signed is
+  reported as signed — a signed document always wins over a cancel.
+Any process that needs a signature composes this block; its state lives in the process's
+carry model (`SigningCarry`: `created`, `poll_from`, `signature`, `inbox`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from temporalio import workflow
+
+from workflows.kit.await_external import await_outcome
+from workflows.kit.calls import GaveUp, call
+from workflows.kit.events import EventInbox
+from workflows.kit.notify import Notifier
+from workflows.kit.record import ProcessRecord
+
+with workflow.unsafe.imports_passed_through():
+    from activities.core_signature import CoreSignatureActivities
+    from activities.core_signature import options as core_signature
+    from docflow.models import CreateSignatureInput, SignatureEvent, SigningCarry
+    from docflow.models.events import (
+        DECISIVE_EVENTS,
+        SIGNED_STATUSES,
+        STATUS_TO_EVENT,
+        SignatureEventType,
+    )
+
+
+class SignatureException(Exception):
+    """The signature cycle cannot go on by itself; support corrects it or it ends."""
+
+
+class SignatureRequest:
+    def __init__(self, carry: SigningCarry, record: ProcessRecord, notify: Notifier) -> None:
+        self._carry, self._record, self._notify = carry, record, notify
+        self.inbox = EventInbox(
+            carry.inbox, id_of=lambda e: e.event_id, subject_of=lambda e: e.document_uuid
+        )
+
+    @property
+    def is_open(self) -> bool:
+        return self._carry.created is not None
+
+    async def send(self, request: CreateSignatureInput, *, poll_after: timedelta) -> None:
+        """Create the request of the next cycle (`request.external_id` names the cycle)."""
+        carry, signature = self._carry, self._carry.signature
+        try:
+            created = await call(
+                CoreSignatureActivities.create_signature_request,
+                request,
+                core_signature.TRANSFER,
+                summary=f"Create Core Signature request (cycle {signature.cycle}, "
+                f"{len(request.signers)} signer(s))",
+            )
+        except GaveUp as failure:
+            raise SignatureException(
+                f"Core Signature refused the request: {failure.reason}"
+            ) from failure
+        carry.created, carry.poll_from = created, workflow.now() + poll_after
+        signature.document_uuid = created.document_uuid
+        signature.signature_request_uuid = created.signature_request_uuid
+        signature.signed_by, signature.last_event = [], None
+        self._record.record(
+            "sent",
+            "system",
+            f"signature request {created.signature_request_uuid}",
+            data={"document_uuid": created.document_uuid, "cycle": str(signature.cycle)},
+        )
+
+    async def outcome(
+        self,
+        *,
+        every: timedelta,
+        give_up: timedelta,
+        interrupted: Callable[[], bool],
+    ) -> SignatureEvent | None:
+        """The deciding event (callbacks, else a poll); None as soon as `interrupted()`."""
+        created, poll_from = self._carry.created, self._carry.poll_from
+        assert created is not None and poll_from is not None
+        uuid = created.document_uuid
+        while True:
+            if (event := self._take_outcome(uuid)) is not None:
+                return event
+            if interrupted():
+                return None
+            try:
+                polled = await await_outcome(
+                    lambda: self.inbox.has(uuid) or interrupted(),
+                    poll=CoreSignatureActivities.await_final_status,
+                    poll_arg=created,
+                    options=core_signature.CALL,
+                    first_poll_after=poll_from - workflow.now(),
+                    every=every,
+                    give_up=give_up,
+                    summary="Core Signature status",
+                )
+            except GaveUp as failure:
+                raise SignatureException(f"status polling gave up: {failure.reason}") from failure
+            if polled is not None:
+                self._record.record("polled", "system", f"document status '{polled.status}'")
+                self.inbox.offer(self.polled(uuid, polled.status, polled.decline_reason))
+
+    def on_event(self, event: SignatureEvent, *, listening: bool) -> None:
+        """A verified callback; `listening` is False once the process is past the signature."""
+        created = self._carry.created
+        if not listening:
+            if self.inbox.offer(event, keep=False) == "accepted":
+                self._ignored(event, "after the signature phase")
+        elif (
+            created is not None
+            and event.document_uuid == created.document_uuid
+            and event.event_type not in DECISIVE_EVENTS
+        ):
+            if self.inbox.offer(event, keep=False) == "accepted":
+                self._progress(event)
+        else:
+            self.inbox.offer(event)
+
+    async def withdraw(self, why: str) -> bool:
+        """Cancel the open request; True when Core Signature says it is signed already."""
+        created = self._carry.created
+        if created is None:
+            return False
+        try:
+            final = await call(
+                CoreSignatureActivities.cancel_signature_request,
+                created,
+                core_signature.CALL,
+                summary=f"Cancel signature request {created.signature_request_uuid} ({why})",
+            )
+        except GaveUp as failure:
+            self._record.record("cancel_failed", "system", failure.reason)
+            await self._notify.support(
+                f"Could not cancel the Core Signature request ({why})",
+                key=f"cancel-failed:{self._carry.signature.cycle}",
+                reason=failure.reason,
+            )
+            self.close()
+            return False
+        if final.status in SIGNED_STATUSES:
+            self._record.record("cancel_refused", "core-signature", "the document is signed")
+            return True
+        self.close()
+        return False
+
+    def close(self) -> None:
+        """Done with this cycle: its later events are stale; the next send opens a new one."""
+        created, self._carry.created = self._carry.created, None
+        if created is not None:
+            self.inbox.close(created.document_uuid)
+
+    def polled(self, uuid: str, status: str, detail: str = "") -> SignatureEvent:
+        return SignatureEvent(
+            event_id=f"poll:{uuid}:{status}",
+            event_type=STATUS_TO_EVENT.get(status, SignatureEventType.SIGNED),
+            event_time=workflow.now(),
+            document_uuid=uuid,
+            detail=detail,
+            source="poll",
+        )
+
+    def _take_outcome(self, uuid: str) -> SignatureEvent | None:
+        """Apply this document's buffered events in arrival order; return the deciding one."""
+        events = self.inbox.take(uuid)
+        for n, event in enumerate(events):
+            self._progress(event)
+            if event.event_type in DECISIVE_EVENTS:
+                for late in events[n + 1 :] + self.inbox.close(uuid):
+                    self._ignored(late, f"after {event.event_type.value}")
+                if event.event_type is SignatureEventType.SIGNED:
+                    self._carry.signature.completed_at = event.event_time
+                return event
+        return None
+
+    def _progress(self, event: SignatureEvent) -> None:
+        signature, who = self._carry.signature, event.signer_email
+        self._record.record(
+            "event",
+            "core-signature",
+            event.event_type.value + (f" by {who}" if who else ""),
+            data={"event_id": event.event_id, "via": event.source},
+        )
+        signature.last_event = event.event_type.value
+        signature.events_received += 1
+        if event.event_type is SignatureEventType.SIGNER_SIGNED and who not in signature.signed_by:
+            signature.signed_by.append(who or "")
+
+    def _ignored(self, event: SignatureEvent, why: str) -> None:
+        self._record.record(
+            "event_ignored",
+            "core-signature",
+            f"{event.event_type.value} {why}",
+            data={"event_id": event.event_id},
+        )
