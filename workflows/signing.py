@@ -93,7 +93,7 @@ class SigningWorkflow:
         )
         carry.record = self._record.data
         self._notify = Notifier(process.request.business_key, self._record)
-        self._signature = SignatureRequest(carry, self._record, self._notify)
+        self._signature = SignatureRequest(carry.request, self._record, self._notify)
         self._repairs = Repairable(self._record, self._notify)
         self._open_stage: ApprovalTask | None = None
         self._new_version: NewDocumentVersion | None = None
@@ -119,7 +119,7 @@ class SigningWorkflow:
 
     async def _story(self) -> None:
         try:
-            if self._carry.created is None:
+            if self._carry.request.created is None:
                 self._carry.route = await self._validate()
                 await self._approve_current_version()
             while not await self._collect_signature():
@@ -270,7 +270,7 @@ class SigningWorkflow:
                 return verdict == "signed"
 
     async def _send_for_signature(self) -> None:
-        carry, signature = self._carry, self._carry.signature
+        carry, signature = self._carry, self._carry.request.status
         if self._doc.sha256 != carry.approved_sha256 or carry.route is None:
             raise GaveUp("docflow", "send for signature", "document version was not approved")
         signature.cycle += 1
@@ -304,10 +304,9 @@ class SigningWorkflow:
                 return event
             if self._cancel is not None:
                 if await self._withdraw("cancel requested"):
-                    assert self._carry.created is not None
-                    return self._signature.polled(self._carry.created.document_uuid, "si")
+                    assert self._carry.request.created is not None
+                    return self._signature.polled(self._carry.request.created.document_uuid, "si")
                 self._raise_if_cancelled()
-            self._carry.inbox = self._signature.inbox.state
             await continue_as_new(self._input.model_copy(update={"resume": self._carry}))
 
     async def _withdraw(self, why: str) -> bool:
@@ -333,7 +332,7 @@ class SigningWorkflow:
         )
         await self._notify.support(
             f"Signature exception for {self._request.business_key}: {reason}",
-            key=f"exception:{self._carry.signature.cycle}",
+            key=f"exception:{self._carry.request.status.cycle}",
             reason=reason,
         )
         got = await wait_for_person(
@@ -370,11 +369,11 @@ class SigningWorkflow:
             await self._finish(S.FAILED, f"archiving failed: {outcome}")
 
     async def _archive_once(self) -> None:
-        carry, created = self._carry, self._carry.signature
-        assert carry.route is not None and carry.created is not None
+        carry, created = self._carry, self._carry.request.status
+        assert carry.route is not None and carry.request.created is not None
         signed = self._signed = await call(
             CoreSignatureActivities.fetch_signed_artifacts,
-            carry.created,
+            carry.request.created,
             core_signature.TRANSFER,
             summary="Download signed PDF and signing log, verify SHA-256",
         )
@@ -591,7 +590,7 @@ class SigningWorkflow:
                 "stage": self._open_stage.name if self._open_stage else None,
                 "document_version": self._doc.version,
                 "stages": carry.stages,
-                "signature": carry.signature,
+                "signature": carry.request.status,
                 "archive": carry.archive,
             }
         )

@@ -41,6 +41,7 @@ from docflow.models.signing import (
 )
 from docflow.models.status import (
     ArchiveStatus,
+    SignatureRequestState,
     SignatureStatus,
     SigningCarry,
     SigningState,
@@ -74,6 +75,7 @@ __all__ = [
     "SignatureEvent",
     "SignatureEventType",
     "SignatureRequestCreated",
+    "SignatureRequestState",
     "SignatureStatus",
     "SignedArtifacts",
     "Signer",

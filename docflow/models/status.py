@@ -81,6 +81,16 @@ class SigningStatus(ProcessSummary):
     archive: ArchiveStatus = Field(default_factory=ArchiveStatus)
 
 
+class SignatureRequestState(BaseModel):
+    """The workflow kit's SignatureRequest block: the open request, its polling clock, what
+    is known of it, and its event inbox (any process that collects a signature keeps one)."""
+
+    created: SignatureRequestCreated | None = None
+    poll_from: datetime | None = None
+    status: SignatureStatus = Field(default_factory=SignatureStatus)
+    inbox: InboxState[SignatureEvent] = Field(default_factory=InboxState[SignatureEvent])
+
+
 class SigningCarry(BaseModel):
     """Everything a signing run knows beyond its input: continue-as-new hands it over whole."""
 
@@ -90,9 +100,6 @@ class SigningCarry(BaseModel):
     route: RoutingDecision | None = None
     approved_sha256: str | None = None
     stages: list[StageStatus] = Field(default_factory=list)
-    signature: SignatureStatus = Field(default_factory=SignatureStatus)
+    request: SignatureRequestState = Field(default_factory=SignatureRequestState)
     archive: ArchiveStatus = Field(default_factory=ArchiveStatus)
-    created: SignatureRequestCreated | None = None
-    poll_from: datetime | None = None
     resends: int = 0
-    inbox: InboxState[SignatureEvent] = Field(default_factory=InboxState[SignatureEvent])

@@ -11,8 +11,8 @@ Rules:
   polling) asks Core Signature; a poll that gives up raises `SignatureException`;
 - withdrawing asks Core Signature for the final status: a document already signed is
   reported as signed — a signed document always wins over a cancel.
-Any process that needs a signature composes this block; its state lives in the process's
-carry model (`SigningCarry`: `created`, `poll_from`, `signature`, `inbox`).
+Any process that needs a signature composes this block and keeps its state
+(`SignatureRequestState`) in the model it continues as new with.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from workflows.kit.record import ProcessRecord
 with workflow.unsafe.imports_passed_through():
     from activities.core_signature import CoreSignatureActivities
     from activities.core_signature import options as core_signature
-    from docflow.models import CreateSignatureInput, SignatureEvent, SigningCarry
+    from docflow.models import CreateSignatureInput, SignatureEvent, SignatureRequestState
     from docflow.models.events import (
         DECISIVE_EVENTS,
         SIGNED_STATUSES,
@@ -45,19 +45,21 @@ class SignatureException(Exception):
 
 
 class SignatureRequest:
-    def __init__(self, carry: SigningCarry, record: ProcessRecord, notify: Notifier) -> None:
-        self._carry, self._record, self._notify = carry, record, notify
+    def __init__(
+        self, state: SignatureRequestState, record: ProcessRecord, notify: Notifier
+    ) -> None:
+        self._state, self._record, self._notify = state, record, notify
         self.inbox = EventInbox(
-            carry.inbox, id_of=lambda e: e.event_id, subject_of=lambda e: e.document_uuid
+            state.inbox, id_of=lambda e: e.event_id, subject_of=lambda e: e.document_uuid
         )
 
     @property
     def is_open(self) -> bool:
-        return self._carry.created is not None
+        return self._state.created is not None
 
     async def send(self, request: CreateSignatureInput, *, poll_after: timedelta) -> None:
         """Create the request of the next cycle (`request.external_id` names the cycle)."""
-        carry, signature = self._carry, self._carry.signature
+        state, signature = self._state, self._state.status
         try:
             created = await call(
                 CoreSignatureActivities.create_signature_request,
@@ -70,7 +72,7 @@ class SignatureRequest:
             raise SignatureException(
                 f"Core Signature refused the request: {failure.reason}"
             ) from failure
-        carry.created, carry.poll_from = created, workflow.now() + poll_after
+        state.created, state.poll_from = created, workflow.now() + poll_after
         signature.document_uuid = created.document_uuid
         signature.signature_request_uuid = created.signature_request_uuid
         signature.signed_by, signature.last_event = [], None
@@ -89,7 +91,7 @@ class SignatureRequest:
         interrupted: Callable[[], bool],
     ) -> SignatureEvent | None:
         """The deciding event (callbacks, else a poll); None as soon as `interrupted()`."""
-        created, poll_from = self._carry.created, self._carry.poll_from
+        created, poll_from = self._state.created, self._state.poll_from
         assert created is not None and poll_from is not None
         uuid = created.document_uuid
         while True:
@@ -116,7 +118,7 @@ class SignatureRequest:
 
     def on_event(self, event: SignatureEvent, *, listening: bool) -> None:
         """A verified callback; `listening` is False once the process is past the signature."""
-        created = self._carry.created
+        created = self._state.created
         if not listening:
             if self.inbox.offer(event, keep=False) == "accepted":
                 self._ignored(event, "after the signature phase")
@@ -132,7 +134,7 @@ class SignatureRequest:
 
     async def withdraw(self, why: str) -> bool:
         """Cancel the open request; True when Core Signature says it is signed already."""
-        created = self._carry.created
+        created = self._state.created
         if created is None:
             return False
         try:
@@ -146,7 +148,7 @@ class SignatureRequest:
             self._record.record("cancel_failed", "system", failure.reason)
             await self._notify.support(
                 f"Could not cancel the Core Signature request ({why})",
-                key=f"cancel-failed:{self._carry.signature.cycle}",
+                key=f"cancel-failed:{self._state.status.cycle}",
                 reason=failure.reason,
             )
             self.close()
@@ -159,7 +161,7 @@ class SignatureRequest:
 
     def close(self) -> None:
         """Done with this cycle: its later events are stale; the next send opens a new one."""
-        created, self._carry.created = self._carry.created, None
+        created, self._state.created = self._state.created, None
         if created is not None:
             self.inbox.close(created.document_uuid)
 
@@ -182,12 +184,12 @@ class SignatureRequest:
                 for late in events[n + 1 :] + self.inbox.close(uuid):
                     self._ignored(late, f"after {event.event_type.value}")
                 if event.event_type is SignatureEventType.SIGNED:
-                    self._carry.signature.completed_at = event.event_time
+                    self._state.status.completed_at = event.event_time
                 return event
         return None
 
     def _progress(self, event: SignatureEvent) -> None:
-        signature, who = self._carry.signature, event.signer_email
+        signature, who = self._state.status, event.signer_email
         self._record.record(
             "event",
             "core-signature",
