@@ -62,7 +62,6 @@ def build_activities(
         validation.validate_signing_request,
         signing.create_signature_request,
         signing.cancel_signature_request,
-        signing.get_signature_status,
         signing.await_final_status,
         signing.fetch_signed_artifacts,
         ecm.ensure_business_workspace,

@@ -121,35 +121,27 @@ class CoreSignatureActivities:
         A document signed before the cancel reached Core Signature comes back signed: the
         workflow then archives it instead of ending cancelled.
         """
-        operation = f"cancel signature request {ref.signature_request_uuid}"
-        with external_call(operation):
+        with external_call(f"cancel signature request {ref.signature_request_uuid}"):
             document = await self._client.get_document(ref.document_uuid)
-            if document.is_final:
-                activity.logger.info(
-                    "document %s is already final (%s); nothing to cancel",
-                    ref.document_uuid,
-                    document.status,
-                )
-                return _status(document)
-            try:
-                result = await self._client.cancel_signature_request(ref.signature_request_uuid)
-            except PermanentServiceError:
-                # It may have become final between the two calls; that answers the cancel.
-                document = await self._client.get_document(ref.document_uuid)
-                if document.is_final:
+            if not document.is_final:
+                try:
+                    result = await self._client.cancel_signature_request(ref.signature_request_uuid)
+                except PermanentServiceError:
+                    # It may have become final between the two calls; that answers the cancel.
+                    document = await self._client.get_document(ref.document_uuid)
+                    if not document.is_final:
+                        raise
+                else:
                     activity.logger.info(
-                        "document %s became final (%s) while cancelling",
-                        ref.document_uuid,
-                        document.status,
+                        "cancelled signature request %s: %s",
+                        ref.signature_request_uuid,
+                        result.detail or "ok",
                     )
-                    return _status(document)
-                raise
+                    return SignatureDocumentStatus(document_uuid=ref.document_uuid, status="ca")
         activity.logger.info(
-            "cancelled signature request %s: %s",
-            ref.signature_request_uuid,
-            result.detail or "ok",
+            "document %s is final (%s); nothing to cancel", ref.document_uuid, document.status
         )
-        return SignatureDocumentStatus(document_uuid=ref.document_uuid, status="ca")
+        return _status(document)
 
     @activity.defn(name="await_final_signature_status")
     async def await_final_status(self, ref: SignatureRequestCreated) -> SignatureDocumentStatus:
@@ -168,13 +160,6 @@ class CoreSignatureActivities:
                 category=ApplicationErrorCategory.BENIGN,
             )
         activity.logger.info("document %s reached status %s", ref.document_uuid, document.status)
-        return _status(document)
-
-    @activity.defn(name="get_signature_status")
-    async def get_signature_status(self, ref: SignatureRequestCreated) -> SignatureDocumentStatus:
-        with external_call(f"get status of document {ref.document_uuid}"):
-            document = await self._client.get_document(ref.document_uuid)
-        activity.logger.info("document %s has status %s", ref.document_uuid, document.status)
         return _status(document)
 
     @activity.defn(name="fetch_signed_artifacts")

@@ -41,7 +41,6 @@ ACTIVITY_NAMES = {
     "validate_signing_request",
     "create_signature_request",
     "cancel_signature_request",
-    "get_signature_status",
     "await_final_signature_status",
     "fetch_signed_artifacts",
     "ensure_business_workspace",

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
 from activities.core_signature import CoreSignatureActivities
@@ -131,7 +131,7 @@ async def test_429_carries_retry_after_into_next_retry_delay(
     await core_signature_sim.fail_next(429, retry_after_s=7, match="GET /api/v1/documents")
     ref = SignatureRequestCreated(document_uuid="x", document_url="x", signature_request_uuid="y")
     with pytest.raises(ApplicationError) as app_error:
-        await activity_env.run(activities.get_signature_status, ref)
+        await activity_env.run(activities.await_final_status, ref)
     assert not app_error.value.non_retryable
     assert app_error.value.next_retry_delay == timedelta(seconds=7)
     assert app_error.value.type == "RetryableServiceError"
@@ -143,7 +143,7 @@ async def test_5xx_is_retryable(
     await core_signature_sim.fail_next(503, match="GET /api/v1/documents")
     ref = SignatureRequestCreated(document_uuid="x", document_url="x", signature_request_uuid="y")
     with pytest.raises(ApplicationError) as error:
-        await activity_env.run(activities.get_signature_status, ref)
+        await activity_env.run(activities.await_final_status, ref)
     assert not error.value.non_retryable
     assert error.value.next_retry_delay is None
 
@@ -167,7 +167,7 @@ async def test_4xx_is_not_retryable(
         signature_request_uuid="y",
     )
     with pytest.raises(ApplicationError) as error:
-        await activity_env.run(activities.get_signature_status, ref)
+        await activity_env.run(activities.await_final_status, ref)
     assert error.value.non_retryable
     assert error.value.type == "NotFoundError"
 
@@ -224,23 +224,40 @@ async def test_create_reuses_a_document_left_without_request(
     assert document.signrequest.who == "o"
 
 
-async def test_cancel_tolerates_a_final_document(
+async def test_cancel_answers_the_final_status(
     activities: CoreSignatureActivities,
     activity_env: ActivityEnvironment,
     store: LocalDocumentStore,
     core_signature_sim: Sim,
 ) -> None:
     created = await _created(activity_env, activities, store, "Q-1003#1")
-    await activity_env.run(activities.cancel_signature_request, created)
-    status = await activity_env.run(activities.get_signature_status, created)
+    cancelled = await activity_env.run(activities.cancel_signature_request, created)
+    assert cancelled.status == "ca"
+    status = await activity_env.run(activities.await_final_status, created)
     assert status.status == "ca"
-    await activity_env.run(activities.cancel_signature_request, created)  # again: no-op
+    again = await activity_env.run(activities.cancel_signature_request, created)  # no-op
+    assert again.status == "ca"
 
+    # Signed before the cancel reached Core Signature: the answer says so, nothing cancelled.
     signed = await _created(activity_env, activities, store, "Q-1003#2")
     await core_signature_sim.control("POST", f"/documents/{signed.document_uuid}/sign")
-    await activity_env.run(activities.cancel_signature_request, signed)  # signed: no-op
-    status = await activity_env.run(activities.get_signature_status, signed)
+    refused = await activity_env.run(activities.cancel_signature_request, signed)
+    assert refused.status == "si"
+    status = await activity_env.run(activities.await_final_status, signed)
     assert status.status == "si"
+
+
+async def test_a_poll_of_an_open_request_is_a_benign_not_yet(
+    activities: CoreSignatureActivities,
+    activity_env: ActivityEnvironment,
+    store: LocalDocumentStore,
+) -> None:
+    created = await _created(activity_env, activities, store, "Q-1005#1")
+    with pytest.raises(ApplicationError) as error:
+        await activity_env.run(activities.await_final_status, created)
+    # Retryable (the retry policy is the poll clock) and benign (no warning per poll).
+    assert error.value.type == "NotFinalYet" and not error.value.non_retryable
+    assert error.value.category is ApplicationErrorCategory.BENIGN
 
 
 async def test_status_carries_the_decline_reason(
@@ -255,7 +272,7 @@ async def test_status_carries_the_decline_reason(
         f"/documents/{created.document_uuid}/decline",
         json={"email": "bob@example.com", "reason": "Wrong price"},
     )
-    status = await activity_env.run(activities.get_signature_status, created)
+    status = await activity_env.run(activities.await_final_status, created)
     assert status.status == "de"
     assert status.decline_reason == "Wrong price"
 
