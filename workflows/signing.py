@@ -475,9 +475,10 @@ class SigningWorkflow:
                 await self._finish(*self._ending)
             if state == S.ARCHIVE_EXCEPTION:
                 await self._finish(S.FAILED, "archiving abandoned: cancelled in Temporal")
-            if state != S.ARCHIVING and not await self._withdraw(request.reason):
+            if state == S.ARCHIVING:
+                self._record.record("cancel_refused", "system", "the document is signed")
+            elif not await self._withdraw(request.reason):  # records a refusal if signed
                 await self._cancelled(request)
-            self._record.record("cancel_refused", "system", "the document is signed")
             await self._archive_signed()
             await self._finish(S.COMPLETED, "signed and archived")
         except GaveUp as failure:

@@ -150,3 +150,21 @@ async def test_temporal_cancel_of_a_signed_document_still_archives(harness: Harn
     result = await handle.result()
     assert result.state is SigningState.COMPLETED
     assert harness.systems.reports[-1].outcome is ReportOutcome.COMPLETED
+    assert [a.actor for a in result.audit if a.kind == "cancel_refused"] == ["core-signature"]
+
+
+async def test_temporal_cancel_of_an_archive_exception_abandons_it(harness: Harness) -> None:
+    harness.systems.fail_archive = True
+    process = signing_input(stages=[])
+    handle = await harness.start(process)
+    await wait_for(handle, in_state(SigningState.AWAITING_SIGNATURE))
+    await handle.signal(
+        SigningWorkflow.signature_event,
+        event(process.request.business_key, SignatureEventType.SIGNED),
+    )
+    await wait_for(handle, in_state(SigningState.ARCHIVE_EXCEPTION))
+    await handle.cancel()
+    result = await handle.result()
+    assert result.state is SigningState.FAILED
+    assert result.outcome_reason == "archiving abandoned: cancelled in Temporal"
+    assert harness.systems.reports[-1].outcome is ReportOutcome.FAILED
