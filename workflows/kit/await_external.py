@@ -13,6 +13,7 @@ Rules (the samples' "infrequent polling" pattern):
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -20,7 +21,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
-from workflows.kit.calls import gave_up
+from workflows.kit.calls import activity_options, gave_up
 
 with workflow.unsafe.imports_passed_through():
     from activities.http.options import CallOptions
@@ -48,19 +49,17 @@ async def await_outcome(
             return None
         except TimeoutError:
             pass
+    clock = RetryPolicy(
+        initial_interval=every,
+        backoff_coefficient=1.0,
+        maximum_interval=every,
+        non_retryable_error_types=options.retry.non_retryable_error_types,
+    )
     handle = workflow.start_activity_method(
         poll,
         poll_arg,
         summary=f"{summary}: poll every {every}",
-        start_to_close_timeout=options.start_to_close,
-        heartbeat_timeout=options.heartbeat,
-        schedule_to_close_timeout=give_up,
-        retry_policy=RetryPolicy(
-            initial_interval=every,
-            backoff_coefficient=1.0,
-            maximum_interval=every,
-            non_retryable_error_types=options.retry.non_retryable_error_types,
-        ),
+        **activity_options(replace(options, give_up=give_up, retry=clock)),
     )
     try:
         await workflow.wait_condition(lambda: ready() or handle.done())
