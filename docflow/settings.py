@@ -127,6 +127,12 @@ class ApiKeyConfig(BaseModel):
     key: SecretRef
     subject: str = Field(description="The principal decisions are recorded for.")
     scopes: list[str]
+    source_systems: list[str] = Field(
+        default_factory=list,
+        description="Source systems whose processes this caller may start, see and act on "
+        "(an application: its own system; support: '*'). People without any see only the "
+        "processes they are assigned to (approver, escalation approver).",
+    )
 
 
 class OidcSettings(BaseModel):
@@ -135,6 +141,10 @@ class OidcSettings(BaseModel):
     jwks_url: str
     subject_claim: str = "email"
     scopes_claim: str = "scope"
+    source_systems_claim: str = Field(
+        default="docflow_source_systems",
+        description="Claim listing the source systems the caller acts for ('*' = all).",
+    )
 
 
 class ApiSettings(BaseModel):

@@ -23,6 +23,7 @@ from starter.api.errors import InsufficientScope, NotAuthenticated, ServiceUnava
 # Asymmetric algorithms only: a JWKS never holds shared secrets, and "none" is never valid.
 JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
 JWT_LEEWAY_S = 30
+ALL_SOURCES = "*"
 
 
 class Scope(StrEnum):
@@ -40,6 +41,20 @@ class Principal:
     subject: str
     name: str
     scopes: frozenset[str]
+    source_systems: frozenset[str] = frozenset()
+
+    @property
+    def identity(self) -> str:
+        """The subject compared case-insensitively (`Alice@Example.com` is alice@example.com)."""
+        return self.subject.casefold()
+
+    @property
+    def sees_every_source(self) -> bool:
+        return ALL_SOURCES in self.source_systems
+
+    def acts_for(self, source_system: str) -> bool:
+        """May this caller start, see and act on processes of `source_system`?"""
+        return self.sees_every_source or source_system in self.source_systems
 
 
 class Authenticator:
@@ -77,7 +92,12 @@ class Authenticator:
                 match = config
         if match is None:
             return None
-        return Principal(subject=match.subject, name=match.name, scopes=frozenset(match.scopes))
+        return Principal(
+            subject=match.subject,
+            name=match.name,
+            scopes=frozenset(match.scopes),
+            source_systems=frozenset(match.source_systems),
+        )
 
     async def _by_jwt(self, token: str, oidc: OidcSettings) -> Principal:
         assert self._jwks is not None
@@ -102,7 +122,14 @@ class Authenticator:
             raise NotAuthenticated(f"token has no '{oidc.subject_claim}' claim", invalid_token=True)
         raw = claims.get(oidc.scopes_claim, "")
         scopes = raw.split() if isinstance(raw, str) else [str(s) for s in raw or []]
-        return Principal(subject=subject, name=f"oidc:{subject}", scopes=frozenset(scopes))
+        raw = claims.get(oidc.source_systems_claim, [])
+        systems = raw.split() if isinstance(raw, str) else [str(s) for s in raw or []]
+        return Principal(
+            subject=subject,
+            name=f"oidc:{subject}",
+            scopes=frozenset(scopes),
+            source_systems=frozenset(systems),
+        )
 
 
 _api_key = APIKeyHeader(
