@@ -63,6 +63,7 @@ def build_activities(
         signing.create_signature_request,
         signing.cancel_signature_request,
         signing.await_final_status,
+        signing.confirm_event,
         signing.fetch_signed_artifacts,
         ecm.ensure_business_workspace,
         ecm.archive_document,

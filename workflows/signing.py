@@ -9,6 +9,7 @@ an operator can repair; a Temporal cancellation is the business cancel.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 from temporalio import workflow
@@ -71,6 +72,10 @@ INDEXED_STATES = {
     S.ARCHIVING,
     S.ARCHIVE_EXCEPTION,
 } | TERMINAL_STATES
+# A cancel is answered once decided (Core Signature may report the document signed first);
+# past this the answer is "cancelling" and the status tells the rest. Older runs: no wait.
+CANCEL_ANSWERS = "cancel-answers"
+CANCEL_ANSWER_WITHIN = timedelta(seconds=10)
 # Only the signature wait takes unbounded input (callbacks): it continues as new past this.
 HISTORY_BUDGET = 2_000
 Verdict = Literal["resend", "approve", "signed"]
@@ -99,6 +104,7 @@ class SigningWorkflow:
         self._new_version: NewDocumentVersion | None = None
         self._correction: SignatureCorrection | None = None
         self._cancel: CancelRequest | None = None
+        self._cancel_answer: str | None = None  # "cancelled", or why the cancel was refused
         self._signed: SignedArtifacts | None = None
         self._ending: tuple[SigningState, str] | None = None
 
@@ -124,6 +130,8 @@ class SigningWorkflow:
                 await self._approve_current_version()
             while not await self._collect_signature():
                 await self._approve_current_version()
+            if self._cancel is not None:  # it raced the signature: a signed document wins
+                self._refuse_cancel("the document was signed first; it is archived instead")
             await self._archive_signed()
             await self._finish(S.COMPLETED, "signed and archived")
         except _Cancelled as cancelled:
@@ -312,9 +320,18 @@ class SigningWorkflow:
     async def _withdraw(self, why: str) -> bool:
         """Withdraw the open request; True (and the cancel refused) when it is signed."""
         signed = await self._signature.withdraw(why)
-        if signed:
-            self._cancel = None
+        if signed and self._cancel is not None:
+            self._refuse_cancel(
+                "Core Signature reports the document signed; it is archived instead", record=False
+            )
         return signed
+
+    def _refuse_cancel(self, why: str, *, record: bool = True) -> None:
+        """The pending cancel does not happen: audited, and answered to whoever asked."""
+        assert self._cancel is not None
+        if record:
+            self._record.record("cancel_refused", self._cancel.actor, why)
+        self._cancel, self._cancel_answer = None, f"cancel refused: {why}"
 
     async def _resolve_exception(self, reason: str) -> Verdict:
         """Support corrects (new signers or document), cancels, or the deadline ends it.
@@ -417,6 +434,8 @@ class SigningWorkflow:
     async def _finish(self, state: SigningState, reason: str) -> None:
         """Record the outcome, report it to the source (dead-letter on give-up), unwind."""
         record, request, archive = self._record, self._request, self._carry.archive
+        if self._cancel is not None and state is not S.CANCELLED:
+            self._refuse_cancel(f"the process ended {state.value} first")
         record.data.outcome_reason, self._ending = reason, (state, reason)
         record.set_state(S.REPORTING, "the source system to accept the status report")
         signed = self._signed
@@ -460,6 +479,7 @@ class SigningWorkflow:
         raise ProcessEnded
 
     async def _cancelled(self, request: CancelRequest) -> None:
+        self._cancel_answer = "cancelled"
         await self._finish(S.CANCELLED, f"cancelled by {request.actor}: {request.reason}")
 
     async def _temporal_cancel(self) -> None:
@@ -567,10 +587,27 @@ class SigningWorkflow:
             raise ValueError(reason)
 
     @workflow.update(name="cancel")
-    def cancel(self, request: CancelRequest) -> UpdateAccepted:
-        self._cancel = request
+    async def cancel(self, request: CancelRequest) -> UpdateAccepted:
+        """Answers what became of the cancel: done, refused (signed first), or still going."""
+        self._cancel, self._cancel_answer = request, None
         self._record.record("cancel_requested", request.actor, request.reason)
-        return UpdateAccepted(state=self._record.state, detail="cancelling")
+        if not workflow.patched(CANCEL_ANSWERS):
+            return UpdateAccepted(state=self._record.state, detail="cancelling")
+        try:
+            await workflow.wait_condition(
+                lambda: self._cancel_answer is not None, timeout=CANCEL_ANSWER_WITHIN
+            )
+        except TimeoutError:
+            return UpdateAccepted(
+                state=self._record.state,
+                detail="cancelling: waiting for Core Signature's final status; the process "
+                "status shows the outcome (a document signed meanwhile is archived instead)",
+            )
+        if self._cancel_answer != "cancelled":
+            raise ApplicationError(
+                str(self._cancel_answer), type="CancelRefused", non_retryable=True
+            )
+        return UpdateAccepted(state=self._record.state, detail="cancelled")
 
     @cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:

@@ -15,8 +15,10 @@ from activities.http.errors import PermanentServiceError
 from activities.http.oauth import ClientCredentialsTokenProvider
 from docflow.docstore import DocumentStore
 from docflow.models import (
+    ConfirmedClaim,
     CreateSignatureInput,
     SignatureDocumentStatus,
+    SignatureEventClaim,
     SignatureRequestCreated,
     SignedArtifacts,
     SignerOutcome,
@@ -161,6 +163,33 @@ class CoreSignatureActivities:
             )
         activity.logger.info("document %s reached status %s", ref.document_uuid, document.status)
         return _status(document)
+
+    @activity.defn(name="confirm_signature_event")
+    async def confirm_event(self, claim: SignatureEventClaim) -> ConfirmedClaim:
+        """Ask Core Signature about a callback's claim: a callback is a hint, never proof.
+
+        The event hash covers only the event time and type, so a captured callback can be
+        replayed with another document in its body. The workflow acts on this answer: the
+        document's status as Core Signature reports it, and, for events no status shows (an
+        e-mail bounce), whether the event is in Core Signature's event list for the document.
+        """
+        with external_call(f"confirm {claim.event_type} of document {claim.document_uuid}"):
+            document = await self._client.get_document(claim.document_uuid)
+            listed = False
+            if document.status not in STATUS_TO_EVENT:
+                events = await self._client.list_events(
+                    document_uuid=claim.document_uuid, event_type=claim.event_type, limit=100
+                )
+                listed = any(event.uuid == claim.event_id for event in events.results)
+        activity.logger.info(
+            "callback %s (%s) of document %s: Core Signature says status %s%s",
+            claim.event_id,
+            claim.event_type,
+            claim.document_uuid,
+            document.status,
+            ", event listed" if listed else "",
+        )
+        return ConfirmedClaim(**_status(document).model_dump(), event_listed=listed)
 
     @activity.defn(name="fetch_signed_artifacts")
     async def fetch_signed_artifacts(self, ref: SignatureRequestCreated) -> SignedArtifacts:

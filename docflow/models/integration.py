@@ -60,6 +60,21 @@ class SignatureDocumentStatus(BaseModel):
     decline_reason: str = ""
 
 
+class SignatureEventClaim(BaseModel):
+    """What a callback claims happened; Core Signature is asked before docflow acts on it."""
+
+    document_uuid: str
+    event_id: str
+    event_type: str
+
+
+class ConfirmedClaim(SignatureDocumentStatus):
+    """Core Signature's own answer to a claim: the document's status now, and whether the
+    claimed event is in its event list for that document (for events no status shows)."""
+
+    event_listed: bool = False
+
+
 class SignerOutcome(BaseModel):
     email: str
     signed_on: datetime | None = None

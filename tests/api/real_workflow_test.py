@@ -16,11 +16,13 @@ from docflow.docstore import LocalDocumentStore
 from docflow.models import (
     ArchivedNode,
     ArchiveDocumentInput,
+    ConfirmedClaim,
     CreateSignatureInput,
     DocumentRef,
     Notification,
     RoutingDecision,
     SignatureDocumentStatus,
+    SignatureEventClaim,
     SignatureRequestCreated,
     SignedArtifacts,
     SignerOutcome,
@@ -79,6 +81,12 @@ class Systems:
     async def poll(self, ref: SignatureRequestCreated) -> SignatureDocumentStatus:
         raise ApplicationError("still sent", type="NotFinalYet")
 
+    @activity.defn(name="confirm_signature_event")
+    async def confirm(self, claim: SignatureEventClaim) -> ConfirmedClaim:
+        # The callbacks these tests send are genuine: Core Signature confirms them.
+        status = "si" if claim.event_type == "signed" else "se"
+        return ConfirmedClaim(document_uuid=claim.document_uuid, status=status, event_listed=True)
+
     @activity.defn(name="fetch_signed_artifacts")
     async def fetch(self, ref: SignatureRequestCreated) -> SignedArtifacts:
         return SignedArtifacts(
@@ -120,6 +128,7 @@ async def real_api(
         systems.create,
         systems.cancel,
         systems.poll,
+        systems.confirm,
         systems.fetch,
         systems.workspace,
         systems.archive,

@@ -21,12 +21,14 @@ from docflow.models import (
     ApprovalStageSpec,
     ArchivedNode,
     ArchiveDocumentInput,
+    ConfirmedClaim,
     CreateSignatureInput,
     DocumentRef,
     Notification,
     RoutingDecision,
     SignatureDocumentStatus,
     SignatureEvent,
+    SignatureEventClaim,
     SignatureEventType,
     SignatureRequestCreated,
     SignedArtifacts,
@@ -46,6 +48,16 @@ from docflow.models import (
 )
 from docflow.models.events import STATUS_TO_EVENT
 from workflows.signing import SigningWorkflow
+
+# The status a genuine deciding event leaves the document in (a bounce leaves it sent).
+EVENT_TO_STATUS = {
+    SignatureEventType.SIGNED: "si",
+    SignatureEventType.DECLINED: "de",
+    SignatureEventType.CANCELLED: "ca",
+    SignatureEventType.EXPIRED: "xp",
+    SignatureEventType.CONVERT_ERROR: "ec",
+    SignatureEventType.SENDING_ERROR: "es",
+}
 
 ROUTE = RoutingDecision(
     rules_version="test.1",
@@ -98,6 +110,10 @@ class FakeSystems:
     workspaces: list[WorkspaceRequest] = field(default_factory=list)
     fail_archive: bool = False
     archive_fixed: bool = False
+    # Core Signature's own status when asked to confirm a callback; None: the callbacks are
+    # genuine (the status is the one the claimed event leads to, and the event is listed).
+    vendor_status: str | None = None
+    confirmations: list[SignatureEventClaim] = field(default_factory=list)
 
     @activity.defn(name="validate_signing_request")
     async def validate(self, process: SigningProcessInput) -> ValidationResult:
@@ -135,6 +151,14 @@ class FakeSystems:
                 category=ApplicationErrorCategory.BENIGN,
             )
         return SignatureDocumentStatus(document_uuid=ref.document_uuid, status=self.polled_status)
+
+    @activity.defn(name="confirm_signature_event")
+    async def confirm(self, claim: SignatureEventClaim) -> ConfirmedClaim:
+        self.confirmations.append(claim)
+        if self.vendor_status is not None:
+            return ConfirmedClaim(document_uuid=claim.document_uuid, status=self.vendor_status)
+        genuine = EVENT_TO_STATUS.get(SignatureEventType(claim.event_type), "se")
+        return ConfirmedClaim(document_uuid=claim.document_uuid, status=genuine, event_listed=True)
 
     @activity.defn(name="fetch_signed_artifacts")
     async def fetch(self, ref: SignatureRequestCreated) -> SignedArtifacts:
@@ -177,6 +201,7 @@ class FakeSystems:
             self.create,
             self.cancel,
             self.status,
+            self.confirm,
             self.fetch,
             self.ensure_workspace,
             self.archive,

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+
 from docflow.models import (
     ReportOutcome,
     SignatureCorrection,
@@ -130,9 +133,11 @@ async def test_cancel_after_the_signer_signed_archives_instead(harness: Harness)
     handle = await harness.start(process)
     await wait_for(handle, in_state(SigningState.AWAITING_SIGNATURE))
     harness.systems.status_at_cancel = "si"  # signed; the callback has not arrived yet
-    await handle.execute_update(
-        SigningWorkflow.cancel, CancelRequest(actor="app:crm", reason="deal lost")
-    )
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            SigningWorkflow.cancel, CancelRequest(actor="app:crm", reason="deal lost")
+        )
+    assert "cancel refused" in str(refused.value.cause) and "signed" in str(refused.value.cause)
     result = await handle.result()
     assert result.state is SigningState.COMPLETED
     assert harness.systems.cancelled == []

@@ -7,6 +7,9 @@ Rules:
 - callbacks are hints, deduplicated by the kit's inbox: progress of the open request (viewed,
   one signer signed) is recorded at once and wakes nothing; deciding and early events wait in
   the inbox; events after the outcome, or of an earlier cycle, are recorded as ignored;
+- a deciding callback is confirmed with Core Signature before it decides anything (its hash
+  covers only time and type, so its body is a claim): the document's final status wins, an
+  unconfirmed claim is recorded and skipped;
 - if no deciding event arrives by `poll_after`, one poll activity (the kit's flat-history
   polling) asks Core Signature; a poll that gives up raises `SignatureException`;
 - withdrawing asks Core Signature for the final status: a document already signed is
@@ -31,13 +34,24 @@ from workflows.kit.record import ProcessRecord
 with workflow.unsafe.imports_passed_through():
     from activities.core_signature import CoreSignatureActivities
     from activities.core_signature import options as core_signature
-    from docflow.models import CreateSignatureInput, SignatureEvent, SignatureRequestState
+    from docflow.models import (
+        CreateSignatureInput,
+        SignatureEvent,
+        SignatureEventClaim,
+        SignatureRequestState,
+    )
     from docflow.models.events import (
         DECISIVE_EVENTS,
         SIGNED_STATUSES,
         STATUS_TO_EVENT,
         SignatureEventType,
     )
+
+
+# Runs that began before callbacks were confirmed replay without the confirmation call.
+CONFIRM_CALLBACKS = "confirm-callbacks"
+# Core Signature unreachable this long: the claim stays unconfirmed and polling decides.
+CONFIRM_GIVE_UP = timedelta(minutes=15)
 
 
 class SignatureException(Exception):
@@ -90,12 +104,12 @@ class SignatureRequest:
         give_up: timedelta,
         interrupted: Callable[[], bool],
     ) -> SignatureEvent | None:
-        """The deciding event (callbacks, else a poll); None as soon as `interrupted()`."""
+        """The deciding event (confirmed callbacks, else a poll); None once `interrupted()`."""
         created, poll_from = self._state.created, self._state.poll_from
         assert created is not None and poll_from is not None
         uuid = created.document_uuid
         while True:
-            if (event := self._take_outcome(uuid)) is not None:
+            if (event := await self._take_outcome(uuid)) is not None:
                 return event
             if interrupted():
                 return None
@@ -175,18 +189,72 @@ class SignatureRequest:
             source="poll",
         )
 
-    def _take_outcome(self, uuid: str) -> SignatureEvent | None:
-        """Apply this document's buffered events in arrival order; return the deciding one."""
+    async def _take_outcome(self, uuid: str) -> SignatureEvent | None:
+        """Apply this document's buffered events in arrival order; return the deciding one
+        once Core Signature confirms it (an unconfirmed claim is recorded and skipped)."""
         events = self.inbox.take(uuid)
-        for n, event in enumerate(events):
+        for n, claimed in enumerate(events):
+            if claimed.event_type not in DECISIVE_EVENTS:
+                self._progress(claimed)
+                continue
+            event = await self._confirmed(claimed)
+            if event is None:
+                continue
             self._progress(event)
-            if event.event_type in DECISIVE_EVENTS:
-                for late in events[n + 1 :] + self.inbox.close(uuid):
-                    self._ignored(late, f"after {event.event_type.value}")
-                if event.event_type is SignatureEventType.SIGNED:
-                    self._state.status.completed_at = event.event_time
-                return event
+            for late in events[n + 1 :] + self.inbox.close(uuid):
+                self._ignored(late, f"after {event.event_type.value}")
+            if event.event_type is SignatureEventType.SIGNED:
+                self._state.status.completed_at = event.event_time
+            return event
         return None
+
+    async def _confirmed(self, claimed: SignatureEvent) -> SignatureEvent | None:
+        """What Core Signature says about a deciding callback: the event to act on, or None.
+
+        The callback's hash covers only its time and type, so its body (which document,
+        which outcome) is a claim. A final document status wins over the claim; an event no
+        status shows (a bounce) counts only if Core Signature lists it for the document.
+        """
+        if claimed.source == "poll" or not workflow.patched(CONFIRM_CALLBACKS):
+            return claimed
+        try:
+            answer = await call(
+                CoreSignatureActivities.confirm_event,
+                SignatureEventClaim(
+                    document_uuid=claimed.document_uuid,
+                    event_id=claimed.event_id,
+                    event_type=claimed.event_type.value,
+                ),
+                core_signature.CALL.giving_up_after(CONFIRM_GIVE_UP),
+                summary=f"Confirm '{claimed.event_type.value}' with Core Signature",
+            )
+        except GaveUp as failure:
+            self._unconfirmed(claimed, f"Core Signature could not be asked ({failure.reason})")
+            return None
+        actual = STATUS_TO_EVENT.get(answer.status)
+        if actual is None:
+            if answer.event_listed:
+                return claimed
+            self._unconfirmed(claimed, f"Core Signature reports status '{answer.status}'")
+            return None
+        if actual is not claimed.event_type:
+            self._unconfirmed(claimed, f"Core Signature reports status '{answer.status}'")
+        return claimed.model_copy(
+            update={
+                "event_type": actual,
+                "detail": answer.decline_reason or claimed.detail,
+                "signer_email": claimed.signer_email if actual is claimed.event_type else None,
+                "source": "confirmed",
+            }
+        )
+
+    def _unconfirmed(self, claimed: SignatureEvent, why: str) -> None:
+        self._record.record(
+            "event_unconfirmed",
+            "core-signature",
+            f"callback claimed {claimed.event_type.value}; {why}",
+            data={"event_id": claimed.event_id},
+        )
 
     def _progress(self, event: SignatureEvent) -> None:
         signature, who = self._state.status, event.signer_email
