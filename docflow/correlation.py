@@ -26,3 +26,9 @@ def business_key_from_external_id(external_id: str | None) -> str | None:
     """`"{business_key}#{cycle}"` (the Core Signature document's external id) → business key."""
     match = _SIGNATURE_EXTERNAL_ID.match(external_id or "")
     return match["key"] if match else None
+
+
+def cycle_from_external_id(external_id: str | None) -> int | None:
+    """`"{business_key}#{cycle}"` → the signature cycle it names."""
+    match = _SIGNATURE_EXTERNAL_ID.match(external_id or "")
+    return int(match["cycle"]) if match else None

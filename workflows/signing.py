@@ -508,9 +508,18 @@ class SigningWorkflow:
     @workflow.signal(name="signature_event")
     def signature_event(self, event: SignatureEvent) -> None:
         """A verified Core Signature event (callback or replay): a hint, applied once."""
+        self._signature.on_event(event, listening=self._listening)
+
+    @workflow.query(name="admits_signature_event")
+    def admits_signature_event(self, event: SignatureEvent) -> bool:
+        """Asked by the receiver before signalling: False for what would change nothing."""
+        return self._signature.admits(event, listening=self._listening)
+
+    @property
+    def _listening(self) -> bool:
         state = self._record.state
         past = state in TERMINAL_STATES or state in (S.ARCHIVING, S.ARCHIVE_EXCEPTION, S.REPORTING)
-        self._signature.on_event(event, listening=not past)
+        return not past
 
     @workflow.update(name="decide")
     def decide(self, decision: ApprovalDecision) -> UpdateAccepted:

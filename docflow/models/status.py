@@ -61,6 +61,11 @@ class SignatureStatus(BaseModel):
     signature_request_uuid: str | None = None
     last_event: str | None = None
     events_received: int = Field(default=0, description="Distinct callbacks/polls applied.")
+    events_dropped: int = Field(
+        default=0,
+        description="Callbacks dropped unapplied: another document or cycle, or past the "
+        "per-cycle bounds (forged or flooding).",
+    )
     signed_by: list[str] = Field(default_factory=list)
     completed_at: datetime | None = None
 
@@ -89,6 +94,8 @@ class SignatureRequestState(BaseModel):
     poll_from: datetime | None = None
     status: SignatureStatus = Field(default_factory=SignatureStatus)
     inbox: InboxState[SignatureEvent] = Field(default_factory=InboxState[SignatureEvent])
+    progress_events: int = Field(default=0, description="Progress callbacks this cycle.")
+    unconfirmed_claims: int = Field(default=0, description="Refuted claims this cycle.")
 
 
 class SigningCarry(BaseModel):

@@ -64,6 +64,13 @@ class EventInbox(Generic[E]):
             self.state.dropped += 1
         return "accepted"
 
+    def is_new(self, event: E) -> bool:
+        """Would `offer` accept it (not a duplicate, not for a closed subject)? Changes nothing."""
+        return (
+            self._id_of(event) not in self._seen
+            and self._subject_of(event) not in self.state.stale_subjects
+        )
+
     def has(self, subject: str) -> bool:
         return any(self._subject_of(e) == subject for e in self.state.buffered)
 

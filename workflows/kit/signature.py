@@ -34,6 +34,7 @@ from workflows.kit.record import ProcessRecord
 with workflow.unsafe.imports_passed_through():
     from activities.core_signature import CoreSignatureActivities
     from activities.core_signature import options as core_signature
+    from docflow.correlation import cycle_from_external_id
     from docflow.models import (
         CreateSignatureInput,
         SignatureEvent,
@@ -50,6 +51,10 @@ with workflow.unsafe.imports_passed_through():
 
 # Runs that began before callbacks were confirmed replay without the confirmation call.
 CONFIRM_CALLBACKS = "confirm-callbacks"
+# Per cycle: a real request sees a few events per signer; beyond these bounds callbacks are
+# dropped (forged or flooding; the hash does not bind the body) and the poll decides.
+MAX_PROGRESS_EVENTS = 100
+MAX_UNCONFIRMED_CLAIMS = 10
 # Core Signature unreachable this long: the claim stays unconfirmed and polling decides.
 CONFIRM_GIVE_UP = timedelta(minutes=15)
 
@@ -87,6 +92,7 @@ class SignatureRequest:
                 f"Core Signature refused the request: {failure.reason}"
             ) from failure
         state.created, state.poll_from = created, workflow.now() + poll_after
+        state.progress_events = state.unconfirmed_claims = 0
         signature.document_uuid = created.document_uuid
         signature.signature_request_uuid = created.signature_request_uuid
         signature.signed_by, signature.last_event = [], None
@@ -130,10 +136,18 @@ class SignatureRequest:
                 self._record.record("polled", "system", f"document status '{polled.status}'")
                 self.inbox.offer(self.polled(uuid, polled.status, polled.decline_reason))
 
+    def admits(self, event: SignatureEvent, *, listening: bool) -> bool:
+        """Would this callback change anything? Asked (as a query) before it is signalled, so
+        duplicates, strangers and floods never reach the history. Reads, changes nothing."""
+        return listening and self.inbox.is_new(event) and self._within_bounds(event)
+
     def on_event(self, event: SignatureEvent, *, listening: bool) -> None:
         """A verified callback; `listening` is False once the process is past the signature."""
         created = self._state.created
-        if not listening:
+        if listening and not self._within_bounds(event):
+            if self.inbox.offer(event, keep=False) == "accepted":  # remembered: counted once
+                self._state.status.events_dropped += 1
+        elif not listening:
             if self.inbox.offer(event, keep=False) == "accepted":
                 self._ignored(event, "after the signature phase")
         elif (
@@ -145,6 +159,19 @@ class SignatureRequest:
                 self._progress(event)
         else:
             self.inbox.offer(event)
+
+    def _within_bounds(self, event: SignatureEvent) -> bool:
+        """Only this cycle's document, and at most so many progress events and refuted
+        claims per cycle: past that, callbacks are dropped and the poll decides."""
+        state = self._state
+        cycle = cycle_from_external_id(event.external_id)
+        if cycle is not None and cycle != state.status.cycle:
+            return False
+        if state.created is not None and event.document_uuid != state.created.document_uuid:
+            return False
+        if event.event_type in DECISIVE_EVENTS:
+            return state.unconfirmed_claims < MAX_UNCONFIRMED_CLAIMS
+        return state.progress_events < MAX_PROGRESS_EVENTS
 
     async def withdraw(self, why: str) -> bool:
         """Cancel the open request; True when Core Signature says it is signed already."""
@@ -249,6 +276,7 @@ class SignatureRequest:
         )
 
     def _unconfirmed(self, claimed: SignatureEvent, why: str) -> None:
+        self._state.unconfirmed_claims += 1
         self._record.record(
             "event_unconfirmed",
             "core-signature",
@@ -258,6 +286,7 @@ class SignatureRequest:
 
     def _progress(self, event: SignatureEvent) -> None:
         signature, who = self._state.status, event.signer_email
+        self._state.progress_events += 1
         self._record.record(
             "event",
             "core-signature",
