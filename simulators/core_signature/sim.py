@@ -432,11 +432,8 @@ class CoreSignatureSim:
     # representations
 
     def team_json(self, doc: DocumentState) -> dict[str, Any]:
-        return {
-            "name": self.config.team_name,
-            "subdomain": self.config.team_subdomain,
-            "url": f"{doc.api_base}/api/v1/teams/{self.config.team_subdomain}/",
-        }
+        # As in the vendor's documented callback: the team's name and subdomain only.
+        return {"name": self.config.team_name, "subdomain": self.config.team_subdomain}
 
     def document_url(self, doc: DocumentState) -> str:
         return f"{doc.api_base}/api/v1/documents/{doc.uuid}/"
@@ -470,6 +467,13 @@ class CoreSignatureSim:
             "auto_expire_after": iso(expire_after),
             "link_expire_days": doc.link_expire_days,
             "created": iso(doc.created),
+            # Documented fields docflow does not use, present as the vendor sends them.
+            "api_used": True,
+            "attachments": [],
+            "file_from_url": None,
+            "prefill_tags": [],
+            "template": None,
+            "user": None,
         }
 
     def signrequest_json(self, sr: SignatureRequestState) -> dict[str, Any]:
