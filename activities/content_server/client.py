@@ -22,11 +22,21 @@ from activities.content_server.models import (
     node_from_item,
     nodes_from_results,
 )
-from activities.http.errors import AlreadyExistsError, error_message, raise_for_response
+from activities.http.errors import (
+    AlreadyExistsError,
+    AuthenticationError,
+    NotFoundError,
+    PermanentServiceError,
+    error_message,
+    raise_for_response,
+)
 from activities.http.transport import AuthenticatedTransport, Credential
 
 SYSTEM = "content-server"
 CategoryValues = Mapping[str, str | int | float | bool | None]
+# `where_name` matches parts of names: ask for this many per page and match exactly ourselves.
+CHILDREN_PAGE = 100
+MAX_CHILD_PAGES = 50
 
 
 class ContentServerClient:
@@ -56,6 +66,9 @@ class ContentServerClient:
             "GET",
             "/v2/businessworkspaces",
             params={
+                # Without it the server searches only recently accessed workspaces, and
+                # provisioning would create a duplicate.
+                "expanded_view": "true",
                 "where_ext_system_id": ext_system_id,
                 "where_bo_type": bo_type,
                 "where_bo_id": bo_id,
@@ -70,36 +83,41 @@ class ContentServerClient:
         name: str,
         template_id: int,
         wksp_type_id: int,
-        parent_id: int,
+        parent_id: int | None,
         ext_system_id: str,
         bo_type: str,
         bo_id: str,
         categories: CategoryValues | None = None,
-        rm_classifications: list[int] | None = None,
+        rm_classifications: Sequence[int] = (),
     ) -> int:
-        """Create a business workspace from a template, bound to the business object."""
+        """Create a business workspace from a template, bound to the business object.
+
+        `categories` are `{"<catId>_<attrId>": value}`; the create call takes them nested by
+        category (`{"<catId>": {...}}`). Records-management classes are applied after creation
+        (no public shape exists for classifying inside the create call). `parent_id` None: the
+        workspace type's location decides.
+        """
         body: dict[str, Any] = {
             "template_id": template_id,
             "wksp_type_id": wksp_type_id,
             "type": BUSINESS_WORKSPACE,
             "name": name,
-            "parent_id": parent_id,
             "ext_system_id": ext_system_id,
             "bo_type": bo_type,
             "bo_id": bo_id,
         }
-        roles: dict[str, Any] = {}
+        if parent_id is not None:
+            body["parent_id"] = parent_id
         if categories:
-            roles["categories"] = dict(categories)
-        if rm_classifications:
-            roles["rmclassifications"] = rm_classifications
-        if roles:
-            body["roles"] = roles
+            body["roles"] = {"categories": nested_categories(categories)}
         response = await self._request(
             "POST", "/v2/businessworkspaces", data={"body": json.dumps(body)}
         )
         results = response.json().get("results", {})
-        return int(results["id"])
+        workspace_id = int(results["id"])
+        for class_id in rm_classifications:
+            await self.apply_rm_classification(workspace_id, class_id)
+        return workspace_id
 
     # ----------------------------------------------------------------- nodes
     async def get_node(
@@ -111,13 +129,21 @@ class ContentServerClient:
         return node_from_item(response.json().get("results", {}))
 
     async def find_child_by_name(self, parent_id: int, name: str) -> NodeProperties | None:
-        """The child with exactly this name (`where_name` also matches parts of names)."""
-        response = await self._request(
-            "GET", f"/v2/nodes/{parent_id}/nodes", params={"where_name": name}
-        )
-        for node in nodes_from_results(response.json()):
-            if node.properties.name == name:
-                return node.properties
+        """The child with exactly this name. `where_name` also matches parts of names, so the
+        exact one may sit on a later page: page through the matches."""
+        for page in range(1, MAX_CHILD_PAGES + 1):
+            response = await self._request(
+                "GET",
+                f"/v2/nodes/{parent_id}/nodes",
+                params={"where_name": name, "limit": CHILDREN_PAGE, "page": page},
+            )
+            body = response.json()
+            for node in nodes_from_results(body):
+                if node.properties.name == name:
+                    return node.properties
+            paging = ((body.get("collection") or {}).get("paging") or {}) if body else {}
+            if page >= int(paging.get("page_total", 1) or 1):
+                return None
         return None
 
     async def upload_document(
@@ -166,8 +192,16 @@ class ContentServerClient:
         return body if isinstance(body, dict) else {}
 
     async def set_categories(self, node_id: int, category_id: int, values: CategoryValues) -> None:
-        form = {key: "" if value is None else str(value) for key, value in values.items()}
-        await self._request("PUT", f"/v2/nodes/{node_id}/categories/{category_id}", data=form)
+        """Set category values (`<cat>_<attr>`, sets `<cat>_<set>_<row>_<attr>`). A PUT fails
+        while the category is not on the node: then it is applied with its values (POST)."""
+        form = {"category_id": str(category_id)}
+        form |= {key: "" if value is None else str(value) for key, value in values.items()}
+        try:
+            await self._request("PUT", f"/v2/nodes/{node_id}/categories/{category_id}", data=form)
+        except PermanentServiceError as exc:
+            if isinstance(exc, NotFoundError | AuthenticationError | AlreadyExistsError):
+                raise
+            await self._request("POST", f"/v2/nodes/{node_id}/categories", data=form)
 
     async def apply_rm_classification(
         self, node_id: int, class_id: int, *, apply_to_sub_items: bool = False
@@ -179,11 +213,16 @@ class ContentServerClient:
         )
 
     async def search(
-        self, where: str, *, lookfor: str | None = None, page: int = 1, limit: int = 25
+        self, where: str, *, lookfor: str = "complexquery", page: int = 1, limit: int = 25
     ) -> SearchPage:
-        form: dict[str, str | int] = {"where": where, "page": page, "limit": limit}
-        if lookfor:
-            form["lookfor"] = lookfor
+        """`where` in Content Server's query language (`OTName: ...`) unless `lookfor` says
+        allwords, anywords or exactphrase."""
+        form: dict[str, str | int] = {
+            "where": where,
+            "lookfor": lookfor,
+            "page": page,
+            "limit": limit,
+        }
         response = await self._request("POST", "/v2/search", data=form)
         body = response.json()
         paging = (body.get("collection") or {}).get("paging") or {}
@@ -198,10 +237,22 @@ class ContentServerClient:
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         response = await self._transport.send(method, self._base_url + path, **kwargs)
         self._auth.observe(response)
-        # Content Server reports some duplicates as a plain 400 with this message.
-        if response.status_code >= 400 and "already exist" in error_message(response).lower():
+        # Content Server answers a duplicate name with a 500 (sometimes a 400) saying "already
+        # exists": a conflict to look up, never a server error worth retrying.
+        if response.status_code >= 400 and "already exist" in response.text.lower():
             raise AlreadyExistsError(
                 SYSTEM, f"{method} {path}: {error_message(response)}", status=response.status_code
             )
         raise_for_response(SYSTEM, response)
         return response
+
+
+def nested_categories(values: CategoryValues) -> dict[str, dict[str, Any]]:
+    """`{"9001_2": v}` → `{"9001": {"9001_2": v}}`, the shape the workspace create form takes."""
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in values.items():
+        category, sep, _ = key.partition("_")
+        if not (sep and category.isdigit()):
+            raise ValueError(f"category attribute key {key!r} is not '<catId>_<attrId>'")
+        nested.setdefault(category, {})[key] = value
+    return nested

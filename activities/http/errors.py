@@ -76,7 +76,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> time
 
 
 def error_message(response: httpx.Response, limit: int = 300) -> str:
-    """The human-readable part of an error body (`error`, `detail`, `message`), else its text."""
+    """The human-readable part of an error body (`error`, `detail`, `message`, with
+    `errorDetail` when present), else its text."""
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
@@ -85,7 +86,14 @@ def error_message(response: httpx.Response, limit: int = 300) -> str:
         for key in ("error", "detail", "message", "error_description"):
             value = body.get(key)
             if isinstance(value, str) and value:
+                # Content Server adds the specifics in `errorDetail`.
+                detail = body.get("errorDetail")
+                if isinstance(detail, str) and detail and detail != value:
+                    value = f"{value} ({detail})"
                 return value[:limit]
+        detail = body.get("errorDetail")
+        if isinstance(detail, str) and detail:
+            return detail[:limit]
         return json.dumps(body)[:limit]
     text = response.text.strip()
     return text[:limit] if text else response.reason_phrase or "no details"

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 from pydantic import BaseModel
@@ -20,6 +21,11 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: str = "Bearer"
     expires_in: float = 3600
+
+
+# How the client authenticates at the token endpoint (RFC 7591 names): HTTP Basic for
+# OpenText's identity service (Core Signature), the form body for Amplience.
+ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
 
 
 @dataclass(frozen=True)
@@ -42,10 +48,16 @@ class ClientCredentialsTokenProvider:
         refresh_margin_s: float = 60.0,
         timeout_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        auth_method: ClientAuthMethod = "client_secret_basic",
     ) -> None:
         self._http = http
         self._token_url = token_url
-        self._auth = httpx.BasicAuth(client_id, client_secret)
+        self._form = {"grant_type": "client_credentials"}
+        self._auth: httpx.BasicAuth | None = None
+        if auth_method == "client_secret_post":
+            self._form |= {"client_id": client_id, "client_secret": client_secret}
+        else:
+            self._auth = httpx.BasicAuth(client_id, client_secret)
         self._system = system
         self._refresh_margin_s = refresh_margin_s
         self._timeout_s = timeout_s
@@ -76,7 +88,7 @@ class ClientCredentialsTokenProvider:
         with transport_errors(self._system):
             response = await self._http.post(
                 self._token_url,
-                data={"grant_type": "client_credentials"},
+                data=self._form,
                 auth=self._auth,
                 headers={"Accept": "application/json"},
                 timeout=self._timeout_s,

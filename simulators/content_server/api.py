@@ -112,7 +112,8 @@ def _api_routes() -> APIRouter:
     @api.get("/v2/nodes/{node_id}")
     async def get_node(node_id: int, request: Request) -> dict[str, Any]:
         sim = current_sim(request)
-        return {"results": {"data": sim.node_data(sim.node(node_id), _fields(request))}}
+        node = sim.opened(sim.node(node_id))
+        return {"results": {"data": sim.node_data(node, _fields(request))}}
 
     @api.get("/v1/nodes/{node_id}/content")
     async def node_content(node_id: int, request: Request) -> Response:
@@ -178,13 +179,14 @@ def _api_routes() -> APIRouter:
         payload, _ = await _read_form(request)
         cat_id = as_int(payload.pop("category_id", None), "category_id")
         sim = current_sim(request)
-        sim.update_category(sim.node(node_id), cat_id, payload)
+        sim.apply_category(sim.node(node_id), cat_id, payload)
         return {"results": {}}
 
     @api.put("/v2/nodes/{node_id}/categories/{cat_id}")
     async def update_category(node_id: int, cat_id: int, request: Request) -> dict[str, Any]:
         payload, _ = await _read_form(request)
-        payload.pop("category_id", None)
+        if "category_id" in payload and as_int(payload.pop("category_id"), "category_id") != cat_id:
+            raise OtcsError(400, f"category_id does not match category {cat_id} in the path.")
         sim = current_sim(request)
         sim.update_category(sim.node(node_id), cat_id, payload)
         return {"results": {}}
@@ -221,10 +223,17 @@ def _api_routes() -> APIRouter:
     async def workspace_types(request: Request, expand_templates: bool = False) -> dict[str, Any]:
         results = []
         for wtype in current_sim(request).config.workspace_types:
+            creation: dict[str, Any] = (
+                {"location": "StaticNodeId", "location_value": str(wtype.location_id)}
+                if wtype.location_id is not None
+                else {"location": "ParentId", "location_value": None}
+            )
             props: dict[str, Any] = {
                 "wksp_type_id": wtype.id,
                 "wksp_type_name": wtype.name,
-                "location_id": wtype.location_id,
+                "wksp_creation": creation,
+                "rm_enabled": wtype.rm_enabled,
+                "relations": [],
             }
             if expand_templates:
                 props["templates"] = [
@@ -248,8 +257,16 @@ def _api_routes() -> APIRouter:
         where_bo_id: str | None = None,
         where_workspace_type_id: int | None = None,
         where_name: str | None = None,
+        expanded_view: bool = False,
     ) -> dict[str, Any]:
         sim = current_sim(request)
+        # Without expanded_view=true the real server searches only the workspaces the user
+        # accessed recently: a lookup by business object then misses most of them.
+        searched = (
+            list(sim.nodes.values())
+            if expanded_view
+            else [sim.nodes[i] for i in sim.recently_accessed if i in sim.nodes]
+        )
 
         def bound(node: Node) -> bool:
             if not (where_ext_system_id or where_bo_type or where_bo_id):
@@ -263,7 +280,7 @@ def _api_routes() -> APIRouter:
 
         found = [
             n
-            for n in sim.nodes.values()
+            for n in searched
             if n.type == BUSINESS_WORKSPACE
             and bound(n)
             and where_workspace_type_id in (None, n.wksp_type_id)
@@ -290,7 +307,8 @@ def _api_routes() -> APIRouter:
         node = sim.node(workspace_id)
         if node.type != BUSINESS_WORKSPACE:
             raise OtcsError(404, f"Node {workspace_id} is not a business workspace.")
-        return {"results": {"data": sim.node_data(node)}}
+        sim.opened(node)
+        return {"results": {"data": sim.node_data(node, _fields(request))}}
 
     @api.put("/v2/businessworkspaces/{workspace_id}/workspacereferences")
     async def add_reference(workspace_id: int, request: Request) -> dict[str, Any]:
@@ -300,13 +318,16 @@ def _api_routes() -> APIRouter:
         ref = business_object(payload, required=True)
         assert ref is not None
         sim.add_reference(node, ref)
-        return {"results": {"data": {"business_properties": sim.business_properties(node)}}}
+        return {"results": {"data": {"workspace_references": sim.workspace_references(node)}}}
 
     @api.post("/v2/search")
     async def search(request: Request) -> dict[str, Any]:
         payload, _ = await _read_form(request)
         sim = current_sim(request)
-        found = _search(sim, str(payload.get("where", "")), str(payload.get("lookfor", "")))
+        lookfor = str(payload.get("lookfor") or "complexquery").lower()  # the real default
+        if lookfor not in LOOKFOR:
+            raise OtcsError(400, f"Invalid value for 'lookfor': {lookfor!r}.")
+        found = _search(sim, str(payload.get("where", "")), lookfor)
         page, limit = _page_args(request, payload)
         chunk = found[(page - 1) * limit : page * limit]
         return {
@@ -320,10 +341,18 @@ def _api_routes() -> APIRouter:
     return router
 
 
+LOOKFOR = frozenset({"allwords", "anywords", "exactphrase", "complexquery"})
+
+
 def _search(sim: ContentServerSim, where: str, lookfor: str) -> list[Node]:
-    """Name search: field prefixes such as OTName: are dropped, '*' is a wildcard."""
+    """Name search: field prefixes such as OTName: are dropped, '*' is a wildcard. The
+    default, complexquery, reads quoted phrases and ANDs the remaining words."""
+    phrases: list[str] = []
+    if lookfor == "complexquery":
+        phrases = [p.casefold() for p in re.findall(r'"([^"]+)"', where)]
+        where = re.sub(r'"[^"]*"', " ", where)
     text = re.sub(r"\b\w+:", " ", where).replace("*", " ").strip().casefold()
-    if not text:
+    if not text and not phrases:
         return []
     names = [(n, n.name.casefold()) for n in sim.nodes.values()]
     if lookfor == "exactphrase":
@@ -331,7 +360,9 @@ def _search(sim: ContentServerSim, where: str, lookfor: str) -> list[Node]:
     words = text.split()
     if lookfor == "anywords":
         return [n for n, name in names if any(w in name for w in words)]
-    return [n for n, name in names if all(w in name for w in words)]
+    return [
+        n for n, name in names if all(w in name for w in words) and all(p in name for p in phrases)
+    ]
 
 
 def _content_response(version: Version) -> Response:
@@ -365,7 +396,7 @@ def create_app(config: ContentServerConfig | None = None) -> FastAPI:
 
     async def otcs_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, OtcsError)
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
+        return JSONResponse(exc.body(), status_code=exc.status)
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

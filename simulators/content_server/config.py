@@ -11,6 +11,10 @@ from simulators.kit.faults import FaultSettings
 class CategoryDef(BaseModel):
     name: str
     attributes: dict[int, str] = Field(description="Attribute id -> name.")
+    sets: dict[int, dict[int, str]] = Field(
+        default_factory=dict,
+        description="Set id -> its attributes (id -> name), keyed `<cat>_<set>_<row>_<attr>`.",
+    )
 
 
 class WorkspaceTemplateDef(BaseModel):
@@ -22,8 +26,12 @@ class WorkspaceTemplateDef(BaseModel):
 class WorkspaceTypeDef(BaseModel):
     id: int
     name: str
-    location_id: int = Field(description="Default parent of new workspaces of this type.")
+    location_id: int | None = Field(
+        description="Where new workspaces of this type go (shown as `wksp_creation`); None: "
+        "the creator names a parent_id."
+    )
     templates: list[WorkspaceTemplateDef]
+    rm_enabled: bool = True
 
 
 class FolderDef(BaseModel):
@@ -45,6 +53,7 @@ def _default_categories() -> dict[int, CategoryDef]:
                 7: "source_record",
                 8: "document_type",
             },
+            sets={10: {11: "signer_email", 12: "signed_on"}},
         )
     }
 

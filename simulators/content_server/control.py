@@ -35,6 +35,8 @@ def control_routes() -> APIRouter:
             {
                 **sim.properties(n),
                 **sim.business_properties(n),
+                "template_id": n.template_id,
+                "references": [vars(r) for r in n.references],
                 "categories": {str(k): v for k, v in n.categories.items()},
                 "rm_classifications": n.rm_classifications,
                 "sub_folders": [c.name for c in sim.children(n.id)],

@@ -60,10 +60,19 @@ class UploadCount:
 
 
 class OtcsError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    """An error answer: `{"error": message}`, plus `errorDetail` when the server adds one."""
+
+    def __init__(self, status: int, message: str, detail: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.detail = detail
+
+    def body(self) -> dict[str, str]:
+        body = {"error": self.message}
+        if self.detail:
+            body["errorDetail"] = self.detail
+        return body
 
 
 def otcs_date(moment: datetime) -> str:

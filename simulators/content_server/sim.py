@@ -34,8 +34,12 @@ from simulators.content_server.models import (
 from simulators.kit.delivery import CallbackDispatcher
 from simulators.kit.faults import FaultInjector
 
-_ATTRIBUTE_KEY = re.compile(r"^(?P<cat>\d+)_(?P<attr>\d+)$")
+# `<cat>_<attr>`, or `<cat>_<set>_<row>_<attr>` for an attribute in a set.
+_ATTRIBUTE_KEY = re.compile(r"^(?P<cat>\d+)_(?:(?P<set>\d+)_(?P<row>\d+)_)?(?P<attr>\d+)$")
 FIRST_NODE_ID = 100_001
+# How many workspaces the "recently accessed" list holds (a lookup without expanded_view=true
+# searches only those, as on the real server).
+RECENTLY_ACCESSED = 20
 
 
 class ContentServerSim:
@@ -54,6 +58,7 @@ class ContentServerSim:
         self._ids = itertools.count(FIRST_NODE_ID)
         self.nodes: dict[int, Node] = {}
         self.uploads: dict[tuple[int, str], UploadCount] = {}
+        self.recently_accessed: list[int] = []
         self.faults.configure(self.config.faults)
         self.events.clear()
         self.events.configure(self.config.events_faults)
@@ -94,6 +99,15 @@ class ContentServerSim:
             raise OtcsError(404, f"Could not find object with ID {node_id}.")
         return node
 
+    def opened(self, node: Node) -> Node:
+        """Record that the user opened a workspace: it joins the "recently accessed" list."""
+        if node.type == BUSINESS_WORKSPACE:
+            if node.id in self.recently_accessed:
+                self.recently_accessed.remove(node.id)
+            self.recently_accessed.insert(0, node.id)
+            del self.recently_accessed[RECENTLY_ACCESSED:]
+        return node
+
     def children(self, parent_id: int) -> list[Node]:
         return [n for n in self.nodes.values() if n.parent_id == parent_id]
 
@@ -106,8 +120,13 @@ class ContentServerSim:
         return parent
 
     def _check_free_name(self, parent_id: int, name: str) -> None:
+        # The real server answers a duplicate name with a 500, not a 4xx.
         if any(n.name.casefold() == name.casefold() for n in self.children(parent_id)):
-            raise OtcsError(400, f"An item with the name '{name}' already exists.")
+            raise OtcsError(
+                500,
+                f"An item with the name '{name}' already exists.",
+                detail=f"Parent {parent_id} already has a child named '{name}'.",
+            )
 
     def _new_node(self, parent_id: int, name: str, node_type: int, description: str = "") -> Node:
         now = datetime.now(UTC)
@@ -125,7 +144,7 @@ class ContentServerSim:
         if not name:
             raise OtcsError(400, "The name parameter is required.")
         parent_id = as_int(payload.get("parent_id"), "parent_id")
-        categories = self._parse_categories(_roles(payload).get("categories"))
+        categories = self._flat_categories(_roles(payload).get("categories"))
         count = None
         if node_type == DOCUMENT:
             count = self.uploads.setdefault(
@@ -177,33 +196,64 @@ class ContentServerSim:
 
     # categories, records management, holds
 
-    def _parse_categories(self, raw: Any) -> dict[int, dict[str, Any]]:
-        """Accept {"9001": {"9001_2": v}} and the flat {"9001_2": v}; validate ids."""
+    def _flat_categories(self, raw: Any) -> dict[int, dict[str, Any]]:
+        """`POST /v2/nodes` takes the flat map {"9001_2": v} (v2 nodes need a flat list)."""
         if raw is None:
             return {}
         if not isinstance(raw, Mapping):
             raise OtcsError(400, "roles.categories must be an object.")
         result: dict[int, dict[str, Any]] = {}
         for key, value in raw.items():
-            if _ATTRIBUTE_KEY.match(str(key)):
-                self._put_attribute(result, str(key), value)
-            elif str(key).isdigit() and isinstance(value, Mapping):
-                cat_id = int(key)
-                self._category(cat_id)
-                result.setdefault(cat_id, {})
-                for attr_key, attr_value in value.items():
-                    if not str(attr_key).startswith(f"{cat_id}_"):
-                        raise OtcsError(400, f"Attribute {attr_key} is not in category {cat_id}.")
-                    self._put_attribute(result, str(attr_key), attr_value)
-            else:
-                raise OtcsError(400, f"Invalid category key '{key}'.")
+            if not _ATTRIBUTE_KEY.match(str(key)):
+                raise OtcsError(
+                    400, f"Invalid category attribute key '{key}' (expected <cat>_<attr>)."
+                )
+            self._put_attribute(result, str(key), value)
         return result
+
+    def _nested_categories(self, raw: Any) -> dict[int, dict[str, Any]]:
+        """`POST /v2/businessworkspaces` takes the create form's nested map
+        {"9001": {"9001_2": v}}."""
+        if raw is None:
+            return {}
+        if not isinstance(raw, Mapping):
+            raise OtcsError(400, "roles.categories must be an object.")
+        result: dict[int, dict[str, Any]] = {}
+        for key, value in raw.items():
+            if not (str(key).isdigit() and isinstance(value, Mapping)):
+                raise OtcsError(
+                    400,
+                    f"Invalid category '{key}': workspace categories are nested, "
+                    '{"<cat>": {"<cat>_<attr>": value}}.',
+                )
+            cat_id = int(key)
+            self._category(cat_id)
+            result.setdefault(cat_id, {})
+            self._put_values(result, cat_id, value)
+        return result
+
+    def _put_values(
+        self, result: dict[int, dict[str, Any]], cat_id: int, values: Mapping[str, Any]
+    ) -> None:
+        for attr_key, attr_value in values.items():
+            match = _ATTRIBUTE_KEY.match(str(attr_key))
+            if match is None or int(match["cat"]) != cat_id:
+                raise OtcsError(400, f"Attribute {attr_key} is not in category {cat_id}.")
+            self._put_attribute(result, str(attr_key), attr_value)
 
     def _put_attribute(self, result: dict[int, dict[str, Any]], key: str, value: Any) -> None:
         match = _ATTRIBUTE_KEY.match(key)
         assert match is not None
         cat_id, attr_id = int(match["cat"]), int(match["attr"])
-        if attr_id not in self._category(cat_id).attributes:
+        category = self._category(cat_id)
+        if match["set"] is None:
+            known = attr_id in category.attributes
+        else:
+            set_attributes = category.sets.get(int(match["set"]))
+            known = set_attributes is not None and attr_id in set_attributes
+            if known and int(match["row"]) < 1:
+                raise OtcsError(400, f"Row {match['row']} of set attribute {key} is invalid.")
+        if not known:
             raise OtcsError(400, f"Attribute {key} does not exist in category {cat_id}.")
         result.setdefault(cat_id, {})[key] = value
 
@@ -213,12 +263,26 @@ class ContentServerSim:
             raise OtcsError(400, f"Category {cat_id} does not exist.")
         return category
 
-    def update_category(self, node: Node, cat_id: int, values: dict[str, Any]) -> None:
+    def apply_category(self, node: Node, cat_id: int, values: Mapping[str, Any]) -> None:
+        """`POST /v2/nodes/{id}/categories`: put the category on the node, with values."""
         self._category(cat_id)
-        parsed = self._parse_categories({str(cat_id): values})
+        parsed: dict[int, dict[str, Any]] = {}
+        self._put_values(parsed, cat_id, values)
         node.categories.setdefault(cat_id, {}).update(parsed.get(cat_id, {}))
         node.modified = datetime.now(UTC)
         self.notify("node.categories_updated", node, category_id=cat_id)
+
+    def update_category(self, node: Node, cat_id: int, values: Mapping[str, Any]) -> None:
+        """`PUT /v2/nodes/{id}/categories/{cat}`: fails, as the real server does, when the
+        category is not on the node yet (POST it first)."""
+        self._category(cat_id)
+        if cat_id not in node.categories:
+            raise OtcsError(
+                400,
+                f"Category {cat_id} is not assigned to node {node.id}.",
+                detail="Apply the category with POST /v2/nodes/{id}/categories first.",
+            )
+        self.apply_category(node, cat_id, values)
 
     def classify(self, node: Node, class_id: int, apply_to_sub_items: bool) -> None:
         if class_id not in self.config.rm_classifications:
@@ -265,17 +329,21 @@ class ContentServerSim:
             )
         if as_int(payload.get("type", BUSINESS_WORKSPACE), "type") != BUSINESS_WORKSPACE:
             raise OtcsError(400, "Business workspaces have type 848.")
-        name = str(payload.get("name") or "").strip()
-        if not name:
-            raise OtcsError(400, "The name parameter is required.")
-        parent_id = as_int(payload.get("parent_id", wtype.location_id), "parent_id")
         ref = business_object(payload, required=False)
+        # The name is optional: the type's naming rule derives one.
+        name = str(payload.get("name") or "").strip() or _derived_name(wtype, ref)
+        if payload.get("parent_id") is not None:
+            parent_id = as_int(payload.get("parent_id"), "parent_id")
+        elif wtype.location_id is not None:
+            parent_id = wtype.location_id
+        else:
+            raise OtcsError(400, f"Workspace type {wtype.id} has no location: send parent_id.")
         roles = _roles(payload)
-        categories = self._parse_categories(roles.get("categories"))
-        classes = _class_ids(roles.get("rmclassifications"))
-        for class_id in classes:
-            if class_id not in self.config.rm_classifications:
-                raise OtcsError(400, f"RM classification {class_id} does not exist.")
+        if "rmclassifications" in roles:
+            # No public shape exists for classifying inside the create call; classify after
+            # creation with POST /v1/nodes/{id}/rmclassifications.
+            raise OtcsError(400, "roles.rmclassifications is not supported here.")
+        categories = self._nested_categories(roles.get("categories"))
         if ref is not None and self.workspace_for(ref) is not None:
             raise OtcsError(
                 400, f"A business workspace for business object '{ref}' already exists."
@@ -289,7 +357,6 @@ class ContentServerSim:
         if ref is not None:
             workspace.references.append(ref)
         workspace.categories = categories
-        workspace.rm_classifications = classes
         for folder_name in template.sub_folders:
             self._new_node(workspace.id, folder_name, FOLDER)
         self.notify("workspace.created", workspace)
@@ -361,7 +428,8 @@ class ContentServerSim:
             "size_formatted": f"{len(latest.content)} bytes" if latest else "",
         }
         if node.type == BUSINESS_WORKSPACE:
-            props["wnd_att_type_id"] = node.wksp_type_id
+            props["wnf_wksp_type_id"] = node.wksp_type_id
+            props["wnf_wksp_template_id"] = node.template_id
         return props
 
     def node_data(self, node: Node, fields: set[str] | None = None) -> dict[str, Any]:
@@ -374,6 +442,8 @@ class ContentServerSim:
             data["versions"] = [self.version_json(node, v) for v in node.versions]
         if node.type == BUSINESS_WORKSPACE and (fields is None or "business_properties" in fields):
             data["business_properties"] = self.business_properties(node)
+        if node.type == BUSINESS_WORKSPACE and (fields is None or "workspace_references" in fields):
+            data["workspace_references"] = self.workspace_references(node)
         return data
 
     @staticmethod
@@ -389,17 +459,38 @@ class ContentServerSim:
         }
 
     def business_properties(self, node: Node) -> dict[str, Any]:
+        """The real `business_properties`: the main business object and the workspace type."""
         ref = node.references[0] if node.references else None
         wtype = next((t for t in self.config.workspace_types if t.id == node.wksp_type_id), None)
         return {
+            "business_object_id": ref.bo_id if ref else None,
+            "business_object_type": ref.bo_type if ref else None,
+            "business_object_type_id": None,
+            "business_object_type_name": ref.bo_type if ref else None,
+            "display_url": None,
+            "external_system_id": ref.ext_system_id if ref else None,
+            "external_system_name": ref.ext_system_id if ref else None,
+            "has_default_display": False,
+            "has_default_search": False,
+            "isEarly": False,
             "workspace_type_id": node.wksp_type_id,
             "workspace_type_name": wtype.name if wtype else None,
-            "template_id": node.template_id,
-            "external_system_id": ref.ext_system_id if ref else None,
-            "business_object_type": ref.bo_type if ref else None,
-            "business_object_id": ref.bo_id if ref else None,
-            "references": [vars(r) for r in node.references],
         }
+
+    @staticmethod
+    def workspace_references(node: Node) -> list[dict[str, Any]]:
+        """`workspace_references[]` (`fields=workspace_references`): every bound object."""
+        return [
+            {
+                "ext_system_id": r.ext_system_id,
+                "ext_system_name": r.ext_system_id,
+                "bo_type": r.bo_type,
+                "bo_id": r.bo_id,
+                "is_default_display": n == 0,
+                "is_default_search": n == 0,
+            }
+            for n, r in enumerate(node.references)
+        ]
 
     def dump(self, node: Node) -> dict[str, Any]:
         return {
@@ -424,17 +515,10 @@ def _roles(payload: dict[str, Any]) -> dict[str, Any]:
     return dict(roles)
 
 
-def _class_ids(raw: Any) -> list[int]:
-    """RM classifications in any of the shapes clients send: id, [ids], {class_id}, [{...}]."""
-    if raw is None:
-        return []
-    items = raw if isinstance(raw, list) else [raw]
-    ids = []
-    for item in items:
-        if isinstance(item, Mapping):
-            item = item.get("class_id", item.get("rm_classification_id"))
-        ids.append(as_int(item, "class_id"))
-    return ids
+def _derived_name(wtype: WorkspaceTypeDef, ref: BusinessObject | None) -> str:
+    if ref is None:
+        raise OtcsError(400, "The name parameter is required without a business object.")
+    return f"{wtype.name} {ref.bo_id}"
 
 
 def business_object(payload: Mapping[str, Any], *, required: bool) -> BusinessObject | None:

@@ -148,13 +148,14 @@ def _api_routes() -> APIRouter:
         sim = current_sim(request)
         return sim.signrequest_json(sim.signature_request(sr_uuid))
 
-    @router.post("/signature-requests/{sr_uuid}/cancel_signrequest/")
+    # The vendor answers both actions 201 (its API schema: InlineResponse201, ...2011).
+    @router.post("/signature-requests/{sr_uuid}/cancel_signrequest/", status_code=201)
     async def cancel_signature_request(sr_uuid: str, request: Request) -> dict[str, Any]:
         sim = current_sim(request)
         sim.cancel(sim.signature_request(sr_uuid))
         return {"detail": "OK", "cancelled": True}
 
-    @router.post("/signature-requests/{sr_uuid}/resend_signrequest_email/")
+    @router.post("/signature-requests/{sr_uuid}/resend_signrequest_email/", status_code=201)
     async def resend_signature_request(sr_uuid: str, request: Request) -> dict[str, Any]:
         sim = current_sim(request)
         sim.resend(sim.signature_request(sr_uuid))

@@ -43,7 +43,7 @@ class CoreSignatureConfig(BaseModel):
     tenant: str = "docflow"
     client_id: str = "docflow-dev"
     client_secret: str = "dev-core-signature-secret"
-    token_ttl_s: int = Field(default=3600, ge=1)
+    token_ttl_s: int = Field(default=900, ge=1, description="OCP client-credentials: 900 s.")
     event_hash_key: str = "dev-event-hash-key"
     team_name: str = "docflow (simulated)"
     team_subdomain: str = "docflow"
@@ -55,6 +55,10 @@ class CoreSignatureConfig(BaseModel):
     file_url_ttl_s: int = Field(default=300, ge=1, description="Validity of pdf/log URLs.")
     page_size: int = Field(default=20, ge=1)
     faults: FaultSettings = Field(default_factory=FaultSettings)
-    callback_retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    # The vendor's policy (only a timeout or a 500 is retried; 1 minute, then Fibonacci minutes,
+    # 10 attempts), with the minute compressed to 0.1 s for the demo and the tests.
+    callback_retry: RetryPolicy = Field(
+        default_factory=lambda: RetryPolicy.core_signature(minute_s=0.1, timeout_s=5.0)
+    )
     callback_faults: DeliveryFaults = Field(default_factory=DeliveryFaults)
     autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)

@@ -47,6 +47,9 @@ def control_routes() -> APIRouter:
         "sending-error": lambda sim, doc, a: sim.sending_error(doc),
         "convert-error": lambda sim, doc, a: sim.convert_error(doc),
         "download": lambda sim, doc, a: sim.download(doc),
+        "forward": lambda sim, doc, a: sim.signer_event(doc, a.email, "signer_forwarded"),
+        "signer-download": lambda sim, doc, a: sim.signer_event(doc, a.email, "signer_downloaded"),
+        "receive": lambda sim, doc, a: sim.signer_event(doc, a.email, "signrequest_received"),
     }
     for name, act in actions.items():
         router.add_api_route(
@@ -113,7 +116,9 @@ def control_routes() -> APIRouter:
     async def control_events(request: Request, document_uuid: str | None = None) -> dict[str, Any]:
         sim = current_sim(request)
         events = [e for e in sim.events if document_uuid in (None, e.document_uuid)]
-        return {"count": len(events), "results": [sim.event_json(e) for e in events]}
+        # The API's Event resource plus the callback body as it was sent.
+        results = [{**sim.event_json(e), "callback": e.payload} for e in events]
+        return {"count": len(events), "results": results}
 
     @router.post("/events/{event_uuid}/redeliver")
     async def control_redeliver(event_uuid: str, request: Request) -> dict[str, Any]:

@@ -110,9 +110,9 @@ class EventState:
     uuid: str
     event_type: str
     status: str
-    event_time: str
+    event_time: str  # Unix seconds as a string, as the callbacks carry it (and sign it)
     event_hash: str
-    timestamp: int
+    timestamp: str  # ISO-8601
     document_uuid: str
     signer_email: str | None
     payload: dict[str, Any]

@@ -36,6 +36,8 @@ from simulators.kit.pdf import make_pdf
 
 ERROR_EVENTS = frozenset({"convert_error", "sending_error", "signer_email_bounced"})
 SENT_STATES = frozenset({"se", "vi"})
+# Events the vendor sends beyond those docflow acts on (it ignores unknown types).
+SIGNER_INFO_EVENTS = frozenset({"signer_forwarded", "signer_downloaded", "signrequest_received"})
 _DOCUMENT_PATH = re.compile(r"/documents/(?P<uuid>[0-9a-fA-F-]{32,36})/?$")
 
 
@@ -226,7 +228,16 @@ class CoreSignatureSim:
         for signer in signers:
             if not signer.viewed:
                 signer.viewed = True
+                # The signer opened the invitation e-mail, then the document.
+                self.emit(doc, "signer_viewed_email", signer)
                 self.emit(doc, "signer_viewed", signer)
+
+    def signer_event(self, doc: DocumentState, email: str | None, event_type: str) -> None:
+        """A signer's informational event (forwarded, downloaded, received): no status change."""
+        if event_type not in SIGNER_INFO_EVENTS:
+            raise conflict(f"Unknown signer event {event_type!r}.")
+        signers = self._acting_signers(doc, email, SENT_STATES | {"si", "sd"})
+        self.emit(doc, event_type, signers[0])
 
     def sign(self, doc: DocumentState, email: str | None) -> None:
         signers = [
@@ -329,7 +340,7 @@ class CoreSignatureSim:
             "Events (UTC):",
         ]
         log += [
-            f"{e.event_time}  {e.event_type}" + (f"  {e.signer_email}" if e.signer_email else "")
+            f"{e.timestamp}  {e.event_type}" + (f"  {e.signer_email}" if e.signer_email else "")
             for e in self.events
             if e.document_uuid == doc.uuid
         ]
@@ -341,14 +352,16 @@ class CoreSignatureSim:
     def emit(self, doc: DocumentState, event_type: str, signer: SignerState | None = None) -> None:
         """Store an event and send it to the document's callback URL, if it has one."""
         now = datetime.now(UTC)
-        event_time = iso(now) or ""
+        # As the vendor sends them: event_time is Unix seconds as a string (the signed text),
+        # timestamp is ISO-8601 with microseconds.
+        event_time = str(int(now.timestamp()))
         event = EventState(
             uuid=str(uuid.uuid4()),
             event_type=event_type,
             status="error" if event_type in ERROR_EVENTS else "ok",
             event_time=event_time,
             event_hash=event_hash(self.config.event_hash_key, event_time, event_type),
-            timestamp=int(now.timestamp()),
+            timestamp=iso(now) or "",
             document_uuid=doc.uuid,
             signer_email=signer.email if signer else None,
             payload={},
@@ -419,11 +432,8 @@ class CoreSignatureSim:
     # representations
 
     def team_json(self, doc: DocumentState) -> dict[str, Any]:
-        return {
-            "name": self.config.team_name,
-            "subdomain": self.config.team_subdomain,
-            "url": f"{doc.api_base}/api/v1/teams/{self.config.team_subdomain}/",
-        }
+        # As in the vendor's documented callback: the team's name and subdomain only.
+        return {"name": self.config.team_name, "subdomain": self.config.team_subdomain}
 
     def document_url(self, doc: DocumentState) -> str:
         return f"{doc.api_base}/api/v1/documents/{doc.uuid}/"
@@ -457,6 +467,13 @@ class CoreSignatureSim:
             "auto_expire_after": iso(expire_after),
             "link_expire_days": doc.link_expire_days,
             "created": iso(doc.created),
+            # Documented fields docflow does not use, present as the vendor sends them.
+            "api_used": True,
+            "attachments": [],
+            "file_from_url": None,
+            "prefill_tags": [],
+            "template": None,
+            "user": None,
         }
 
     def signrequest_json(self, sr: SignatureRequestState) -> dict[str, Any]:
@@ -492,14 +509,23 @@ class CoreSignatureSim:
         }
 
     def event_json(self, event: EventState) -> dict[str, Any]:
+        """The Event resource of `GET /events/`: no event_time, event_hash or token_name (those
+        belong to the callback), but the delivery outcome."""
         deliveries = [d for d in self.callbacks.deliveries if d.id in set(event.delivery_ids)]
         attempts = [a for d in deliveries for a in d.attempts]
         delivered = [a for a in attempts if a.status_code and 200 <= a.status_code < 300]
+        payload = event.payload
         return {
-            **event.payload,
+            "uuid": event.uuid,
+            "status": event.status,
+            "event_type": event.event_type,
             "delivered": bool(delivered),
             "delivered_on": iso(delivered[0].at) if delivered else None,
             "callback_status_code": attempts[-1].status_code if attempts else None,
+            "timestamp": event.timestamp,
+            "team": payload["team"],
+            "document": payload["document"],
+            "signer": payload["signer"],
         }
 
     # temporary file links

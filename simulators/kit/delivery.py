@@ -23,18 +23,57 @@ DeliveryState = Literal["held", "pending", "delivered", "rejected", "failed", "d
 
 
 class RetryPolicy(BaseModel):
-    """Retries on timeouts, connection errors and 5xx; stops on 2xx and other 4xx."""
+    """When a sender tries again, and how long it waits in between.
+
+    `retry_statuses` None retries every 5xx (the Standard Webhooks senders); a list retries
+    only those answers (Core Signature: `[500]`). Timeouts and connection failures are always
+    retried; 2xx ends the delivery, any other answer rejects it.
+
+    `schedule` "exponential" waits `backoff_initial_s * backoff_factor ** n` (capped at
+    `backoff_max_s`); "fibonacci" waits `backoff_initial_s` before the second attempt, then
+    `backoff_initial_s` times 1, 2, 3, 5, ... (SignRequest / Core Signature: 1 minute, then
+    Fibonacci minutes, at most 10 attempts, about 90 minutes in all; see `core_signature()`).
+    """
 
     max_attempts: int = Field(default=10, ge=1)
     backoff_initial_s: float = Field(default=0.1, ge=0)
     backoff_factor: float = Field(default=2.0, ge=1)
     backoff_max_s: float = Field(default=2.0, ge=0)
     timeout_s: float = Field(default=5.0, gt=0)
+    schedule: Literal["exponential", "fibonacci"] = "exponential"
+    retry_statuses: list[int] | None = Field(
+        default=None, description="Answers that are retried; None = any 5xx."
+    )
+
+    @classmethod
+    def core_signature(cls, minute_s: float = 60.0, *, timeout_s: float = 30.0) -> RetryPolicy:
+        """Core Signature's callback retries: only after a timeout or a 500, first after one
+        minute, then on a Fibonacci schedule, at most 10 attempts. `minute_s` compresses the
+        schedule for demos and tests (the real one is `minute_s=60`)."""
+        return cls(
+            max_attempts=10,
+            backoff_initial_s=minute_s,
+            backoff_max_s=minute_s * 100,
+            timeout_s=timeout_s,
+            schedule="fibonacci",
+            retry_statuses=[500],
+        )
 
     def delay_before(self, attempt: int) -> float:
         """Wait before attempt number `attempt` (2, 3, ...)."""
+        if self.schedule == "fibonacci":
+            a, b = 1, 1
+            for _ in range(attempt - 2):
+                a, b = b, a + b
+            return float(min(self.backoff_initial_s * a, self.backoff_max_s))
         delay = self.backoff_initial_s * self.backoff_factor ** (attempt - 2)
         return float(min(delay, self.backoff_max_s))
+
+    def retries(self, status: int) -> bool:
+        """Whether an answer with this status is tried again."""
+        if self.retry_statuses is None:
+            return status >= 500
+        return status in self.retry_statuses
 
 
 class DeliveryFaults(BaseModel):
@@ -276,7 +315,7 @@ class CallbackDispatcher:
             if status is not None and 200 <= status < 300:
                 delivery.state = "delivered"
                 return
-            if status is not None and status < 500:
+            if status is not None and not self.retry.retries(status):
                 delivery.state = "rejected"
                 return
         delivery.state = "failed"

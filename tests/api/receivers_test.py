@@ -16,11 +16,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from docflow.docstore import LocalDocumentStore
 from docflow.models import DocumentRef, SigningState
 from docflow.settings import Settings
+from simulators.core_signature import CoreSignatureConfig
+from simulators.core_signature import create_app as core_signature_app
+from simulators.kit.delivery import RetryPolicy
 from simulators.kit.server import ServedApp
 from starter.api import create_app
 from starter.processes.signing import SigningProcesses
 from tests.api.conftest import closed_port, make_settings
 from tests.api.support import (
+    HASH_KEY,
     callback,
     events_in,
     new_key,
@@ -224,3 +228,71 @@ async def test_a_caller_hanging_up_mid_body_is_one_log_line(
         async with httpx.AsyncClient(base_url=served.base_url) as http:
             response = await http.post("/webhooks/core-signature", content=b"{}")
         assert response.status_code == 422
+
+
+async def test_the_simulators_real_format_callbacks_are_verified_and_signalled(
+    settings: Settings, temporal: Client, store: LocalDocumentStore, document: DocumentRef
+) -> None:
+    """End to end over HTTP: the Core Signature simulator sends its callbacks (event_time Unix
+    seconds as a string, timestamp ISO-8601, hashed with the shared key) to the receiver."""
+    processes = SigningProcesses(temporal, settings, store)
+    key = await started(processes, document)
+    sim_config = CoreSignatureConfig(
+        event_hash_key=HASH_KEY,
+        convert_delay_ms=0,
+        callback_retry=RetryPolicy.core_signature(minute_s=0.01, timeout_s=5),
+    )
+    async with (
+        ServedApp(create_app(settings, temporal, store), name="docflow-api") as api_served,
+        ServedApp(core_signature_app(sim_config), name="core-signature") as sim_served,
+        httpx.AsyncClient(base_url=sim_served.base_url, timeout=10) as sim,
+    ):
+        token = await sim.post(
+            "/tenants/docflow/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=("docflow-dev", "dev-core-signature-secret"),
+        )
+        auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        doc = await sim.post(
+            "/api/v1/documents/",
+            headers=auth,
+            json={
+                "file_from_content": "JVBERi0xLjQgdGVzdA==",
+                "file_from_content_name": "contract.pdf",
+                "external_id": f"{key}#1",
+                "events_callback_url": f"{api_served.base_url}{URL}",
+            },
+        )
+        request = await sim.post(
+            "/api/v1/signature-requests/",
+            headers=auth,
+            json={
+                "document": doc.json()["url"],
+                "signers": [{"email": "signer@acme.example.com"}],
+                "from_email": "sales@example.com",
+            },
+        )
+        assert request.status_code == 201, request.text
+        uuid = doc.json()["uuid"]
+        await sim.post(f"/_control/documents/{uuid}/view", json={})
+        await sim.post(f"/_control/documents/{uuid}/forward", json={})
+        await sim.post(f"/_control/documents/{uuid}/sign", json={})
+        flushed = await sim.post("/_control/callbacks/flush", params={"timeout_s": 10})
+        assert flushed.is_success
+        deliveries = (await sim.get("/_control/callbacks")).json()["results"]
+        events = (await sim.get("/_control/events", params={"document_uuid": uuid})).json()
+
+    sent = {e["uuid"]: e["callback"] for e in events["results"]}
+    assert all(c["event_time"].isdigit() for c in sent.values())
+    # Every callback was accepted (200): none refused as unverifiable (401) or malformed (422),
+    # the types docflow does not know included.
+    assert {(d["event_type"], d["last_status_code"]) for d in deliveries} >= {
+        ("signer_viewed_email", 200),
+        ("signer_forwarded", 200),
+        ("signer_signed", 200),
+    }
+    assert {d["last_status_code"] for d in deliveries} == {200}
+    signer_signed = next(u for u, c in sent.items() if c["event_type"] == "signer_signed")
+    handle = workflow(processes.client, key)
+    status = await wait_until(handle, lambda s: events_in(s, signer_signed) > 0)
+    assert events_in(status, signer_signed) == 1

@@ -19,7 +19,10 @@ from simulators import content_server, core_signature, crm, notifications, webho
 from simulators.kit.delivery import RetryPolicy
 from simulators.kit.server import ServedApp
 
-FAST_RETRY = RetryPolicy(max_attempts=4, backoff_initial_s=0.01, backoff_max_s=0.05, timeout_s=2)
+# Core Signature's own policy (timeout or 500 only, Fibonacci), the minute compressed to 10 ms.
+FAST_CORE_SIGNATURE_RETRY = RetryPolicy.core_signature(minute_s=0.01, timeout_s=2).model_copy(
+    update={"max_attempts": 4}
+)
 
 
 def signed(
@@ -104,7 +107,7 @@ async def _serve(app: FastAPI, name: str) -> AsyncIterator[Served]:
 
 @pytest.fixture(scope="session")
 async def _core_signature_session() -> AsyncIterator[Served]:
-    config = core_signature.CoreSignatureConfig(seed=7, callback_retry=FAST_RETRY)
+    config = core_signature.CoreSignatureConfig(seed=7, callback_retry=FAST_CORE_SIGNATURE_RETRY)
     async for served in _serve(core_signature.create_app(config), "core-signature"):
         yield served
 

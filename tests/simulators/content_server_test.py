@@ -42,7 +42,11 @@ async def upload(
 
 
 async def create_workspace(
-    client: httpx.AsyncClient, ticket: dict[str, str], bo_id: str, name: str
+    client: httpx.AsyncClient,
+    ticket: dict[str, str],
+    bo_id: str,
+    name: str,
+    roles: dict[str, Any] | None = None,
 ) -> httpx.Response:
     body = {
         "template_id": 20001,
@@ -50,10 +54,7 @@ async def create_workspace(
         "type": 848,
         "name": name,
         "parent_id": 2000,
-        "roles": {
-            "categories": {"9001": {"9001_3": "ACME Corp"}},
-            "rmclassifications": {"class_id": 5001},
-        },
+        "roles": roles if roles is not None else {"categories": {"9001": {"9001_3": "ACME Corp"}}},
         "ext_system_id": "SFDC",
         "bo_type": "Account",
         "bo_id": bo_id,
@@ -98,8 +99,11 @@ async def test_json_bodies_are_refused(otcs: Served) -> None:
 async def test_document_create_categories_versions_and_duplicates(otcs: Served) -> None:
     client = otcs.client
     ticket = await login(client)
+    # v2 nodes take the flat attribute map; the nested one is the workspace create form's.
+    nested = await upload(client, ticket, 2000, "Nested.pdf", {"9001": {"9001_2": "Q-1"}})
+    assert nested.status_code == 400
     created = await upload(
-        client, ticket, 2000, "Contract Q-1.pdf", {"9001": {"9001_2": "Q-1", "9001_6": "BK-1"}}
+        client, ticket, 2000, "Contract Q-1.pdf", {"9001_2": "Q-1", "9001_6": "BK-1"}
     )
     assert created.status_code == 200, created.text
     props = created.json()["results"]["data"]["properties"]
@@ -108,9 +112,13 @@ async def test_document_create_categories_versions_and_duplicates(otcs: Served) 
     assert props["size"] == len(b"%PDF-1.4 signed")
     node_id = props["id"]
 
+    # The real server answers a duplicate name with a 500 whose text says "already exists".
     duplicate = await upload(client, ticket, 2000, "Contract Q-1.pdf")
-    assert duplicate.status_code == 400
-    assert duplicate.json() == {"error": "An item with the name 'Contract Q-1.pdf' already exists."}
+    assert duplicate.status_code == 500
+    assert duplicate.json() == {
+        "error": "An item with the name 'Contract Q-1.pdf' already exists.",
+        "errorDetail": "Parent 2000 already has a child named 'Contract Q-1.pdf'.",
+    }
 
     flat = await upload(client, ticket, 2000, "Audit trail.pdf", {"9001_5": "2026-01-01"})
     assert flat.status_code == 200
@@ -167,6 +175,39 @@ async def test_document_create_categories_versions_and_duplicates(otcs: Served) 
     )
 
 
+async def test_category_put_needs_the_category_applied_first(otcs: Served) -> None:
+    client = otcs.client
+    ticket = await login(client)
+    plain = await upload(client, ticket, 2000, "Plain.pdf")
+    node_id = plain.json()["results"]["data"]["properties"]["id"]
+    values = {"category_id": "9001", "9001_2": "Q-9", "9001_10_1_11": "alice@example.com"}
+
+    put_first = await client.put(
+        f"{API}/v2/nodes/{node_id}/categories/9001", headers=ticket, data=values
+    )
+    assert put_first.status_code == 400
+    assert "not assigned" in put_first.json()["error"]
+
+    applied = await client.post(f"{API}/v2/nodes/{node_id}/categories", headers=ticket, data=values)
+    assert applied.status_code == 200, applied.text
+    update = await client.put(
+        f"{API}/v2/nodes/{node_id}/categories/9001",
+        headers=ticket,
+        data={"category_id": "9001", "9001_10_2_11": "bob@example.com"},
+    )
+    assert update.status_code == 200, update.text
+    unknown_set = await client.put(
+        f"{API}/v2/nodes/{node_id}/categories/9001",
+        headers=ticket,
+        data={"category_id": "9001", "9001_99_1_11": "x"},
+    )
+    assert unknown_set.status_code == 400
+    node = await client.get(f"{API}/v2/nodes/{node_id}", headers=ticket)
+    assert node.json()["results"]["data"]["categories"] == [
+        {"9001_2": "Q-9", "9001_10_1_11": "alice@example.com", "9001_10_2_11": "bob@example.com"}
+    ]
+
+
 async def test_business_workspace_lifecycle(otcs: Served) -> None:
     client = otcs.client
     ticket = await login(client)
@@ -174,8 +215,22 @@ async def test_business_workspace_lifecycle(otcs: Served) -> None:
         f"{API}/v2/businessworkspacetypes", headers=ticket, params={"expand_templates": "true"}
     )
     [wtype] = types.json()["results"]
-    assert wtype["data"]["properties"]["wksp_type_id"] == 7
-    assert wtype["data"]["properties"]["templates"][0]["id"] == 20001
+    type_props = wtype["data"]["properties"]
+    assert type_props["wksp_type_id"] == 7
+    assert type_props["wksp_type_name"] == "Customer"
+    assert type_props["templates"][0]["id"] == 20001
+    assert type_props["wksp_creation"] == {"location": "StaticNodeId", "location_value": "2000"}
+    assert "location_id" not in type_props
+
+    flat = await create_workspace(
+        client, ticket, "0015g00000FLAT", "Flat", {"categories": {"9001_3": "ACME Corp"}}
+    )
+    assert flat.status_code == 400
+    assert "nested" in flat.json()["error"]
+    in_roles = await create_workspace(
+        client, ticket, "0015g00000RM", "In roles", {"rmclassifications": {"class_id": 5001}}
+    )
+    assert in_roles.status_code == 400
 
     created = await create_workspace(client, ticket, "0015g00000ABC", "ACME Corp")
     assert created.status_code == 200, created.text
@@ -184,23 +239,56 @@ async def test_business_workspace_lifecycle(otcs: Served) -> None:
     assert again.status_code == 400
     assert "already exists" in again.json()["error"]
 
+    by_bo = {"where_ext_system_id": "SFDC", "where_bo_type": "Account"}
+    # Without expanded_view=true only recently accessed workspaces are searched.
+    recent_only = await client.get(
+        f"{API}/v2/businessworkspaces",
+        headers=ticket,
+        params={**by_bo, "where_bo_id": "0015g00000ABC"},
+    )
+    assert recent_only.json()["results"] == []
     found = await client.get(
         f"{API}/v2/businessworkspaces",
         headers=ticket,
-        params={
-            "where_ext_system_id": "SFDC",
-            "where_bo_type": "Account",
-            "where_bo_id": "0015g00000ABC",
-        },
+        params={**by_bo, "where_bo_id": "0015g00000ABC", "expanded_view": "true"},
     )
     [hit] = found.json()["results"]
     assert hit["data"]["properties"]["id"] == workspace_id
+    assert hit["data"]["properties"]["wnf_wksp_type_id"] == 7
+    assert hit["data"]["properties"]["wnf_wksp_template_id"] == 20001
     none = await client.get(
         f"{API}/v2/businessworkspaces",
         headers=ticket,
-        params={"where_ext_system_id": "SFDC", "where_bo_type": "Account", "where_bo_id": "nope"},
+        params={**by_bo, "where_bo_id": "nope", "expanded_view": "true"},
     )
     assert none.json()["results"] == []
+
+    opened = await client.get(
+        f"{API}/v2/businessworkspaces/{workspace_id}",
+        headers=ticket,
+        params={"fields": ["properties", "business_properties", "workspace_references"]},
+    )
+    data = opened.json()["results"]["data"]
+    assert data["business_properties"]["business_object_id"] == "0015g00000ABC"
+    assert data["business_properties"]["workspace_type_name"] == "Customer"
+    assert "references" not in data["business_properties"]
+    assert [(r["ext_system_id"], r["bo_id"]) for r in data["workspace_references"]] == [
+        ("SFDC", "0015g00000ABC")
+    ]
+    recent = await client.get(
+        f"{API}/v2/businessworkspaces",
+        headers=ticket,
+        params={**by_bo, "where_bo_id": "0015g00000ABC"},
+    )
+    assert [r["data"]["properties"]["id"] for r in recent.json()["results"]] == [workspace_id]
+
+    # Retention is classified after creation.
+    classified = await client.post(
+        f"{API}/v1/nodes/{workspace_id}/rmclassifications",
+        headers=ticket,
+        data={"body": json.dumps({"class_id": 5001, "apply_to_sub_items": False})},
+    )
+    assert classified.status_code == 200, classified.text
 
     folders = await client.get(f"{API}/v2/nodes/{workspace_id}/nodes", headers=ticket)
     names = {
@@ -231,13 +319,18 @@ async def test_business_workspace_lifecycle(otcs: Served) -> None:
     reference = await client.put(
         f"{API}/v2/businessworkspaces/{workspace_id}/workspacereferences",
         headers=ticket,
-        data={"body": json.dumps({"ext_system_id": "SAP", "bo_type": "KNA1", "bo_id": "42"})},
+        data={"ext_system_id": "SAP", "bo_type": "KNA1", "bo_id": "42"},
     )
     assert reference.status_code == 200, reference.text
     by_sap = await client.get(
         f"{API}/v2/businessworkspaces",
         headers=ticket,
-        params={"where_ext_system_id": "SAP", "where_bo_type": "KNA1", "where_bo_id": "42"},
+        params={
+            "where_ext_system_id": "SAP",
+            "where_bo_type": "KNA1",
+            "where_bo_id": "42",
+            "expanded_view": "true",
+        },
     )
     assert by_sap.json()["results"][0]["data"]["properties"]["id"] == workspace_id
 
@@ -245,6 +338,13 @@ async def test_business_workspace_lifecycle(otcs: Served) -> None:
         f"{API}/v2/search", headers=ticket, data={"where": "OTName:Signed*", "limit": "10"}
     )
     assert [r["data"]["properties"]["id"] for r in search.json()["results"]] == [doc_id]
+    # The default lookfor is complexquery: quoted phrases and words, all required.
+    phrase = await client.post(
+        f"{API}/v2/search", headers=ticket, data={"where": 'OTName:"signed.pdf"', "limit": "10"}
+    )
+    assert [r["data"]["properties"]["id"] for r in phrase.json()["results"]] == [doc_id]
+    bad = await client.post(f"{API}/v2/search", headers=ticket, data={"where": "x", "lookfor": "y"})
+    assert bad.status_code == 400
 
     [dumped] = (await client.get("/_control/workspaces")).json()["results"]
     assert dumped["categories"] == {"9001": {"9001_3": "ACME Corp"}}

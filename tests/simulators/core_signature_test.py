@@ -96,7 +96,7 @@ async def test_token_flow_and_bearer_required(core_sig: Served) -> None:
         auth=("docflow-dev", "dev-core-signature-secret"),
     )
     assert token.json()["token_type"] == "Bearer"
-    assert token.json()["expires_in"] == 3600
+    assert token.json()["expires_in"] == 900  # an OCP client-credentials token
     page = await client.get("/api/v1/documents/", headers=auth)
     assert page.status_code == 200
     assert page.json() == {"count": 0, "next": None, "previous": None, "results": []}
@@ -147,7 +147,9 @@ async def test_sign_flow_delivers_verified_callbacks(
         "converted",
         "sent",
         "viewed",
+        "signer_viewed_email",
         "signer_viewed",
+        "signer_viewed_email",
         "signer_viewed",
         "signer_signed",
         "signer_signed",
@@ -160,9 +162,13 @@ async def test_sign_flow_delivers_verified_callbacks(
         assert body["document"]["external_id"] == "SFDC-Q-1001"
         assert body["team"]["subdomain"] == "docflow"
         assert body["status"] == "ok"
-        assert datetime.fromisoformat(body["event_time"]).tzinfo is not None
+        # The vendor's format: event_time is Unix seconds as a string, timestamp ISO-8601.
+        assert body["event_time"].isdigit()
+        stamped = datetime.fromisoformat(body["timestamp"])
+        assert stamped.tzinfo is not None
+        assert int(body["event_time"]) == int(stamped.timestamp())
     assert receiver.received[-1]["body"]["document"]["status"] == "si"
-    assert receiver.received[5]["body"]["signer"]["email"] == "alice@example.com"
+    assert receiver.received[7]["body"]["signer"]["email"] == "alice@example.com"
 
     fetched = (await client.get(f"/api/v1/documents/{doc['uuid']}/", headers=auth)).json()
     signers = fetched["signrequest"]["signers"]
@@ -195,7 +201,7 @@ async def test_sign_flow_delivers_verified_callbacks(
     assert second.json()["previous"] is not None
 
     deliveries = (await client.get("/_control/callbacks")).json()
-    assert deliveries["by_state"] == {"delivered": 8}
+    assert deliveries["by_state"] == {"delivered": 10}
     assert all(d["attempts"][0]["status_code"] == 200 for d in deliveries["results"])
 
 
@@ -247,8 +253,9 @@ async def test_cancel_decline_expire_and_errors(
     request = (await send_for_signing(client, auth, doc["url"])).json()
     cancel_path = f"/api/v1/signature-requests/{request['uuid']}/cancel_signrequest/"
     cancelled = await client.post(cancel_path, headers=auth)
+    assert cancelled.status_code == 201  # the vendor's answer to both actions
     assert cancelled.json() == {"detail": "OK", "cancelled": True}
-    assert (await client.post(cancel_path, headers=auth)).status_code == 200
+    assert (await client.post(cancel_path, headers=auth)).status_code == 201
     resend = f"/api/v1/signature-requests/{request['uuid']}/resend_signrequest_email/"
     assert (await client.post(resend, headers=auth)).status_code == 400
 
@@ -256,7 +263,8 @@ async def test_cancel_decline_expire_and_errors(
     request = (await send_for_signing(client, auth, doc["url"])).json()
     assert (await client.post(resend, headers=auth)).status_code == 400  # old request
     resend = f"/api/v1/signature-requests/{request['uuid']}/resend_signrequest_email/"
-    assert (await client.post(resend, headers=auth)).json() == {"detail": "OK"}
+    resent = await client.post(resend, headers=auth)
+    assert (resent.status_code, resent.json()) == (201, {"detail": "OK"})
     await client.post(
         f"/_control/documents/{doc['uuid']}/bounce", json={"email": "bob@example.com"}
     )
@@ -299,7 +307,7 @@ async def test_cancel_decline_expire_and_errors(
     }
 
 
-async def test_callback_retries_on_5xx_and_stops_on_4xx(
+async def test_callback_retries_only_a_500_or_a_timeout(
     core_sig: Served, receiver: CallbackReceiver
 ) -> None:
     client = core_sig.client
@@ -316,6 +324,14 @@ async def test_callback_retries_on_5xx_and_stops_on_4xx(
     await flush(core_sig)
     rejected = (await client.get("/_control/callbacks", params={"state": "rejected"})).json()
     assert [a["status_code"] for a in rejected["results"][0]["attempts"]] == [400]
+
+    # "a timeout or a 500": a 503 ends the retries like any other answer.
+    receiver.fail_next, receiver.fail_status = 1, 503
+    await create_document(client, auth, "unavailable", receiver.url)
+    await flush(core_sig)
+    rejected = (await client.get("/_control/callbacks", params={"state": "rejected"})).json()
+    assert [d["external_id"] for d in rejected["results"]] == ["reject", "unavailable"]
+    assert [a["status_code"] for a in rejected["results"][1]["attempts"]] == [503]
 
     # Nobody listening: the sender gives up after max_attempts (4 in these tests).
     await create_document(client, auth, "nobody", "http://127.0.0.1:9/hook")
@@ -350,7 +366,7 @@ async def test_callback_drop_duplicate_reorder(
     assert receiver.received == []  # two events are held until the window fills or flushes
     await client.post(f"/_control/documents/{doc['uuid']}/view", json={"email": "bob@example.com"})
     await flush(core_sig)
-    assert len(receiver.received) == 4
+    assert len(receiver.received) == 5
     events = (await client.get("/_control/events", params={"document_uuid": doc["uuid"]})).json()
     delivered = {r["body"]["uuid"] for r in receiver.received}
     assert delivered == {e["uuid"] for e in events["results"]}
@@ -360,7 +376,7 @@ async def test_callback_drop_duplicate_reorder(
     again = await client.post(f"/_control/events/{first['uuid']}/redeliver")
     assert again.status_code == 200
     await flush(core_sig)
-    assert receiver.received[0]["body"]["event_time"] == first["event_time"]
+    assert receiver.received[0]["body"]["event_time"] == first["callback"]["event_time"]
 
 
 async def test_api_faults(core_sig: Served) -> None:

@@ -96,9 +96,9 @@ async def test_token_refreshed_shortly_before_expiry(
         clock=lambda: now[0],
     )
     first = await provider.token()
-    now[0] = 3600 - 61  # simulator tokens live 3600 s; refresh 60 s early
+    now[0] = 900 - 61  # tokens live 900 s, as OCP's do; refresh 60 s early
     assert await provider.token() == first
-    now[0] = 3600 - 59
+    now[0] = 900 - 59
     assert await provider.token() != first
     assert provider.fetches == 2
 
