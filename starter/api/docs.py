@@ -37,7 +37,7 @@ from starter.processes.base import DocumentNotStored
 
 DOCS_ASSETS_URL = "/docs-assets"
 # Swagger UI's default validator badge loads an image from swagger.io: never call out.
-SWAGGER_UI_PARAMETERS: dict[str, Any] = {"validatorUrl": None, "persistAuthorization": True}
+SWAGGER_UI_PARAMETERS: dict[str, Any] = {"validatorUrl": None}
 SCOPES_EXTENSION = "x-required-scopes"
 
 
