@@ -17,7 +17,8 @@ from docflow.docstore import DocumentStore
 from docflow.settings import Settings
 from starter.api.auth import Authenticator
 from starter.api.context import ApiContext, TemporalConnection, TemporalSource
-from starter.api.errors import error_json, install_error_handlers
+from starter.api.docs import document_operations, documented_app
+from starter.api.errors import REQUEST_TOO_LARGE, PayloadTooLarge, install_error_handlers
 from starter.api.receivers import core_signature
 from starter.api.routes import documents, health, signing
 
@@ -47,14 +48,14 @@ class ContentLengthLimit:
         if scope["type"] == "http":
             for name, value in scope["headers"]:
                 if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                    response = error_json(413, "payload_too_large", "request body too large")
+                    response = PayloadTooLarge(REQUEST_TOO_LARGE).response()
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStore) -> FastAPI:
-    app = FastAPI(
+    app = documented_app(
         title="docflow API",
         version="1.0.0",
         summary="Durable document signing: approval, e-signature, archive, status back.",
@@ -79,6 +80,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(core_signature.router)
     app.include_router(health.router)
     _document_extra_models(app, [*signing.OPENAPI_MODELS, *core_signature.OPENAPI_MODELS])
+    document_operations(app, body_models=signing.OPENAPI_MODELS)
     return app
 
 

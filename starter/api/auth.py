@@ -18,7 +18,12 @@ from fastapi import Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from docflow.settings import ApiKeyConfig, OidcSettings, Settings
-from starter.api.errors import InsufficientScope, NotAuthenticated, ServiceUnavailable
+from starter.api.errors import (
+    CREDENTIALS_REQUIRED,
+    InsufficientScope,
+    NotAuthenticated,
+    ServiceUnavailable,
+)
 
 # Asymmetric algorithms only: a JWKS never holds shared secrets, and "none" is never valid.
 JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
@@ -81,7 +86,7 @@ class Authenticator:
             if self._oidc is not None and bearer.count(".") == 2:
                 return await self._by_jwt(bearer, self._oidc)
             raise NotAuthenticated("invalid bearer credential", invalid_token=True)
-        raise NotAuthenticated("credentials required: X-API-Key or Authorization: Bearer")
+        raise NotAuthenticated(CREDENTIALS_REQUIRED)
 
     def _by_api_key(self, presented: str) -> Principal | None:
         candidate = presented.encode()
@@ -142,6 +147,10 @@ _bearer = HTTPBearer(
 )
 
 
+# Each `require(...)` dependency → its scopes, so the OpenAPI document names what routes enforce.
+_REQUIRED_SCOPES: dict[Callable[..., Any], tuple[Scope, ...]] = {}
+
+
 def require(*scopes: Scope) -> Callable[..., Awaitable[Principal]]:
     """Dependency factory: the authenticated principal, which must hold one of `scopes`."""
 
@@ -153,8 +162,13 @@ def require(*scopes: Scope) -> Callable[..., Awaitable[Principal]]:
         authenticator: Authenticator = request.app.state.docflow.auth
         caller = await authenticator.authenticate(api_key, bearer.credentials if bearer else None)
         if caller.scopes.isdisjoint(scopes):
-            needed = " or ".join(scope.value for scope in scopes)
-            raise InsufficientScope(f"{caller.subject} lacks scope {needed}")
+            raise InsufficientScope.lacking(caller.subject, scopes)
         return caller
 
+    _REQUIRED_SCOPES[principal] = scopes
     return principal
+
+
+def required_scopes(dependency: Callable[..., Any] | None) -> tuple[Scope, ...]:
+    """The scopes a `require(...)` dependency accepts (any one of them); () for any other."""
+    return _REQUIRED_SCOPES.get(dependency, ()) if dependency is not None else ()

@@ -1,11 +1,14 @@
 """HTTP errors of the API: one JSON shape `{"error": {"code", "message"}}` for every failure.
 
 Domain errors from `starter.processes` map to status codes here, so route handlers just raise.
+The examples in the OpenAPI document are error objects of the same classes, rendered by the
+same code as real answers (`ApiError.response`), so the documentation cannot drift from them.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,6 +33,12 @@ log = logging.getLogger("docflow.api")
 RETRY_AFTER_SECONDS = 5
 CLIENT_CLOSED_REQUEST = 499  # nginx's status for it; the response goes nowhere, logs keep it
 WWW_AUTHENTICATE = 'Bearer realm="docflow"'
+CREDENTIALS_REQUIRED = "credentials required: X-API-Key or Authorization: Bearer"
+TEMPORAL_UNAVAILABLE = "Temporal is unavailable; retry later"
+REQUEST_TOO_LARGE = "request body too large"
+# What the documented examples are about (a caller, a process).
+EXAMPLE_SUBJECT = "app:crm"
+EXAMPLE_BUSINESS_KEY = "SFDC-Q-1001"
 
 
 class ErrorBody(BaseModel):
@@ -54,6 +63,15 @@ class ApiError(Exception):
         self.message = message
         self.headers = headers or {}
 
+    def body(self) -> ErrorResponse:
+        return ErrorResponse(error=ErrorBody(code=self.code, message=self.message))
+
+    def response(self) -> JSONResponse:
+        """The answer the caller gets: status, body and headers."""
+        return JSONResponse(
+            self.body().model_dump(), status_code=self.status_code, headers=self.headers
+        )
+
 
 class NotAuthenticated(ApiError):
     status_code = 401
@@ -67,6 +85,11 @@ class NotAuthenticated(ApiError):
 class InsufficientScope(ApiError):
     status_code = 403
     code = "insufficient_scope"
+
+    @classmethod
+    def lacking(cls, subject: str, scopes: Iterable[str]) -> InsufficientScope:
+        """`subject` holds none of `scopes` (a route accepts any one of them)."""
+        return cls(f"{subject} lacks scope {' or '.join(scopes)}")
 
 
 class NotFound(ApiError):
@@ -111,8 +134,98 @@ _DESCRIPTIONS = {
 }
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {s: {"model": ErrorResponse, "description": _DESCRIPTIONS[s]} for s in statuses}
+_HEADER_DESCRIPTIONS = {
+    "WWW-Authenticate": "The authentication scheme to use (RFC 9110 §11.6.1).",
+    "Retry-After": "Seconds to wait before retrying.",
+}
+
+
+def domain_error(exc: ProcessError) -> ApiError:
+    """The API's answer to a domain error of the process helpers."""
+    if isinstance(exc, TemporalUnavailable):
+        # The cause goes to the log only; the caller just learns to come back later.
+        return ServiceUnavailable(TEMPORAL_UNAVAILABLE)
+    status, code = _DOMAIN.get(type(exc), (500, "internal_error"))
+    error = ApiError(exc.message)
+    error.status_code, error.code = status, code
+    return error
+
+
+def validation_error(errors: Sequence[Mapping[str, Any]]) -> InvalidRequest:
+    """A malformed request: the first problems, each with its location (`body.decision: ...`)."""
+    problems = [
+        f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', '')}"
+        for error in errors
+    ]
+    return InvalidRequest("; ".join(problems[:5]) or "invalid request")
+
+
+def default_examples() -> list[ApiError]:
+    """What each documented status really answers, unless a route documents its own."""
+    key = EXAMPLE_BUSINESS_KEY
+    return [
+        NotAuthenticated(CREDENTIALS_REQUIRED),
+        NotAuthenticated("invalid API key", invalid_token=True),
+        InsufficientScope.lacking(EXAMPLE_SUBJECT, ["processes:start"]),
+        domain_error(ProcessNotFound(f"no signing process for {key}")),
+        domain_error(ProcessRuleViolation(f"the process {key} has already ended")),
+        PayloadTooLarge(REQUEST_TOO_LARGE),
+        validation_error([{"loc": ("body", "decision"), "msg": "Field required"}]),
+        domain_error(
+            DocumentNotStored(
+                "document sha256/9f/9f86d081 is not in the document store; upload it first"
+            )
+        ),
+        domain_error(TemporalUnavailable("cannot connect to Temporal")),
+    ]
+
+
+def error_responses(
+    *statuses: int, examples: Iterable[ApiError] = ()
+) -> dict[int | str, dict[str, Any]]:
+    """The documented error answers of a route, with examples of their bodies and headers.
+
+    `examples` replace the default examples of their statuses (a route with errors of its own).
+    """
+    chosen = list(examples)
+    own = {example.status_code for example in chosen}
+    chosen += [e for e in default_examples() if e.status_code not in own]
+    return {
+        status: _documented(status, [e for e in chosen if e.status_code == status])
+        for status in statuses
+    }
+
+
+def _documented(status: int, examples: list[ApiError]) -> dict[str, Any]:
+    documented: dict[str, Any] = {"model": ErrorResponse, "description": _DESCRIPTIONS[status]}
+    if examples:
+        documented["content"] = {"application/json": {"examples": example_objects(examples)}}
+    headers: dict[str, Any] = {}
+    for example in examples:
+        for name, value in example.headers.items():
+            headers.setdefault(
+                name,
+                {
+                    "description": _HEADER_DESCRIPTIONS.get(name, ""),
+                    "schema": {"type": "string"},
+                    "example": value,
+                },
+            )
+    if headers:
+        documented["headers"] = headers
+    return documented
+
+
+def example_objects(examples: Iterable[ApiError]) -> dict[str, Any]:
+    """OpenAPI Example Objects, named after their code (`rule_violation`, `unauthenticated_2`)."""
+    objects: dict[str, Any] = {}
+    for example in examples:
+        name, n = example.code, 1
+        while name in objects:
+            n += 1
+            name = f"{example.code}_{n}"
+        objects[name] = {"summary": example.message, "value": example.body().model_dump()}
+    return objects
 
 
 def error_json(
@@ -129,19 +242,14 @@ def _outcome(request: Request, status: int, code: str, message: str) -> None:
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     _outcome(request, exc.status_code, exc.code, exc.message)
-    return error_json(exc.status_code, exc.code, exc.message, exc.headers)
+    return exc.response()
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProcessError)
-    if isinstance(exc, TemporalUnavailable):
-        # The cause goes to the log only; the caller just learns to come back later.
-        unavailable = ServiceUnavailable("Temporal is unavailable; retry later")
-        _outcome(request, unavailable.status_code, unavailable.code, exc.message)
-        return error_json(503, unavailable.code, unavailable.message, unavailable.headers)
-    status, code = _DOMAIN.get(type(exc), (500, "internal_error"))
-    _outcome(request, status, code, exc.message)
-    return error_json(status, code, exc.message)
+    answer = domain_error(exc)
+    _outcome(request, answer.status_code, answer.code, exc.message)
+    return answer.response()
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -160,13 +268,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = [
-        f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', '')}"
-        for error in exc.errors()
-    ]
-    message = "; ".join(problems[:5]) or "invalid request"
-    _outcome(request, 422, "invalid_request", message)
-    return error_json(422, "invalid_request", message)
+    answer = validation_error(exc.errors())
+    _outcome(request, answer.status_code, answer.code, answer.message)
+    return answer.response()
 
 
 async def _client_gone(request: Request, exc: Exception) -> Response:
@@ -182,7 +286,7 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     if temporal_unavailable(exc):
-        return await _api_error(request, ServiceUnavailable("Temporal is unavailable; retry later"))
+        return await _api_error(request, ServiceUnavailable(TEMPORAL_UNAVAILABLE))
     # The traceback stays in the server log; the caller learns nothing about internals.
     log.exception("%s %s → 500: unhandled error", request.method, request.url.path)
     return error_json(500, "internal_error", "internal error")

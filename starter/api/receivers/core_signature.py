@@ -15,6 +15,7 @@ from activities.core_signature.callbacks import (
     CallbackError,
     CoreSignatureCallback,
     MalformedCallback,
+    UntrustedCallback,
     needs_signal,
     parse_callback,
     signature_event,
@@ -31,6 +32,8 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 # Callbacks are small JSON documents; anything bigger is not from Core Signature.
 MAX_CALLBACK_BYTES = 256 * 1024
+CALLBACK_TOO_LARGE = "callback body too large"
+UNKNOWN_DOCUMENT = "unknown document"
 
 
 class CallbackRejected(ApiError):
@@ -56,7 +59,19 @@ def callback_api_error(exc: CallbackError) -> ApiError:
     "durably with the process (`accepted`), or needs no signal (`ignored`): the process has "
     "ended, or the event only confirms what docflow did itself (converted, sent, downloaded).",
     response_model=CallbackAck,
-    responses=error_responses(401, 404, 413, 422, 503),
+    responses=error_responses(
+        401,
+        404,
+        413,
+        422,
+        503,
+        examples=[
+            callback_api_error(UntrustedCallback("missing or invalid event_hash")),
+            NotFound(UNKNOWN_DOCUMENT),
+            PayloadTooLarge(CALLBACK_TOO_LARGE),
+            callback_api_error(MalformedCallback("body is not valid JSON")),
+        ],
+    ),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -72,7 +87,7 @@ async def core_signature_callback(request: Request) -> CallbackAck:
     context = api_context(request)
     raw = await request.body()
     if len(raw) > MAX_CALLBACK_BYTES:
-        raise PayloadTooLarge("callback body too large")
+        raise PayloadTooLarge(CALLBACK_TOO_LARGE)
     try:
         callback = parse_callback(raw)
         occurred_at = verify_callback(
@@ -83,7 +98,7 @@ async def core_signature_callback(request: Request) -> CallbackAck:
 
     business_key = business_key_from_external_id(callback.document.external_id)
     if business_key is None:
-        raise NotFound("unknown document")
+        raise NotFound(UNKNOWN_DOCUMENT)
     event = signature_event(callback, occurred_at)
     if event is None:
         log.info("callback %s for %s ignored: unknown type", callback.event_type, business_key)
@@ -98,7 +113,7 @@ async def core_signature_callback(request: Request) -> CallbackAck:
     try:
         outcome = await processes.deliver_signature_event(event)
     except ProcessNotFound:
-        raise NotFound("unknown document") from None
+        raise NotFound(UNKNOWN_DOCUMENT) from None
     log.info("callback %s for %s %s", event.event_type.value, business_key, outcome)
     return CallbackAck(status=outcome)
 

@@ -236,8 +236,7 @@ async def decide(
     tags=["approvals"],
     summary="Submit a revised document",
     description="After changes were requested: multipart with the `file` (version defaults to "
-    "the current one + 1), or JSON naming a document uploaded before. Approval restarts. "
-    "Needs scope `processes:start` (the source application) or `processes:correct`.",
+    "the current one + 1), or JSON naming a document uploaded before. Approval restarts.",
     response_model=UpdateAccepted,
     responses=error_responses(401, 403, 404, 409, 413, 422, 503),
     openapi_extra=_VERSION_BODY,
