@@ -46,7 +46,7 @@ Name = Annotated[str, NAME]
 Principal = Annotated[str, PRINCIPAL]
 
 
-def _repeated(values: list[str]) -> str:
+def repeated(values: list[str]) -> str:
     """The values that occur more than once, compared case-insensitively ('' if none)."""
     seen: set[str] = set()
     repeated: list[str] = []
@@ -122,7 +122,7 @@ class ApprovalStageSpec(BaseModel):
     def _unique(cls, value: list[str], info: ValidationInfo) -> list[str]:
         if len(set(value)) != len(value):
             raise ValueError("approvers must be unique")
-        if is_caller_input(info) and (twice := _repeated(value)):
+        if is_caller_input(info) and (twice := repeated(value)):
             raise ValueError(f"approvers must be unique (compared case-insensitively): {twice}")
         return value
 
@@ -182,7 +182,7 @@ class SigningRequest(BaseModel):
     @field_validator("signers")
     @classmethod
     def _distinct_signers(cls, value: list[Signer], info: ValidationInfo) -> list[Signer]:
-        if is_caller_input(info) and (twice := _repeated([s.email for s in value])):
+        if is_caller_input(info) and (twice := repeated([s.email for s in value])):
             raise ValueError(f"each signer once (e-mails compared case-insensitively): {twice}")
         return value
 
