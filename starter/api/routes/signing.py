@@ -54,7 +54,8 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         max_length=200,
-        description="Repeat a request safely: the same key from the same caller is applied once.",
+        description="Repeat a request safely: the same key from the same caller with the same "
+        "body is applied once (a retry gets the same answer); with another body it is 409.",
     ),
 ]
 Processes = Annotated[SigningProcesses, Depends(signing_processes)]
@@ -143,8 +144,9 @@ def _request_id(principal: Principal, idempotency_key: str | None) -> str | None
     tags=["signing processes"],
     summary="Start a signing process",
     description="JSON with a document uploaded before, or multipart with the `file` and the "
-    "`request` (SigningRequest JSON). Starting twice with the same business key returns the "
-    "existing run (200, `created: false`) and never starts a second one.",
+    "`request` (SigningRequest JSON). Starting twice with the same business key and the "
+    "same request returns the existing run (200, `created: false`) and never starts a second "
+    "one; the same key with a different request is refused (409, naming the fields that differ).",
     status_code=201,
     response_model=StartedProcess,
     responses={
