@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
+from docflow.filetypes import safe_filename
 from docflow.models.documents import DocumentRef
 from docflow.settings import DocumentStoreSettings
 
@@ -53,7 +54,10 @@ class LocalDocumentStore:
         self.root = root
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
+        try:
+            path = (self.root / key).resolve()
+        except (OSError, ValueError) as exc:  # NUL bytes, names the file system refuses
+            raise ValueError(f"not a document key: {key[:100]!r}") from exc
         if self.root.resolve() not in path.parents:
             raise ValueError(f"document key escapes the store: {key!r}")
         return path
@@ -61,6 +65,7 @@ class LocalDocumentStore:
     async def put(
         self, data: bytes, *, filename: str, content_type: str, version: int = 1
     ) -> DocumentRef:
+        filename = safe_filename(filename)  # it ends up as an archived node's name
         sha = hashlib.sha256(data).hexdigest()
         key = content_key(sha)
         await asyncio.to_thread(self._write, key, data)
@@ -92,7 +97,11 @@ class LocalDocumentStore:
         return _verified(ref, data)
 
     async def exists(self, ref: DocumentRef) -> bool:
-        return self._path(ref.key).exists()
+        """True only for a regular file inside the store (a directory is no document)."""
+        try:
+            return await asyncio.to_thread(self._path(ref.key).is_file)
+        except OSError:  # e.g. a name longer than the file system allows
+            return False
 
 
 class S3DocumentStore:
@@ -108,6 +117,7 @@ class S3DocumentStore:
     async def put(
         self, data: bytes, *, filename: str, content_type: str, version: int = 1
     ) -> DocumentRef:
+        filename = safe_filename(filename)  # it ends up as an archived node's name
         sha = hashlib.sha256(data).hexdigest()
         key = content_key(sha)
         await asyncio.to_thread(

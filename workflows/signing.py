@@ -22,6 +22,7 @@ from workflows.kit.lifecycle import ProcessEnded, continue_as_new, history_due, 
 from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
 from workflows.kit.repair import Repairable
+from workflows.kit.requests import RequestLedger
 from workflows.kit.signature import SignatureException, SignatureRequest
 
 with workflow.unsafe.imports_passed_through():
@@ -100,6 +101,7 @@ class SigningWorkflow:
         self._notify = Notifier(process.request.business_key, self._record)
         self._signature = SignatureRequest(carry.request, self._record, self._notify)
         self._repairs = Repairable(self._record, self._notify)
+        self._requests = RequestLedger(carry.requests)  # Idempotency-Key reuse → refused
         self._open_stage: ApprovalTask | None = None
         self._new_version: NewDocumentVersion | None = None
         self._correction: SignatureCorrection | None = None
@@ -527,6 +529,7 @@ class SigningWorkflow:
         if stage is None:  # the validator refuses this; a handler error must not fail the task
             raise ApplicationError("no approval stage is open", non_retryable=True)
         stage.apply(decision)
+        self._requests.remember(decision)
         comment = f": {decision.comment}" if decision.comment else ""
         self._record.record(
             "decision",
@@ -539,6 +542,7 @@ class SigningWorkflow:
 
     @decide.validator
     def _validate_decision(self, decision: ApprovalDecision) -> None:
+        self._requests.check(decision)
         stage = self._open_stage
         if self._record.state != S.AWAITING_APPROVAL or stage is None:
             raise ValueError(f"no approval stage is open (process is {self._record.state})")
@@ -548,6 +552,7 @@ class SigningWorkflow:
     @workflow.update(name="submit_new_version")
     def submit_new_version(self, revision: NewDocumentVersion) -> UpdateAccepted:
         self._new_version = revision
+        self._requests.remember(revision)
         comment = f": {revision.comment}" if revision.comment else ""
         self._record.record(
             "new_version", revision.actor, f"document v{revision.document.version}{comment}"
@@ -556,6 +561,7 @@ class SigningWorkflow:
 
     @submit_new_version.validator
     def _validate_new_version(self, revision: NewDocumentVersion) -> None:
+        self._requests.check(revision)
         if self._record.state != S.CHANGES_REQUESTED or self._new_version is not None:
             raise ValueError(f"no new version is expected (process is {self._record.state})")
         if revision.document.version <= self._doc.version:
@@ -568,6 +574,7 @@ class SigningWorkflow:
     @workflow.update(name="correct_signature")
     def correct_signature(self, correction: SignatureCorrection) -> UpdateAccepted:
         self._correction = correction
+        self._requests.remember(correction)
         parts = []
         if correction.signers:
             parts.append("signers " + ", ".join(s.email for s in correction.signers))
@@ -578,6 +585,7 @@ class SigningWorkflow:
 
     @correct_signature.validator
     def _validate_correction(self, correction: SignatureCorrection) -> None:
+        self._requests.check(correction)
         if self._record.state != S.SIGNATURE_EXCEPTION or self._correction is not None:
             raise ValueError(f"no signature exception is open (process is {self._record.state})")
         if not correction.signers and correction.document is None:
@@ -588,10 +596,12 @@ class SigningWorkflow:
     @workflow.update(name="repair")
     def repair(self, request: RepairRequest) -> UpdateAccepted:
         self._repairs.apply(request)
+        self._requests.remember(request)
         return UpdateAccepted(state=self._record.state, detail=f"archiving will {request.action}")
 
     @repair.validator
     def _validate_repair(self, request: RepairRequest) -> None:
+        self._requests.check(request)
         if (reason := self._repairs.refusal(request)) is not None:
             raise ValueError(reason)
 
@@ -599,6 +609,7 @@ class SigningWorkflow:
     async def cancel(self, request: CancelRequest) -> UpdateAccepted:
         """Answers what became of the cancel: done, refused (signed first), or still going."""
         self._cancel, self._cancel_answer = request, None
+        self._requests.remember(request)
         self._record.record("cancel_requested", request.actor, request.reason)
         if not workflow.patched(CANCEL_ANSWERS):
             return UpdateAccepted(state=self._record.state, detail="cancelling")
@@ -620,6 +631,7 @@ class SigningWorkflow:
 
     @cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
+        self._requests.check(request)
         state = self._record.state
         if state in TERMINAL_STATES:
             raise ValueError(f"the process has already ended ({state})")

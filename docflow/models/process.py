@@ -62,3 +62,10 @@ class InboxState(BaseModel, Generic[E]):
     buffered: list[E] = Field(default_factory=list)
     stale_subjects: list[str] = Field(default_factory=list)
     dropped: int = 0
+
+
+class RequestLedgerState(BaseModel):
+    """The workflow kit's RequestLedger: request id → field digests of accepted Updates."""
+
+    accepted: dict[str, dict[str, str]] = Field(default_factory=dict)
+    forgotten: int = Field(default=0, description="Oldest request ids dropped (bounded memory).")

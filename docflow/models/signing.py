@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -16,13 +16,46 @@ from pydantic import (
 )
 
 from docflow.correlation import BUSINESS_KEY_PATTERN
+from docflow.models.bounds import (
+    CALLER_INPUT,
+    EMAIL,
+    NAME,
+    PRINCIPAL,
+    TEXT,
+    Caller,
+    is_caller_input,
+)
 from docflow.models.documents import DocumentRef
 
 if TYPE_CHECKING:
     from docflow.models.status import SigningCarry
 
-# Validation context of input from callers (the API): stricter than decoding workflow history.
-CALLER_INPUT = "caller_input"
+__all__ = ["CALLER_INPUT"]  # defined with the bounds; imported from here by older code
+
+# Caller-input limits (see docflow.models.bounds): generous for real processes, small enough
+# that no request comes near Temporal's payload limit.
+MAX_SIGNERS = 50
+MAX_SIGNER_ORDER = 100
+MAX_STAGES = 10
+MAX_APPROVERS = 50
+MAX_METADATA_ENTRIES = 50
+MAX_METADATA_KEY = 100
+MAX_METADATA_VALUE = 1000
+MAX_WAIT = timedelta(days=365)
+Name = Annotated[str, NAME]
+Principal = Annotated[str, PRINCIPAL]
+
+
+def repeated(values: list[str]) -> str:
+    """The values that occur more than once, compared case-insensitively ('' if none)."""
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for value in values:
+        folded = value.casefold()
+        if folded in seen and value not in repeated:
+            repeated.append(value)
+        seen.add(folded)
+    return ", ".join(repeated)
 
 
 class Quorum(StrEnum):
@@ -33,35 +66,39 @@ class Quorum(StrEnum):
 class SourceRecord(BaseModel):
     """The business-system record that asked for the signature (CRM opportunity, ERP order...)."""
 
-    system: str = Field(description="Source system id, e.g. 'SFDC'.", examples=["SFDC"])
-    record_type: str = Field(examples=["Opportunity"])
-    record_id: str = Field(examples=["0065g00000XYZ"])
-    account_id: str | None = Field(default=None, description="Customer account id, if known.")
-    account_name: str | None = None
+    system: Name = Field(description="Source system id, e.g. 'SFDC'.", examples=["SFDC"])
+    record_type: Name = Field(examples=["Opportunity"])
+    record_id: Name = Field(examples=["0065g00000XYZ"])
+    account_id: Name | None = Field(default=None, description="Customer account id, if known.")
+    account_name: Name | None = None
 
 
 class WorkspaceTarget(BaseModel):
     """The Business Workspace that receives the signed document, bound to a business object."""
 
-    ext_system_id: str = Field(examples=["SFDC"])
-    bo_type: str = Field(examples=["Account"])
-    bo_id: str = Field(examples=["0015g00000ABC"])
-    name: str = Field(description="Workspace name used if it has to be created.")
+    ext_system_id: Name = Field(examples=["SFDC"])
+    bo_type: Name = Field(examples=["Account"])
+    bo_id: Name = Field(examples=["0015g00000ABC"])
+    name: Name = Field(description="Workspace name used if it has to be created.")
 
 
 class Signer(BaseModel):
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", examples=["jane.doe@example.com"])
-    first_name: str = ""
-    last_name: str = ""
-    order: int = Field(default=0, ge=0)
+    email: Annotated[str, EMAIL] = Field(
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", examples=["jane.doe@example.com"]
+    )
+    first_name: Annotated[str, Caller(max_length=100)] = ""
+    last_name: Annotated[str, Caller(max_length=100)] = ""
+    order: Annotated[int, Caller(le=MAX_SIGNER_ORDER)] = Field(default=0, ge=0)
     needs_to_sign: bool = True
 
 
 class ApprovalStageSpec(BaseModel):
     """One internal approval stage: who decides, how many must agree, and by when."""
 
-    name: str
-    approvers: list[str] = Field(min_length=1, description="Principal ids allowed to decide.")
+    name: Name
+    approvers: Annotated[list[Principal], Caller(max_length=MAX_APPROVERS)] = Field(
+        min_length=1, description="Principal ids allowed to decide."
+    )
     quorum: Quorum = Quorum.ANY
     deadline: timedelta = Field(
         default=timedelta(days=3), gt=timedelta(0), description="Until escalation."
@@ -71,7 +108,7 @@ class ApprovalStageSpec(BaseModel):
         ge=timedelta(0),
         description="Remind this long before the deadline (no reminder if >= deadline).",
     )
-    escalation_approver: str | None = Field(
+    escalation_approver: Principal | None = Field(
         default=None, description="Becomes eligible at the deadline; decides alone."
     )
     escalation_window: timedelta = Field(
@@ -82,9 +119,18 @@ class ApprovalStageSpec(BaseModel):
 
     @field_validator("approvers")
     @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
+    def _unique(cls, value: list[str], info: ValidationInfo) -> list[str]:
         if len(set(value)) != len(value):
             raise ValueError("approvers must be unique")
+        if is_caller_input(info) and (twice := repeated(value)):
+            raise ValueError(f"approvers must be unique (compared case-insensitively): {twice}")
+        return value
+
+    @field_validator("deadline", "reminder_before", "escalation_window")
+    @classmethod
+    def _bounded_wait(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        if is_caller_input(info) and value > MAX_WAIT:
+            raise ValueError(f"at most {MAX_WAIT.days} days")
         return value
 
 
@@ -111,17 +157,34 @@ class SigningRequest(BaseModel):
         description="Caller's unique key for this process; starting twice returns the same run.",
         examples=["SFDC-Q-1001"],
     )
-    document_type: str = Field(examples=["sales_contract"])
-    title: str = Field(default="", description="Subject of the signature e-mail.")
-    message: str = ""
+    document_type: Name = Field(examples=["sales_contract"])
+    title: Annotated[str, Caller(max_length=500)] = Field(
+        default="", description="Subject of the signature e-mail."
+    )
+    message: Annotated[str, TEXT] = ""
     source: SourceRecord
-    approval_stages: list[ApprovalStageSpec] = Field(default_factory=list)
-    signers: list[Signer] = Field(min_length=1)
+    approval_stages: Annotated[list[ApprovalStageSpec], Caller(max_length=MAX_STAGES)] = Field(
+        default_factory=list
+    )
+    signers: Annotated[list[Signer], Caller(max_length=MAX_SIGNERS)] = Field(min_length=1)
     workspace: WorkspaceTarget
-    metadata: dict[str, str] = Field(default_factory=dict)
+    metadata: Annotated[
+        dict[
+            Annotated[str, Caller(max_length=MAX_METADATA_KEY)],
+            Annotated[str, Caller(max_length=MAX_METADATA_VALUE)],
+        ],
+        Caller(max_length=MAX_METADATA_ENTRIES),
+    ] = Field(default_factory=dict)
 
     # Unknown fields are refused, not ignored: a caller must not believe a field took effect.
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("signers")
+    @classmethod
+    def _distinct_signers(cls, value: list[Signer], info: ValidationInfo) -> list[Signer]:
+        if is_caller_input(info) and (twice := repeated([s.email for s in value])):
+            raise ValueError(f"each signer once (e-mails compared case-insensitively): {twice}")
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from docflow.models.documents import DocumentRef
 from docflow.models.events import SignatureEvent
 from docflow.models.integration import RoutingDecision, SignatureRequestCreated
-from docflow.models.process import InboxState, ProcessSummary, RecordState
+from docflow.models.process import InboxState, ProcessSummary, RecordState, RequestLedgerState
 from docflow.models.signing import Signer
 
 
@@ -110,3 +110,4 @@ class SigningCarry(BaseModel):
     request: SignatureRequestState = Field(default_factory=SignatureRequestState)
     archive: ArchiveStatus = Field(default_factory=ArchiveStatus)
     resends: int = 0
+    requests: RequestLedgerState = Field(default_factory=RequestLedgerState)

@@ -7,25 +7,30 @@ called on first use, so the API starts (and answers 503) while Temporal is down.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from docflow.docstore import DocumentStore
 from docflow.settings import Settings
 from starter.api.auth import Authenticator
 from starter.api.context import ApiContext, TemporalConnection, TemporalSource
 from starter.api.docs import document_operations, documented_app
-from starter.api.errors import REQUEST_TOO_LARGE, PayloadTooLarge, install_error_handlers
+from starter.api.errors import InvalidRequest, PayloadTooLarge, install_error_handlers
 from starter.api.receivers import core_signature
+from starter.api.receivers.core_signature import MAX_CALLBACK_BYTES
 from starter.api.routes import documents, health, signing
 
 log = logging.getLogger("docflow.api")
 
 # Multipart framing and form fields on top of the document itself.
 UPLOAD_OVERHEAD_BYTES = 1024 * 1024
+# Every JSON body (start, decisions, corrections...): far above any real request.
+MAX_JSON_BYTES = 1024 * 1024
 
 TAGS = [
     {"name": "signing processes", "description": "Start, read and cancel document signing."},
@@ -37,21 +42,87 @@ TAGS = [
 ]
 
 
-class ContentLengthLimit:
-    """Refuses oversized bodies before they are read (the handlers re-check after reading)."""
+class BodyTooLarge(StarletteHTTPException):
+    """Raised by the counting `receive` once a body passes its route's limit."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body too large: this route accepts at most {limit} bytes")
         self.limit = limit
 
+
+class BodyLimit:
+    """Enforces each route's body limit while the body streams in, before anything buffers it.
+
+    A declared `Content-Length` over the limit is refused before a byte is read; a chunked
+    body is counted as it arrives (`receive` is wrapped), and the first chunk past the limit
+    raises `BodyTooLarge`, answered 413 — so no handler, form parser or `request.body()`
+    ever holds more than the limit. `limit_for(scope)` picks the limit per request.
+    """
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[Scope], int]) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for name, value in scope["headers"]:
-                if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                    response = PayloadTooLarge(REQUEST_TOO_LARGE).response()
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope)
+        for name, value in scope["headers"]:
+            if name == b"content-length" and (not value.isdigit() or int(value) > limit):
+                if value.isdigit():
+                    response = PayloadTooLarge(BodyTooLarge(limit).detail).response()
+                else:
+                    response = InvalidRequest("invalid Content-Length").response()
+                await response(scope, receive, send)
+                return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge as exc:
+            # Reached here only if no handler answered it (e.g. raised outside a route).
+            if not started:
+                await PayloadTooLarge(str(exc.detail)).response()(scope, receive, send)
+
+
+def body_limit(settings: Settings) -> Callable[[Scope], int]:
+    """Per-route limits: uploads get the document limit, the webhook and JSON bodies little."""
+    upload_limit = settings.api.max_upload_bytes + UPLOAD_OVERHEAD_BYTES
+
+    def limit_for(scope: Scope) -> int:
+        path: str = scope.get("path", "")
+        if path.startswith("/webhooks/"):
+            return MAX_CALLBACK_BYTES
+        content_type = dict(scope["headers"]).get(b"content-type", b"")
+        if content_type.startswith(b"multipart/form-data") and _takes_uploads(path):
+            return upload_limit
+        return MAX_JSON_BYTES
+
+    return limit_for
+
+
+def _takes_uploads(path: str) -> bool:
+    return path in ("/v1/documents", "/v1/signing-processes") or (
+        path.startswith("/v1/signing-processes/") and path.endswith("/versions")
+    )
 
 
 def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStore) -> FastAPI:
@@ -72,9 +143,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
         event_hash_key=settings.secret(settings.core_signature.event_hash_key).encode(),
     )
     install_error_handlers(app)
-    app.add_middleware(
-        ContentLengthLimit, limit=settings.api.max_upload_bytes + UPLOAD_OVERHEAD_BYTES
-    )
+    app.add_middleware(BodyLimit, limit_for=body_limit(settings))
     app.include_router(documents.router)
     app.include_router(signing.router)
     app.include_router(core_signature.router)

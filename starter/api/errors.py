@@ -20,7 +20,11 @@ from starlette.requests import ClientDisconnect
 
 from starter.processes.base import (
     DocumentNotStored,
+    DocumentTypeRefused,
+    IdempotencyConflict,
+    InvalidProcessInput,
     ProcessError,
+    ProcessInputTooLarge,
     ProcessNotFound,
     ProcessRuleViolation,
     TemporalUnavailable,
@@ -107,6 +111,11 @@ class PayloadTooLarge(ApiError):
     code = "payload_too_large"
 
 
+class UnsupportedDocument(ApiError):
+    status_code = 415
+    code = "unsupported_document"
+
+
 class ServiceUnavailable(ApiError):
     status_code = 503
     code = "temporal_unavailable"
@@ -120,6 +129,10 @@ _DOMAIN: dict[type[ProcessError], tuple[int, str]] = {
     ProcessNotFound: (404, "process_not_found"),
     ProcessRuleViolation: (409, "rule_violation"),
     DocumentNotStored: (422, "unknown_document"),
+    DocumentTypeRefused: (415, "unsupported_document"),
+    InvalidProcessInput: (422, "invalid_request"),
+    ProcessInputTooLarge: (413, "payload_too_large"),
+    IdempotencyConflict: (409, "idempotency_conflict"),
 }
 
 # Documented on routes as `responses=error_responses(401, 403, ...)`.
@@ -127,8 +140,10 @@ _DESCRIPTIONS = {
     401: "Missing or invalid credentials.",
     403: "Authenticated, but the credential lacks the route's scope.",
     404: "No signing process for this business key.",
-    409: "The process refused the request in its current state (reason in the message).",
-    413: "The upload is larger than the configured limit.",
+    409: "The process refused the request in its current state, or the business key / "
+    "Idempotency-Key was used before with a different request (what differs in the message).",
+    413: "The body (or the process input it makes) is larger than the route's limit.",
+    415: "The document is not an accepted type, or its bytes do not match its type or name.",
     422: "The request is malformed or names a document that is not stored.",
     503: "Temporal is unreachable; retry after `Retry-After` seconds.",
 }
@@ -259,9 +274,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         # The framework could not read the body (bad UTF-8, broken multipart, too many
         # parts): to the caller that is a malformed request like any other, so 422.
         status = 422
-    code = {404: "not_found", 405: "method_not_allowed", 422: "invalid_request"}.get(
-        status, "http_error"
-    )
+    code = {
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "payload_too_large",
+        422: "invalid_request",
+    }.get(status, "http_error")
     _outcome(request, status, code, str(exc.detail))
     return error_json(status, code, str(exc.detail), dict(exc.headers or {}))
 

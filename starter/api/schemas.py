@@ -6,10 +6,11 @@ fields are ignored, so a client cannot speak for someone else.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from docflow.models import Decision, DocumentRef, Signer, SigningRequest
 from docflow.models.approvals import RepairAction
+from docflow.models.signing import MAX_SIGNERS, repeated
 
 _DOCUMENT_EXAMPLE = {
     "key": "sha256/9f/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
@@ -75,7 +76,9 @@ class DecisionBody(BaseModel):
     decision: Decision
     comment: str = Field(default="", max_length=4000)
     stage: str | None = Field(
-        default=None, description="If given, must name the open stage (guards against races)."
+        default=None,
+        max_length=200,
+        description="If given, must name the open stage (guards against races).",
     )
 
     model_config = ConfigDict(
@@ -117,9 +120,16 @@ class RepairBody(BaseModel):
 class CorrectionBody(BaseModel):
     """Fix a signature exception: new signers and/or a new document version."""
 
-    signers: list[Signer] | None = None
+    signers: list[Signer] | None = Field(default=None, max_length=MAX_SIGNERS)
     document: DocumentRef | None = None
     comment: str = Field(default="", max_length=4000)
+
+    @field_validator("signers")
+    @classmethod
+    def _distinct_signers(cls, value: list[Signer] | None) -> list[Signer] | None:
+        if value and (twice := repeated([signer.email for signer in value])):
+            raise ValueError(f"each signer once (e-mails compared case-insensitively): {twice}")
+        return value
 
     model_config = ConfigDict(
         json_schema_extra={

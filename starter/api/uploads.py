@@ -13,9 +13,13 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUpload
 
+from docflow.docstore import DocumentStore
+from docflow.filetypes import DocumentTypeError, check_document, safe_filename
+from docflow.models import DocumentRef
+from docflow.models.documents import MAX_VERSION
 from docflow.models.signing import CALLER_INPUT
 from starter.api.context import api_context
-from starter.api.errors import InvalidRequest, PayloadTooLarge
+from starter.api.errors import InvalidRequest, PayloadTooLarge, UnsupportedDocument
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -33,6 +37,11 @@ def parse_body(model: type[Model], raw: bytes | str, where: str) -> Model:
         raise RequestValidationError(errors) from exc
 
 
+async def json_body(request: Request, model: type[Model]) -> Model:
+    """The JSON body as `model`; routes call it after authenticating, never before."""
+    return parse_body(model, await request.body(), "body")
+
+
 async def read_upload(request: Request, upload: StarletteUpload) -> bytes:
     """The uploaded bytes, refused if empty or over the configured limit."""
     limit = api_context(request).settings.api.max_upload_bytes
@@ -42,6 +51,18 @@ async def read_upload(request: Request, upload: StarletteUpload) -> bytes:
     if not data:
         raise InvalidRequest("the uploaded document is empty")
     return data
+
+
+async def store_upload(
+    store: DocumentStore, upload: StarletteUpload, data: bytes, version: int
+) -> DocumentRef:
+    """Store uploaded bytes under a plain file name, once their signature matches their claims."""
+    filename = safe_filename(upload.filename or "")
+    try:
+        content_type = check_document(data, filename, upload.content_type or "")
+    except DocumentTypeError as exc:
+        raise UnsupportedDocument(str(exc)) from exc
+    return await store.put(data, filename=filename, content_type=content_type, version=version)
 
 
 def file_part(form: FormData) -> StarletteUpload:
@@ -62,6 +83,6 @@ async def version_part(form: FormData) -> int | None:
     raw = await text_part(form, "version")
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise InvalidRequest("'version' must be a positive integer")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_VERSION:
+        raise InvalidRequest(f"'version' must be an integer from 1 to {MAX_VERSION}")
     return int(raw)

@@ -28,6 +28,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from docflow.idempotency import IDEMPOTENCY_CONFLICT, differing, update_id
 from docflow.settings import Settings
 
 # Bounds on calls that wait for a worker (queries, updates): a stalled worker becomes a
@@ -37,6 +38,8 @@ UPDATE_TIMEOUT = timedelta(seconds=20)
 SIGNAL_TIMEOUT = timedelta(seconds=10)
 
 Result = TypeVar("Result")
+# Memo key of a run's request fingerprint (docflow.idempotency.field_digests).
+FINGERPRINT_MEMO = "docflow_request"
 # What became of a signal: "ignored" when the process had already ended.
 Delivery = Literal["accepted", "ignored"]
 
@@ -59,6 +62,22 @@ class ProcessRuleViolation(ProcessError):
 
 class DocumentNotStored(ProcessError):
     """A document reference does not point at bytes in the document store."""
+
+
+class DocumentTypeRefused(ProcessError):
+    """The document's bytes are not an accepted type, or not the type or name declared."""
+
+
+class InvalidProcessInput(ProcessError):
+    """The input breaks a bound or rule checked before anything starts."""
+
+
+class ProcessInputTooLarge(ProcessError):
+    """Temporal refused the input as larger than its payload limit."""
+
+
+class IdempotencyConflict(ProcessError):
+    """The key (business key or Idempotency-Key) was used before with a different request."""
 
 
 class TemporalUnavailable(ProcessError):
@@ -99,6 +118,20 @@ def temporal_unavailable(exc: BaseException) -> bool:
         return True
     # The SDK's core raises a plain RuntimeError when the (lazy) connection cannot be made.
     return isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect")
+
+
+def payload_too_large(exc: BaseException) -> bool:
+    """True when Temporal refused a request's payloads as over its size limit."""
+    if isinstance(exc, RPCError):
+        message = exc.message.lower()
+        return exc.status in (
+            RPCStatusCode.INVALID_ARGUMENT,
+            RPCStatusCode.RESOURCE_EXHAUSTED,
+        ) and any(
+            phrase in message
+            for phrase in ("exceeds limit", "size limit", "message larger than max", "too large")
+        )
+    return False
 
 
 class ProcessClient:
@@ -147,9 +180,12 @@ class ProcessClient:
         """Start the process for `key`, or return the run that already has this id.
 
         Conflict policy FAIL: a running run with this id (or a closed one the reuse policy
-        keeps) is the answer, never a second run, so a repeated start is harmless.
+        keeps) is the answer, never a second run, so a repeated start is harmless — if it
+        asks for the same thing: a start whose `fingerprint(arg)` differs from the existing
+        run's raises `IdempotencyConflict` naming the fields that differ.
         """
         workflow_id = self.workflow_id(key)
+        fingerprint = self.fingerprint(arg)
         try:
             handle = await self.client.start_workflow(
                 self.workflow_type,
@@ -161,9 +197,12 @@ class ProcessClient:
                 # Set at start so a process is findable before its first workflow task runs.
                 search_attributes=search_attributes,
                 static_summary=static_summary,
+                memo={FINGERPRINT_MEMO: fingerprint} if fingerprint else None,
             )
         except WorkflowAlreadyStartedError as exc:
             run_id = exc.run_id or await self.latest_run_id(key)
+            if fingerprint:
+                await self._require_same_request(key, type(arg), fingerprint)
             return StartResult(workflow_id=workflow_id, run_id=run_id, created=False)
         except Exception as exc:
             self.fail(exc, key)
@@ -237,7 +276,7 @@ class ProcessClient:
                 update,
                 update_arg,
                 start_workflow_operation=operation,
-                id=request_id,
+                id=update_id(request_id, update_arg) if request_id else None,
                 result_type=result_type,
                 rpc_timeout=UPDATE_TIMEOUT,
             )
@@ -257,12 +296,16 @@ class ProcessClient:
         result_type: type[Result],
         request_id: str | None = None,
     ) -> Result:
-        """Run an Update; a refusal or an ended process becomes ProcessRuleViolation."""
+        """Run an Update; a refusal or an ended process becomes ProcessRuleViolation.
+
+        `request_id` (the caller's idempotency key) goes into the Update id with a digest of
+        the payload: a retry is answered once, the same id with another body is refused.
+        """
         try:
             result: Result = await self.handle(key).execute_update(
                 update,
                 payload,
-                id=request_id,
+                id=update_id(request_id, payload) if request_id else None,
                 result_type=result_type,
                 rpc_timeout=UPDATE_TIMEOUT,
             )
@@ -310,6 +353,46 @@ class ProcessClient:
             self.fail(exc, key)
         return description.status not in (None, WorkflowExecutionStatus.RUNNING)
 
+    # --------------------------------------------------------- idempotency
+    def fingerprint(self, arg: BaseModel) -> dict[str, str] | None:
+        """What makes two starts of `key` the same request (digests by field); None: no check."""
+        return None
+
+    async def _require_same_request(
+        self, key: str, input_type: type[BaseModel], fingerprint: dict[str, str]
+    ) -> None:
+        recorded = await self._recorded_fingerprint(key, input_type)
+        if recorded is None:
+            return
+        fields = differing(recorded, fingerprint)
+        if fields:
+            raise IdempotencyConflict(
+                f"{self.process_name} {key} was already started with a different request: "
+                f"{', '.join(fields)} differ{'s' if len(fields) == 1 else ''}; the same "
+                "business key only repeats the same request (use a new key for a new process)"
+            )
+
+    async def _recorded_fingerprint(
+        self, key: str, input_type: type[BaseModel]
+    ) -> dict[str, str] | None:
+        """The existing run's fingerprint: from its memo, else from its input in history."""
+        try:
+            description = await self.handle(key).describe(rpc_timeout=QUERY_TIMEOUT)
+            memo = await description.memo_value(FINGERPRINT_MEMO, None)
+            if isinstance(memo, dict):
+                return {str(name): str(value) for name, value in memo.items()}
+            # Started before fingerprints, or continued as new without its memo.
+            handle = self.client.get_workflow_handle(description.id, run_id=description.run_id)
+            async for event in handle.fetch_history_events(page_size=1):
+                started = event.workflow_execution_started_event_attributes
+                [arg] = await self.client.data_converter.decode(
+                    started.input.payloads, [input_type]
+                )
+                return self.fingerprint(arg)
+        except Exception as exc:
+            self.fail(exc, key)
+        return None
+
     async def latest_run_id(self, key: str) -> str:
         description = await self.handle(key).describe(rpc_timeout=QUERY_TIMEOUT)
         return description.run_id
@@ -319,6 +402,11 @@ class ProcessClient:
         """Re-raise an SDK error as this module's error; anything unexpected as it is."""
         if isinstance(exc, ProcessError):
             raise exc
+        if payload_too_large(exc):
+            raise ProcessInputTooLarge(
+                f"the {self.process_name}'s input is larger than Temporal accepts; "
+                "send less (metadata, comments) or upload documents separately"
+            ) from exc
         if temporal_unavailable(exc):
             raise TemporalUnavailable(f"Temporal is unavailable: {exc}") from exc
         if isinstance(exc, RPCError) and exc.status is RPCStatusCode.NOT_FOUND:
@@ -329,5 +417,7 @@ class ProcessClient:
     def _refused(exc: WorkflowUpdateFailedError) -> NoReturn:
         # The workflow's validator or handler said no with a reason for the caller.
         if isinstance(exc.cause, ApplicationError):
+            if exc.cause.type == IDEMPOTENCY_CONFLICT:
+                raise IdempotencyConflict(exc.cause.message) from exc
             raise ProcessRuleViolation(exc.cause.message) from exc
         raise exc

@@ -6,13 +6,17 @@ idempotency and error mapping live here (and in `ProcessClient`), not in HTTP ha
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from docflow import search_attributes as sa
 from docflow.correlation import business_key_from_external_id
 from docflow.docstore import DocumentStore
+from docflow.filetypes import DocumentTypeError, check_document, safe_filename
+from docflow.idempotency import digest, field_digests
 from docflow.models import (
     ApprovalDecision,
     CancelRequest,
@@ -30,11 +34,14 @@ from docflow.models import (
     UpdateAccepted,
 )
 from docflow.models.approvals import RepairAction
+from docflow.models.bounds import CALLER_INPUT
 from docflow.settings import Settings
 from docflow.temporal import signing_workflow_id
 from starter.processes.base import (
     Delivery,
     DocumentNotStored,
+    DocumentTypeRefused,
+    InvalidProcessInput,
     ProcessClient,
     ProcessNotFound,
     StartResult,
@@ -58,7 +65,13 @@ class SigningProcesses(ProcessClient):
     async def start(
         self, request: SigningRequest, document: DocumentRef, started_by: str
     ) -> StartResult:
-        """Start the process for `request.business_key`, or return the run that already exists."""
+        """Start the process for `request.business_key`, or return the run that already exists.
+
+        The request and document are checked against the caller-input bounds first (the API
+        did so already; other callers of these helpers get the same rules).
+        """
+        request = _caller_checked(request)
+        document = _caller_checked(document)
         await self._require_stored(document)
         process = SigningProcessInput(
             request=request,
@@ -90,10 +103,24 @@ class SigningProcesses(ProcessClient):
     async def store_document(
         self, data: bytes, filename: str, content_type: str = "application/pdf", version: int = 1
     ) -> DocumentRef:
-        """Put bytes into the document store; the returned reference is what processes carry."""
+        """Put bytes into the store under a plain file name, once their signature matches the
+        declared type and name; the returned reference is what processes carry."""
+        filename = safe_filename(filename)
+        try:
+            content_type = check_document(data, filename, content_type)
+        except DocumentTypeError as exc:
+            raise DocumentTypeRefused(str(exc)) from exc
         return await self.store.put(
             data, filename=filename, content_type=content_type, version=version
         )
+
+    def fingerprint(self, arg: BaseModel) -> dict[str, str] | None:
+        """A start repeats another if its request's fields and its document are the same."""
+        assert isinstance(arg, SigningProcessInput)
+        return {
+            **field_digests(arg.request, prefix="request."),
+            "document": digest(arg.document.model_dump(mode="json")),
+        }
 
     # -------------------------------------------------------------- updates
     async def decide(
@@ -195,3 +222,20 @@ class SigningProcesses(ProcessClient):
             raise DocumentNotStored(
                 f"document {document.key} is not in the document store; upload it first"
             )
+
+
+Checked = TypeVar("Checked", bound=BaseModel)
+
+
+def _caller_checked(model: Checked) -> Checked:
+    """`model` validated again under the caller-input bounds (`docflow.models.bounds`)."""
+    try:
+        return type(model).model_validate(
+            model.model_dump(mode="json"), context={CALLER_INPUT: True}
+        )
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()[:5]
+        ]
+        raise InvalidProcessInput("; ".join(problems)) from exc

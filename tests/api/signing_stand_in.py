@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from temporalio import workflow
 
+from workflows.kit.requests import RequestLedger
+
 with workflow.unsafe.imports_passed_through():
     from docflow.models import (
         ApprovalDecision,
@@ -23,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateAccepted,
     )
     from docflow.models.events import TERMINAL_EVENTS
+    from docflow.models.process import RequestLedgerState
     from docflow.models.status import TERMINAL_STATES
 
 _OUTCOMES = {
@@ -46,6 +49,7 @@ class SigningStandIn:
         self._decided: set[str] = set()
         self._seen: set[str] = set()
         self._audit: list[AuditEntry] = []
+        self._requests = RequestLedger(RequestLedgerState())
 
     @workflow.run
     async def run(self, process: SigningProcessInput) -> SigningStatus:
@@ -75,6 +79,7 @@ class SigningStandIn:
     def decide(self, decision: ApprovalDecision) -> UpdateAccepted:
         stage = self._stages[0]
         self._decided.add(decision.actor)
+        self._requests.remember(decision)
         self._record("decision", decision.actor, decision.decision.value)
         if decision.decision is Decision.APPROVE:
             self._stages.pop(0)
@@ -88,6 +93,7 @@ class SigningStandIn:
 
     @decide.validator
     def _validate_decision(self, decision: ApprovalDecision) -> None:
+        self._requests.check(decision)
         if self._state is not SigningState.AWAITING_APPROVAL:
             raise ValueError(f"no approval stage is open (process is {self._state.value})")
         stage = self._stages[0]
@@ -122,12 +128,14 @@ class SigningStandIn:
 
     @workflow.update(name="cancel")
     def cancel(self, request: CancelRequest) -> UpdateAccepted:
+        self._requests.remember(request)
         self._record("cancel_requested", request.actor, request.reason)
         self._state = SigningState.CANCELLED
         return UpdateAccepted(state=self._state.value, detail="cancelling")
 
     @cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
+        self._requests.check(request)
         if self._state in TERMINAL_STATES:
             raise ValueError(f"the process has already ended ({self._state.value})")
 

@@ -29,8 +29,10 @@ from starter.api.schemas import (
 from starter.api.uploads import (
     file_part,
     is_multipart,
+    json_body,
     parse_body,
     read_upload,
+    store_upload,
     text_part,
     version_part,
 )
@@ -52,7 +54,8 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         max_length=200,
-        description="Repeat a request safely: the same key from the same caller is applied once.",
+        description="Repeat a request safely: the same key from the same caller with the same "
+        "body is applied once (a retry gets the same answer); with another body it is 409.",
     ),
 ]
 Processes = Annotated[SigningProcesses, Depends(signing_processes)]
@@ -107,7 +110,26 @@ _VERSION_BODY: dict[str, Any] = {
         },
     }
 }
-OPENAPI_MODELS: list[type[BaseModel]] = [StartSigningProcess, SigningRequest, NewVersionBody]
+OPENAPI_MODELS: list[type[BaseModel]] = [
+    StartSigningProcess,
+    SigningRequest,
+    NewVersionBody,
+    DecisionBody,
+    CorrectionBody,
+    RepairBody,
+    CancelBody,
+]
+
+
+def _json_body(model: str) -> dict[str, Any]:
+    # These routes read their body after authenticating (FastAPI would read a declared body
+    # parameter before running the auth dependency), so the schema is described by hand.
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
+        }
+    }
 
 
 # ------------------------------------------------------------------ helpers
@@ -122,14 +144,15 @@ def _request_id(principal: Principal, idempotency_key: str | None) -> str | None
     tags=["signing processes"],
     summary="Start a signing process",
     description="JSON with a document uploaded before, or multipart with the `file` and the "
-    "`request` (SigningRequest JSON). Starting twice with the same business key returns the "
-    "existing run (200, `created: false`) and never starts a second one.",
+    "`request` (SigningRequest JSON). Starting twice with the same business key and the "
+    "same request returns the existing run (200, `created: false`) and never starts a second "
+    "one; the same key with a different request is refused (409, naming the fields that differ).",
     status_code=201,
     response_model=StartedProcess,
     responses={
         200: {"model": StartedProcess, "description": "The business key already had a run."},
         201: {"description": "A new process was started."},
-        **error_responses(401, 403, 413, 422, 503),
+        **error_responses(401, 403, 409, 413, 415, 422, 503),
     },
     openapi_extra=_START_BODY,
 )
@@ -148,13 +171,8 @@ async def start_signing_process(
             upload = file_part(form)
             data = await read_upload(request, upload)
             version = await version_part(form) or 1
+            document = await store_upload(context.store, upload, data, version)
             processes = await context.processes()
-            document = await processes.store_document(
-                data,
-                upload.filename or "document",
-                upload.content_type or "application/octet-stream",
-                version,
-            )
     else:
         body = parse_body(StartSigningProcess, await request.body(), "body")
         signing_request, document = body.request, body.document
@@ -204,15 +222,17 @@ async def get_signing_process(
     description="Recorded for the authenticated caller, who must be an approver of the open "
     "stage. The process refuses (409) a decision that does not fit its state.",
     response_model=UpdateAccepted,
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses=error_responses(401, 403, 404, 409, 413, 422, 503),
+    openapi_extra=_json_body("DecisionBody"),
 )
 async def decide(
+    request: Request,
     business_key: BusinessKey,
-    body: DecisionBody,
     principal: Annotated[Principal, Depends(require(Scope.DECIDE))],
     processes: Processes,
     idempotency_key: IdempotencyKey = None,
 ) -> UpdateAccepted:
+    body = await json_body(request, DecisionBody)  # read only once the caller is known
     accepted = await processes.decide(
         business_key,
         principal.subject,
@@ -238,7 +258,7 @@ async def decide(
     description="After changes were requested: multipart with the `file` (version defaults to "
     "the current one + 1), or JSON naming a document uploaded before. Approval restarts.",
     response_model=UpdateAccepted,
-    responses=error_responses(401, 403, 404, 409, 413, 422, 503),
+    responses=error_responses(401, 403, 404, 409, 413, 415, 422, 503),
     openapi_extra=_VERSION_BODY,
 )
 async def submit_new_version(
@@ -256,12 +276,7 @@ async def submit_new_version(
             comment = await text_part(form, "comment") or ""
             if version is None:
                 version = await processes.next_document_version(business_key)
-            document = await processes.store_document(
-                data,
-                upload.filename or "document",
-                upload.content_type or "application/octet-stream",
-                version,
-            )
+            document = await store_upload(api_context(request).store, upload, data, version)
     else:
         body = parse_body(NewVersionBody, await request.body(), "body")
         document, comment = body.document, body.comment
@@ -285,15 +300,17 @@ async def submit_new_version(
     description="New signers and/or a new document version (uploaded before); the signature "
     "request is cancelled and sent again.",
     response_model=UpdateAccepted,
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses=error_responses(401, 403, 404, 409, 413, 422, 503),
+    openapi_extra=_json_body("CorrectionBody"),
 )
 async def correct(
+    request: Request,
     business_key: BusinessKey,
-    body: CorrectionBody,
     principal: Annotated[Principal, Depends(require(Scope.CORRECT))],
     processes: Processes,
     idempotency_key: IdempotencyKey = None,
 ) -> UpdateAccepted:
+    body = await json_body(request, CorrectionBody)  # read only once the caller is known
     accepted = await processes.correct(
         business_key,
         principal.subject,
@@ -313,15 +330,17 @@ async def correct(
     description="When archiving gave up (the process is `archive_exception`): `retry` after "
     "fixing the cause in Extended ECM, or `abandon` (the process ends failed and is reported).",
     response_model=UpdateAccepted,
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses=error_responses(401, 403, 404, 409, 413, 422, 503),
+    openapi_extra=_json_body("RepairBody"),
 )
 async def repair(
+    request: Request,
     business_key: BusinessKey,
-    body: RepairBody,
     principal: Annotated[Principal, Depends(require(Scope.CORRECT))],
     processes: Processes,
     idempotency_key: IdempotencyKey = None,
 ) -> UpdateAccepted:
+    body = await json_body(request, RepairBody)  # read only once the caller is known
     accepted = await processes.repair(
         business_key,
         principal.subject,
@@ -339,15 +358,17 @@ async def repair(
     summary="Cancel a process",
     description="Cancels the process and any open signature request; refused once signed.",
     response_model=UpdateAccepted,
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses=error_responses(401, 403, 404, 409, 413, 422, 503),
+    openapi_extra=_json_body("CancelBody"),
 )
 async def cancel(
+    request: Request,
     business_key: BusinessKey,
-    body: CancelBody,
     principal: Annotated[Principal, Depends(require(Scope.CANCEL))],
     processes: Processes,
     idempotency_key: IdempotencyKey = None,
 ) -> UpdateAccepted:
+    body = await json_body(request, CancelBody)  # read only once the caller is known
     accepted = await processes.cancel(
         business_key,
         principal.subject,
