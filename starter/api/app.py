@@ -19,7 +19,7 @@ from starter.api.auth import Authenticator
 from starter.api.context import ApiContext, TemporalConnection, TemporalSource
 from starter.api.errors import error_json, install_error_handlers
 from starter.api.receivers import core_signature
-from starter.api.routes import documents, health, signing
+from starter.api.routes import actions, documents, health, signing
 
 log = logging.getLogger("docflow.api")
 
@@ -78,6 +78,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(signing.router)
     app.include_router(core_signature.router)
     app.include_router(health.router)
+    app.include_router(actions.router)
     _document_extra_models(app, [*signing.OPENAPI_MODELS, *core_signature.OPENAPI_MODELS])
     return app
 
