@@ -26,8 +26,10 @@ from activities.http.webhooks import WebhookSender
 from activities.notifications import NotificationActivities
 from docflow.action_links import ActionLinks
 from docflow.docstore import LocalDocumentStore
-from docflow.models import DocumentRef, SigningState, SigningStatus
+from docflow.models import Decision, DocumentRef, SigningState, SigningStatus
 from starter.api import create_app
+from starter.processes.base import ProcessRuleViolation
+from starter.processes.signing import SigningProcesses
 from tests.api.conftest import auth, closed_port, make_settings
 from tests.api.real_workflow_test import Systems
 from tests.api.support import PDF, new_key, signing_request, wait_until, workflow
@@ -229,7 +231,7 @@ async def test_tampered_and_expired_links_are_refused_with_a_page(
 
 
 async def test_a_cross_site_post_is_refused_and_a_link_of_an_old_cycle_is_closed(
-    stack: Stack, dev_server_env: WorkflowEnvironment
+    stack: Stack, dev_server_env: WorkflowEnvironment, tmp_path: Path, task_queue: str
 ) -> None:
     key = await _start(stack, [ALICE])
     handle = workflow(dev_server_env.client, key)
@@ -251,6 +253,11 @@ async def test_a_cross_site_post_is_refused_and_a_link_of_an_old_cycle_is_closed
         refused = await http.post(old_link, data={**form, "token": old_link.rsplit("/", 1)[1]})
         assert refused.status_code == 410
         assert 'data-code="closed"' in refused.text
+    # Past the page, the workflow refuses a decision pinned to a version not up for approval.
+    store = LocalDocumentStore(tmp_path / "documents")
+    processes = SigningProcesses(dev_server_env.client, make_settings(tmp_path, task_queue), store)
+    with pytest.raises(ProcessRuleViolation, match="v2 is no longer up for approval"):
+        await processes.decide(key, ALICE, Decision.APPROVE, stage="legal", version=2)
     status = await handle.query("status", result_type=SigningStatus)
     assert not [e for e in status.audit if e.kind == "decision"]
     assert status.state is SigningState.AWAITING_APPROVAL
