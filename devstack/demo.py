@@ -1,8 +1,9 @@
 """`docflow demo`: a batch of sample contracts through every path of the signing process.
 
 `run_demo` starts the embedded stack and runs the batch. The people are played over HTTP:
-approvers decide through docflow's API with their own API keys, and signers act through the
-Core Signature simulator's control API.
+approvers decide through docflow's API with their own API keys (one from the action link of
+its notification, as a person would from the e-mail), and signers act through the Core
+Signature simulator's control API.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class DemoContext:
     core_signature_url: str
     ui_url: str
     namespace: str = "default"
+    crm_url: str = ""  # the CRM simulator also serves the notification service
+    action_links: list[tuple[str, str]] = field(default_factory=list)
 
     def approver(self, email: str) -> DocflowApiClient:
         return self.api.as_principal(APPROVER_KEYS[email])
@@ -112,6 +115,23 @@ class DemoContext:
         )
         response.raise_for_status()
 
+    async def action_link(self, run: SampleRun, principal: str, action: str) -> str:
+        """The link `principal`'s approval notification carries (the simulator keeps them)."""
+        deadline = time.monotonic() + 30
+        while True:
+            response = await self.http.get(
+                f"{self.crm_url}/_control/action-links",
+                params={"business_key": run.business_key, "principal": principal},
+            )
+            response.raise_for_status()
+            found = response.json()["results"]
+            if found:
+                link: str = found[0]["links"][action]
+                return link
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no action link for {principal} arrived")
+            await asyncio.sleep(0.25)
+
     async def drop_callbacks(self, count: int) -> None:
         response = await self.http.put(
             f"{self.core_signature_url}/_control/callbacks/faults", json={"drop_next": count}
@@ -133,6 +153,22 @@ async def happy_path(ctx: DemoContext, run: SampleRun) -> None:
     doc = await ctx.wait_for_signature(run)
     await ctx.signer("view", doc)
     await ctx.signer("sign", doc)
+
+
+async def approved_from_email(ctx: DemoContext, run: SampleRun) -> None:
+    """Alice opens the link of her notification and approves on docflow's page."""
+    await _start(ctx, run, sample_request(run.business_key, stages=[legal()]))
+    await ctx.wait(run, lambda s: s.state is SigningState.AWAITING_APPROVAL)
+    link = await ctx.action_link(run, "alice@example.com", "approve")
+    ctx.action_links.append((run.name, link))
+    page = await ctx.http.get(link)
+    page.raise_for_status()
+    token = link.rsplit("/", 1)[1]
+    form = {"token": token, "decision": "approve", "comment": "approved from the e-mail"}
+    decided = await ctx.http.post(link, data=form)
+    if decided.status_code != 200:
+        raise RuntimeError(f"the action page answered {decided.status_code}")
+    await ctx.signer("sign", await ctx.wait_for_signature(run))
 
 
 async def two_stages_all_quorum(ctx: DemoContext, run: SampleRun) -> None:
@@ -229,6 +265,7 @@ async def nobody_decides(ctx: DemoContext, run: SampleRun) -> None:
 
 SAMPLES: list[tuple[str, str, SigningState, Scenario]] = [
     ("approved", "one stage, any quorum, signed", SigningState.COMPLETED, happy_path),
+    ("e-mail", "approved from the e-mail link", SigningState.COMPLETED, approved_from_email),
     ("two-stages", "legal (all) then finance", SigningState.COMPLETED, two_stages_all_quorum),
     ("nda", "no internal approval needed", SigningState.COMPLETED, nda_without_approval),
     ("rejected", "legal rejects", SigningState.REJECTED, rejected),
@@ -337,6 +374,13 @@ def print_links(runs: list[SampleRun], ctx: DemoContext, console: Console) -> No
             crop=False,
             soft_wrap=True,
         )
+    for name, link in ctx.action_links[:1]:
+        console.print(
+            f"[bold]Approving from the e-mail[/] ({name}: Alice's approve link, now used)"
+        )
+        console.print(f"  {link}", overflow="ignore", crop=False, soft_wrap=True)
+    if ctx.crm_url:
+        console.print(f"  every link sent so far: {ctx.crm_url}/_control/action-links")
 
 
 async def run_demo(
@@ -370,6 +414,7 @@ async def run_demo(
                 http=http,
                 core_signature_url=stack.core_signature_url,
                 ui_url=stack.ui_url,
+                crm_url=stack.crm_url,
             )
             runs = await run_batch(ctx, console, rounds=rounds)
             print_links(runs, ctx, console)

@@ -155,6 +155,11 @@ class ApiSettings(BaseModel):
     api_keys: list[ApiKeyConfig] = Field(default_factory=list)
     oidc: OidcSettings | None = None
     max_upload_bytes: int = 25 * 1024 * 1024
+    action_link_key: SecretRef = Field(
+        default="value:dev-action-link-key",
+        description="HMAC key of the approvers' action links (the notification activity mints "
+        "them, the API's action page verifies them); the worker and the API need the same one.",
+    )
 
 
 class Settings(BaseSettings):

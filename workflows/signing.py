@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from docflow.config.mappings import signing_category_values
     from docflow.correlation import signature_external_id
     from docflow.models import (
+        ApprovalActionFacts,
         ApprovalDecision,
         ArchiveDocumentInput,
         CancelRequest,
@@ -195,8 +196,9 @@ class SigningWorkflow:
             self._carry.document = self._new_version.document
 
     async def _run_stage(self, task: ApprovalTask) -> Decision:
-        spec = task.spec
+        spec, doc = task.spec, self._doc
         self._carry.stages.append(task.status)
+        index = len(self._carry.stages) - 1
         self._open_stage = task
         self._record.set_state(
             S.AWAITING_APPROVAL,
@@ -214,8 +216,18 @@ class SigningWorkflow:
                 until=spec.escalation_window,
             )
 
+        def link_facts() -> ApprovalActionFacts:  # what the notification's action links bind
+            assert task.closes_at is not None
+            return ApprovalActionFacts(
+                stage=spec.name,
+                stage_index=index,
+                version=doc.version,
+                sha256=doc.sha256,
+                closes_at=task.closes_at,
+            )
+
         outcome = await task.run(
-            notify=self._notify.for_task(f"{spec.name}:v{self._doc.version}"),
+            notify=self._notify.for_task(f"{spec.name}:v{doc.version}", link_facts),
             subject=f"approval of {self._request.title or self._request.business_key}",
             interrupted=lambda: self._cancel is not None,
             on_reminder=lambda: self._record.record(
@@ -546,6 +558,11 @@ class SigningWorkflow:
         stage = self._open_stage
         if self._record.state != S.AWAITING_APPROVAL or stage is None:
             raise ValueError(f"no approval stage is open (process is {self._record.state})")
+        if decision.version is not None and decision.version != self._doc.version:
+            raise ValueError(
+                f"document v{decision.version} is no longer up for approval "
+                f"(v{self._doc.version} is)"
+            )
         if (reason := stage.refusal(decision)) is not None:
             raise ValueError(reason)
 

@@ -12,6 +12,7 @@ from docflow.models.approvals import (
 from docflow.models.documents import DocumentRef
 from docflow.models.events import SignatureEvent, SignatureEventType
 from docflow.models.integration import (
+    ApprovalActionFacts,
     ArchivedNode,
     ArchiveDocumentInput,
     ConfirmedClaim,
@@ -54,6 +55,7 @@ from docflow.models.status import (
 SigningProcessInput.model_rebuild(_types_namespace={"SigningCarry": SigningCarry})
 
 __all__ = [
+    "ApprovalActionFacts",
     "ApprovalDecision",
     "ApprovalStageSpec",
     "ArchiveDocumentInput",

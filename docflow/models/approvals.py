@@ -26,6 +26,12 @@ class ApprovalDecision(BaseModel):
     stage: str | None = Field(
         default=None, description="If given, must name the open stage (guards against races)."
     )
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        description="If given, must be the document version up for approval (an action link "
+        "of an earlier approval cycle is refused).",
+    )
 
 
 class NewDocumentVersion(BaseModel):

@@ -145,6 +145,17 @@ class NotificationKind(StrEnum):
     SIGNATURE_EXCEPTION = "signature_exception"
 
 
+class ApprovalActionFacts(BaseModel):
+    """What an approval notification's action links are bound to (the workflow's facts; the
+    notification activity mints the signed links from them, so no key enters a workflow)."""
+
+    stage: str
+    stage_index: int = Field(ge=0, description="Position of the stage in this approval cycle.")
+    version: int = Field(ge=1, description="The document version up for approval (the cycle).")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="That version's content hash.")
+    closes_at: datetime = Field(description="The links expire then (deadline or escalation).")
+
+
 class Notification(BaseModel):
     """A message to people or a support queue, delivered by the notification service."""
 
@@ -157,6 +168,9 @@ class Notification(BaseModel):
     subject: str
     body: str = ""
     data: dict[str, str] = Field(default_factory=dict)
+    approval: ApprovalActionFacts | None = Field(
+        default=None, description="Set on approval messages: each recipient gets action links."
+    )
 
 
 class WorkspaceRequest(BaseModel):

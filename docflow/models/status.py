@@ -51,6 +51,9 @@ class StageStatus(BaseModel):
     quorum: str
     eligible: list[str]
     approvals: list[str] = Field(default_factory=list)
+    decided: list[str] = Field(
+        default_factory=list, description="Everyone who decided in this stage (any decision)."
+    )
     outcome: str | None = None
     escalated: bool = False
 

@@ -43,6 +43,26 @@ def notification_routes() -> APIRouter:
         ]
         return inbox.summary(items)
 
+    @router.get("/_control/action-links", tags=["control"])
+    async def control_action_links(
+        request: Request, business_key: str | None = None, principal: str | None = None
+    ) -> dict[str, Any]:
+        """The approvers' action links received so far (what their e-mails would hold)."""
+        links = [
+            {
+                "business_key": m.payload.get("business_key"),
+                "kind": m.payload.get("kind"),
+                "principal": person,
+                "stage": (m.payload.get("approval") or {}).get("stage"),
+                "expires_at": (m.payload.get("approval") or {}).get("closes_at"),
+                "links": person_links,
+            }
+            for m in _service(request).inbox.messages.values()
+            for person, person_links in (m.payload.get("action_links") or {}).items()
+            if business_key in (None, m.payload.get("business_key")) and principal in (None, person)
+        ]
+        return {"count": len(links), "results": links}
+
     return router
 
 

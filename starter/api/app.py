@@ -23,7 +23,7 @@ from starter.api.docs import document_operations, documented_app
 from starter.api.errors import InvalidRequest, PayloadTooLarge, install_error_handlers
 from starter.api.receivers import core_signature
 from starter.api.receivers.core_signature import MAX_CALLBACK_BYTES
-from starter.api.routes import documents, health, signing
+from starter.api.routes import actions, documents, health, signing
 
 log = logging.getLogger("docflow.api")
 
@@ -148,6 +148,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(signing.router)
     app.include_router(core_signature.router)
     app.include_router(health.router)
+    app.include_router(actions.router)
     _document_extra_models(app, [*signing.OPENAPI_MODELS, *core_signature.OPENAPI_MODELS])
     document_operations(app, body_models=signing.OPENAPI_MODELS)
     return app

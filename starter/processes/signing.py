@@ -132,9 +132,13 @@ class SigningProcesses(ProcessClient):
         stage: str | None = None,
         *,
         request_id: str | None = None,
+        version: int | None = None,
     ) -> UpdateAccepted:
-        """Record an approver's decision; `actor` must be the authenticated caller."""
-        payload = ApprovalDecision(actor=actor, decision=decision, comment=comment, stage=stage)
+        """Record an approver's decision; `actor` must be the authenticated caller (or the
+        principal an action link is bound to). `version` pins the approval cycle."""
+        payload = ApprovalDecision(
+            actor=actor, decision=decision, comment=comment, stage=stage, version=version
+        )
         return await self._accepted(business_key, "decide", payload, request_id)
 
     async def submit_new_version(

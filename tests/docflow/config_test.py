@@ -70,6 +70,7 @@ def test_secret_checks_never_show_the_secret(
     monkeypatch.setenv("NOTIFICATIONS_WEBHOOK_SECRET", "s3cr3t-settings")
     monkeypatch.setenv("DOCFLOW_API_KEY_CRM", "s3cr3t-settings")
     monkeypatch.setenv("DOCFLOW_API_KEY_OPS", "s3cr3t-settings")
+    monkeypatch.setenv("DOCFLOW_ACTION_LINK_KEY", "s3cr3t-settings")
     monkeypatch.setenv("SFDC_WEBHOOK_SECRET", "s3cr3t-sfdc")
     monkeypatch.setenv("SAP_WEBHOOK_SECRET", "s3cr3t-sap")
     monkeypatch.setenv("WORKDAY_WEBHOOK_SECRET", "s3cr3t-workday")

@@ -160,6 +160,7 @@ async def record_dev_server() -> dict[str, WorkflowHistory]:
                 http=http,
                 core_signature_url=stack.core_signature_url,
                 ui_url=stack.ui_url,
+                crm_url=stack.crm_url,
             )
             runs = await run_batch(ctx, Console(quiet=True))
             assert stack.client is not None

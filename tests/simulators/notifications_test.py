@@ -48,3 +48,37 @@ async def test_notifications_are_verified_deduplicated_and_filtered(service: Ser
 
     await client.post("/_control/reset")
     assert (await client.get("/_control/notifications")).json()["count"] == 0
+
+
+async def test_the_action_links_received_are_listed_per_person(service: Served) -> None:
+    client = service.client
+    links = {
+        "alice@example.com": {"approve": "http://docflow/actions/a1", "reject": "r1"},
+        "bob@example.com": {"approve": "http://docflow/actions/b1", "reject": "r2"},
+    }
+    for key, action_links in [("BK-1", links), ("BK-2", {})]:
+        body, headers = signed(
+            {
+                "idempotency_key": f"{key}:approval_requested",
+                "kind": "approval_requested",
+                "business_key": key,
+                "recipients": list(links),
+                "subject": "Please approve",
+                "approval": {"stage": "legal", "closes_at": "2030-01-01T00:00:00Z"},
+                "action_links": action_links,
+            },
+            NOTIFICATIONS_SECRET,
+        )
+        assert (await client.post("/notifications", content=body, headers=headers)).is_success
+
+    everyone = (await client.get("/_control/action-links")).json()
+    assert everyone["count"] == 2
+    bob = (
+        await client.get(
+            "/_control/action-links",
+            params={"business_key": "BK-1", "principal": "bob@example.com"},
+        )
+    ).json()["results"]
+    assert [(r["stage"], r["expires_at"], r["links"]["approve"]) for r in bob] == [
+        ("legal", "2030-01-01T00:00:00Z", "http://docflow/actions/b1")
+    ]

@@ -155,6 +155,17 @@ async def test_reminder_escalation_then_final_timeout_expires(harness: Harness) 
     times = {a.kind: a.at for a in result.audit}
     assert times["reminder"] - times["started"] >= timedelta(days=2)
     assert times["escalated"] - times["started"] >= timedelta(days=3)
+    # The action links' facts: this stage and version; the approvers' links close at the
+    # deadline, the escalation approver's with the escalation window.
+    requested, reminder, escalated = (n.approval for n in harness.systems.notifications)
+    assert requested is not None and reminder is not None and escalated is not None
+    doc = signing_input().document
+    assert (requested.stage, requested.stage_index, requested.version) == ("legal", 0, doc.version)
+    assert requested.sha256 == doc.sha256
+    assert reminder.closes_at == requested.closes_at
+    assert timedelta(days=3) <= requested.closes_at - times["started"] < timedelta(days=3, hours=1)
+    assert requested.closes_at <= times["escalated"]
+    assert escalated.closes_at - times["escalated"] == timedelta(days=1)
 
 
 async def test_escalation_approver_decides_alone(harness: Harness) -> None:

@@ -7,6 +7,8 @@ Rules:
 - decisions arrive as Updates whose validator calls `refusal()`: only an eligible person
   (the authenticated caller the API puts in `actor`), once, for the open stage;
 - one rejection or change request decides; approvals need the quorum (any / all);
+- `closes_at` is when the current ask ends (the deadline, then the escalation window): the
+  expiry of the action links in the notifications;
 - "wait for a correction / a new version / a repair" is `wait_for_person` alone: the same
   deadline machinery without a quorum.
 The rules part (`ApprovalTask` minus `run`) is pure and testable without Temporal.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
@@ -74,6 +76,7 @@ class ApprovalTask:
     approvals: set[str] = field(default_factory=set)
     outcome: Decision | None = None
     escalated: bool = False
+    closes_at: datetime | None = None
 
     @classmethod
     def open(cls, spec: ApprovalStageSpec) -> ApprovalTask:
@@ -110,6 +113,7 @@ class ApprovalTask:
     def apply(self, decision: ApprovalDecision) -> None:
         """Record a decision (already validated) and close the stage if it is decisive."""
         self.decided.add(decision.actor)
+        self.status.decided = sorted(self.decided)
         if decision.decision is not Decision.APPROVE:
             self.outcome = decision.decision  # one rejection or change request decides
             return
@@ -148,6 +152,7 @@ class ApprovalTask:
         def settled() -> bool:
             return self.outcome is not None or interrupted()
 
+        self.closes_at = workflow.now() + spec.deadline
         await notify(NotificationKind.APPROVAL_REQUESTED, sorted(self.eligible), subject)
 
         async def remind() -> None:
@@ -163,6 +168,7 @@ class ApprovalTask:
             reminder_before=spec.reminder_before,
         ) and (approver := self.escalate()):
             on_escalation(approver)
+            self.closes_at = workflow.now() + spec.escalation_window
             await notify(NotificationKind.APPROVAL_ESCALATED, [approver], f"Escalated: {subject}")
             await wait_for(settled, spec.escalation_window, f"escalation window of {stage}")
         if self.outcome is None:

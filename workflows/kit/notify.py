@@ -5,10 +5,14 @@ Rules:
   recorded in the audit trail ("notify_failed") and the process goes on;
 - its idempotency key is the business key plus a key the process chooses per occasion, so a
   retried activity never notifies twice;
-- no recipients means the configured support queue.
+- no recipients means the configured support queue;
+- an approval message carries the facts its action links are bound to (stage, cycle,
+  closing time), never a link or key: the activity mints the signed links.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from temporalio import workflow
 
@@ -19,7 +23,15 @@ from workflows.kit.record import ProcessRecord
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.notifications import options as notifications
-    from docflow.models import Notification, NotificationKind
+    from docflow.models import ApprovalActionFacts, Notification, NotificationKind
+
+APPROVAL_KINDS = frozenset(
+    {
+        NotificationKind.APPROVAL_REQUESTED,
+        NotificationKind.APPROVAL_REMINDER,
+        NotificationKind.APPROVAL_ESCALATED,
+    }
+)
 
 
 class Notifier:
@@ -35,6 +47,7 @@ class Notifier:
         *,
         key: str,
         data: dict[str, str] | None = None,
+        approval: ApprovalActionFacts | None = None,
     ) -> None:
         await best_effort(
             NotificationActivities.notify,
@@ -45,6 +58,7 @@ class Notifier:
                 recipients=recipients,
                 subject=subject,
                 data={"workflow_id": workflow.info().workflow_id, **(data or {})},
+                approval=approval,
             ),
             notifications.NOTIFY,
             summary=f"Notify {', '.join(recipients) or 'support'}: {kind.value}",
@@ -59,10 +73,14 @@ class Notifier:
             NotificationKind.SIGNATURE_EXCEPTION, [], subject, key=key, data={"reason": reason}
         )
 
-    def for_task(self, prefix: str) -> Notify:
-        """The `notify` of a human task: one key per task and kind of message."""
+    def for_task(
+        self, prefix: str, approval: Callable[[], ApprovalActionFacts] | None = None
+    ) -> Notify:
+        """The `notify` of a human task: one key per task and kind of message; with
+        `approval`, approval messages carry the facts of their action links."""
 
         async def notify(kind: NotificationKind, recipients: list[str], subject: str) -> None:
-            await self(kind, recipients, subject, key=f"{prefix}:{kind.value}")
+            facts = approval() if approval is not None and kind in APPROVAL_KINDS else None
+            await self(kind, recipients, subject, key=f"{prefix}:{kind.value}", approval=facts)
 
         return notify
