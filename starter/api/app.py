@@ -19,7 +19,7 @@ from starter.api.auth import Authenticator
 from starter.api.context import ApiContext, TemporalConnection, TemporalSource
 from starter.api.errors import error_json, install_error_handlers
 from starter.api.receivers import core_signature
-from starter.api.routes import documents, health, signing
+from starter.api.routes import documents, health, operations, signing
 
 log = logging.getLogger("docflow.api")
 
@@ -30,6 +30,10 @@ TAGS = [
     {"name": "signing processes", "description": "Start, read and cancel document signing."},
     {"name": "approvals", "description": "Internal approval: decisions and revised documents."},
     {"name": "exceptions", "description": "Fix signature exceptions (bounces, errors)."},
+    {
+        "name": "operations",
+        "description": "Operators: list with filters, repair many processes in one call.",
+    },
     {"name": "documents", "description": "Upload documents into the document store."},
     {"name": "webhooks", "description": "Callbacks from external systems (signed, verified)."},
     {"name": "health", "description": "Liveness and readiness probes."},
@@ -75,6 +79,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
         ContentLengthLimit, limit=settings.api.max_upload_bytes + UPLOAD_OVERHEAD_BYTES
     )
     app.include_router(documents.router)
+    app.include_router(operations.router)
     app.include_router(signing.router)
     app.include_router(core_signature.router)
     app.include_router(health.router)
