@@ -64,6 +64,13 @@ class ProcessFilters(BaseModel):
         return not self.model_dump(exclude_none=True)
 
 
+class ListQuery(ProcessFilters):
+    """The list route's query string: the filters and a page."""
+
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE, description="At most this many.")
+    cursor: str | None = Field(default=None, max_length=4000, description="From `next_cursor`.")
+
+
 class ProcessListItem(BaseModel):
     business_key: str
     workflow_id: str

@@ -19,10 +19,10 @@ from starter.api.access import all_of, visibility_clause
 from starter.api.auth import Principal, Scope, require
 from starter.api.errors import InsufficientScope, InvalidRequest, error_responses
 from starter.api.operator_schemas import (
-    MAX_PAGE,
     BatchBody,
     BatchItem,
     BatchResult,
+    ListQuery,
     ProcessFilters,
     ProcessListItem,
     ProcessPage,
@@ -105,11 +105,10 @@ def _item(processes: SigningProcesses, execution: WorkflowExecution) -> ProcessL
 async def list_signing_processes(
     principal: Annotated[Principal, Depends(require(Scope.READ))],
     processes: Processes,
-    filters: Annotated[ProcessFilters, Query()],
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(max_length=4000)] = None,
+    params: Annotated[ListQuery, Query()],
 ) -> ProcessPage:
-    found, next_cursor = await _page(processes, _query(principal, filters), limit, cursor)
+    query = _query(principal, params)
+    found, next_cursor = await _page(processes, query, params.limit, params.cursor)
     return ProcessPage(items=[_item(processes, e) for e in found], next_cursor=next_cursor)
 
 
