@@ -149,6 +149,33 @@ class DocflowApiClient:
         )
         return UpdateAccepted.model_validate(body)
 
+    async def redeliver(self, business_key: str, comment: str = "") -> UpdateAccepted:
+        body = await self._call(
+            "POST",
+            f"/v1/signing-processes/{business_key}/redeliveries",
+            json={"comment": comment},
+        )
+        return UpdateAccepted.model_validate(body)
+
+    async def list_processes(self, **filters: Any) -> dict[str, Any]:
+        """One page of `GET /v1/signing-processes` (filters, `limit`, `cursor`)."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        result: dict[str, Any] = await self._call("GET", "/v1/signing-processes", params=params)
+        return result
+
+    async def batch(
+        self, action: str, *, idempotency_key: str | None = None, **body: Any
+    ) -> dict[str, Any]:
+        """`POST /v1/signing-processes/batch`: one action on a page of matching processes."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        result: dict[str, Any] = await self._call(
+            "POST",
+            "/v1/signing-processes/batch",
+            json={"action": action, **{k: v for k, v in body.items() if v is not None}},
+            headers=headers,
+        )
+        return result
+
     async def cancel(self, business_key: str, reason: str) -> UpdateAccepted:
         body = await self._call(
             "POST", f"/v1/signing-processes/{business_key}/cancel", json={"reason": reason}

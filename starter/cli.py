@@ -303,6 +303,140 @@ def cancel(
     console.print(run_command(go()).detail)
 
 
+@app.command(rich_help_panel=OPERATIONS_PANEL)
+def redeliver(
+    business_key: str,
+    comment: Comment = "",
+    api_url: ApiUrl = "http://127.0.0.1:8100",
+    api_key: ApiKey = "dev-ops-key",
+) -> None:
+    """Deliver a dead-lettered status report again (after fixing the source's endpoint)."""
+
+    async def go() -> Any:
+        async with DocflowApiClient(api_url, api_key) as client:
+            return await client.redeliver(business_key, comment)
+
+    console.print(run_command(go()).detail)
+
+
+State = Annotated[str | None, typer.Option(help="DocflowStatus, e.g. archive_exception.")]
+Attention = Annotated[
+    str | None, typer.Option(help="step_retrying | exception_open | report_dead_lettered | any.")
+]
+SourceSystem = Annotated[str | None, typer.Option(help="Source system, e.g. SFDC.")]
+DocumentType = Annotated[str | None, typer.Option(help="Document type.")]
+Stuck = Annotated[
+    str | None, typer.Option(help="In its state longer than (ISO 8601, e.g. P2D, PT30M).")
+]
+DeadlineBefore = Annotated[str | None, typer.Option(help="Next deadline before (ISO 8601).")]
+Limit = Annotated[int, typer.Option(help="At most this many per page (≤ 100).")]
+Cursor = Annotated[str | None, typer.Option(help="next_cursor of the previous page.")]
+
+
+def _filters(
+    state: str | None,
+    attention: str | None,
+    source_system: str | None,
+    document_type: str | None,
+    stuck_longer_than: str | None,
+    deadline_before: str | None,
+) -> dict[str, Any]:
+    found = {
+        "state": state,
+        "attention": attention,
+        "source_system": source_system,
+        "document_type": document_type,
+        "stuck_longer_than": stuck_longer_than,
+        "deadline_before": deadline_before,
+    }
+    return {k: v for k, v in found.items() if v is not None}
+
+
+@app.command("list", rich_help_panel=OPERATIONS_PANEL)
+def list_processes(
+    state: State = None,
+    attention: Attention = None,
+    source_system: SourceSystem = None,
+    document_type: DocumentType = None,
+    stuck_longer_than: Stuck = None,
+    deadline_before: DeadlineBefore = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    api_url: ApiUrl = "http://127.0.0.1:8100",
+    api_key: ApiKey = "dev-ops-key",
+) -> None:
+    """List the processes you may see, with filters (stuck two days: --stuck-longer-than P2D)."""
+    filters = _filters(
+        state, attention, source_system, document_type, stuck_longer_than, deadline_before
+    )
+
+    async def go() -> dict[str, Any]:
+        async with DocflowApiClient(api_url, api_key) as client:
+            return await client.list_processes(**filters, limit=limit, cursor=cursor)
+
+    page = run_command(go())
+    table = Table("business key", "state", "since", "deadline", "attention", "source")
+    for item in page["items"]:
+        table.add_row(
+            item["business_key"],
+            item.get("state") or "",
+            (item.get("since") or "")[:19],
+            (item.get("deadline") or "")[:19],
+            item.get("attention") or "",
+            item.get("source_system") or "",
+        )
+    console.print(table)
+    if page.get("next_cursor"):
+        console.print(f"more: --cursor {page['next_cursor']}")
+
+
+@app.command(rich_help_panel=OPERATIONS_PANEL)
+def batch(
+    action: Annotated[str, typer.Argument(help="retry | abandon | redeliver | cancel")],
+    state: State = None,
+    attention: Attention = None,
+    source_system: SourceSystem = None,
+    document_type: DocumentType = None,
+    stuck_longer_than: Stuck = None,
+    deadline_before: DeadlineBefore = None,
+    query: Annotated[str | None, typer.Option(help="A visibility query (support only).")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (required for cancel).")] = None,
+    comment: Comment = "",
+    limit: Annotated[int, typer.Option(help="At most this many per call (≤ 100).")] = 20,
+    cursor: Cursor = None,
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="Repeat safely: nothing is applied twice.")
+    ] = None,
+    api_url: ApiUrl = "http://127.0.0.1:8100",
+    api_key: ApiKey = "dev-ops-key",
+) -> None:
+    """Apply one repair to every matching process you may act on (a page per call)."""
+    filters = _filters(
+        state, attention, source_system, document_type, stuck_longer_than, deadline_before
+    )
+
+    async def go() -> dict[str, Any]:
+        async with DocflowApiClient(api_url, api_key) as client:
+            return await client.batch(
+                action,
+                idempotency_key=idempotency_key,
+                filters=filters,
+                query=query,
+                reason=reason,
+                comment=comment,
+                limit=limit,
+                cursor=cursor,
+            )
+
+    result = run_command(go())
+    table = Table("business key", "outcome", "detail")
+    for item in result["results"]:
+        table.add_row(item["business_key"], item["outcome"], item["detail"])
+    console.print(table)
+    if result.get("next_cursor"):
+        console.print(f"more: --cursor {result['next_cursor']}")
+
+
 app.add_typer(config_cli.app, name="config", rich_help_panel="Run docflow")
 
 

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.source_systems import options as source_systems
     from activities.validation import ValidationActivities
     from activities.validation import options as validation
+    from docflow import search_attributes as sa
     from docflow.config.mappings import signing_category_values
     from docflow.correlation import signature_external_id
     from docflow.models import (
@@ -59,10 +60,12 @@ with workflow.unsafe.imports_passed_through():
         UpdateAccepted,
         WorkspaceRequest,
     )
+    from docflow.models.delivery import DeliveryResult, RedeliverRequest
     from docflow.models.events import (
         SignatureEventType,
     )
     from docflow.models.status import TERMINAL_STATES
+    from docflow.repairs import describe_repairs, signing_repairs
 
 S = SigningState
 # States operators filter on (DocflowStatus); passing states last seconds and are not indexed.
@@ -81,6 +84,8 @@ CANCEL_ANSWER_WITHIN = timedelta(seconds=10)
 # Only the signature wait takes unbounded input (callbacks): it continues as new past this.
 HISTORY_BUDGET = 2_000
 Verdict = Literal["resend", "approve", "signed"]
+# A dead-lettered status report waits for an operator's `redeliver` (runs before it ended).
+REDELIVER_PATCH = "signing.report-redeliver"
 
 
 @workflow.defn(name="SigningWorkflow")
@@ -110,6 +115,8 @@ class SigningWorkflow:
         self._cancel_answer: str | None = None  # "cancelled", or why the cancel was refused
         self._signed: SignedArtifacts | None = None
         self._ending: tuple[SigningState, str] | None = None
+        self._redelivery_open = False
+        self._redeliver: RedeliverRequest | None = None
 
     # ------------------------------------------------------------------ story
     @workflow.run
@@ -121,6 +128,8 @@ class SigningWorkflow:
                 source_record=f"{source.system}/{source.record_type}/{source.record_id}",
                 document_type=self._request.document_type,
                 environment=process.environment,
+                source_system=source.system,
+                participants=sa.participants(self._request.approval_stages),
             )
             self._record.record("started", process.started_by, f"document v{self._doc.version}")
         await run_story(self._story, on_cancel=self._temporal_cancel)
@@ -149,6 +158,7 @@ class SigningWorkflow:
             self._input,
             validation.VALIDATE,
             summary="Check the request against this environment's routing rules",
+            record=self._record,
         )
         if not result.accepted or result.route is None:
             self._record.record("refused", "system", "; ".join(result.reasons))
@@ -407,6 +417,7 @@ class SigningWorkflow:
             carry.request.created,
             core_signature.TRANSFER,
             summary="Download signed PDF and signing log, verify SHA-256",
+            record=self._record,
         )
         created.signed_by = [s.email for s in signed.signers]
         created.completed_at = signed.completed_at or created.completed_at
@@ -417,6 +428,7 @@ class SigningWorkflow:
             WorkspaceRequest(target=target, route=carry.route),
             content_server.TRANSFER,
             summary=f"Find or create workspace {target.bo_type} {target.bo_id}",
+            record=self._record,
         )
         archive = carry.archive
         archive.workspace_id = workspace.id
@@ -435,6 +447,7 @@ class SigningWorkflow:
                 ),
                 content_server.TRANSFER,
                 summary=f"Upload '{name}' with metadata and retention",
+                record=self._record,
             )
             if suffix == "signed":
                 archive.document_node_id = node.node_id
@@ -468,19 +481,7 @@ class SigningWorkflow:
             archived_node_id=archive.document_node_id,
             audit_trail_node_id=archive.audit_trail_node_id,
         )
-        result = await deliver(
-            SourceSystemActivities.report_to_source,
-            report,
-            source_systems.REPORT,
-            target=request.source.system,
-            idempotency_key=key,
-            summary=f"Report '{state.value}' to {request.source.system} "
-            f"{request.source.record_type} {request.source.record_id}",
-        )
-        if result.delivered:
-            record.record("reported", "system", f"{state.value} to {request.source.system}")
-        else:  # dead-lettered: the outcome stands, a person is told the source was not
-            record.record("report_failed", "system", result.reason)
+        result = await self._report(report)
         if not result.delivered or state is S.FAILED:
             await self._notify.support(
                 f"{request.business_key} ended {state.value}"
@@ -488,9 +489,58 @@ class SigningWorkflow:
                 key=f"finished:{state.value}",
                 reason=reason if result.delivered else result.reason,
             )
-        record.set_state(state, "nothing (finished)", attention=not result.delivered)
+        if not result.delivered and workflow.patched(REDELIVER_PATCH):
+            result = await self._await_redelivery(report, result)
+        record.set_state(
+            state,
+            "nothing (finished)",
+            attention=sa.REPORT_DEAD_LETTERED if not result.delivered else False,
+        )
         record.record("finished", "system", f"{state.value}: {reason}")
         raise ProcessEnded
+
+    async def _report(self, report: SourceReport) -> DeliveryResult:
+        """Deliver the status report on the source's schedule; a give-up is a dead letter."""
+        source, state = report.source, report.outcome.value
+        result = await deliver(
+            SourceSystemActivities.report_to_source,
+            report,
+            source_systems.REPORT,
+            target=source.system,
+            idempotency_key=report.idempotency_key,
+            summary=f"Report '{state}' to {source.system} {source.record_type} {source.record_id}",
+            record=self._record,
+        )
+        if result.delivered:
+            self._record.record("reported", "system", f"{state} to {source.system}")
+        else:  # dead-lettered: the outcome stands, a person is told the source was not
+            self._record.record("report_failed", "system", result.reason)
+        return result
+
+    async def _await_redelivery(
+        self, report: SourceReport, result: DeliveryResult
+    ) -> DeliveryResult:
+        """The outcome stands; the dead letter waits (with a deadline) for `redeliver`."""
+        deadline = self._input.policy.exception_deadline
+        while not result.delivered:
+            self._redeliver, self._redelivery_open = None, True
+            self._record.set_state(
+                self._record.state,
+                f"an operator to redeliver the status report to {report.source.system} "
+                f"(after fixing it): {result.reason}",
+                until=deadline,
+                attention=sa.REPORT_DEAD_LETTERED,
+            )
+            asked = await wait_for_person(
+                lambda: self._redeliver is not None,
+                deadline=deadline,
+                what="redelivery of the status report",
+            )
+            self._redelivery_open = False
+            if not asked:
+                return result
+            result = await self._report(report)
+        return result
 
     async def _cancelled(self, request: CancelRequest) -> None:
         self._cancel_answer = "cancelled"
@@ -622,6 +672,19 @@ class SigningWorkflow:
         if (reason := self._repairs.refusal(request)) is not None:
             raise ValueError(reason)
 
+    @workflow.update(name="redeliver")
+    def redeliver(self, request: RedeliverRequest) -> UpdateAccepted:
+        self._redeliver = request
+        self._record.record("redeliver", request.actor, request.comment)
+        return UpdateAccepted(state=self._record.state, detail="redelivering the status report")
+
+    @redeliver.validator
+    def _validate_redeliver(self, request: RedeliverRequest) -> None:
+        if not self._redelivery_open or self._redeliver is not None:
+            raise ValueError(
+                f"no dead-lettered status report to redeliver (process is {self._record.state})"
+            )
+
     @workflow.update(name="cancel")
     async def cancel(self, request: CancelRequest) -> UpdateAccepted:
         """Answers what became of the cancel: done, refused (signed first), or still going."""
@@ -677,7 +740,13 @@ class SigningWorkflow:
         return self._carry.document
 
     def _details(self) -> str:
-        return f"Document v{self._doc.version} (`{self._doc.sha256[:12]}…`)"
+        details = f"Document v{self._doc.version} (`{self._doc.sha256[:12]}…`)"
+        hints = signing_repairs(
+            self._request.business_key, self._record.state, self._record.attention
+        )
+        if hints:
+            details += "\n\nRepair:\n" + describe_repairs(hints)
+        return details
 
     def _raise_if_cancelled(self) -> None:
         if self._cancel is not None:

@@ -26,6 +26,7 @@ TRANSFER = CallOptions(
     start_to_close=timedelta(minutes=2),
     give_up=timedelta(hours=24),
     retry=RETRY,
+    expected=timedelta(minutes=10),
 )
 
 # Single lookups and metadata writes: small form requests.
@@ -34,4 +35,5 @@ CALL = CallOptions(
     start_to_close=timedelta(seconds=30),
     give_up=timedelta(hours=24),
     retry=RETRY,
+    expected=timedelta(minutes=10),
 )

@@ -26,6 +26,7 @@ CALL = CallOptions(
     start_to_close=timedelta(seconds=30),
     give_up=timedelta(hours=24),
     retry=RETRY,
+    expected=timedelta(minutes=10),
 )
 
 # Calls that move PDFs: create_signature_request (uploads the document) and
@@ -35,4 +36,5 @@ TRANSFER = CallOptions(
     start_to_close=timedelta(minutes=2),
     give_up=timedelta(hours=24),
     retry=RETRY,
+    expected=timedelta(minutes=10),
 )

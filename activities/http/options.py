@@ -27,6 +27,9 @@ class CallOptions:
     give_up: timedelta
     retry: RetryPolicy
     heartbeat: timedelta | None = HEARTBEAT
+    # How long the call takes when the system is healthy, retries included. A call still
+    # running past it flags its process for attention (`step_retrying`) until it ends.
+    expected: timedelta | None = None
 
     def giving_up_after(self, give_up: timedelta) -> CallOptions:
         return replace(self, give_up=give_up)

@@ -18,4 +18,5 @@ REPORT = CallOptions(
         backoff_coefficient=4.0,
         maximum_interval=timedelta(hours=2),
     ),
+    expected=timedelta(minutes=30),
 )

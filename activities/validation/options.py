@@ -18,4 +18,5 @@ VALIDATE = CallOptions(
         backoff_coefficient=2.0,
         maximum_interval=timedelta(minutes=2),
     ),
+    expected=timedelta(minutes=5),
 )

@@ -33,6 +33,13 @@ class ProcessSummary(BaseModel):
     since: datetime | None = Field(default=None, description="When the current state began.")
     until: datetime | None = Field(default=None, description="Deadline of the current wait.")
     attention: bool = Field(default=False, description="An operator or support must act.")
+    attention_reason: str = Field(
+        default="",
+        description="Why (DocflowAttention): step_retrying, exception_open, report_dead_lettered.",
+    )
+    retrying: str = Field(
+        default="", description="The step retrying past its expected time, if one is."
+    )
     outcome_reason: str = ""
     audit: list[AuditEntry] = Field(default_factory=list)
     audit_dropped: int = Field(
@@ -49,10 +56,16 @@ class RecordState(BaseModel):
     until: datetime | None = None
     stage: str | None = None
     attention: bool = False
+    attention_reason: str = ""
+    retrying: str = Field(default="", description="Summary of a step past its expected time.")
     outcome_reason: str = ""
     audit: list[AuditEntry] = Field(default_factory=list)
     audit_dropped: int = 0
     indexed: str | None = Field(default=None, description="Last upserted 'state/stage'.")
+    upserted: dict[str, str] = Field(
+        default_factory=dict,
+        description="Operator search attributes as last upserted (name → value, '' = unset).",
+    )
 
 
 class InboxState(BaseModel, Generic[E]):

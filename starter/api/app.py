@@ -23,7 +23,7 @@ from starter.api.docs import document_operations, documented_app
 from starter.api.errors import InvalidRequest, PayloadTooLarge, install_error_handlers
 from starter.api.receivers import core_signature
 from starter.api.receivers.core_signature import MAX_CALLBACK_BYTES
-from starter.api.routes import actions, documents, health, signing
+from starter.api.routes import actions, documents, health, operations, signing
 
 log = logging.getLogger("docflow.api")
 
@@ -36,6 +36,10 @@ TAGS = [
     {"name": "signing processes", "description": "Start, read and cancel document signing."},
     {"name": "approvals", "description": "Internal approval: decisions and revised documents."},
     {"name": "exceptions", "description": "Fix signature exceptions (bounces, errors)."},
+    {
+        "name": "operations",
+        "description": "Operators: list with filters, repair many processes in one call.",
+    },
     {"name": "documents", "description": "Upload documents into the document store."},
     {"name": "webhooks", "description": "Callbacks from external systems (signed, verified)."},
     {"name": "health", "description": "Liveness and readiness probes."},
@@ -145,6 +149,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit_for=body_limit(settings))
     app.include_router(documents.router)
+    app.include_router(operations.router)
     app.include_router(signing.router)
     app.include_router(core_signature.router)
     app.include_router(health.router)

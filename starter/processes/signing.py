@@ -6,11 +6,13 @@ idempotency and error mapping live here (and in `ProcessClient`), not in HTTP ha
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
-from temporalio.client import Client
+from pydantic import BaseModel, Field, ValidationError
+from temporalio.client import Client, WorkflowExecution
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.service import RPCError, RPCStatusCode
 
 from docflow import search_attributes as sa
 from docflow.correlation import business_key_from_external_id
@@ -35,17 +37,33 @@ from docflow.models import (
 )
 from docflow.models.approvals import RepairAction
 from docflow.models.bounds import CALLER_INPUT
+from docflow.models.delivery import RedeliverRequest
 from docflow.settings import Settings
 from docflow.temporal import signing_workflow_id
 from starter.processes.base import (
+    QUERY_TIMEOUT,
     Delivery,
     DocumentNotStored,
     DocumentTypeRefused,
     InvalidProcessInput,
     ProcessClient,
+    ProcessError,
     ProcessNotFound,
     StartResult,
 )
+
+
+class InvalidQuery(ProcessError):
+    """Temporal refused a visibility query."""
+
+
+class FailingStep(BaseModel):
+    """An activity of the process that is being retried (from Temporal's describe)."""
+
+    activity: str
+    attempt: int
+    last_error: str = ""
+    next_attempt_at: datetime | None = Field(default=None, description="When it runs again.")
 
 
 class SigningProcesses(ProcessClient):
@@ -94,6 +112,8 @@ class SigningProcesses(ProcessClient):
                     SearchAttributePair(sa.DOCUMENT_TYPE, request.document_type),
                     SearchAttributePair(sa.ENVIRONMENT, self.settings.profile),
                     SearchAttributePair(sa.STATUS, SigningState.VALIDATING.value),
+                    SearchAttributePair(sa.SOURCE_SYSTEM, source.system),
+                    SearchAttributePair(sa.PARTICIPANTS, sa.participants(request.approval_stages)),
                 ]
             ),
             static_summary=f"Signing {request.business_key}: {request.document_type} "
@@ -186,6 +206,13 @@ class SigningProcesses(ProcessClient):
         payload = RepairRequest(actor=actor, action=action, comment=comment)
         return await self._accepted(business_key, "repair", payload, request_id)
 
+    async def redeliver(
+        self, business_key: str, actor: str, comment: str = "", *, request_id: str | None = None
+    ) -> UpdateAccepted:
+        """Deliver a dead-lettered status report again (after fixing the source's endpoint)."""
+        payload = RedeliverRequest(actor=actor, comment=comment)
+        return await self._accepted(business_key, "redeliver", payload, request_id)
+
     async def cancel(
         self, business_key: str, actor: str, reason: str, *, request_id: str | None = None
     ) -> UpdateAccepted:
@@ -197,6 +224,45 @@ class SigningProcesses(ProcessClient):
     async def status(self, business_key: str) -> SigningStatus:
         """The process's state, stages, signature, archive and audit trail."""
         return await self.query(business_key, "status", result_type=SigningStatus)
+
+    async def list_page(
+        self, query: str, *, page_size: int, cursor: bytes | None = None
+    ) -> tuple[list[WorkflowExecution], bytes | None]:
+        """One page of signing processes matching a visibility `query` (newest first)."""
+        full = f"WorkflowType = '{self.workflow_type}'" + (f" AND ({query})" if query else "")
+        pages = self.client.list_workflows(
+            full, page_size=page_size, next_page_token=cursor, rpc_timeout=QUERY_TIMEOUT
+        )
+        try:
+            await pages.fetch_next_page()
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.INVALID_ARGUMENT:
+                raise InvalidQuery(f"invalid query: {exc.message}") from exc
+            self.fail(exc, "(list)")
+        except Exception as exc:
+            self.fail(exc, "(list)")
+        return list(pages.current_page or []), pages.next_page_token or None
+
+    async def failing_steps(self, business_key: str) -> list[FailingStep]:
+        """Activities of the process that are retrying, with their last error (describe)."""
+        try:
+            description = await self.handle(business_key).describe(rpc_timeout=QUERY_TIMEOUT)
+        except Exception as exc:
+            self.fail(exc, business_key)
+        steps = []
+        for pending in description.raw_description.pending_activities:
+            failure = pending.last_failure
+            steps.append(
+                FailingStep(
+                    activity=pending.activity_type.name,
+                    attempt=pending.attempt,
+                    last_error=failure.message if pending.HasField("last_failure") else "",
+                    next_attempt_at=pending.next_attempt_schedule_time.ToDatetime(tzinfo=UTC)
+                    if pending.HasField("next_attempt_schedule_time")
+                    else None,
+                )
+            )
+        return steps
 
     async def next_document_version(self, business_key: str) -> int:
         """The version number a newly uploaded revision gets when the caller names none."""

@@ -118,5 +118,5 @@ def test_environment_variables_name_real_settings(
 
 def test_search_attributes_registered_as_the_workflow_uses_them(compose: dict[str, Any]) -> None:
     script = " ".join(compose["services"]["temporal-setup"]["command"])
-    registered = set(re.findall(r"--name (\w+) --type Keyword", script))
-    assert registered == {key.name for key in sa.ALL}
+    registered = set(re.findall(r"--name (\w+) --type (\w+)", script))
+    assert registered == {(key.name, sa.type_name(key)) for key in sa.ALL}

@@ -88,7 +88,8 @@ async def _time_skipping_env() -> WorkflowEnvironment:
         AddSearchAttributesRequest(
             namespace=env.client.namespace,
             search_attributes={
-                key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in sa.ALL
+                name: IndexedValueType.ValueType(number)
+                for name, number in sa.indexed_value_types().items()
             },
         )
     )

@@ -9,12 +9,17 @@ Rules:
   FAILED run;
 - `best_effort` is for calls whose failure must not stop the process (notifications): the
   give-up is recorded and the process goes on;
+- a call given the process `record` is raced against its preset's `expected` duration: still
+  running past it, the record is flagged `step_retrying` (DocflowAttention) with the step's
+  summary, and cleared when the call ends either way — so "retrying for hours" is findable
+  long before the give-up. The race is one timer, cancelled when the call ends in time;
 - a Temporal cancellation is not a give-up: it propagates, and the process's lifecycle treats
   it as the business cancel.
 """
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -26,6 +31,8 @@ from temporalio.exceptions import (
     CancelledError,
     TimeoutError,
 )
+
+from workflows.kit.record import ProcessRecord
 
 with workflow.unsafe.imports_passed_through():
     from activities.http.options import CallOptions
@@ -79,16 +86,47 @@ async def call(
     *,
     summary: str,
     give_up: timedelta | None = None,
+    record: ProcessRecord | None = None,
 ) -> T:
-    """Run one activity with its system's preset; raise GaveUp when it gives up."""
+    """Run one activity with its system's preset; raise GaveUp when it gives up.
+
+    With `record`, a call running past the preset's `expected` time flags `step_retrying`.
+    """
     if give_up is not None:
         options = options.giving_up_after(give_up)
+    watched = record is not None and options.expected is not None and record.operator_attributes()
     try:
-        return await workflow.execute_activity_method(
-            activity, arg, summary=summary, **activity_options(options)
-        )
+        if not watched:
+            return await workflow.execute_activity_method(
+                activity, arg, summary=summary, **activity_options(options)
+            )
+        assert record is not None and options.expected is not None
+        return await _watched(activity, arg, options, options.expected, summary, record)
     except ActivityError as err:
         raise gave_up(err, options.system, summary) from err
+
+
+async def _watched(
+    activity: Callable[..., Awaitable[T]],
+    arg: Any,
+    options: CallOptions,
+    expected: timedelta,
+    summary: str,
+    record: ProcessRecord,
+) -> T:
+    handle = workflow.start_activity_method(
+        activity, arg, summary=summary, **activity_options(options)
+    )
+    try:
+        await workflow.wait_condition(
+            handle.done, timeout=expected, timeout_summary=f"expected time of: {summary}"
+        )
+    except builtins.TimeoutError:  # (TimeoutError here is Temporal's)
+        record.step_retrying(summary)
+    try:
+        return await handle
+    finally:
+        record.step_retrying(None)
 
 
 async def best_effort(

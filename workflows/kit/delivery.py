@@ -20,6 +20,7 @@ from typing import Any
 from temporalio import workflow
 
 from workflows.kit.calls import GaveUp, call
+from workflows.kit.record import ProcessRecord
 
 with workflow.unsafe.imports_passed_through():
     from activities.http.options import CallOptions
@@ -34,10 +35,13 @@ async def deliver(
     target: str,
     idempotency_key: str,
     summary: str,
+    record: ProcessRecord | None = None,
 ) -> DeliveryResult:
-    """Deliver once on the preset's schedule; a give-up comes back as a dead letter."""
+    """Deliver once on the preset's schedule; a give-up comes back as a dead letter.
+
+    With `record`, a delivery retrying past the preset's expected time flags the process."""
     try:
-        await call(activity, message, options, summary=summary)
+        await call(activity, message, options, summary=summary, record=record)
     except GaveUp as failure:
         return DeliveryResult(
             target=target,

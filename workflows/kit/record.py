@@ -6,21 +6,29 @@ Rules:
   into one entry with a repeat count, so the trail grows with what happened, not with time;
 - the trail keeps at most `audit_limit` entries: the oldest after "started" are dropped and
   counted, so queries, results and continue-as-new inputs stay bounded;
-- search attributes are upserted only when an indexed state (or its stage) changes: each
-  upsert is a billed action and a visibility write;
+- search attributes are upserted only when they change: status, stage, since
+  (`DocflowSince`) and deadline (`DocflowDeadline`) on indexed states and on any state that
+  needs attention; `DocflowAttention` whenever its reason changes — an exception open, a
+  report dead-lettered (both set with the state), or a step retrying past its expected time
+  (`step_retrying`, raised and cleared by `calls.call`). Each upsert is a billed action and
+  a visibility write. Runs started before these attributes existed keep their old upserts
+  (patch `kit.record.operator-attributes`);
 - everything lives in one `RecordState` model, handed over intact on continue-as-new.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from docflow import search_attributes as sa
     from docflow.models.process import AuditEntry, RecordState
+
+OPERATOR_ATTRIBUTES_PATCH = "kit.record.operator-attributes"
 
 
 class ProcessRecord:
@@ -53,21 +61,24 @@ class ProcessRecord:
         *,
         stage: str | None = None,
         until: timedelta | datetime | None = None,
-        attention: bool = False,
+        attention: bool | str = False,
     ) -> None:
-        """Enter `state` (or refresh what it waits for); `until` is the wait's deadline."""
+        """Enter `state` (or refresh what it waits for); `until` is the wait's deadline.
+
+        `attention` is why a person must act (a `search_attributes` reason); True means an
+        exception is open."""
         now = workflow.now()
         data = self.data
         if data.state != state or data.since is None:
             data.since = now
-        data.state, data.waiting_for, data.stage, data.attention = (
-            state,
-            waiting_for,
-            stage,
-            attention,
-        )
+        reason = sa.EXCEPTION_OPEN if attention is True else (attention or "")
+        data.state, data.waiting_for, data.stage = state, waiting_for, stage
+        data.attention, data.attention_reason = bool(reason), reason
         data.until = now + until if isinstance(until, timedelta) else until
         self.show()
+        if self.operator_attributes():
+            self._index()
+            return
         key = f"{state}/{stage or ''}"
         if state in self._indexed_states and data.indexed != key:
             data.indexed = key
@@ -78,22 +89,81 @@ class ProcessRecord:
                 ]
             )
 
+    @property
+    def attention(self) -> str:
+        """Why a person must look now ('' when nobody must): the DocflowAttention value."""
+        data = self.data
+        return data.attention_reason or (sa.STEP_RETRYING if data.retrying else "")
+
+    def step_retrying(self, step: str | None) -> None:
+        """Raise (`step` = its summary) or clear (None) the "retrying past expected" flag."""
+        if (step or "") == self.data.retrying:
+            return
+        self.data.retrying = step or ""
+        self.record("step_retrying" if step else "step_recovered", "system", step or "")
+        self.show()
+        self._index()
+
+    def operator_attributes(self) -> bool:
+        """True for runs that keep the operator attributes (all runs started by this code)."""
+        return workflow.patched(OPERATOR_ATTRIBUTES_PATCH)
+
+    def _index(self) -> None:
+        data, attention = self.data, self.attention
+        wanted = {sa.ATTENTION.name: attention}
+        if data.state in self._indexed_states or attention:
+            wanted |= {
+                sa.STATUS.name: data.state,
+                sa.STAGE.name: data.stage or "",
+                sa.SINCE.name: data.since.isoformat() if data.since else "",
+                sa.DEADLINE.name: data.until.isoformat() if data.until else "",
+            }
+        changed = {k: v for k, v in wanted.items() if data.upserted.get(k, "") != v}
+        if not changed:
+            return
+        keys: dict[str, Any] = {
+            sa.STATUS.name: (sa.STATUS, data.state),
+            sa.STAGE.name: (sa.STAGE, data.stage),
+            sa.SINCE.name: (sa.SINCE, data.since),
+            sa.DEADLINE.name: (sa.DEADLINE, data.until),
+            sa.ATTENTION.name: (sa.ATTENTION, attention),
+        }
+        updates = []
+        for name, text in changed.items():
+            key, value = keys[name]
+            updates.append(key.value_set(value) if text else key.value_unset())
+        data.upserted.update(changed)
+        data.indexed = f"{data.state}/{data.stage or ''}"
+        workflow.upsert_search_attributes(updates)
+
     def index_at_start(
-        self, *, business_key: str, source_record: str, document_type: str, environment: str
+        self,
+        *,
+        business_key: str,
+        source_record: str,
+        document_type: str,
+        environment: str,
+        source_system: str | None = None,
+        participants: Sequence[str] = (),
     ) -> None:
         """Make a process started without search attributes findable (starters normally set
         them at start, before the first task; an upsert is a billed action)."""
         if workflow.info().typed_search_attributes.get(sa.BUSINESS_KEY) is not None:
             return
-        workflow.upsert_search_attributes(
-            [
-                sa.BUSINESS_KEY.value_set(business_key),
-                sa.SOURCE_RECORD.value_set(source_record),
-                sa.DOCUMENT_TYPE.value_set(document_type),
-                sa.ENVIRONMENT.value_set(environment),
-                sa.STATUS.value_set(self.data.state),
-            ]
-        )
+        updates = [
+            sa.BUSINESS_KEY.value_set(business_key),
+            sa.SOURCE_RECORD.value_set(source_record),
+            sa.DOCUMENT_TYPE.value_set(document_type),
+            sa.ENVIRONMENT.value_set(environment),
+            sa.STATUS.value_set(self.data.state),
+        ]
+        if self.operator_attributes():
+            if source_system:
+                updates.append(sa.SOURCE_SYSTEM.value_set(source_system))
+            if participants:
+                updates.append(sa.PARTICIPANTS.value_set(sorted(set(participants))))
+            self.data.upserted[sa.STATUS.name] = self.data.state
+        workflow.upsert_search_attributes(updates)
 
     def show(self) -> None:
         """Current details in the Web UI: state, what it waits for, since/until, extras."""
@@ -105,8 +175,12 @@ class ProcessRecord:
         if data.until:
             wait += f" until {data.until:%Y-%m-%d %H:%M} UTC"
         lines.append(wait)
-        if data.attention:
-            lines.append("⚠ needs an operator: see the audit trail for what to do")
+        if data.retrying:
+            lines.append(f"⚠ retrying longer than expected: {data.retrying}")
+        if data.attention_reason:
+            lines.append(
+                f"⚠ needs an operator ({data.attention_reason}): see below and the audit trail"
+            )
         if self._details:
             lines.append(self._details())
         workflow.set_current_details("\n\n".join(lines))
@@ -144,7 +218,9 @@ class ProcessRecord:
             "waiting_for": data.waiting_for,
             "since": data.since,
             "until": data.until,
-            "attention": data.attention,
+            "attention": bool(self.attention),
+            "attention_reason": self.attention,
+            "retrying": data.retrying,
             "outcome_reason": data.outcome_reason,
             "audit": list(data.audit),
             "audit_dropped": data.audit_dropped,

@@ -13,10 +13,12 @@ from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from pydantic import BaseModel
 
 from docflow.correlation import BUSINESS_KEY_PATTERN
-from docflow.models import SigningRequest, SigningStatus, UpdateAccepted
+from docflow.models import SigningRequest, UpdateAccepted
+from docflow.repairs import signing_repairs
 from starter.api.auth import Principal, Scope, require
 from starter.api.context import api_context, signing_processes
 from starter.api.errors import InvalidRequest, error_responses
+from starter.api.operator_schemas import SigningProcessView
 from starter.api.schemas import (
     CancelBody,
     CorrectionBody,
@@ -202,17 +204,25 @@ async def start_signing_process(
     "/signing-processes/{business_key}",
     tags=["signing processes"],
     summary="Status and audit trail of a process",
-    response_model=SigningStatus,
+    description="With the steps being retried (their last error) and the exact CLI command "
+    "and API call of each repair that applies now.",
+    response_model=SigningProcessView,
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def get_signing_process(
     business_key: BusinessKey,
     principal: Annotated[Principal, Depends(require(Scope.READ))],
     processes: Processes,
-) -> SigningStatus:
+) -> SigningProcessView:
     status = await processes.status(business_key)
     log.info("status of %s read by %s: %s", business_key, principal.subject, status.state.value)
-    return status
+    return SigningProcessView.model_validate(
+        {
+            **status.model_dump(),
+            "failing_steps": await processes.failing_steps(business_key),
+            "repairs": signing_repairs(business_key, status.state.value, status.attention_reason),
+        }
+    )
 
 
 @router.post(
