@@ -23,9 +23,7 @@ async def bare_callback(request: Request) -> CallbackAck:
     context = api_context(request)
     try:
         callback = parse_callback(await request.body())
-        verify_callback(
-            callback, context.event_hash_key, context.settings.core_signature.event_max_age
-        )
+        verify_callback(callback, context.event_hash_key)
     except CallbackError as exc:
         raise callback_api_error(exc) from exc
     return CallbackAck(status="verified")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -79,8 +78,11 @@ class CoreSignatureSettings(BaseModel):
         default="http://127.0.0.1:8100/webhooks/core-signature",
         description="Public URL of docflow's Core Signature receiver.",
     )
-    event_max_age: timedelta = Field(
-        default=timedelta(minutes=15), description="Older callbacks are refused as stale."
+    receiver_deadline_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="The callback receiver answers within this: past it (Temporal slow or "
+        "down) it answers 500, which Core Signature retries.",
     )
     timeout_s: float = 30.0
 

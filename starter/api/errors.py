@@ -124,6 +124,17 @@ class ServiceUnavailable(ApiError):
         super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
+class SenderShouldRetry(ApiError):
+    """For webhook senders that retry only a 500 (Core Signature): docflow could not take the
+    event durably right now. Not a crash: the body says so, and `Retry-After` when to."""
+
+    status_code = 500
+    code = "temporarily_unavailable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 # Domain errors of the helpers → (status, code).
 _DOMAIN: dict[type[ProcessError], tuple[int, str]] = {
     ProcessNotFound: (404, "process_not_found"),
@@ -145,6 +156,8 @@ _DESCRIPTIONS = {
     413: "The body (or the process input it makes) is larger than the route's limit.",
     415: "The document is not an accepted type, or its bytes do not match its type or name.",
     422: "The request is malformed or names a document that is not stored.",
+    500: "The event could not be taken durably right now (Temporal unreachable or slow): "
+    "answered 500 because the sender retries only a timeout or a 500.",
     503: "Temporal is unreachable; retry after `Retry-After` seconds.",
 }
 

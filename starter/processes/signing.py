@@ -6,11 +6,11 @@ idempotency and error mapping live here (and in `ProcessClient`), not in HTTP ha
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
-from temporalio.client import Client, WorkflowExecution
+from temporalio.client import Client, WorkflowExecution, WorkflowQueryFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -51,6 +51,9 @@ from starter.processes.base import (
     ProcessNotFound,
     StartResult,
 )
+
+# The receiver's whole answer is due within about a second: the admission question gets half.
+ADMIT_TIMEOUT = timedelta(seconds=0.5)
 
 
 class InvalidQuery(ProcessError):
@@ -269,10 +272,28 @@ class SigningProcesses(ProcessClient):
         return (await self.status(business_key)).document_version + 1
 
     async def deliver_signature_event(self, event: SignatureEvent) -> Delivery:
-        """Signal a verified Core Signature event; "ignored" if the process already ended."""
+        """Signal a verified Core Signature event; "ignored" if it would change nothing.
+
+        The process is asked first (a query leaves no history): a duplicate, an event for
+        another document or cycle, one past the process's per-cycle bounds, or one after the
+        signature phase is answered "ignored" without a signal. If the question cannot be
+        answered quickly (no worker), the event is signalled and the workflow decides.
+        """
         business_key = business_key_from_external_id(event.external_id)
         if business_key is None:
             raise ProcessNotFound(f"external id {event.external_id!r} is not one of ours")
+        try:
+            admitted = await self.handle(business_key).query(
+                "admits_signature_event", event, result_type=bool, rpc_timeout=ADMIT_TIMEOUT
+            )
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                raise ProcessNotFound(f"no signing process for {business_key}") from exc
+            admitted = True  # no quick answer (worker busy or down): signal
+        except WorkflowQueryFailedError:
+            admitted = True  # a run on code without the query: signal
+        if not admitted:
+            return "ignored"
         return await self.signal(business_key, "signature_event", event)
 
     # -------------------------------------------------------------- helpers

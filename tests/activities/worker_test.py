@@ -42,6 +42,7 @@ ACTIVITY_NAMES = {
     "create_signature_request",
     "cancel_signature_request",
     "await_final_signature_status",
+    "confirm_signature_event",
     "fetch_signed_artifacts",
     "ensure_business_workspace",
     "archive_document",

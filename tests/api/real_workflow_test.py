@@ -35,7 +35,16 @@ from docflow.models import (
 )
 from starter.api import create_app
 from tests.api.conftest import auth, make_settings
-from tests.api.support import PDF, callback, new_key, signing_request, wait_until, workflow
+from tests.api.support import (
+    PDF,
+    callback,
+    new_key,
+    signals_received,
+    signing_request,
+    wait_until,
+    workflow,
+)
+from workflows.kit.signature import MAX_PROGRESS_EVENTS
 from workflows.signing import SigningWorkflow
 
 ALICE = "alice@example.com"
@@ -173,9 +182,12 @@ async def test_start_decide_and_signed_callback_complete_the_real_workflow(
     await wait_until(handle, lambda s: s.state is SigningState.AWAITING_SIGNATURE)
 
     signer = callback(key, "signer_signed")
-    for body in (signer, signer, callback(key, "signed")):
-        response = await api.post("/webhooks/core-signature", json=body)
-        assert response.json() == {"status": "accepted"}, response.text
+    answers = [
+        (await api.post("/webhooks/core-signature", json=body)).json()
+        for body in (signer, signer, callback(key, "signed"))
+    ]
+    # The duplicate is answered by the process's admission query: never signalled.
+    assert answers == [{"status": "accepted"}, {"status": "ignored"}, {"status": "accepted"}]
 
     result = await handle.result()
     assert result.state is SigningState.COMPLETED
@@ -230,3 +242,45 @@ async def test_support_retries_an_archive_that_gave_up(
     result = await handle.result()
     assert result.state is SigningState.COMPLETED
     assert any(e.kind == "repair_retry" and e.actor == "ops@example.com" for e in result.audit)
+
+
+async def test_callbacks_that_would_change_nothing_never_reach_the_history(
+    real_api: tuple[httpx.AsyncClient, Systems, DocumentRef], dev_server_env: WorkflowEnvironment
+) -> None:
+    """Duplicates, another document under this process's external id, another cycle, and a
+    flood past the per-cycle bound are answered "ignored" without a signal."""
+    api, _, document = real_api
+    key = new_key("ADMIT")
+    body = {
+        "request": signing_request(key, approvers=[]).model_dump(mode="json"),
+        "document": document.model_dump(),
+    }
+    handle = workflow(dev_server_env.client, key)
+    assert (await api.post("/v1/signing-processes", json=body, headers=auth("crm"))).is_success
+    await wait_until(handle, lambda s: s.state is SigningState.AWAITING_SIGNATURE)
+
+    viewed = callback(key, "signer_viewed")
+    other_document = callback(key, "signed")
+    other_document["document"]["uuid"] = "doc-somebody-else"
+    next_cycle = callback(key, "signed", cycle=2)
+    answers = [
+        (await api.post("/webhooks/core-signature", json=b)).json()["status"]
+        for b in (viewed, viewed, other_document, next_cycle)
+    ]
+    assert answers == ["accepted", "ignored", "ignored", "ignored"]
+
+    flood = [callback(key, "signer_viewed") for _ in range(MAX_PROGRESS_EVENTS + 20)]
+    statuses = [
+        (await api.post("/webhooks/core-signature", json=b)).json()["status"] for b in flood
+    ]
+    accepted = statuses.count("accepted")
+    status = await wait_until(
+        handle,
+        lambda s: s.signature.events_received + s.signature.events_dropped == 1 + accepted,
+    )
+    # The bound holds in the workflow; what the query already knew was never signalled.
+    assert status.signature.events_received == MAX_PROGRESS_EVENTS
+    assert statuses.count("ignored") >= 20
+    assert await signals_received(handle) == 1 + accepted
+    assert status.state is SigningState.AWAITING_SIGNATURE
+    await handle.cancel()

@@ -1,11 +1,15 @@
 """Core Signature's webhook receiver: verify the sender first, then signal the workflow, answer.
 
-Core Signature callbacks are untrusted, duplicated, late and out of order: the event hash and
-the event time are checked before Temporal is touched, and the workflow dedupes by event id.
+Core Signature callbacks are untrusted, duplicated, late and out of order: the event hash is
+checked before Temporal is touched; the process is asked whether the event would change
+anything (duplicates, other documents and floods never reach its history); the workflow
+confirms any deciding claim with Core Signature. The answer comes within about a second:
+when Temporal cannot take the event by then, 500 — the one answer Core Signature retries.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import APIRouter, Request
@@ -23,9 +27,16 @@ from activities.core_signature.callbacks import (
 )
 from docflow.correlation import business_key_from_external_id
 from starter.api.context import api_context
-from starter.api.errors import ApiError, InvalidRequest, NotFound, PayloadTooLarge, error_responses
+from starter.api.errors import (
+    ApiError,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    SenderShouldRetry,
+    error_responses,
+)
 from starter.api.schemas import CallbackAck
-from starter.processes.base import ProcessNotFound
+from starter.processes.base import ProcessNotFound, TemporalUnavailable
 
 log = logging.getLogger("docflow.api")
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -34,6 +45,7 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 MAX_CALLBACK_BYTES = 256 * 1024
 CALLBACK_TOO_LARGE = "callback body too large"
 UNKNOWN_DOCUMENT = "unknown document"
+NOT_TAKEN = "the event could not be taken right now; send it again later"
 
 
 class CallbackRejected(ApiError):
@@ -54,8 +66,11 @@ def callback_api_error(exc: CallbackError) -> ApiError:
 @router.post(
     "/core-signature",
     summary="Core Signature event callback",
-    description="Verifies `event_hash` and the event time, then signals the signing process "
-    "named by the document's `external_id` (`{business_key}#{cycle}`). 200 means the event is "
+    description="Verifies `event_hash` (its age is no reason to refuse it: every deciding claim "
+    "is confirmed with Core Signature before it acts), then signals the signing process "
+    "named by the document's `external_id` (`{business_key}#{cycle}`). Answers within about a "
+    "second; 500 `temporarily_unavailable` when Temporal cannot take the event by then (Core "
+    "Signature retries only a timeout or a 500). 200 means the event is "
     "durably with the process (`accepted`), or needs no signal (`ignored`): the process has "
     "ended, or the event only confirms what docflow did itself (converted, sent, downloaded).",
     response_model=CallbackAck,
@@ -64,12 +79,13 @@ def callback_api_error(exc: CallbackError) -> ApiError:
         404,
         413,
         422,
-        503,
+        500,
         examples=[
             callback_api_error(UntrustedCallback("missing or invalid event_hash")),
             NotFound(UNKNOWN_DOCUMENT),
             PayloadTooLarge(CALLBACK_TOO_LARGE),
             callback_api_error(MalformedCallback("body is not valid JSON")),
+            SenderShouldRetry(NOT_TAKEN),
         ],
     ),
     openapi_extra={
@@ -90,9 +106,7 @@ async def core_signature_callback(request: Request) -> CallbackAck:
         raise PayloadTooLarge(CALLBACK_TOO_LARGE)
     try:
         callback = parse_callback(raw)
-        occurred_at = verify_callback(
-            callback, context.event_hash_key, context.settings.core_signature.event_max_age
-        )
+        occurred_at = verify_callback(callback, context.event_hash_key)
     except CallbackError as exc:
         raise callback_api_error(exc) from exc
 
@@ -109,11 +123,20 @@ async def core_signature_callback(request: Request) -> CallbackAck:
         )
         return CallbackAck(status="ignored")
 
-    processes = await context.processes()
+    async def deliver() -> str:
+        processes = await context.processes()
+        return await processes.deliver_signature_event(event)
+
     try:
-        outcome = await processes.deliver_signature_event(event)
+        outcome = await asyncio.wait_for(
+            deliver(), context.settings.core_signature.receiver_deadline_s
+        )
     except ProcessNotFound:
         raise NotFound(UNKNOWN_DOCUMENT) from None
+    except (TemporalUnavailable, TimeoutError) as exc:
+        # Whether a signal got through is unknown: the retry is deduplicated by event id.
+        log.warning("callback %s for %s not taken: %s", event.event_id, business_key, exc)
+        raise SenderShouldRetry(NOT_TAKEN) from None
     log.info("callback %s for %s %s", event.event_type.value, business_key, outcome)
     return CallbackAck(status=outcome)
 
