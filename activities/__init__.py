@@ -60,6 +60,7 @@ def build_activities(
     notifications = NotificationActivities.from_settings(settings, http)
     return [
         validation.validate_signing_request,
+        validation.validate_correction,
         signing.create_signature_request,
         signing.cancel_signature_request,
         signing.await_final_status,

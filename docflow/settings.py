@@ -157,6 +157,28 @@ class ApiSettings(BaseModel):
     api_keys: list[ApiKeyConfig] = Field(default_factory=list)
     oidc: OidcSettings | None = None
     max_upload_bytes: int = 25 * 1024 * 1024
+    approvers: list[str] = Field(
+        default_factory=list,
+        description="People who may be named as approvers besides the holders of API keys "
+        "with approvals:decide (e.g. OIDC users); compared case-insensitively.",
+    )
+
+    def approver_directory(self) -> dict[str, str]:
+        """Known people who may decide: case-folded identity → why they are known."""
+        known = {a.casefold(): "api.approvers" for a in self.approvers}
+        for key in self.api_keys:
+            if "approvals:decide" in key.scopes and not key.subject.startswith("app:"):
+                known[key.subject.casefold()] = f"API key {key.name}"
+        return known
+
+    def applications(self) -> set[str]:
+        """Case-folded subjects that are applications, never people."""
+        return {
+            key.subject.casefold()
+            for key in self.api_keys
+            if key.subject.startswith("app:") or "approvals:decide" not in key.scopes
+        } - set(self.approver_directory())
+
     action_link_key: SecretRef = Field(
         default="value:dev-action-link-key",
         description="HMAC key of the approvers' action links (the notification activity mints "

@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         ApprovalDecision,
         ArchiveDocumentInput,
         CancelRequest,
+        CorrectionCheck,
         CreateSignatureInput,
         Decision,
         DocumentRef,
@@ -81,6 +82,8 @@ INDEXED_STATES = {
 # past this the answer is "cancelling" and the status tells the rest. Older runs: no wait.
 CANCEL_ANSWERS = "cancel-answers"
 CANCEL_ANSWER_WITHIN = timedelta(seconds=10)
+# Corrections' new signers pass the routing rules again (older runs accepted them unchecked).
+CORRECTIONS_ROUTED = "corrections-routed"
 # Only the signature wait takes unbounded input (callbacks): it continues as new past this.
 HISTORY_BUDGET = 2_000
 Verdict = Literal["resend", "approve", "signed"]
@@ -113,6 +116,7 @@ class SigningWorkflow:
         self._correction: SignatureCorrection | None = None
         self._cancel: CancelRequest | None = None
         self._cancel_answer: str | None = None  # "cancelled", or why the cancel was refused
+        self._correcting = False  # a correction's signers are being checked
         self._signed: SignedArtifacts | None = None
         self._ending: tuple[SigningState, str] | None = None
         self._redelivery_open = False
@@ -204,6 +208,7 @@ class SigningWorkflow:
             self._raise_if_cancelled()
             assert self._new_version is not None
             self._carry.document = self._new_version.document
+            self._carry.submitted_by = self._new_version.actor
 
     async def _run_stage(self, task: ApprovalTask) -> Decision:
         spec, doc = task.spec, self._doc
@@ -390,7 +395,7 @@ class SigningWorkflow:
         if correction.signers:
             self._signers = self._carry.signers = list(correction.signers)
         if correction.document is not None:
-            self._carry.document = correction.document
+            self._carry.document, self._carry.submitted_by = correction.document, correction.actor
             if self._request.approval_stages:
                 return "approve"
             self._carry.approved_sha256 = correction.document.sha256
@@ -615,6 +620,12 @@ class SigningWorkflow:
             )
         if (reason := stage.refusal(decision)) is not None:
             raise ValueError(reason)
+        submitter = self._carry.submitted_by or self._input.started_by
+        if decision.actor.casefold() == submitter.casefold():
+            raise ValueError(
+                f"{decision.actor} submitted document v{self._doc.version}; someone else "
+                "must decide on it (separation of duties)"
+            )
 
     @workflow.update(name="submit_new_version")
     def submit_new_version(self, revision: NewDocumentVersion) -> UpdateAccepted:
@@ -639,7 +650,9 @@ class SigningWorkflow:
             raise ValueError("the new version has the same content as the current one")
 
     @workflow.update(name="correct_signature")
-    def correct_signature(self, correction: SignatureCorrection) -> UpdateAccepted:
+    async def correct_signature(self, correction: SignatureCorrection) -> UpdateAccepted:
+        if correction.signers and workflow.patched(CORRECTIONS_ROUTED):
+            await self._check_correction(correction)
         self._correction = correction
         self._requests.remember(correction)
         parts = []
@@ -650,9 +663,45 @@ class SigningWorkflow:
         self._record.record("correction", correction.actor, "; ".join(parts))
         return UpdateAccepted(state=self._record.state, detail="signature request will be resent")
 
+    async def _check_correction(self, correction: SignatureCorrection) -> None:
+        """New signers go through the routing rules again; refused with every reason."""
+        self._correcting = True
+        try:
+            corrected = self._input.model_copy(
+                update={
+                    "request": self._request.model_copy(update={"signers": correction.signers}),
+                    "document": correction.document or self._doc,
+                }
+            )
+            result = await call(
+                ValidationActivities.validate_correction,
+                CorrectionCheck(corrected=corrected),
+                validation.VALIDATE,
+                summary="Check the correction against this environment's routing rules",
+            )
+        except GaveUp as failure:
+            raise ApplicationError(
+                f"the correction could not be checked: {failure.reason}", non_retryable=True
+            ) from None
+        finally:
+            self._correcting = False
+        if not result.accepted:
+            reasons = "; ".join(result.reasons)
+            self._record.record("correction_refused", correction.actor, reasons)
+            raise ApplicationError(
+                f"correction refused: {reasons}", type="CorrectionRefused", non_retryable=True
+            )
+        if self._record.state != S.SIGNATURE_EXCEPTION:  # resolved otherwise meanwhile
+            raise ApplicationError(
+                f"no signature exception is open (process is {self._record.state})",
+                non_retryable=True,
+            )
+
     @correct_signature.validator
     def _validate_correction(self, correction: SignatureCorrection) -> None:
         self._requests.check(correction)
+        if self._correcting:
+            raise ValueError("another correction is being checked")
         if self._record.state != S.SIGNATURE_EXCEPTION or self._correction is not None:
             raise ValueError(f"no signature exception is open (process is {self._record.state})")
         if not correction.signers and correction.document is None:
@@ -726,6 +775,8 @@ class SigningWorkflow:
         return SigningStatus.model_validate(
             {
                 **self._record.summary_fields(),
+                "source_system": self._request.source.system,
+                "participants": sa.participants(self._request.approval_stages),
                 "stage": self._open_stage.name if self._open_stage else None,
                 "document_version": self._doc.version,
                 "stages": carry.stages,

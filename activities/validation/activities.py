@@ -10,7 +10,7 @@ from docflow.config.bundle import Bundle, BundleError, BundleReader
 from docflow.config.routing import RoutingRules, decide_route
 from docflow.config.source_systems import SourceSystems
 from docflow.docstore import DocumentIntegrityError, DocumentNotFoundError, DocumentStore
-from docflow.models import SigningProcessInput, ValidationResult
+from docflow.models import CorrectionCheck, SigningProcessInput, ValidationResult
 from docflow.settings import Settings
 
 
@@ -48,6 +48,21 @@ class ValidationActivities:
             "accepted" if result.accepted else "refused: " + "; ".join(result.reasons),
         )
         return result
+
+    @activity.defn(name="validate_signature_correction")
+    async def validate_correction(self, check: CorrectionCheck) -> ValidationResult:
+        """The routing rules again, for a correction's new signers (count, allowed domains):
+        support fixes a bounced address within the rules the request had to meet."""
+        bundle = await self._bundle()
+        reasons = decide_route(bundle.get(RoutingRules), check.corrected).reasons
+        activity.logger.info(
+            "correction of %s: %s",
+            check.corrected.request.business_key,
+            "accepted" if not reasons else "refused: " + "; ".join(reasons),
+        )
+        return ValidationResult(
+            accepted=not reasons, reasons=reasons, config_version=bundle.version
+        )
 
     async def _bundle(self) -> Bundle:
         """The bundle, reloaded when a file changes. A missing or invalid bundle is a

@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from docflow.models.documents import DocumentRef
-from docflow.models.signing import Signer, SourceRecord, WorkspaceTarget
+from docflow.models.signing import Signer, SigningProcessInput, SourceRecord, WorkspaceTarget
 
 
 class RoutingDecision(BaseModel):
@@ -34,6 +34,12 @@ class ValidationResult(BaseModel):
     config_version: str | None = Field(
         default=None, description="Content version of the configuration bundle applied."
     )
+
+
+class CorrectionCheck(BaseModel):
+    """A signature correction to check against the routing rules before it is accepted."""
+
+    corrected: SigningProcessInput = Field(description="The process with the new signers.")
 
 
 class CreateSignatureInput(BaseModel):

@@ -82,6 +82,13 @@ class ArchiveStatus(BaseModel):
 class SigningStatus(ProcessSummary):
     process_type: str = "signing"
     state: SigningState
+    source_system: str = Field(
+        default="", description="The source system the process belongs to (who may act on it)."
+    )
+    participants: list[str] = Field(
+        default_factory=list,
+        description="Case-folded identities assigned to it: approvers, escalation approvers.",
+    )
     stage: str | None = None
     document_version: int
     stages: list[StageStatus] = Field(default_factory=list)
@@ -109,6 +116,11 @@ class SigningCarry(BaseModel):
     signers: list[Signer] = Field(default_factory=list)
     route: RoutingDecision | None = None
     approved_sha256: str | None = None
+    submitted_by: str | None = Field(
+        default=None,
+        description="Who submitted the current document version (None: the starter); "
+        "they never approve it.",
+    )
     stages: list[StageStatus] = Field(default_factory=list)
     request: SignatureRequestState = Field(default_factory=SignatureRequestState)
     archive: ArchiveStatus = Field(default_factory=ArchiveStatus)

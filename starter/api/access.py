@@ -11,9 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from docflow import search_attributes as sa
+from docflow.models import SigningStatus
 from starter.api.auth import Principal
+from starter.api.errors import NotFound, NotPermitted
+from starter.processes.signing import SigningProcesses
+
+
+class Act(StrEnum):
+    """What a caller does to one process (the scope is checked first, by the route)."""
+
+    READ = "read"
+    DECIDE = "decide"
+    MANAGE = "manage"  # submit a version, correct, repair, redeliver, cancel
 
 
 def literal(value: str) -> str:
@@ -52,3 +64,33 @@ def may_see(principal: Principal, source_system: str | None, participants: Itera
 def all_of(*clauses: str) -> str:
     """AND the non-empty clauses, each in parentheses."""
     return " AND ".join(f"({c})" for c in clauses if c)
+
+
+def refusal(principal: Principal, status: SigningStatus, act: Act) -> Exception | None:
+    """Why `principal` may not `act` on this process, or None.
+
+    A process the caller may not see is answered like one that does not exist (404): its
+    existence is none of their business. Deciding needs to be assigned to it; managing it
+    (new versions, corrections, repairs, redelivery, cancel) needs to act for its source
+    system — the application itself or support ('*'), never an approver as such.
+    """
+    if not may_see(principal, status.source_system, status.participants):
+        return NotFound(f"no signing process for {status.business_key}")
+    if act is Act.DECIDE and principal.identity not in status.participants:
+        return NotPermitted(f"{principal.subject} is not assigned to {status.business_key}")
+    if act is Act.MANAGE and not principal.acts_for(status.source_system):
+        return NotPermitted(
+            f"{principal.subject} does not act for source system "
+            f"'{status.source_system}' of {status.business_key}"
+        )
+    return None
+
+
+async def authorized(
+    processes: SigningProcesses, business_key: str, principal: Principal, act: Act
+) -> SigningStatus:
+    """The process's status, once `principal` may `act` on it (else 404 / 403)."""
+    status = await processes.status(business_key)
+    if (error := refusal(principal, status, act)) is not None:
+        raise error
+    return status

@@ -96,6 +96,14 @@ class InsufficientScope(ApiError):
         return cls(f"{subject} lacks scope {' or '.join(scopes)}")
 
 
+class NotPermitted(ApiError):
+    """Authenticated with the scope, but not for this object (another source system's
+    process, or a role that may not do this to it)."""
+
+    status_code = 403
+    code = "not_permitted"
+
+
 class NotFound(ApiError):
     status_code = 404
     code = "not_found"

@@ -93,6 +93,8 @@ class SigningProcesses(ProcessClient):
         """
         request = _caller_checked(request)
         document = _caller_checked(document)
+        if problems := self.unknown_approvers(request):
+            raise InvalidProcessInput("; ".join(problems))
         await self._require_stored(document)
         process = SigningProcessInput(
             request=request,
@@ -122,6 +124,24 @@ class SigningProcesses(ProcessClient):
             static_summary=f"Signing {request.business_key}: {request.document_type} "
             f"for {source.system} {source.record_type} {source.record_id}",
         )
+
+    def unknown_approvers(self, request: SigningRequest) -> list[str]:
+        """Approvers who are not known people: refused at start with the reason, since the
+        process could otherwise only expire waiting for someone who can never decide."""
+        api = self.settings.api
+        known, applications = api.approver_directory(), api.applications()
+        problems = []
+        for stage in request.approval_stages:
+            named = [*stage.approvers, *filter(None, [stage.escalation_approver])]
+            for who in named:
+                if who.casefold() in applications or who.startswith("app:"):
+                    problems.append(f"stage '{stage.name}': {who} is an application, not a person")
+                elif who.casefold() not in known:
+                    problems.append(
+                        f"stage '{stage.name}': {who} is not a known approver "
+                        "(an API key with approvals:decide, or api.approvers)"
+                    )
+        return problems
 
     async def store_document(
         self, data: bytes, filename: str, content_type: str = "application/pdf", version: int = 1

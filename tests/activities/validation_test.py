@@ -15,6 +15,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.validation import ValidationActivities
 from docflow.docstore import LocalDocumentStore
 from docflow.models import (
+    CorrectionCheck,
     DocumentRef,
     Signer,
     SigningProcessInput,
@@ -49,6 +50,14 @@ def _process(
 def _edit_rules(path: Path, *, version: str) -> None:
     rules = json.loads(path.read_text())
     rules["version"] = version
+    _write(path, json.dumps(rules))
+
+
+def _allow_domains(path: Path, rule_name: str, domains: list[str]) -> None:
+    rules = json.loads(path.read_text())
+    for rule in rules["rules"]:
+        if rule["name"] == rule_name:
+            rule["allowed_signer_domains"] = domains
     _write(path, json.dumps(rules))
 
 
@@ -153,3 +162,33 @@ async def test_unreadable_bundle_is_a_retryable_configuration_error(
     assert error.value.type == "ConfigBundleError"
     assert "signing-routing.json" in error.value.message
     assert not error.value.non_retryable
+
+
+async def test_a_correction_goes_through_the_routing_rules_again(
+    validation: ValidationActivities,
+    activity_env: ActivityEnvironment,
+    store: LocalDocumentStore,
+    rules_file: Path,
+) -> None:
+    """25 signers for a rule of at most 10, or an address outside the rule's domains: refused,
+    every reason named; a correction within the rules passes."""
+    _allow_domains(rules_file, "nda", ["example.com"])
+    document = await store.put(PDF, filename="nda.pdf", content_type="application/pdf")
+    process = _process(document)
+
+    def corrected(*emails: str) -> CorrectionCheck:
+        request = process.request.model_copy(update={"signers": [Signer(email=e) for e in emails]})
+        return CorrectionCheck(corrected=process.model_copy(update={"request": request}))
+
+    crowd = corrected(*(f"s{n}@example.com" for n in range(25)))
+    outside = corrected("jane@elsewhere.example.org")
+    fixed = corrected("ann.b@example.com")
+
+    too_many = await activity_env.run(validation.validate_correction, crowd)
+    elsewhere = await activity_env.run(validation.validate_correction, outside)
+    fine = await activity_env.run(validation.validate_correction, fixed)
+
+    assert not too_many.accepted and "25 signers exceed the limit of 10" in too_many.reasons
+    assert not elsewhere.accepted
+    assert elsewhere.reasons == ["signer jane@elsewhere.example.org is outside the allowed domains"]
+    assert fine.accepted and fine.reasons == []

@@ -43,6 +43,7 @@ ACTIVITY_NAMES = {
     "cancel_signature_request",
     "await_final_signature_status",
     "confirm_signature_event",
+    "validate_signature_correction",
     "fetch_signed_artifacts",
     "ensure_business_workspace",
     "archive_document",

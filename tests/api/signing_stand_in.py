@@ -144,6 +144,15 @@ class SigningStandIn:
         return SigningStatus(
             business_key=self._process.request.business_key,
             state=self._state,
+            source_system=self._process.request.source.system,
+            participants=sorted(
+                {
+                    a.casefold()
+                    for stage in self._process.request.approval_stages
+                    for a in [*stage.approvers, stage.escalation_approver]
+                    if a
+                }
+            ),
             stage=self._stages[0].name if self._state is SigningState.AWAITING_APPROVAL else None,
             document_version=self._version,
             audit=self._audit,

@@ -22,6 +22,7 @@ from docflow.models import (
     ArchivedNode,
     ArchiveDocumentInput,
     ConfirmedClaim,
+    CorrectionCheck,
     CreateSignatureInput,
     DocumentRef,
     Notification,
@@ -113,11 +114,20 @@ class FakeSystems:
     # Core Signature's own status when asked to confirm a callback; None: the callbacks are
     # genuine (the status is the one the claimed event leads to, and the event is listed).
     vendor_status: str | None = None
+    correction_result: ValidationResult = field(
+        default_factory=lambda: ValidationResult(accepted=True)
+    )
+    correction_checks: list[CorrectionCheck] = field(default_factory=list)
     confirmations: list[SignatureEventClaim] = field(default_factory=list)
 
     @activity.defn(name="validate_signing_request")
     async def validate(self, process: SigningProcessInput) -> ValidationResult:
         return self.validation
+
+    @activity.defn(name="validate_signature_correction")
+    async def validate_correction(self, check: CorrectionCheck) -> ValidationResult:
+        self.correction_checks.append(check)
+        return self.correction_result
 
     @activity.defn(name="create_signature_request")
     async def create(self, request: CreateSignatureInput) -> SignatureRequestCreated:
@@ -198,6 +208,7 @@ class FakeSystems:
     def activities(self) -> list[Callable[..., object]]:
         return [
             self.validate,
+            self.validate_correction,
             self.create,
             self.cancel,
             self.status,

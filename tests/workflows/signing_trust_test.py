@@ -119,3 +119,71 @@ async def test_a_cancel_that_goes_through_is_answered_cancelled(harness: Harness
     result = await handle.result()
     assert result.state is SigningState.CANCELLED
     assert harness.systems.reports[-1].outcome is ReportOutcome.CANCELLED
+
+
+async def test_the_submitter_of_a_version_never_approves_it(harness: Harness) -> None:
+    """Alice requested changes, uploaded version 2 herself: Bob must approve it, not she."""
+    from docflow.models import ApprovalDecision, ApprovalStageSpec, Decision, NewDocumentVersion
+    from tests.workflows.conftest import document
+
+    alice, bob = "alice@example.com", "bob@example.com"
+    process = signing_input(stages=[ApprovalStageSpec(name="legal", approvers=[alice, bob])])
+    handle = await harness.start(process)
+    await wait_for(handle, in_state(SigningState.AWAITING_APPROVAL))
+    await handle.execute_update(
+        SigningWorkflow.decide,
+        ApprovalDecision(actor=alice, decision=Decision.REQUEST_CHANGES, comment="fix §3"),
+    )
+    await wait_for(handle, in_state(SigningState.CHANGES_REQUESTED))
+    await handle.execute_update(
+        SigningWorkflow.submit_new_version,
+        NewDocumentVersion(actor="Alice@Example.com", document=document(2)),
+    )
+    await wait_for(handle, in_state(SigningState.AWAITING_APPROVAL))
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            SigningWorkflow.decide, ApprovalDecision(actor=alice, decision=Decision.APPROVE)
+        )
+    assert "separation of duties" in str(refused.value.cause)
+    await handle.execute_update(
+        SigningWorkflow.decide, ApprovalDecision(actor="BOB@example.com", decision=Decision.APPROVE)
+    )
+    status = await wait_for(handle, in_state(SigningState.AWAITING_SIGNATURE))
+    assert status.stages[-1].approvals == [bob]  # the identity as the process names it
+
+
+async def test_a_correction_goes_through_the_routing_rules_again(harness: Harness) -> None:
+    from docflow.models import SignatureCorrection, Signer, ValidationResult
+
+    process = signing_input(stages=[])
+    key = process.request.business_key
+    handle = await harness.start(process)
+    await wait_for(handle, in_state(SigningState.AWAITING_SIGNATURE))
+    await handle.signal(
+        SigningWorkflow.signature_event,
+        event(key, SignatureEventType.SIGNER_EMAIL_BOUNCED, signer=SIGNER),
+    )
+    await wait_for(handle, in_state(SigningState.SIGNATURE_EXCEPTION))
+    harness.systems.correction_result = ValidationResult(
+        accepted=False, reasons=["signer x@outside.example is outside the allowed domains"]
+    )
+    outside = [Signer(email="x@outside.example")]
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            SigningWorkflow.correct_signature,
+            SignatureCorrection(actor="ops@example.com", signers=outside),
+        )
+    assert "outside the allowed domains" in str(refused.value.cause)
+    checked = harness.systems.correction_checks[-1]
+    assert [s.email for s in checked.corrected.request.signers] == ["x@outside.example"]
+    status = await wait_for(handle, lambda s: "correction_refused" in kinds(s))
+    assert status.state is SigningState.SIGNATURE_EXCEPTION and len(harness.systems.created) == 1
+
+    harness.systems.correction_result = ValidationResult(accepted=True)
+    fixed = [Signer(email="sam@acme.example.com")]
+    await handle.execute_update(
+        SigningWorkflow.correct_signature,
+        SignatureCorrection(actor="ops@example.com", signers=fixed),
+    )
+    await wait_for(handle, lambda s: s.signature.cycle == 2)
+    assert [s.email for s in harness.systems.created[-1].signers] == ["sam@acme.example.com"]

@@ -104,22 +104,30 @@ class ApprovalTask:
             return f"stage '{self.name}' is already decided"
         if decision.stage is not None and decision.stage != self.name:
             return f"stage '{decision.stage}' is not open; '{self.name}' is"
-        if decision.actor not in self.eligible:
+        who = self.eligible_as(decision.actor)
+        if who is None:
             return f"{decision.actor} is not an approver of stage '{self.name}'"
-        if decision.actor in self.decided:
+        if who in self.decided:
             return f"{decision.actor} has already decided in stage '{self.name}'"
         return None
 
+    def eligible_as(self, actor: str) -> str | None:
+        """The eligible approver `actor` is, compared case-insensitively (identities are
+        e-mail-like: `Alice@Example.com` is alice@example.com), or None."""
+        wanted = actor.casefold()
+        return next((e for e in sorted(self.eligible) if e.casefold() == wanted), None)
+
     def apply(self, decision: ApprovalDecision) -> None:
         """Record a decision (already validated) and close the stage if it is decisive."""
-        self.decided.add(decision.actor)
+        who = self.eligible_as(decision.actor) or decision.actor
+        self.decided.add(who)
         self.status.decided = sorted(self.decided)
         if decision.decision is not Decision.APPROVE:
             self.outcome = decision.decision  # one rejection or change request decides
             return
-        self.approvals.add(decision.actor)
+        self.approvals.add(who)
         self.status.approvals = sorted(self.approvals)
-        by_escalation = self.escalated and decision.actor == self.spec.escalation_approver
+        by_escalation = self.escalated and who == self.spec.escalation_approver
         if (
             by_escalation
             or self.spec.quorum is Quorum.ANY

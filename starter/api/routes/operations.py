@@ -15,9 +15,9 @@ from temporalio.client import WorkflowExecution
 
 from docflow import search_attributes as sa
 from docflow.models import UpdateAccepted
-from starter.api.access import all_of, visibility_clause
+from starter.api.access import Act, all_of, authorized, visibility_clause
 from starter.api.auth import Principal, Scope, require
-from starter.api.errors import InsufficientScope, InvalidRequest, error_responses
+from starter.api.errors import InsufficientScope, InvalidRequest, NotPermitted, error_responses
 from starter.api.operator_schemas import (
     BatchBody,
     BatchItem,
@@ -128,6 +128,7 @@ async def redeliver(
     processes: Processes,
     idempotency_key: IdempotencyKey = None,
 ) -> UpdateAccepted:
+    await authorized(processes, business_key, principal, Act.MANAGE)
     accepted = await processes.redeliver(
         business_key,
         principal.subject,
@@ -159,6 +160,8 @@ async def batch(
     needed = Scope.CANCEL if body.action == "cancel" else Scope.CORRECT
     if needed.value not in principal.scopes:
         raise InsufficientScope(f"{principal.subject} lacks scope {needed.value}")
+    if not principal.source_systems:  # a person sees what they approve, but manages nothing
+        raise NotPermitted(f"{principal.subject} does not act for any source system")
     if body.action == "cancel" and not body.reason:
         raise InvalidRequest("a batch cancel needs a reason")
     if body.filters.is_empty() and not body.query:

@@ -15,9 +15,10 @@ from pydantic import BaseModel
 from docflow.correlation import BUSINESS_KEY_PATTERN
 from docflow.models import SigningRequest, UpdateAccepted
 from docflow.repairs import signing_repairs
+from starter.api.access import Act, authorized
 from starter.api.auth import Principal, Scope, require
 from starter.api.context import api_context, signing_processes
-from starter.api.errors import InvalidRequest, error_responses
+from starter.api.errors import InvalidRequest, NotPermitted, error_responses
 from starter.api.operator_schemas import SigningProcessView
 from starter.api.schemas import (
     CancelBody,
@@ -135,6 +136,14 @@ def _json_body(model: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ helpers
+def _may_start(principal: Principal, request: SigningRequest) -> None:
+    """An application starts processes for its own source systems only."""
+    if not principal.acts_for(request.source.system):
+        raise NotPermitted(
+            f"{principal.subject} does not act for source system '{request.source.system}'"
+        )
+
+
 def _request_id(principal: Principal, idempotency_key: str | None) -> str | None:
     # Scoped to the caller, so one caller's key can never swallow another caller's request.
     return f"{principal.subject}:{idempotency_key}" if idempotency_key else None
@@ -170,6 +179,7 @@ async def start_signing_process(
             if raw_request is None:
                 raise InvalidRequest("multipart body needs a 'request' part (SigningRequest JSON)")
             signing_request = parse_body(SigningRequest, raw_request, "request")
+            _may_start(principal, signing_request)
             upload = file_part(form)
             data = await read_upload(request, upload)
             version = await version_part(form) or 1
@@ -178,6 +188,7 @@ async def start_signing_process(
     else:
         body = parse_body(StartSigningProcess, await request.body(), "body")
         signing_request, document = body.request, body.document
+        _may_start(principal, signing_request)
         processes = await context.processes()
 
     result = await processes.start(signing_request, document, principal.subject)
@@ -214,7 +225,7 @@ async def get_signing_process(
     principal: Annotated[Principal, Depends(require(Scope.READ))],
     processes: Processes,
 ) -> SigningProcessView:
-    status = await processes.status(business_key)
+    status = await authorized(processes, business_key, principal, Act.READ)
     log.info("status of %s read by %s: %s", business_key, principal.subject, status.state.value)
     return SigningProcessView.model_validate(
         {
@@ -242,6 +253,7 @@ async def decide(
     processes: Processes,
     idempotency_key: IdempotencyKey = None,
 ) -> UpdateAccepted:
+    await authorized(processes, business_key, principal, Act.DECIDE)
     body = await json_body(request, DecisionBody)  # read only once the caller is known
     accepted = await processes.decide(
         business_key,
@@ -278,6 +290,7 @@ async def submit_new_version(
     processes: Processes,
     idempotency_key: IdempotencyKey = None,
 ) -> UpdateAccepted:
+    await authorized(processes, business_key, principal, Act.MANAGE)
     if is_multipart(request):
         async with request.form(max_files=1, max_fields=10) as form:
             upload = file_part(form)
@@ -320,6 +333,7 @@ async def correct(
     processes: Processes,
     idempotency_key: IdempotencyKey = None,
 ) -> UpdateAccepted:
+    await authorized(processes, business_key, principal, Act.MANAGE)
     body = await json_body(request, CorrectionBody)  # read only once the caller is known
     accepted = await processes.correct(
         business_key,
@@ -350,6 +364,7 @@ async def repair(
     processes: Processes,
     idempotency_key: IdempotencyKey = None,
 ) -> UpdateAccepted:
+    await authorized(processes, business_key, principal, Act.MANAGE)
     body = await json_body(request, RepairBody)  # read only once the caller is known
     accepted = await processes.repair(
         business_key,
@@ -378,6 +393,7 @@ async def cancel(
     processes: Processes,
     idempotency_key: IdempotencyKey = None,
 ) -> UpdateAccepted:
+    await authorized(processes, business_key, principal, Act.MANAGE)
     body = await json_body(request, CancelBody)  # read only once the caller is known
     accepted = await processes.cancel(
         business_key,

@@ -1,4 +1,4 @@
-"""Core Signature callbacks without HTTP: parsing, event_hash and freshness, event mapping."""
+"""Core Signature callbacks without HTTP: parsing, event_hash, event mapping."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from docflow.models import SignatureEventType
 
 KEY = b"callback-test-key"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-MAX_AGE = timedelta(minutes=15)
 
 
 def _body(event_type: str = "declined", *, at: datetime = NOW, key: bytes = KEY) -> bytes:
@@ -41,7 +40,7 @@ def _body(event_type: str = "declined", *, at: datetime = NOW, key: bytes = KEY)
 def test_a_signed_fresh_callback_maps_to_a_signature_event() -> None:
     callback = parse_callback(_body())
 
-    occurred_at = verify_callback(callback, KEY, MAX_AGE, now=NOW + timedelta(seconds=30))
+    occurred_at = verify_callback(callback, KEY)
     event = signature_event(callback, occurred_at)
 
     assert occurred_at == NOW
@@ -75,23 +74,18 @@ def test_integer_event_time_is_hashed_as_its_text() -> None:
 
     callback = parse_callback(json.dumps(payload).encode())
 
-    assert verify_callback(callback, KEY, MAX_AGE, now=NOW) == NOW
+    assert verify_callback(callback, KEY) == NOW
 
 
-@pytest.mark.parametrize(
-    ("raw", "now", "reason"),
-    [
-        (_body(key=b"another-key"), NOW, "event_hash"),
-        (_body(), NOW + timedelta(minutes=16), "stale"),
-        (_body(), NOW - timedelta(minutes=6), "future"),
-    ],
-    ids=["wrong-key", "stale", "future"],
-)
-def test_untrusted_callbacks_are_refused(raw: bytes, now: datetime, reason: str) -> None:
-    callback = parse_callback(raw)
+def test_a_wrong_key_is_refused() -> None:
+    with pytest.raises(UntrustedCallback, match="event_hash"):
+        verify_callback(parse_callback(_body(key=b"another-key")), KEY)
 
-    with pytest.raises(UntrustedCallback, match=reason):
-        verify_callback(callback, KEY, MAX_AGE, now=now)
+
+@pytest.mark.parametrize("at", [NOW - timedelta(hours=2), NOW + timedelta(hours=1)])
+def test_age_is_no_reason_to_refuse_a_correctly_hashed_callback(at: datetime) -> None:
+    """The vendor retries for ~90 minutes; the workflow confirms claims, so late is fine."""
+    assert verify_callback(parse_callback(_body(at=at)), KEY) == at
 
 
 def test_a_changed_event_type_breaks_the_hash() -> None:
@@ -99,7 +93,7 @@ def test_a_changed_event_type_breaks_the_hash() -> None:
     payload["event_type"] = "signed"
 
     with pytest.raises(UntrustedCallback):
-        verify_callback(parse_callback(json.dumps(payload).encode()), KEY, MAX_AGE, now=NOW)
+        verify_callback(parse_callback(json.dumps(payload).encode()), KEY)
 
 
 def test_unknown_event_types_map_to_nothing() -> None:
