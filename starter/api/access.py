@@ -16,7 +16,8 @@ from enum import StrEnum
 from docflow import search_attributes as sa
 from docflow.models import SigningStatus
 from starter.api.auth import Principal
-from starter.api.errors import NotFound, NotPermitted
+from starter.api.errors import NotPermitted, domain_error
+from starter.processes.base import ProcessNotFound
 from starter.processes.signing import SigningProcesses
 
 
@@ -75,7 +76,7 @@ def refusal(principal: Principal, status: SigningStatus, act: Act) -> Exception 
     system — the application itself or support ('*'), never an approver as such.
     """
     if not may_see(principal, status.source_system, status.participants):
-        return NotFound(f"no signing process for {status.business_key}")
+        return domain_error(ProcessNotFound(f"no signing process for {status.business_key}"))
     if act is Act.DECIDE and principal.identity not in status.participants:
         return NotPermitted(f"{principal.subject} is not assigned to {status.business_key}")
     if act is Act.MANAGE and not principal.acts_for(status.source_system):

@@ -20,7 +20,13 @@ from docflow.settings import Settings
 from starter.api.auth import Authenticator
 from starter.api.context import ApiContext, TemporalConnection, TemporalSource
 from starter.api.docs import document_operations, documented_app
-from starter.api.errors import InvalidRequest, PayloadTooLarge, install_error_handlers
+from starter.api.errors import (
+    MAX_JSON_BYTES,
+    InvalidRequest,
+    PayloadTooLarge,
+    body_too_large,
+    install_error_handlers,
+)
 from starter.api.receivers import core_signature
 from starter.api.receivers.core_signature import MAX_CALLBACK_BYTES
 from starter.api.routes import actions, documents, health, operations, signing
@@ -30,7 +36,6 @@ log = logging.getLogger("docflow.api")
 # Multipart framing and form fields on top of the document itself.
 UPLOAD_OVERHEAD_BYTES = 1024 * 1024
 # Every JSON body (start, decisions, corrections...): far above any real request.
-MAX_JSON_BYTES = 1024 * 1024
 
 TAGS = [
     {"name": "signing processes", "description": "Start, read and cancel document signing."},
@@ -50,7 +55,7 @@ class BodyTooLarge(StarletteHTTPException):
     """Raised by the counting `receive` once a body passes its route's limit."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body too large: this route accepts at most {limit} bytes")
+        super().__init__(413, body_too_large(limit))
         self.limit = limit
 
 

@@ -40,6 +40,15 @@ WWW_AUTHENTICATE = 'Bearer realm="docflow"'
 CREDENTIALS_REQUIRED = "credentials required: X-API-Key or Authorization: Bearer"
 TEMPORAL_UNAVAILABLE = "Temporal is unavailable; retry later"
 REQUEST_TOO_LARGE = "request body too large"
+# JSON bodies (every route but uploads and webhooks): small, counted while they stream in.
+MAX_JSON_BYTES = 1024 * 1024
+
+
+def body_too_large(limit: int) -> str:
+    """The 413 message of the streaming body limit."""
+    return f"{REQUEST_TOO_LARGE}: this route accepts at most {limit} bytes"
+
+
 # What the documented examples are about (a caller, a process).
 EXAMPLE_SUBJECT = "app:crm"
 EXAMPLE_BUSINESS_KEY = "SFDC-Q-1001"
@@ -205,7 +214,7 @@ def default_examples() -> list[ApiError]:
         InsufficientScope.lacking(EXAMPLE_SUBJECT, ["processes:start"]),
         domain_error(ProcessNotFound(f"no signing process for {key}")),
         domain_error(ProcessRuleViolation(f"the process {key} has already ended")),
-        PayloadTooLarge(REQUEST_TOO_LARGE),
+        PayloadTooLarge(body_too_large(MAX_JSON_BYTES)),
         validation_error([{"loc": ("body", "decision"), "msg": "Field required"}]),
         domain_error(
             DocumentNotStored(
@@ -213,6 +222,10 @@ def default_examples() -> list[ApiError]:
             )
         ),
         domain_error(TemporalUnavailable("cannot connect to Temporal")),
+        UnsupportedDocument(
+            "contract.pdf is a ZIP archive, not a PDF document: declared as application/pdf"
+        ),
+        NotPermitted(f"{EXAMPLE_SUBJECT} does not act for source system 'SFDC'"),
     ]
 
 

@@ -306,12 +306,16 @@ class SigningProcesses(ProcessClient):
             admitted = await self.handle(business_key).query(
                 "admits_signature_event", event, result_type=bool, rpc_timeout=ADMIT_TIMEOUT
             )
+        except WorkflowQueryFailedError:
+            admitted = True  # a run on code without the query: signal
         except RPCError as exc:
             if exc.status is RPCStatusCode.NOT_FOUND:
                 raise ProcessNotFound(f"no signing process for {business_key}") from exc
-            admitted = True  # no quick answer (worker busy or down): signal
-        except WorkflowQueryFailedError:
-            admitted = True  # a run on code without the query: signal
+            if exc.status not in (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED):
+                self.fail(exc, business_key)  # unreachable: TemporalUnavailable
+            admitted = True  # no quick answer (worker busy or down): signal, it dedupes
+        except Exception as exc:
+            self.fail(exc, business_key)
         if not admitted:
             return "ignored"
         return await self.signal(business_key, "signature_event", event)

@@ -101,6 +101,7 @@ async def stack(
             systems.create,
             systems.cancel,
             systems.poll,
+            systems.confirm,
             systems.fetch,
             systems.workspace,
             systems.archive,

@@ -22,11 +22,13 @@ from tests.api.signing_stand_in import SigningStandIn
 from tests.api.support import HASH_KEY, PDF
 
 API_KEYS = {
-    "crm": ("app:crm", ["processes:start", "processes:read", "processes:cancel"]),
-    "alice": ("alice@example.com", ["processes:read", "approvals:decide"]),
-    "bob": ("bob@example.com", ["processes:read", "approvals:decide"]),
-    "auditor": ("auditor@example.com", ["processes:read"]),
-    "ops": ("ops@example.com", ["processes:read", "processes:correct"]),
+    "crm": ("app:crm", ["processes:start", "processes:read", "processes:cancel"], ["SFDC"]),
+    "alice": ("alice@example.com", ["processes:read", "approvals:decide"], []),
+    "bob": ("bob@example.com", ["processes:read", "approvals:decide"], []),
+    "auditor": ("auditor@example.com", ["processes:read"], ["*"]),
+    "ops": ("ops@example.com", ["processes:read", "processes:correct"], ["*"]),
+    # Another business application, with its own source system.
+    "erp": ("app:erp", ["processes:start", "processes:read", "processes:cancel"], ["SAP"]),
 }
 
 
@@ -43,9 +45,17 @@ def make_settings(tmp_path: Path, task_queue: str, **overrides: Any) -> Settings
         documents={"root": tmp_path / "documents"},
         api={
             "public_url": "http://docflow.test",
+            # A person who signs in with OIDC (no API key), known to the approver directory.
+            "approvers": ["erin@example.com"],
             "api_keys": [
-                ApiKeyConfig(name=name, key=f"value:test-{name}-key", subject=sub, scopes=scopes)
-                for name, (sub, scopes) in API_KEYS.items()
+                ApiKeyConfig(
+                    name=name,
+                    key=f"value:test-{name}-key",
+                    subject=sub,
+                    scopes=scopes,
+                    source_systems=systems,
+                )
+                for name, (sub, scopes, systems) in API_KEYS.items()
             ],
         },
     )

@@ -158,7 +158,7 @@ async def test_the_named_scopes_are_exactly_those_the_routes_enforce(
             refused = response.json().get("error", {}).get("code") if response.content else None
             assert refused not in ("unauthenticated", "insufficient_scope"), f"{method} {path}"
             continue
-        (documented_403,) = examples(operation, 403).values()
+        documented_403 = examples(operation, 403)["insufficient_scope"]
         for key, scopes in KEYS.items():
             response = await call(docs_api, method, path, key_header(key))
             if named.isdisjoint(scope.value for scope in scopes):
@@ -193,7 +193,7 @@ async def test_error_examples_are_what_the_api_answers(
     openapi = (await docs_api.get("/openapi.json")).json()
     start = openapi["paths"]["/v1/signing-processes"]["post"]
     status = openapi["paths"]["/v1/signing-processes/{business_key}"]["get"]
-    decide = openapi["paths"]["/v1/signing-processes/{business_key}/decisions"]["post"]
+    repair = openapi["paths"]["/v1/signing-processes/{business_key}/repairs"]["post"]
     cancel = openapi["paths"]["/v1/signing-processes/{business_key}/cancel"]["post"]
 
     # 401, with the documented challenge
@@ -253,12 +253,12 @@ async def test_error_examples_are_what_the_api_answers(
     )
 
     # 422 with the field locations, for a body FastAPI validates and one the route parses
-    no_decision = await docs_api.post(
-        f"/v1/signing-processes/{key}/decisions", json={}, headers=key_header("all")
+    no_action = await docs_api.post(
+        f"/v1/signing-processes/{key}/repairs", json={}, headers=key_header("all")
     )
-    assert (no_decision.status_code, no_decision.json()) == (
+    assert (no_action.status_code, no_action.json()) == (
         422,
-        examples(decide, 422)["invalid_request"],
+        examples(repair, 422)["invalid_request"],
     )
     empty_start = await docs_api.post("/v1/signing-processes", json={}, headers=key_header("all"))
     assert empty_start.json() == examples(start, 422)["invalid_request"]

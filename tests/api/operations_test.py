@@ -46,6 +46,7 @@ async def ops_api(
     settings = settings.with_overrides(
         api={
             **settings.api.model_dump(),
+            "approvers": ["bob@example.com", "dave@example.com"],  # OIDC people, no API key
             "api_keys": [
                 ApiKeyConfig(
                     name=n, key=f"value:ops-test-{n}", subject=s, scopes=sc, source_systems=ss
@@ -62,6 +63,7 @@ async def ops_api(
         systems.create,
         systems.cancel,
         systems.poll,
+        systems.confirm,
         systems.fetch,
         systems.workspace,
         systems.archive,

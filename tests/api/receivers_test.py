@@ -142,7 +142,8 @@ async def test_old_or_future_but_hashed_events_are_hints_not_refusals(
 
     assert [r.status_code for r in responses] == [200, 200]
     assert [r.json()["status"] for r in responses] == ["accepted", "accepted"]
-    await wait_until(workflow(processes.client, key), lambda s: s.signature.events_received == 2)
+    status = await settle(workflow(processes.client, key), key)  # + the sentinel
+    assert [e.detail for e in status.audit if e.kind == "event"] == ["signer_viewed"] * 3
 
 
 async def test_malformed_bodies_are_422_without_traceback(api: httpx.AsyncClient) -> None:
