@@ -34,8 +34,10 @@ def _binary(name: str) -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping server per test module: a run another module left waiting (its
+    timer firing later onto a stopped worker's queue) can never stall this module's clock."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=_binary("temporal-test-server"),
