@@ -189,7 +189,12 @@ class CoreSignatureActivities:
             document.status,
             ", event listed" if listed else "",
         )
-        return ConfirmedClaim(**_status(document).model_dump(), event_listed=listed)
+        decliner = _decliner(document)
+        return ConfirmedClaim(
+            **_status(document).model_dump(),
+            event_listed=listed,
+            signer_email=decliner.email if decliner else None,
+        )
 
     @activity.defn(name="fetch_signed_artifacts")
     async def fetch_signed_artifacts(self, ref: SignatureRequestCreated) -> SignedArtifacts:

@@ -79,6 +79,9 @@ class ConfirmedClaim(SignatureDocumentStatus):
     claimed event is in its event list for that document (for events no status shows)."""
 
     event_listed: bool = False
+    signer_email: str | None = Field(
+        default=None, description="Who declined, by Core Signature's account (declined only)."
+    )
 
 
 class SignerOutcome(BaseModel):

@@ -30,9 +30,17 @@ class ProcessFilters(BaseModel):
     source_system: str | None = Field(default=None, pattern=NAME_PATTERN)
     document_type: str | None = Field(default=None, pattern=NAME_PATTERN)
     stuck_longer_than: timedelta | None = Field(
-        default=None, description="In its current state longer than this (ISO 8601, e.g. P2D)."
+        default=None,
+        ge=timedelta(0),
+        le=timedelta(days=3650),
+        description="In its current state longer than this (ISO 8601, e.g. P2D; ≤ 10 years).",
     )
-    deadline_before: datetime | None = Field(default=None, description="Next deadline before.")
+    deadline_before: datetime | None = Field(
+        default=None,
+        ge=datetime(1970, 1, 1, tzinfo=UTC),
+        le=datetime(9999, 1, 1, tzinfo=UTC),
+        description="Next deadline before.",
+    )
     running: bool | None = Field(default=None, description="Only running (true) or closed.")
 
     model_config = ConfigDict(extra="forbid")

@@ -247,8 +247,8 @@ async def test_support_retries_an_archive_that_gave_up(
 async def test_callbacks_that_would_change_nothing_never_reach_the_history(
     real_api: tuple[httpx.AsyncClient, Systems, DocumentRef], dev_server_env: WorkflowEnvironment
 ) -> None:
-    """Duplicates, another document under this process's external id, another cycle, and a
-    flood past the per-cycle bound are answered "ignored" without a signal."""
+    """Duplicates, another document under this process's external id, a cycle that cannot
+    exist yet, and a flood past the per-cycle bound are answered "ignored" without a signal."""
     api, _, document = real_api
     key = new_key("ADMIT")
     body = {
@@ -262,10 +262,10 @@ async def test_callbacks_that_would_change_nothing_never_reach_the_history(
     viewed = callback(key, "signer_viewed")
     other_document = callback(key, "signed")
     other_document["document"]["uuid"] = "doc-somebody-else"
-    next_cycle = callback(key, "signed", cycle=2)
+    two_ahead = callback(key, "signed", cycle=3)
     answers = [
         (await api.post("/webhooks/core-signature", json=b)).json()["status"]
-        for b in (viewed, viewed, other_document, next_cycle)
+        for b in (viewed, viewed, other_document, two_ahead)
     ]
     assert answers == ["accepted", "ignored", "ignored", "ignored"]
 

@@ -63,7 +63,7 @@ SCENARIOS: dict[str, Scenario] = {
     "exception_unresolved_failed": scenarios.test_unresolved_exception_fails_at_its_deadline,
     "lost_callback_polled": scenarios.test_lost_callback_is_caught_by_polling,
     "polling_then_late_callback": scenarios.test_polling_keeps_going_while_the_document_is_out,
-    "duplicate_early_out_of_order_events": scenarios.test_duplicate_out_of_order_and_early_events,
+    "duplicate_early_out_of_order_events": scenarios.test_duplicate_and_impossible_early_events,
     "cancelled_during_approval": scenarios.test_cancel_during_approval,
     "archive_exception_failed": (
         scenarios.test_archive_failure_opens_an_exception_that_ends_failed_at_its_deadline

@@ -91,6 +91,14 @@ def doc_uuid(business_key: str, cycle: int) -> str:
 
 
 @dataclass
+class VendorTruth:
+    status: str
+    event_ids: set[str] = field(default_factory=set)
+    decliner: str | None = None
+    reason: str = ""
+
+
+@dataclass
 class FakeSystems:
     """Records what the workflow asked of each system; tests script the answers."""
 
@@ -114,6 +122,9 @@ class FakeSystems:
     # Core Signature's own status when asked to confirm a callback; None: the callbacks are
     # genuine (the status is the one the claimed event leads to, and the event is listed).
     vendor_status: str | None = None
+    # Per document: what Core Signature really holds (status, its event ids, who declined
+    # and why); confirmations and cancels answer from it when the document is listed.
+    truth: dict[str, VendorTruth] = field(default_factory=dict)
     correction_result: ValidationResult = field(
         default_factory=lambda: ValidationResult(accepted=True)
     )
@@ -142,6 +153,9 @@ class FakeSystems:
 
     @activity.defn(name="cancel_signature_request")
     async def cancel(self, ref: SignatureRequestCreated) -> SignatureDocumentStatus:
+        known = self.truth.get(ref.document_uuid)
+        if known is not None and known.status in STATUS_TO_EVENT:
+            return SignatureDocumentStatus(document_uuid=ref.document_uuid, status=known.status)
         if self.status_at_cancel is not None:
             return SignatureDocumentStatus(
                 document_uuid=ref.document_uuid, status=self.status_at_cancel
@@ -165,6 +179,14 @@ class FakeSystems:
     @activity.defn(name="confirm_signature_event")
     async def confirm(self, claim: SignatureEventClaim) -> ConfirmedClaim:
         self.confirmations.append(claim)
+        if (known := self.truth.get(claim.document_uuid)) is not None:
+            return ConfirmedClaim(
+                document_uuid=claim.document_uuid,
+                status=known.status,
+                event_listed=claim.event_id in known.event_ids,
+                signer_email=known.decliner,
+                decline_reason=known.reason,
+            )
         if self.vendor_status is not None:
             return ConfirmedClaim(document_uuid=claim.document_uuid, status=self.vendor_status)
         genuine = EVENT_TO_STATUS.get(SignatureEventType(claim.event_type), "se")

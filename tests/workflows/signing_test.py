@@ -411,20 +411,19 @@ async def test_duplicate_and_impossible_early_events(harness: Harness) -> None:
     key = process.request.business_key
     handle = await harness.start(process)
     await wait_for(handle, in_state(SigningState.AWAITING_APPROVAL))
-    # Before anything was sent no callback can be genuine (its cycle does not exist yet):
-    # dropped and counted, never applied later.
-    await handle.signal(
-        SigningWorkflow.signature_event,
-        event(key, SignatureEventType.SIGNED, event_id="ev-impossible"),
-    )
-    await handle.execute_update(SigningWorkflow.decide, approve(ALICE))
-    await wait_for(handle, in_state(SigningState.AWAITING_SIGNATURE))
+    # Early: the events arrive before the workflow sent anything (it knows them by document).
     viewed = event(key, SignatureEventType.VIEWED, event_id="ev-viewed")
     await handle.signal(SigningWorkflow.signature_event, viewed)
     await handle.signal(SigningWorkflow.signature_event, viewed)  # duplicate delivery
     await handle.signal(
         SigningWorkflow.signature_event, event(key, SignatureEventType.SIGNED, event_id="ev-signed")
     )
+    # A cycle two ahead cannot exist yet: dropped and counted, never applied later.
+    await handle.signal(
+        SigningWorkflow.signature_event,
+        event(key, SignatureEventType.SIGNED, cycle=2, event_id="ev-impossible"),
+    )
+    await handle.execute_update(SigningWorkflow.decide, approve(ALICE))
 
     result = await handle.result()
 

@@ -54,6 +54,7 @@ CONFIRM_CALLBACKS = "confirm-callbacks"
 # Per cycle: a real request sees a few events per signer; beyond these bounds callbacks are
 # dropped (forged or flooding; the hash does not bind the body) and the poll decides.
 MAX_PROGRESS_EVENTS = 100
+CALLBACK_BOUNDS = "callback-bounds"  # runs begun before the bounds apply every event
 MAX_UNCONFIRMED_CLAIMS = 10
 # Core Signature unreachable this long: the claim stays unconfirmed and polling decides.
 CONFIRM_GIVE_UP = timedelta(minutes=15)
@@ -144,7 +145,7 @@ class SignatureRequest:
     def on_event(self, event: SignatureEvent, *, listening: bool) -> None:
         """A verified callback; `listening` is False once the process is past the signature."""
         created = self._state.created
-        if listening and not self._within_bounds(event):
+        if listening and not self._within_bounds(event) and workflow.patched(CALLBACK_BOUNDS):
             if self.inbox.offer(event, keep=False) == "accepted":  # remembered: counted once
                 self._state.status.events_dropped += 1
         elif not listening:
@@ -161,13 +162,18 @@ class SignatureRequest:
             self.inbox.offer(event)
 
     def _within_bounds(self, event: SignatureEvent) -> bool:
-        """Only this cycle's document, and at most so many progress events and refuted
-        claims per cycle: past that, callbacks are dropped and the poll decides."""
+        """This cycle's document (or the next cycle's, racing its create call), and at most
+        so many progress events and refuted claims per cycle: past that, callbacks are
+        dropped and the poll decides."""
         state = self._state
-        cycle = cycle_from_external_id(event.external_id)
-        if cycle is not None and cycle != state.status.cycle:
+        cycle, current = cycle_from_external_id(event.external_id), state.status.cycle
+        if cycle is not None and not current <= cycle <= current + 1:
             return False
-        if state.created is not None and event.document_uuid != state.created.document_uuid:
+        if (
+            state.created is not None
+            and cycle == current
+            and event.document_uuid != state.created.document_uuid
+        ):
             return False
         if event.event_type in DECISIVE_EVENTS:
             return state.unconfirmed_claims < MAX_UNCONFIRMED_CLAIMS
@@ -270,7 +276,8 @@ class SignatureRequest:
             update={
                 "event_type": actual,
                 "detail": answer.decline_reason or claimed.detail,
-                "signer_email": claimed.signer_email if actual is claimed.event_type else None,
+                "signer_email": answer.signer_email
+                or (claimed.signer_email if actual is claimed.event_type else None),
                 "source": "confirmed",
             }
         )
