@@ -157,6 +157,13 @@ class DocflowApiClient:
         )
         return UpdateAccepted.model_validate(body)
 
+    async def retry_steps_now(self, business_key: str) -> list[dict[str, Any]]:
+        """Skip the backoff of the process's retrying steps; the steps that were reset."""
+        result: list[dict[str, Any]] = await self._call(
+            "POST", f"/v1/signing-processes/{business_key}/steps/retry-now"
+        )
+        return result
+
     async def list_processes(self, **filters: Any) -> dict[str, Any]:
         """One page of `GET /v1/signing-processes` (filters, `limit`, `cursor`)."""
         params = {k: v for k, v in filters.items() if v is not None}

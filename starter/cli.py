@@ -287,6 +287,28 @@ def repair(
     console.print(run_command(go()).detail)
 
 
+@app.command("retry-now", rich_help_panel=OPERATIONS_PANEL)
+def retry_now(
+    business_key: str,
+    api_url: ApiUrl = "http://127.0.0.1:8100",
+    api_key: ApiKey = "dev-ops-key",
+) -> None:
+    """Run a step that is retrying (e.g. after fixing a credential) now, not after its backoff."""
+
+    async def go() -> Any:
+        async with DocflowApiClient(api_url, api_key) as client:
+            return await client.retry_steps_now(business_key)
+
+    reset = run_command(go())
+    if not reset:
+        console.print(f"no step of {business_key} is retrying")
+    for step in reset:
+        console.print(
+            f"{step['activity']}: runs now (was attempt {step['attempt']}: "
+            f"{step['last_error'] or 'no error recorded'})"
+        )
+
+
 @app.command(rich_help_panel=OPERATIONS_PANEL)
 def cancel(
     business_key: str,

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
+from temporalio.api.common.v1 import WorkflowExecution as WorkflowExecutionRef
+from temporalio.api.workflowservice.v1 import ResetActivityRequest
 from temporalio.client import Client, WorkflowExecution, WorkflowQueryFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
@@ -64,6 +66,7 @@ class FailingStep(BaseModel):
     """An activity of the process that is being retried (from Temporal's describe)."""
 
     activity: str
+    activity_id: str = Field(default="", description="Temporal's id of this activity run.")
     attempt: int
     last_error: str = ""
     next_attempt_at: datetime | None = Field(default=None, description="When it runs again.")
@@ -278,6 +281,7 @@ class SigningProcesses(ProcessClient):
             steps.append(
                 FailingStep(
                     activity=pending.activity_type.name,
+                    activity_id=pending.activity_id,
                     attempt=pending.attempt,
                     last_error=failure.message if pending.HasField("last_failure") else "",
                     next_attempt_at=pending.next_attempt_schedule_time.ToDatetime(tzinfo=UTC)
@@ -286,6 +290,23 @@ class SigningProcesses(ProcessClient):
                 )
             )
         return steps
+
+    async def retry_steps_now(self, business_key: str, actor: str) -> list[FailingStep]:
+        """Skip the backoff of every step that is retrying: Temporal's activity reset (the
+        attempt count starts again and the next attempt runs now). Returns what was reset."""
+        retrying = [step for step in await self.failing_steps(business_key) if step.attempt > 1]
+        for step in retrying:
+            request = ResetActivityRequest(
+                namespace=self.client.namespace,
+                execution=WorkflowExecutionRef(workflow_id=self.workflow_id(business_key)),
+                id=step.activity_id,
+                identity=f"docflow:{actor}",
+            )
+            try:
+                await self.client.workflow_service.reset_activity(request, timeout=QUERY_TIMEOUT)
+            except Exception as exc:
+                self.fail(exc, business_key)
+        return retrying
 
     async def next_document_version(self, business_key: str) -> int:
         """The version number a newly uploaded revision gets when the caller names none."""

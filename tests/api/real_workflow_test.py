@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -68,6 +69,7 @@ class Systems:
         self.document = document
         self.reports: list[SourceReport] = []
         self.archive_down = False
+        self.archive_unavailable = False
 
     @activity.defn(name="validate_signing_request")
     async def validate(self, process: SigningProcessInput) -> ValidationResult:
@@ -113,6 +115,8 @@ class Systems:
     async def archive(self, request: ArchiveDocumentInput) -> ArchivedNode:
         if self.archive_down:
             raise ApplicationError("category 4 does not exist", non_retryable=True)
+        if self.archive_unavailable:
+            raise ApplicationError("Content Server is unavailable (503)")  # retried
         return ArchivedNode(node_id=20, created=True)
 
     @activity.defn(name="report_to_source")
@@ -284,3 +288,52 @@ async def test_callbacks_that_would_change_nothing_never_reach_the_history(
     assert await signals_received(handle) == 1 + accepted
     assert status.state is SigningState.AWAITING_SIGNATURE
     await handle.cancel()
+
+
+async def test_support_runs_a_retrying_step_now_instead_of_waiting_for_its_backoff(
+    real_api: tuple[httpx.AsyncClient, Systems, DocumentRef], dev_server_env: WorkflowEnvironment
+) -> None:
+    api, systems, document = real_api
+    systems.archive_unavailable = True
+    key = new_key("NOW")
+    body = {
+        "request": signing_request(key, approvers=[]).model_dump(mode="json"),
+        "document": document.model_dump(),
+    }
+    handle = workflow(dev_server_env.client, key)
+    assert (await api.post("/v1/signing-processes", json=body, headers=auth("crm"))).is_success
+    await wait_until(handle, lambda s: s.state is SigningState.AWAITING_SIGNATURE)
+    await api.post("/webhooks/core-signature", json=callback(key, "signed"))
+
+    async def attempts() -> int:
+        status = await api.get(f"/v1/signing-processes/{key}", headers=auth("ops"))
+        return max((s["attempt"] for s in status.json()["failing_steps"]), default=0)
+
+    while await attempts() < 4:  # noqa: ASYNC110 - the backoff is now seconds long
+        await asyncio.sleep(0.2)
+    systems.archive_unavailable = False  # the cause is fixed; do not wait for the backoff
+
+    refused = await api.post(f"/v1/signing-processes/{key}/steps/retry-now", headers=auth("crm"))
+    reset = await api.post(f"/v1/signing-processes/{key}/steps/retry-now", headers=auth("ops"))
+
+    assert refused.status_code == 403  # the application may not operate its processes' steps
+    assert reset.status_code == 200, reset.text
+    assert [step["activity"] for step in reset.json()] == ["archive_document"]
+    assert "unavailable" in reset.json()[0]["last_error"]
+    result = await handle.result()
+    assert result.state is SigningState.COMPLETED
+    # The archive attempt that succeeded is the reset's first, not the backoff's fifth.
+    events = (await handle.fetch_history()).events
+    first_archive = next(
+        e.event_id
+        for e in events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "archive_document"
+    )
+    (attempt,) = [
+        e.activity_task_started_event_attributes.attempt
+        for e in events
+        if e.HasField("activity_task_started_event_attributes")
+        and e.activity_task_started_event_attributes.scheduled_event_id == first_archive
+    ]
+    assert attempt == 1

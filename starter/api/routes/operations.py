@@ -30,7 +30,7 @@ from starter.api.operator_schemas import (
 )
 from starter.api.routes.signing import BusinessKey, IdempotencyKey, Processes, _request_id
 from starter.processes.base import ProcessError, ProcessNotFound, ProcessRuleViolation
-from starter.processes.signing import InvalidQuery, SigningProcesses
+from starter.processes.signing import FailingStep, InvalidQuery, SigningProcesses
 
 log = logging.getLogger("docflow.api")
 router = APIRouter(prefix="/v1")
@@ -137,6 +137,33 @@ async def redeliver(
     )
     log.info("redelivery of %s by %s accepted", business_key, principal.subject)
     return accepted
+
+
+@router.post(
+    "/signing-processes/{business_key}/steps/retry-now",
+    tags=["exceptions"],
+    summary="Run the retrying steps now",
+    description="Every step of the process that is being retried (attention `step_retrying`) "
+    "skips its backoff: its attempt count starts again and the next attempt runs at once "
+    "(Temporal's activity reset). Use it after fixing the cause (a credential, an endpoint). "
+    "Answers the steps that were reset, with their last error.",
+    response_model=list[FailingStep],
+    responses=error_responses(401, 403, 404, 503),
+)
+async def retry_steps_now(
+    business_key: BusinessKey,
+    principal: Annotated[Principal, Depends(require(Scope.CORRECT))],
+    processes: Processes,
+) -> list[FailingStep]:
+    await authorized(processes, business_key, principal, Act.MANAGE)
+    reset = await processes.retry_steps_now(business_key, principal.subject)
+    log.info(
+        "retry now of %s by %s: %s",
+        business_key,
+        principal.subject,
+        ", ".join(step.activity for step in reset) or "nothing was retrying",
+    )
+    return reset
 
 
 @router.post(
