@@ -159,8 +159,9 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(core_signature.router)
     app.include_router(health.router)
     app.include_router(actions.router)
-    _document_extra_models(app, [*signing.OPENAPI_MODELS, *core_signature.OPENAPI_MODELS])
-    document_operations(app, body_models=signing.OPENAPI_MODELS)
+    bodies = [*signing.OPENAPI_MODELS, *operations.OPENAPI_MODELS]
+    _document_extra_models(app, [*bodies, *core_signature.OPENAPI_MODELS])
+    document_operations(app, body_models=bodies)
     return app
 
 

@@ -5,7 +5,7 @@ Shared by every route that accepts a document, so size limits and error messages
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -35,6 +35,18 @@ def parse_body(model: type[Model], raw: bytes | str, where: str) -> Model:
     except ValidationError as exc:
         errors = [{**error, "loc": (where, *error["loc"])} for error in exc.errors()]
         raise RequestValidationError(errors) from exc
+
+
+def json_request_body(model: str) -> dict[str, Any]:
+    """`openapi_extra` of a route that reads its JSON body itself, after authenticating
+    (FastAPI would read a declared body parameter before running the auth dependency);
+    `model` must be among the models the app adds to the OpenAPI components."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
+        }
+    }
 
 
 async def json_body(request: Request, model: type[Model]) -> Model:

@@ -140,6 +140,8 @@ async def test_an_upload_streams_up_to_the_upload_limit_only(
         (f"{START}/K-1/corrections", b"[" * 5000),
         (f"{START}/K-1/repairs", Stream()),
         (f"{START}/K-1/cancel", Stream()),
+        (f"{START}/K-1/redeliveries", Stream()),
+        (f"{START}/batch", Stream()),
         ("/v1/documents", Stream(prefix=b"--b\r\n")),
     ],
 )

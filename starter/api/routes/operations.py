@@ -10,7 +10,8 @@ import binascii
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
 from temporalio.client import WorkflowExecution
 
 from docflow import search_attributes as sa
@@ -29,8 +30,12 @@ from starter.api.operator_schemas import (
     RedeliverBody,
 )
 from starter.api.routes.signing import BusinessKey, IdempotencyKey, Processes, _request_id
+from starter.api.uploads import json_body, json_request_body
 from starter.processes.base import ProcessError, ProcessNotFound, ProcessRuleViolation
 from starter.processes.signing import FailingStep, InvalidQuery, SigningProcesses
+
+# Bodies these routes read themselves (after authenticating), for the OpenAPI components.
+OPENAPI_MODELS: list[type[BaseModel]] = [RedeliverBody, BatchBody]
 
 log = logging.getLogger("docflow.api")
 router = APIRouter(prefix="/v1")
@@ -120,15 +125,17 @@ async def list_signing_processes(
     "`report_dead_lettered`): deliver it again, after fixing the source's endpoint.",
     response_model=UpdateAccepted,
     responses=error_responses(401, 403, 404, 409, 422, 503),
+    openapi_extra=json_request_body("RedeliverBody"),
 )
 async def redeliver(
+    request: Request,
     business_key: BusinessKey,
-    body: RedeliverBody,
     principal: Annotated[Principal, Depends(require(Scope.CORRECT))],
     processes: Processes,
     idempotency_key: IdempotencyKey = None,
 ) -> UpdateAccepted:
     await authorized(processes, business_key, principal, Act.MANAGE)
+    body = await json_body(request, RedeliverBody)  # read only once the caller may act
     accepted = await processes.redeliver(
         business_key,
         principal.subject,
@@ -148,7 +155,7 @@ async def redeliver(
     "(Temporal's activity reset). Use it after fixing the cause (a credential, an endpoint). "
     "Answers the steps that were reset, with their last error.",
     response_model=list[FailingStep],
-    responses=error_responses(401, 403, 404, 503),
+    responses=error_responses(401, 403, 404, 422, 503),
 )
 async def retry_steps_now(
     business_key: BusinessKey,
@@ -177,13 +184,15 @@ async def retry_steps_now(
     "`processes:cancel` for cancel, `processes:correct` otherwise.",
     response_model=BatchResult,
     responses=error_responses(401, 403, 422, 503),
+    openapi_extra=json_request_body("BatchBody"),
 )
 async def batch(
-    body: BatchBody,
+    request: Request,
     principal: Annotated[Principal, Depends(require(Scope.CORRECT, Scope.CANCEL))],
     processes: Processes,
     idempotency_key: IdempotencyKey = None,
 ) -> BatchResult:
+    body = await json_body(request, BatchBody)  # read only once the caller is known
     needed = Scope.CANCEL if body.action == "cancel" else Scope.CORRECT
     if needed.value not in principal.scopes:
         raise InsufficientScope(f"{principal.subject} lacks scope {needed.value}")

@@ -33,6 +33,7 @@ from starter.api.uploads import (
     file_part,
     is_multipart,
     json_body,
+    json_request_body,
     parse_body,
     read_upload,
     store_upload,
@@ -122,17 +123,6 @@ OPENAPI_MODELS: list[type[BaseModel]] = [
     RepairBody,
     CancelBody,
 ]
-
-
-def _json_body(model: str) -> dict[str, Any]:
-    # These routes read their body after authenticating (FastAPI would read a declared body
-    # parameter before running the auth dependency), so the schema is described by hand.
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
-        }
-    }
 
 
 # ------------------------------------------------------------------ helpers
@@ -244,7 +234,7 @@ async def get_signing_process(
     "stage. The process refuses (409) a decision that does not fit its state.",
     response_model=UpdateAccepted,
     responses=error_responses(401, 403, 404, 409, 413, 422, 503),
-    openapi_extra=_json_body("DecisionBody"),
+    openapi_extra=json_request_body("DecisionBody"),
 )
 async def decide(
     request: Request,
@@ -324,7 +314,7 @@ async def submit_new_version(
     "request is cancelled and sent again.",
     response_model=UpdateAccepted,
     responses=error_responses(401, 403, 404, 409, 413, 422, 503),
-    openapi_extra=_json_body("CorrectionBody"),
+    openapi_extra=json_request_body("CorrectionBody"),
 )
 async def correct(
     request: Request,
@@ -355,7 +345,7 @@ async def correct(
     "fixing the cause in Extended ECM, or `abandon` (the process ends failed and is reported).",
     response_model=UpdateAccepted,
     responses=error_responses(401, 403, 404, 409, 413, 422, 503),
-    openapi_extra=_json_body("RepairBody"),
+    openapi_extra=json_request_body("RepairBody"),
 )
 async def repair(
     request: Request,
@@ -384,7 +374,7 @@ async def repair(
     description="Cancels the process and any open signature request; refused once signed.",
     response_model=UpdateAccepted,
     responses=error_responses(401, 403, 404, 409, 413, 422, 503),
-    openapi_extra=_json_body("CancelBody"),
+    openapi_extra=json_request_body("CancelBody"),
 )
 async def cancel(
     request: Request,
