@@ -5,6 +5,7 @@ The long version (`DOCFLOW_CHAOS_SIZE=100`) is what `docflow bench --faults` run
 from __future__ import annotations
 
 import asyncio
+import hmac
 import math
 import os
 import random
@@ -95,6 +96,7 @@ class ChaosLog:
     api_unavailable: Counter[str] = field(default_factory=Counter)
     finished_s: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    replays_answered: int = 0
 
 
 @pytest.fixture(scope="module")
@@ -119,12 +121,19 @@ async def test_batch_survives_worker_kills_a_server_restart_and_vendor_faults(
         api = DocflowApiClient(stack.api_url, CRM_KEY, http=http)
         await put_json(http, f"{stack.core_signature_url}/_control/autopilot", AUTOPILOT)
         await _set_faults(http, stack, VENDOR_FAULTS, CRM_FAULTS)
+        replay = _Replayer(stack, http, log)
         drivers = [
             asyncio.create_task(
                 _drive(api, http, key, key in with_approval, START_SPREAD_S * i / SIZE, log),
                 name=key,
             )
             for i, key in enumerate(keys)
+        ] + [
+            # Forged terminal replays: a correctly hashed "declined" of another time, aimed at
+            # a process whose document is out for signature. Core Signature says otherwise.
+            asyncio.create_task(replay(api, key), name=f"replay-{key}")
+            for i, key in enumerate(keys)
+            if key not in with_approval and i % 3 == 1
         ]
         try:
             await _chaos(stack, rng, log, lambda: _reported(http, stack, batch))
@@ -158,7 +167,9 @@ async def test_batch_survives_worker_kills_a_server_restart_and_vendor_faults(
         if s.state is not SigningState.COMPLETED
     }
     assert not failed, f"not completed: {failed}"
-    # The chaos really happened.
+    # The chaos really happened (and the replays reached the receiver; the completions above
+    # show none of them decided anything).
+    assert log.replays_answered >= 1, log.notes
     assert log.kills >= MIN_KILLS, f"only {log.kills} worker kills"
     assert log.temporal_restarts == 1
     assert faults["core_signature"]["injected"], faults["core_signature"]
@@ -210,6 +221,54 @@ async def test_batch_survives_worker_kills_a_server_restart_and_vendor_faults(
 
 
 # ------------------------------------------------------------------ the batch
+class _Replayer:
+    """Posts a replayed `declined` (valid hash, old event time) for one process's document."""
+
+    def __init__(self, stack: EmbeddedStack, http: httpx.AsyncClient, log: ChaosLog) -> None:
+        settings = stack.settings
+        self.key = settings.secret(settings.core_signature.event_hash_key).encode()
+        self.url = f"{stack.api_url}/webhooks/core-signature"
+        self.http, self.log = http, log
+
+    async def __call__(self, api: DocflowApiClient, business_key: str) -> None:
+        deadline = time.monotonic() + CHAOS_MAX_S
+        document_uuid = None
+        while document_uuid is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            try:
+                document_uuid = (await api.status(business_key)).signature.document_uuid
+            except DocflowApiError as err:
+                if err.status not in (404, 503):
+                    raise
+        if document_uuid is None:
+            self.log.notes.append(f"{business_key}: never had a document to replay against")
+            return
+        event_time = str(int(time.time()) - 2 * 60 * 60)
+        digest = hmac.new(self.key, f"{event_time}declined".encode(), "sha256").hexdigest()
+        body = {
+            "uuid": str(uuid.uuid4()),
+            "status": "ok",
+            "event_type": "declined",
+            "event_time": event_time,
+            "event_hash": digest,
+            "timestamp": "2026-11-29T10:00:00Z",
+            "document": {"uuid": document_uuid, "external_id": f"{business_key}#1"},
+            "signer": {"email": "mallory@example.com", "message": "replayed"},
+        }
+        for _ in range(20):  # like Core Signature: a 500 (Temporal away) is sent again
+            try:
+                response = await self.http.post(self.url, json=body)
+            except httpx.HTTPError:
+                await asyncio.sleep(1)
+                continue
+            if response.status_code == 200:
+                self.log.replays_answered += 1
+                return
+            assert response.status_code in (500, 503), response.text
+            await asyncio.sleep(1)
+        self.log.notes.append(f"{business_key}: the replay was never taken")
+
+
 async def _drive(
     api: DocflowApiClient,
     http: httpx.AsyncClient,
