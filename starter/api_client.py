@@ -55,9 +55,11 @@ class DocflowApiClient:
         """The same connection pool, another caller (e.g. an approver's key)."""
         return DocflowApiClient(self.base_url, api_key, http=self._http)
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def _call(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> Any:
         response = await self._http.request(
-            method, f"{self.base_url}{path}", headers=self._headers, **kwargs
+            method, f"{self.base_url}{path}", headers={**self._headers, **(headers or {})}, **kwargs
         )
         if response.status_code >= 400:
             raise DocflowApiError(response.status_code, _error_message(response))
