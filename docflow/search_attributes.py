@@ -44,6 +44,7 @@ ALL: tuple[SearchAttributeKey[Any], ...] = (
 STEP_RETRYING = "step_retrying"  # a step has been retrying past its expected time
 EXCEPTION_OPEN = "exception_open"  # an exception waits for support (correct, repair, cancel)
 REPORT_DEAD_LETTERED = "report_dead_lettered"  # the source never accepted the status report
+DELIVERY_DEAD_LETTERED = "delivery_dead_lettered"  # a target never accepted a delivered message
 
 # The names `temporal operator search-attribute create --type` and `start-dev` use.
 TYPE_NAMES = {

@@ -397,9 +397,8 @@ def list_processes(
             return await client.list_processes(**filters, limit=limit, cursor=cursor)
 
     page = run_command(go())
-    table = Table("business key", "state", "since", "deadline", "attention", "source")
-    for item in page["items"]:
-        table.add_row(
+    rows = [
+        (
             item["business_key"],
             item.get("state") or "",
             (item.get("since") or "")[:19],
@@ -407,7 +406,17 @@ def list_processes(
             item.get("attention") or "",
             item.get("source_system") or "",
         )
-    console.print(table)
+        for item in page["items"]
+    ]
+    if not console.is_terminal:  # piped (grep, awk, a script): one tab-separated line each
+        for row in rows:
+            print("\t".join(row))
+    else:
+        table = Table("business key", "state", "since", "deadline", "attention", "source")
+        table.columns[0].no_wrap = True  # a key is copied whole into the next command
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
     if page.get("next_cursor"):
         console.print(f"more: --cursor {page['next_cursor']}")
 

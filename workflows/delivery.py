@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import options as notifications
     from activities.source_systems import SourceSystemActivities
     from activities.source_systems import options as source_systems
+    from docflow import search_attributes as sa
     from docflow.models import Notification, NotificationKind, ProcessSummary
     from docflow.models.delivery import DeliveryResult, OutboundMessage, RedeliverRequest
 
@@ -70,7 +71,7 @@ class DeliveryWorkflow:
                 "dead_lettered",
                 "an operator to redeliver (after fixing the target)",
                 until=delivery.redelivery_window,
-                attention=True,
+                attention=sa.DELIVERY_DEAD_LETTERED,
             )
             await best_effort(
                 NotificationActivities.notify,

@@ -98,6 +98,8 @@ async def test_a_dead_letter_is_redelivered_on_request(time_skipping_env, task_q
         status = DeliveryWorkflow.status
         while (await handle.query(status)).state != "dead_lettered":  # noqa: ASYNC110
             await asyncio.sleep(0.05)
+        dead = await handle.query(status)
+        assert dead.attention and dead.attention_reason == "delivery_dead_lettered"
         targets.down = set()  # the target's owner fixed their validation
         await handle.execute_update(
             DeliveryWorkflow.redeliver, RedeliverRequest(actor="ops@example.com")
