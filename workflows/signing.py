@@ -15,7 +15,7 @@ from typing import Literal
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.kit.calls import GaveUp, call
+from workflows.kit.calls import GaveUp, call, watched_phase
 from workflows.kit.delivery import deliver
 from workflows.kit.human_task import ApprovalTask, wait_for_person
 from workflows.kit.lifecycle import ProcessEnded, continue_as_new, history_due, run_story
@@ -84,6 +84,9 @@ CANCEL_ANSWERS = "cancel-answers"
 CANCEL_ANSWER_WITHIN = timedelta(seconds=10)
 # Corrections' new signers pass the routing rules again (older runs accepted them unchecked).
 CORRECTIONS_ROUTED = "corrections-routed"
+# Download, workspace and two uploads normally take seconds; past this the phase is flagged
+# `step_retrying` (one watch for the phase: a timer per call would cost an action each).
+ARCHIVE_EXPECTED = timedelta(minutes=15)
 # Only the signature wait takes unbounded input (callbacks): it continues as new past this.
 HISTORY_BUDGET = 2_000
 Verdict = Literal["resend", "approve", "signed"]
@@ -405,7 +408,12 @@ class SigningWorkflow:
     async def _archive_signed(self) -> None:
         """Fetch, verify and file the signed PDF and its audit trail; repairable on give-up."""
         outcome = await self._repairs.run(
-            self._archive_once,
+            lambda: watched_phase(
+                self._archive_once,
+                expected=ARCHIVE_EXPECTED,
+                summary="archive of the signed document in Extended ECM",
+                record=self._record,
+            ),
             name="archive of the signed document in Extended ECM",
             running=S.ARCHIVING,
             waiting=S.ARCHIVE_EXCEPTION,
@@ -422,7 +430,6 @@ class SigningWorkflow:
             carry.request.created,
             core_signature.TRANSFER,
             summary="Download signed PDF and signing log, verify SHA-256",
-            record=self._record,
         )
         created.signed_by = [s.email for s in signed.signers]
         created.completed_at = signed.completed_at or created.completed_at
@@ -433,7 +440,6 @@ class SigningWorkflow:
             WorkspaceRequest(target=target, route=carry.route),
             content_server.TRANSFER,
             summary=f"Find or create workspace {target.bo_type} {target.bo_id}",
-            record=self._record,
         )
         archive = carry.archive
         archive.workspace_id = workspace.id
@@ -452,7 +458,6 @@ class SigningWorkflow:
                 ),
                 content_server.TRANSFER,
                 summary=f"Upload '{name}' with metadata and retention",
-                record=self._record,
             )
             if suffix == "signed":
                 archive.document_node_id = node.node_id

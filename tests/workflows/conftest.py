@@ -119,6 +119,7 @@ class FakeSystems:
     workspaces: list[WorkspaceRequest] = field(default_factory=list)
     fail_archive: bool = False
     archive_fixed: bool = False
+    archive_unavailable: bool = False  # retryable: the archive phase takes longer than expected
     # Core Signature's own status when asked to confirm a callback; None: the callbacks are
     # genuine (the status is the one the claimed event leads to, and the event is listed).
     vendor_status: str | None = None
@@ -214,6 +215,8 @@ class FakeSystems:
     async def archive(self, request: ArchiveDocumentInput) -> ArchivedNode:
         if self.fail_archive and not self.archive_fixed:
             raise ApplicationError("category 9001 not found", non_retryable=True)
+        if self.archive_unavailable:
+            raise ApplicationError("Content Server answered 503", type="Unavailable")
         self.archived.append(request)
         return ArchivedNode(node_id=5000 + len(self.archived), created=True)
 

@@ -173,3 +173,33 @@ async def test_temporal_cancel_of_an_archive_exception_abandons_it(harness: Harn
     assert result.state is SigningState.FAILED
     assert result.outcome_reason == "archiving abandoned: cancelled in Temporal"
     assert harness.systems.reports[-1].outcome is ReportOutcome.FAILED
+
+
+async def test_an_archive_retrying_past_its_expected_time_asks_for_attention(
+    harness: Harness,
+) -> None:
+    """One watch for the archive phase (not one timer per call): past ARCHIVE_EXPECTED the
+    process is flagged `step_retrying` for operators, and the flag clears when it goes on."""
+    from workflows.signing import ARCHIVE_EXPECTED
+
+    process = signing_input(stages=[])
+    key = process.request.business_key
+    harness.systems.archive_unavailable = True
+    handle = await harness.start(process)
+    await wait_for(handle, in_state(SigningState.AWAITING_SIGNATURE))
+    await handle.signal(SigningWorkflow.signature_event, event(key, SignatureEventType.SIGNED))
+    await wait_for(handle, in_state(SigningState.ARCHIVING))
+    await harness.env.sleep(ARCHIVE_EXPECTED + timedelta(minutes=1))
+    status = await wait_for(handle, lambda s: s.attention)
+    assert status.attention_reason == "step_retrying"
+    assert status.state is SigningState.ARCHIVING
+
+    harness.systems.archive_unavailable = False
+    result = await handle.result()
+    assert result.state is SigningState.COMPLETED and not result.attention
+    history = await handle.fetch_history()
+    timers = [e for e in history.events if e.HasField("timer_started_event_attributes")]
+    summaries = [
+        t.user_metadata.summary.data.decode() for t in timers if t.HasField("user_metadata")
+    ]
+    assert sum("archive" in s for s in summaries) == 1, summaries  # one watch for the phase

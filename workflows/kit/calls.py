@@ -19,6 +19,7 @@ Rules:
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -125,6 +126,31 @@ async def _watched(
         record.step_retrying(summary)
     try:
         return await handle
+    finally:
+        record.step_retrying(None)
+
+
+async def watched_phase(
+    step: Callable[[], Awaitable[T]],
+    *,
+    expected: timedelta,
+    summary: str,
+    record: ProcessRecord,
+) -> T:
+    """Run a multi-call step (its calls unwatched) under one expected-time watch: past it,
+    `step_retrying` is raised until the step ends. One timer for the phase, not one per call:
+    each timer is a billed action."""
+    if not record.operator_attributes():
+        return await step()
+    task = asyncio.ensure_future(step())  # deterministic: the workflow's own event loop
+    try:
+        await workflow.wait_condition(
+            task.done, timeout=expected, timeout_summary=f"expected time of: {summary}"
+        )
+    except builtins.TimeoutError:  # (TimeoutError here is Temporal's)
+        record.step_retrying(summary)
+    try:
+        return await task
     finally:
         record.step_retrying(None)
 
