@@ -96,18 +96,7 @@ async def stack(
         sender = WebhookSender(http, settings.secret(settings.notifications.webhook_secret))
         notify = NotificationActivities(sender, settings).notify
         systems = Systems(document)
-        activities = [
-            systems.validate,
-            systems.create,
-            systems.cancel,
-            systems.poll,
-            systems.confirm,
-            systems.fetch,
-            systems.workspace,
-            systems.archive,
-            systems.report,
-            notify,
-        ]
+        activities = systems.activities(notify=notify)
         client = dev_server_env.client
         app = create_app(settings, client, store)
         server = uvicorn.Server(

@@ -58,18 +58,7 @@ async def ops_api(
     store = LocalDocumentStore(settings.documents.root)
     document = await store.put(PDF, filename="msa.pdf", content_type="application/pdf")
     systems = Systems(document)
-    activities = [
-        systems.validate,
-        systems.create,
-        systems.cancel,
-        systems.poll,
-        systems.confirm,
-        systems.fetch,
-        systems.workspace,
-        systems.archive,
-        systems.report,
-        systems.notify,
-    ]
+    activities = systems.activities()
     client = dev_server_env.client
     async with Worker(
         client, task_queue=task_queue, workflows=[SigningWorkflow], activities=activities

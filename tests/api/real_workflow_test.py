@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -127,6 +128,21 @@ class Systems:
     async def notify(self, notification: Notification) -> None:
         return None
 
+    def activities(self, *, notify: Callable[..., Awaitable[None]] | None = None) -> list[Any]:
+        """Every stand-in under its real name (`notify`: the real notification activity)."""
+        return [
+            self.validate,
+            self.create,
+            self.cancel,
+            self.poll,
+            self.confirm,
+            self.fetch,
+            self.workspace,
+            self.archive,
+            self.report,
+            notify or self.notify,
+        ]
+
 
 @pytest.fixture
 async def real_api(
@@ -136,18 +152,7 @@ async def real_api(
     store = LocalDocumentStore(settings.documents.root)
     document = await store.put(PDF, filename="msa.pdf", content_type="application/pdf")
     systems = Systems(document)
-    activities = [
-        systems.validate,
-        systems.create,
-        systems.cancel,
-        systems.poll,
-        systems.confirm,
-        systems.fetch,
-        systems.workspace,
-        systems.archive,
-        systems.report,
-        systems.notify,
-    ]
+    activities = systems.activities()
     client = dev_server_env.client
     async with Worker(
         client, task_queue=task_queue, workflows=[SigningWorkflow], activities=activities
