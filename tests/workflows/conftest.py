@@ -110,6 +110,7 @@ class FakeSystems:
     polled_status: str = "se"
     polls: int = 0
     status_at_cancel: str | None = None  # the vendor's status when a cancel arrives
+    cancel_unavailable: bool = False  # Core Signature answers the cancel with 503s (retried)
     fail_create: str | None = None  # a non-retryable refusal of create
     fail_poll: str | None = None  # a non-retryable refusal of the status poll
     notify_down: bool = False
@@ -130,6 +131,7 @@ class FakeSystems:
         default_factory=lambda: ValidationResult(accepted=True)
     )
     correction_checks: list[CorrectionCheck] = field(default_factory=list)
+    correction_check_fails: bool = False
     confirmations: list[SignatureEventClaim] = field(default_factory=list)
 
     @activity.defn(name="validate_signing_request")
@@ -139,6 +141,8 @@ class FakeSystems:
     @activity.defn(name="validate_signature_correction")
     async def validate_correction(self, check: CorrectionCheck) -> ValidationResult:
         self.correction_checks.append(check)
+        if self.correction_check_fails:
+            raise ApplicationError("routing rules bundle is invalid", non_retryable=True)
         return self.correction_result
 
     @activity.defn(name="create_signature_request")
@@ -154,6 +158,8 @@ class FakeSystems:
 
     @activity.defn(name="cancel_signature_request")
     async def cancel(self, ref: SignatureRequestCreated) -> SignatureDocumentStatus:
+        if self.cancel_unavailable:
+            raise ApplicationError("Core Signature answered 503", type="Unavailable")
         known = self.truth.get(ref.document_uuid)
         if known is not None and known.status in STATUS_TO_EVENT:
             return SignatureDocumentStatus(document_uuid=ref.document_uuid, status=known.status)

@@ -164,6 +164,16 @@ async def test_a_correction_goes_through_the_routing_rules_again(harness: Harnes
         event(key, SignatureEventType.SIGNER_EMAIL_BOUNCED, signer=SIGNER),
     )
     await wait_for(handle, in_state(SigningState.SIGNATURE_EXCEPTION))
+    # The check itself gives up: the correction is refused with why, nothing is resent.
+    harness.systems.correction_check_fails = True
+    with pytest.raises(WorkflowUpdateFailedError) as unchecked:
+        await handle.execute_update(
+            SigningWorkflow.correct_signature,
+            SignatureCorrection(actor="ops@example.com", signers=[Signer(email="a@acme.example")]),
+        )
+    assert "could not be checked" in str(unchecked.value.cause)
+    harness.systems.correction_check_fails = False
+
     harness.systems.correction_result = ValidationResult(
         accepted=False, reasons=["signer x@outside.example is outside the allowed domains"]
     )
@@ -187,3 +197,22 @@ async def test_a_correction_goes_through_the_routing_rules_again(harness: Harnes
     )
     await wait_for(handle, lambda s: s.signature.cycle == 2)
     assert [s.email for s in harness.systems.created[-1].signers] == ["sam@acme.example.com"]
+
+
+async def test_a_cancel_core_signature_cannot_answer_yet_is_answered_cancelling(
+    harness: Harness,
+) -> None:
+    """The caller is not held while Core Signature is down: after CANCEL_ANSWER_WITHIN the
+    answer says the cancel is under way; it completes once Core Signature answers."""
+    process = signing_input(stages=[])
+    handle = await harness.start(process)
+    await wait_for(handle, in_state(SigningState.AWAITING_SIGNATURE))
+    harness.systems.cancel_unavailable = True
+    answer = await handle.execute_update(
+        SigningWorkflow.cancel, CancelRequest(actor="app:crm", reason="deal lost")
+    )
+    assert answer.detail.startswith("cancelling: waiting for Core Signature")
+    harness.systems.cancel_unavailable = False
+    result = await handle.result()
+    assert result.state is SigningState.CANCELLED
+    assert harness.systems.reports[-1].outcome is ReportOutcome.CANCELLED
