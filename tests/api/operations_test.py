@@ -11,19 +11,15 @@ from typing import Any
 import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from docflow import search_attributes as sa
-from docflow.docstore import LocalDocumentStore
 from docflow.models import SigningState, SourceRecord
 from docflow.settings import ApiKeyConfig
-from starter.api import create_app
 from starter.api.access import literal, may_see, visibility_clause
 from starter.api.auth import Principal
 from tests.api.conftest import make_settings
-from tests.api.real_workflow_test import Systems
-from tests.api.support import PDF, callback, new_key, signing_request, wait_until, workflow
-from workflows.signing import SigningWorkflow
+from tests.api.real_workflow_test import Systems, serve_real_workflow
+from tests.api.support import callback, new_key, signing_request, wait_until, workflow
 
 KEYS = {
     "sfdc": ("app:crm", ["processes:start", "processes:read", "processes:cancel"], ["SFDC"]),
@@ -55,18 +51,8 @@ async def ops_api(
             ],
         }
     )
-    store = LocalDocumentStore(settings.documents.root)
-    document = await store.put(PDF, filename="msa.pdf", content_type="application/pdf")
-    systems = Systems(document)
-    activities = systems.activities()
-    client = dev_server_env.client
-    async with Worker(
-        client, task_queue=task_queue, workflows=[SigningWorkflow], activities=activities
-    ):
-        app = create_app(settings, client, store)
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://docflow.test") as api:
-            yield api, systems, document
+    async with serve_real_workflow(dev_server_env.client, settings) as served:
+        yield served
 
 
 async def listed(api: httpx.AsyncClient, who: str, expect: int, **params: Any) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -35,6 +37,7 @@ from docflow.models import (
     WorkspaceRef,
     WorkspaceRequest,
 )
+from docflow.settings import Settings
 from starter.api import create_app
 from tests.api.conftest import auth, make_settings
 from tests.api.support import (
@@ -144,23 +147,33 @@ class Systems:
         ]
 
 
-@pytest.fixture
-async def real_api(
-    dev_server_env: WorkflowEnvironment, tmp_path: Path, task_queue: str
+@contextlib.asynccontextmanager
+async def serve_real_workflow(
+    client: Client, settings: Settings
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Systems, DocumentRef]]:
-    settings = make_settings(tmp_path, task_queue)
+    """The API in front of the real SigningWorkflow (stand-in systems) on `client`'s server."""
     store = LocalDocumentStore(settings.documents.root)
     document = await store.put(PDF, filename="msa.pdf", content_type="application/pdf")
     systems = Systems(document)
-    activities = systems.activities()
-    client = dev_server_env.client
     async with Worker(
-        client, task_queue=task_queue, workflows=[SigningWorkflow], activities=activities
+        client,
+        task_queue=settings.temporal.task_queue,
+        workflows=[SigningWorkflow],
+        activities=systems.activities(),
     ):
         app = create_app(settings, client, store)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://docflow.test") as api:
             yield api, systems, document
+
+
+@pytest.fixture
+async def real_api(
+    dev_server_env: WorkflowEnvironment, tmp_path: Path, task_queue: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, Systems, DocumentRef]]:
+    settings = make_settings(tmp_path, task_queue)
+    async with serve_real_workflow(dev_server_env.client, settings) as served:
+        yield served
 
 
 async def test_start_decide_and_signed_callback_complete_the_real_workflow(
