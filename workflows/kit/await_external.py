@@ -41,6 +41,10 @@ async def await_outcome(
     summary: str,
 ) -> T | None:
     """None when `ready()` became true (callbacks won); the poll's answer otherwise."""
+    if ready():
+        # Already decided (events arrived while the caller was busy): start no timer or poll
+        # only to cancel it again in the same task.
+        return None
     if first_poll_after > timedelta(0):
         try:
             await workflow.wait_condition(

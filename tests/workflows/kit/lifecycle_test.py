@@ -51,6 +51,9 @@ class WaitWorkflow:
 
     @workflow.run
     async def run(self, ref: str) -> str:
+        if ref == "already-decided":  # an event came in before the wait began
+            self.callback = "signed"
+
         async def story() -> None:
             polled = await await_outcome(
                 lambda: self.callback is not None,
@@ -118,3 +121,18 @@ async def test_temporal_cancellation_runs_the_business_cancel(time_skipping_env,
 
     assert await run_with(time_skipping_env, task_queue, vendor, act) == "cancelled and withdrawn"
     assert vendor.withdrawn == ["doc-1"]
+
+
+async def test_a_wait_already_decided_starts_no_timer_and_no_poll(time_skipping_env, task_queue):
+    vendor = Vendor()
+    client: Client = time_skipping_env.client
+    async with kit_worker(client, task_queue, [WaitWorkflow], [vendor.poll, vendor.withdraw]):
+        handle = await client.start_workflow(
+            WaitWorkflow.run, "already-decided", id=f"wait-{task_queue}", task_queue=task_queue
+        )
+        assert await handle.result() == "callback signed"
+    history = await handle.fetch_history()
+    kinds = {e.WhichOneof("attributes") for e in history.events}
+    assert "timer_started_event_attributes" not in kinds
+    assert "activity_task_scheduled_event_attributes" not in kinds
+    assert vendor.polls == 0
