@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from docflow.config.concern import ConcernFile, Concerns
 from docflow.config.routing import RoutingRules
 from docflow.config.source_systems import SourceSystems
+from docflow.config.workspaces import CaseSources, WorkspaceMappings
 from docflow.secrets import SecretResolutionError, resolve_secret
 from docflow.settings import (
     LENIENT_PROFILES,
@@ -46,6 +47,8 @@ class Concern:
 CONCERNS: tuple[Concern, ...] = (
     Concern("signing-routing.json", RoutingRules),
     Concern("source-systems.json", SourceSystems),
+    Concern("workspaces.json", WorkspaceMappings),
+    Concern("case-sources.json", CaseSources),
 )
 
 C = TypeVar("C", bound=ConcernFile)

@@ -34,6 +34,11 @@ class SourceSystem(BaseModel):
     description: str = ""
     status_endpoint: str = Field(description="Where status reports are POSTed (Standard Webhooks).")
     webhook_secret: SecretRef = Field(description="Signs the reports; `whsec_...` secret.")
+    event_secret: SecretRef | None = Field(
+        default=None,
+        description="Verifies the business-object events it sends (Standard Webhooks, "
+        "`whsec_...`); None: docflow takes no events from it.",
+    )
     allowed_hosts: list[str] = Field(
         min_length=1, description="The only hosts reports may go to (endpoint and overrides)."
     )

@@ -9,6 +9,7 @@ import hmac
 import math
 import os
 import random
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -160,7 +162,9 @@ async def test_batch_survives_worker_kills_a_server_restart_and_vendor_faults(
         key: f"{final[key].state.value if key in final else '(no answer)'}; pending: {pending[key]}"
         for key in unfinished
     }
-    assert not stuck, f"not ended {SETTLE_S:.0f} s after the chaos: {stuck}"
+    if stuck:
+        kept = await _keep_histories(stack.client, unfinished)
+        pytest.fail(f"not ended {SETTLE_S:.0f} s after the chaos: {stuck}; histories in {kept}")
     failed = {
         key: f"{s.state.value}: {s.outcome_reason}"
         for key, s in final.items()
@@ -452,6 +456,20 @@ async def _pending_activities(client: Client, keys: list[str]) -> dict[str, list
             for a in described.raw_description.pending_activities
         ]
     return found
+
+
+async def _keep_histories(client: Client, keys: list[str]) -> str:
+    """Write the histories of unfinished processes where they outlive the test (replayable
+    with `temporalio.worker.Replayer`, or the Web UI's import)."""
+    kept = Path(os.environ.get("DOCFLOW_CHAOS_KEEP") or tempfile.mkdtemp(prefix="chaos-"))
+    histories = {
+        key: (await client.get_workflow_handle(signing_workflow_id(key)).fetch_history()).to_json()
+        for key in keys
+    }
+    kept.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a test's last words
+    for key, history in histories.items():
+        (kept / f"{key}.json").write_text(history)
+    return str(kept)
 
 
 def _summary(
