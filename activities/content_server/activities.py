@@ -12,6 +12,15 @@ from activities.http.error_mapping import external_call
 from activities.http.errors import AlreadyExistsError
 from docflow.docstore import DocumentStore
 from docflow.models import ArchivedNode, ArchiveDocumentInput, WorkspaceRef, WorkspaceRequest
+from docflow.models.workspaces import (
+    CloseWorkspaceInput,
+    FiledDocument,
+    FileDocumentInput,
+    FileDocumentsInput,
+    MetadataUpdate,
+    ProvisionedWorkspace,
+    WorkspacePlan,
+)
 from docflow.settings import Settings
 
 
@@ -125,6 +134,35 @@ class ContentServerActivities:
             request.rm_classification_id,
         )
         return ArchivedNode(node_id=node.id, created=True)
+
+    # ------------------------------------------------ business workspaces (issue 8)
+    @activity.defn(name="provision_workspace")
+    async def provision_workspace(self, plan: WorkspacePlan) -> ProvisionedWorkspace:
+        """Look up by business object (expanded view) → create from the template → on failure
+        look up again; adopt a bound one, bind an unbound one of that name; members, role
+        permissions and retention applied idempotently. Unknown members: non-retryable
+        `UnknownMembers` before anything is created."""
+        raise NotImplementedError("provision_workspace")
+
+    @activity.defn(name="update_workspace_metadata")
+    async def update_workspace_metadata(self, update: MetadataUpdate) -> None:
+        """Set the workspace's category values (the newest source version's)."""
+        raise NotImplementedError("update_workspace_metadata")
+
+    @activity.defn(name="file_document")
+    async def file_document(self, request: FileDocumentInput) -> FiledDocument:
+        """A new node, a new version when the bytes differ, nothing when they are the same."""
+        raise NotImplementedError("file_document")
+
+    @activity.defn(name="file_documents")
+    async def file_documents(self, batch: FileDocumentsInput) -> list[FiledDocument]:
+        """`file_document` for a batch (case assembly), optionally deduplicated by SHA-256."""
+        raise NotImplementedError("file_documents")
+
+    @activity.defn(name="close_workspace")
+    async def close_workspace(self, request: CloseWorkspaceInput) -> None:
+        """Close per policy: status value, closing classification; content is never deleted."""
+        raise NotImplementedError("close_workspace")
 
     async def _classify(self, node_id: int, class_id: int | None) -> None:
         """Apply the records-management classification; applying it twice changes nothing."""

@@ -283,17 +283,21 @@ class ListCaseItems(BaseModel):
     cursor: str | None = None
 
 
-class FileCaseItems(BaseModel):
+class FetchCaseItems(BaseModel):
+    """Copy a batch of a source's items into the document store (bytes never enter history)."""
+
     source: str
     case_reference: str
-    workspace_id: int
-    folder: str
     items: list[CaseItem] = Field(max_length=CASE_BATCH)
 
 
-class FiledBatch(BaseModel):
-    filed: int = 0
-    duplicates: int = 0
+class FileDocumentsInput(BaseModel):
+    """File a batch into one workspace; with `dedupe_sha256`, bytes already filed in the
+    target folder under another name are not filed again (outcome "unchanged")."""
+
+    workspace_id: int
+    items: list[FileDocumentInput] = Field(max_length=CASE_BATCH)
+    dedupe_sha256: bool = False
 
 
 class CaseRequest(BaseModel):
