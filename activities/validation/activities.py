@@ -9,8 +9,10 @@ from temporalio.exceptions import ApplicationError
 from docflow.config.bundle import Bundle, BundleError, BundleReader
 from docflow.config.routing import RoutingRules, decide_route
 from docflow.config.source_systems import SourceSystems
+from docflow.config.workspaces import WorkspaceMappings, plan_workspace
 from docflow.docstore import DocumentIntegrityError, DocumentNotFoundError, DocumentStore
 from docflow.models import CorrectionCheck, SigningProcessInput, ValidationResult
+from docflow.models.workspaces import PlanRequest, PlanResult
 from docflow.settings import Settings
 
 
@@ -63,6 +65,25 @@ class ValidationActivities:
         return ValidationResult(
             accepted=not reasons, reasons=reasons, config_version=bundle.version
         )
+
+    @activity.defn(name="plan_workspace")
+    async def plan_workspace(self, request: PlanRequest) -> PlanResult:
+        """What this environment's workspace mapping makes of a business object's fields (or
+        every reason it cannot); the plan carries the bundle version it came from."""
+        bundle = await self._bundle()
+        result = plan_workspace(
+            bundle.get(WorkspaceMappings),
+            request,
+            config_version=bundle.version,
+            portal_type=request.portal_type,
+        )
+        activity.logger.info(
+            "planned the workspace of %s (bundle %s): %s",
+            request.object.key,
+            bundle.version,
+            "accepted" if result.accepted else "refused: " + "; ".join(result.reasons),
+        )
+        return result
 
     async def _bundle(self) -> Bundle:
         """The bundle, reloaded when a file changes. A missing or invalid bundle is a

@@ -247,6 +247,7 @@ def plan_workspace(
         return PlanResult(accepted=False, reasons=reasons)
     status = data.get(mapping.status_field)
     closing = mapping.closing
+    report_to = mapping.report_to or obj.ext_system_id
     return PlanResult(
         accepted=True,
         plan=WorkspacePlan(
@@ -256,7 +257,7 @@ def plan_workspace(
             template_id=mapping.template_id,
             parent_id=mapping.parent_id,
             category_id=mapping.category_id,
-            category_values=category_values(mapping, data),
+            category_values=category_values(mapping.attributes, data),
             roles=roles,
             rm_classification_id=mapping.rm_classification_id,
             team=list(mapping.team),
@@ -268,17 +269,27 @@ def plan_workspace(
                 else None
             ),
             config_version=config_version,
+            attributes=dict(mapping.attributes),
+            status_field=mapping.status_field,
+            closing_statuses=list(closing.statuses) if closing else [],
+            closing_rm_classification_id=closing.rm_classification_id if closing else None,
+            folders=dict(mapping.folders),
+            document_category_id=mapping.document_category_id or mapping.category_id,
+            document_attributes=dict(mapping.document_attributes),
+            milestone_statuses={k.value: v for k, v in mapping.milestone_statuses.items()},
+            report_to=None if report_to == "none" else report_to,
         ),
     )
 
 
 def category_values(
-    mapping: WorkspaceTypeMapping, data: Mapping[str, FieldValue]
+    attributes: Mapping[str, int], data: Mapping[str, FieldValue]
 ) -> dict[str, str]:
-    """Category attribute id -> value for the mapped fields the source sent."""
+    """Category attribute id -> value for the mapped fields the source sent (pure: workflows
+    call it for every change)."""
     return {
         str(attr): "" if data[field] is None else str(data[field])
-        for field, attr in mapping.attributes.items()
+        for field, attr in attributes.items()
         if field in data
     }
 

@@ -152,6 +152,7 @@ class NotificationKind(StrEnum):
     APPROVAL_REMINDER = "approval_reminder"
     APPROVAL_ESCALATED = "approval_escalated"
     SIGNATURE_EXCEPTION = "signature_exception"
+    WORKSPACE_MILESTONE = "workspace_milestone"
 
 
 class ApprovalActionFacts(BaseModel):

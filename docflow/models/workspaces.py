@@ -132,6 +132,20 @@ class WorkspacePlan(BaseModel):
     closed_value: str = "Closed"
     status_attribute: str | None = Field(default=None, description="Attribute id of the status.")
     config_version: str = ""
+    # The rest of the mapping, so the workflow maps later changes without another lookup
+    # (a new run — continue-as-new — plans again and so picks up a changed mapping).
+    attributes: dict[str, int] = Field(default_factory=dict, description="Field -> attribute.")
+    status_field: str = "status"
+    closing_statuses: list[str] = Field(default_factory=list)
+    closing_rm_classification_id: int | None = None
+    folders: dict[str, str] = Field(default_factory=dict, description="Document type -> folder.")
+    document_category_id: int | None = None
+    document_attributes: dict[str, int] = Field(default_factory=dict)
+    milestone_statuses: dict[str, str] = Field(default_factory=dict)
+    report_to: str | None = Field(default=None, description="Told of milestones; None: nobody.")
+
+    def folder_for(self, document_type: str) -> str | None:
+        return self.folders.get(document_type, self.folders.get("*"))
 
 
 class PlanResult(BaseModel):
@@ -144,6 +158,7 @@ class PlanRequest(BaseModel):
     object: BusinessObjectRef
     data: dict[str, FieldValue] = Field(default_factory=dict)
     members: list[RoleMembers] = Field(default_factory=list, description="Asked by a portal.")
+    portal_type: str | None = Field(default=None, description="A portal request's type.")
 
 
 class ProvisionedWorkspace(BaseModel):
