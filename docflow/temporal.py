@@ -22,3 +22,11 @@ async def connect(profile: str | None = None, **overrides: Any) -> Client:
     config.update(overrides)
     config["data_converter"] = pydantic_data_converter
     return await Client.connect(**config)
+
+
+BUSINESS_OBJECT_WORKFLOW_ID_PREFIX = "bo:"
+
+
+def business_object_workflow_id(ext_system_id: str, bo_type: str, bo_id: str) -> str:
+    """The one long-lived workflow of a business object (its workspace's binding key)."""
+    return f"{BUSINESS_OBJECT_WORKFLOW_ID_PREFIX}{ext_system_id}:{bo_type}:{bo_id}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -234,6 +234,22 @@ class PortalWorkspaceRequest(BaseModel):
     requested_by: Name = "portal"
 
 
+class OutboundReference(BaseModel):
+    """A write-back to the object's source system (Standard Webhooks message)."""
+
+    event_type: str = Field(examples=["workspace.milestone"])
+    key: str = Field(description="Idempotency key: the receiver applies it once.")
+    payload: dict[str, Any]
+
+
+class ProvisionAnswer(BaseModel):
+    """The answer to a portal's workspace request."""
+
+    accepted: bool
+    reasons: list[str] = Field(default_factory=list)
+    workspace: ProvisionedWorkspace | None = None
+
+
 class WorkspaceCarry(BaseModel):
     """Everything a business object's workflow hands to its next run."""
 
@@ -243,6 +259,12 @@ class WorkspaceCarry(BaseModel):
     requests: RequestLedgerState = Field(default_factory=RequestLedgerState)
     plan: WorkspacePlan | None = None
     workspace: ProvisionedWorkspace | None = None
+    pending: BusinessObjectEvent | None = Field(
+        default=None, description="The newest event not applied yet (it supersedes older ones)."
+    )
+    references: list[OutboundReference] = Field(
+        default_factory=list, description="Write-backs to the source not started yet."
+    )
     applied_version: int = -1
     applied: int = Field(default=0, description="Changes applied to the workspace.")
     ignored: int = Field(default=0, description="Duplicate or stale events ignored.")
@@ -254,6 +276,9 @@ class BusinessObjectInput(BaseModel):
     object: BusinessObjectRef
     environment: str = "dev"
     started_by: str = "system"
+    history_budget: int = Field(
+        default=5_000, ge=100, description="Events per run before it continues as new."
+    )
     resume: WorkspaceCarry | None = None
 
 
