@@ -25,12 +25,14 @@ from docflow.settings import Settings
 from docflow.temporal import connect
 from workflows.delivery import DeliveryWorkflow
 from workflows.signing import SigningWorkflow
+from workflows.workspace import BusinessObjectWorkflow
 
 logger = logging.getLogger("docflow.worker")
 
 # The processes a worker runs, with the children they start (the composition root).
 PROCESSES: dict[str, list[type]] = {
     "signing": [SigningWorkflow, DeliveryWorkflow],
+    "workspaces": [BusinessObjectWorkflow, DeliveryWorkflow],
 }
 
 

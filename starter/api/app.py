@@ -27,9 +27,9 @@ from starter.api.errors import (
     body_too_large,
     install_error_handlers,
 )
-from starter.api.receivers import core_signature
+from starter.api.receivers import business_objects, core_signature
 from starter.api.receivers.core_signature import MAX_CALLBACK_BYTES
-from starter.api.routes import actions, documents, health, operations, signing
+from starter.api.routes import actions, documents, health, operations, signing, workspaces
 
 log = logging.getLogger("docflow.api")
 
@@ -44,6 +44,11 @@ TAGS = [
     {
         "name": "operations",
         "description": "Operators: list with filters, repair many processes in one call.",
+    },
+    {
+        "name": "workspaces",
+        "description": "Business workspaces: portal requests, documents filed for business "
+        "objects, the sync process of each object.",
     },
     {"name": "documents", "description": "Upload documents into the document store."},
     {"name": "webhooks", "description": "Callbacks from external systems (signed, verified)."},
@@ -130,7 +135,8 @@ def body_limit(settings: Settings) -> Callable[[Scope], int]:
 
 def _takes_uploads(path: str) -> bool:
     return path in ("/v1/documents", "/v1/signing-processes") or (
-        path.startswith("/v1/signing-processes/") and path.endswith("/versions")
+        path.startswith(("/v1/signing-processes/", "/v1/business-objects/"))
+        and path.endswith(("/versions", "/documents"))
     )
 
 
@@ -157,10 +163,14 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(operations.router)
     app.include_router(signing.router)
     app.include_router(core_signature.router)
+    app.include_router(workspaces.router)
+    app.include_router(business_objects.router)
     app.include_router(health.router)
     app.include_router(actions.router)
-    bodies = [*signing.OPENAPI_MODELS, *operations.OPENAPI_MODELS]
-    _document_extra_models(app, [*bodies, *core_signature.OPENAPI_MODELS])
+    bodies = [*signing.OPENAPI_MODELS, *operations.OPENAPI_MODELS, *workspaces.OPENAPI_MODELS]
+    _document_extra_models(
+        app, [*bodies, *core_signature.OPENAPI_MODELS, *business_objects.OPENAPI_MODELS]
+    )
     document_operations(app, body_models=bodies)
     return app
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from fastapi import Request
 from temporalio.client import Client
 
+from docflow.config.bundle import BundleReader
 from docflow.docstore import DocumentStore
 from docflow.settings import Settings
 from starter.api.auth import Authenticator
 from starter.processes.base import TemporalUnavailable
 from starter.processes.signing import SigningProcesses
+from starter.processes.workspaces import BusinessObjects
 
 TemporalSource = Client | Callable[[], Awaitable[Client]]
 
@@ -53,10 +56,23 @@ class ApiContext:
     async def processes(self) -> SigningProcesses:
         return SigningProcesses(await self.temporal.client(), self.settings, self.store)
 
+    async def business_objects(self) -> BusinessObjects:
+        return BusinessObjects(await self.temporal.client(), self.settings, self.store, self.config)
+
+    @cached_property
+    def config(self) -> BundleReader:
+        """This environment's bundle (workspace mappings, source systems), as activities see it."""
+        return BundleReader(self.settings.profile, self.settings.config_dir)
+
 
 def api_context(request: Request) -> ApiContext:
     context: ApiContext = request.app.state.docflow
     return context
+
+
+async def business_objects(request: Request) -> BusinessObjects:
+    """Dependency: the workspace processes (503 if Temporal is down)."""
+    return await api_context(request).business_objects()
 
 
 async def signing_processes(request: Request) -> SigningProcesses:
