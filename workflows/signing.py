@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Literal
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, FailureError
 
 from workflows.kit.calls import GaveUp, call, watched_phase
 from workflows.kit.delivery import deliver
@@ -66,7 +66,9 @@ with workflow.unsafe.imports_passed_through():
         SignatureEventType,
     )
     from docflow.models.status import TERMINAL_STATES
+    from docflow.models.workspaces import FiledDocument, MilestoneKind, WorkspaceMilestone
     from docflow.repairs import describe_repairs, signing_repairs
+    from docflow.temporal import business_object_workflow_id
 
 S = SigningState
 # States operators filter on (DocflowStatus); passing states last seconds and are not indexed.
@@ -92,6 +94,14 @@ HISTORY_BUDGET = 2_000
 Verdict = Literal["resend", "approve", "signed"]
 # A dead-lettered status report waits for an operator's `redeliver` (runs before it ended).
 REDELIVER_PATCH = "signing.report-redeliver"
+# The business object's workspace process hears of the outcome (status and the signed
+# document's reference back to the source record, the team told); older runs did not.
+WORKSPACE_MILESTONES = "workspace-milestones"
+MILESTONE_OF = {
+    S.COMPLETED: MilestoneKind.SIGNED,
+    S.REJECTED: MilestoneKind.REJECTED,
+    S.DECLINED: MilestoneKind.REJECTED,
+}
 
 
 @workflow.defn(name="SigningWorkflow")
@@ -461,6 +471,8 @@ class SigningWorkflow:
             )
             if suffix == "signed":
                 archive.document_node_id = node.node_id
+                archive.document_link, archive.document_name = node.link, name
+                archive.document_version = node.version
             else:
                 archive.audit_trail_node_id = node.node_id
         self._record.record(
@@ -474,6 +486,8 @@ class SigningWorkflow:
         if self._cancel is not None and state is not S.CANCELLED:
             self._refuse_cancel(f"the process ended {state.value} first")
         record.data.outcome_reason, self._ending = reason, (state, reason)
+        if state in MILESTONE_OF and workflow.patched(WORKSPACE_MILESTONES):
+            await self._tell_workspace(MILESTONE_OF[state], reason)
         record.set_state(S.REPORTING, "the source system to accept the status report")
         signed = self._signed
         key = f"{request.business_key}:{state.value}"
@@ -508,6 +522,44 @@ class SigningWorkflow:
         )
         record.record("finished", "system", f"{state.value}: {reason}")
         raise ProcessEnded
+
+    async def _tell_workspace(self, kind: MilestoneKind, reason: str) -> None:
+        """Signal the workspace process of the business object the document belongs to; a
+        workspace docflow does not sync (no such process) is recorded, nothing more."""
+        target, archive = self._request.workspace, self._carry.archive
+        signed = self._signed
+        document = (
+            FiledDocument(
+                node_id=archive.document_node_id,
+                version=archive.document_version,
+                name=archive.document_name,
+                folder_id=archive.workspace_id or 0,
+                link=archive.document_link,
+                sha256=signed.signed_pdf.sha256,
+                outcome="created",
+            )
+            if kind is MilestoneKind.SIGNED and archive.document_node_id and signed
+            else None
+        )
+        milestone = WorkspaceMilestone(
+            milestone_id=f"{self._request.business_key}:{kind.value}",
+            kind=kind,
+            occurred_at=workflow.now(),
+            detail=reason,
+            business_key=self._request.business_key,
+            document=document,
+        )
+        workflow_id = business_object_workflow_id(
+            target.ext_system_id, target.bo_type, target.bo_id
+        )
+        try:
+            await workflow.get_external_workflow_handle(workflow_id).signal(
+                "workspace_milestone", milestone
+            )
+        except FailureError as exc:  # no workspace process: nothing to tell
+            self._record.record("workspace_not_told", "system", f"{workflow_id}: {exc}")
+            return
+        self._record.record("workspace_told", "system", f"{kind.value} to {workflow_id}")
 
     async def _report(self, report: SourceReport) -> DeliveryResult:
         """Deliver the status report on the source's schedule; a give-up is a dead letter."""

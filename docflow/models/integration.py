@@ -118,6 +118,8 @@ class ArchiveDocumentInput(BaseModel):
 class ArchivedNode(BaseModel):
     node_id: int
     created: bool
+    link: str = Field(default="", description="Where a user opens it (Content Server's UI).")
+    version: int = Field(default=1, description="Its current version number.")
 
 
 class ReportOutcome(StrEnum):

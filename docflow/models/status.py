@@ -77,6 +77,9 @@ class ArchiveStatus(BaseModel):
     workspace_id: int | None = None
     document_node_id: int | None = None
     audit_trail_node_id: int | None = None
+    document_link: str = ""
+    document_name: str = ""
+    document_version: int = 1
 
 
 class SigningStatus(ProcessSummary):
