@@ -188,6 +188,7 @@ def plan_workspace(
 ) -> PlanResult:
     """The workspace a business object gets, or every reason it cannot get one."""
     obj, data = request.object, request.data
+    portal_type = portal_type or request.portal_type
     mapping = mappings.types.get(obj.type_key)
     if mapping is None:
         return PlanResult(
@@ -238,7 +239,8 @@ def plan_workspace(
     try:
         name = _render(mapping.name, data, obj.model_dump()).strip()
     except KeyError as missing:
-        reasons.append(f"the workspace name needs field {missing.args[0]!r}")
+        if missing.args[0] not in required:  # else already said
+            reasons.append(f"the workspace name needs field {missing.args[0]!r}")
     if not reasons and not name:
         reasons.append("the workspace name would be empty")
     if len(name) > MAX_NAME:
