@@ -50,7 +50,7 @@ def signed(body: dict[str, Any], secret: str = SFDC_SECRET, msg_id: str | None =
 
 def change(
     bo_id: str, version: int, kind: str = "updated", bo_type: str = "Account", **fields: Any
-) -> dict[str, Any]:  # noqa: E501
+) -> dict[str, Any]:
     return {
         "type": f"business_object.{kind}",
         "timestamp": datetime.now(UTC).isoformat(),
@@ -123,7 +123,7 @@ async def wait_status(api: httpx.AsyncClient, path: str, check: Any) -> dict[str
 
 
 async def test_an_account_event_provisions_its_workspace(stack) -> None:  # type: ignore[no-untyped-def]
-    api, client, systems = stack
+    api, _client, _systems = stack
     bo_id = f"ACC{uuid.uuid4().hex[:8]}"
     raw, headers = signed(change(bo_id, 1, "created"))
     response = await api.post(URL, content=raw, headers=headers)
@@ -214,7 +214,7 @@ async def test_temporal_down_is_503_with_retry_after(portal_settings: Settings) 
 
 
 async def test_a_portal_request_gets_its_workspace_or_every_reason(stack) -> None:  # type: ignore[no-untyped-def]
-    api, client, systems = stack
+    api, _client, systems = stack
     portal = {"X-API-Key": "test-portal-key"}
     request_id = f"REQ-{uuid.uuid4().hex[:8]}"
     bad = await api.post(
@@ -242,7 +242,7 @@ async def test_a_portal_request_gets_its_workspace_or_every_reason(stack) -> Non
 
 
 async def test_documents_are_filed_into_the_objects_workspace(stack) -> None:  # type: ignore[no-untyped-def]
-    api, client, systems = stack
+    api, _client, systems = stack
     bo_id = f"ACC{uuid.uuid4().hex[:8]}"
     raw, headers = signed(change(bo_id, 1, "created"))
     await api.post(URL, content=raw, headers=headers)
