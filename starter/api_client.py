@@ -55,6 +55,10 @@ class DocflowApiClient:
         """The same connection pool, another caller (e.g. an approver's key)."""
         return DocflowApiClient(self.base_url, api_key, http=self._http)
 
+    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Any API call: the JSON answer, or DocflowApiError with the API's message."""
+        return await self._call(method, path, **kwargs)
+
     async def _call(
         self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
     ) -> Any:
