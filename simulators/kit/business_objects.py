@@ -347,10 +347,12 @@ class BusinessSystemSim:
         if record is None:
             record = BusinessRecord(bo_type, bo_id, origin=origin)
             self.records[(bo_type, bo_id)] = record
-        # A record docflow named first (or one deleted) keeps its version: it only grows.
+        # A record docflow named first (or one deleted) keeps its version: it only grows. What
+        # docflow already wrote into the fields of the first (its status) stays unless given.
+        base = record.fields if record.origin == "docflow" and not record.deleted else {}
         record.deleted = False
         record.origin = origin
-        record.fields = dict(fields)
+        record.fields = {**base, **fields}
         if attachments is not None:
             record.attachments = [dict(a) for a in attachments]
         return record, self._emit(record, "created", deliver)

@@ -157,6 +157,7 @@ async def test_replay_resends_an_old_version_with_a_new_or_the_same_id(
     first_id = by_version[1]["headers"]["webhook-id"]
 
     fresh = await ok(await client.post(f"{path}/replay", params={"version": 1}))
+    await flush(crm_sim)
     same = await ok(await client.post(f"{path}/replay", params={"version": 1, "same_id": True}))
     await flush(crm_sim)
     assert fresh["replay_of"] == first_id and fresh["webhook_id"] != first_id
@@ -386,9 +387,16 @@ async def test_a_message_about_an_unknown_record_creates_it(crm_sim: Served) -> 
         {"object": ref("001NEW"), "workspace": {"workspace_id": 1, "link": "l", "how": "adopted"}},
     )
     assert (await deliver(crm_sim, payload)).is_success
+    signed_milestone = {"kind": "signed", "status": "Contract signed", "document": document(5, 1)}
+    payload = message(
+        "workspace.milestone", {"object": ref("001NEW"), "milestone": signed_milestone}
+    )
+    assert (await deliver(crm_sim, payload)).is_success
     detail = await ok(await client.get("/_control/objects/Account/001NEW"))
     assert detail["origin"] == "docflow" and detail["version"] == 0
     assert detail["writeback"]["workspace_id"] == 1
+    assert detail["fields"] == {"status": "Contract signed"}
+    assert detail["events"] == []  # docflow's writes emit nothing
     # The system's own create then takes the record over (its first version is 1).
     created = await ok(
         await client.post(
@@ -397,6 +405,8 @@ async def test_a_message_about_an_unknown_record_creates_it(crm_sim: Served) -> 
     )
     assert created["event"]["version"] == 1
     assert created["record"]["writeback"]["workspace_id"] == 1
+    assert created["record"]["fields"] == {"status": "Contract signed", "name": "N"}
+    assert len(created["record"]["content_references"]) == 1
 
 
 @pytest.mark.parametrize(
