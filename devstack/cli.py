@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -60,6 +61,7 @@ def demo(
     core_signature_port: Annotated[int, typer.Option(help="Core Signature simulator port.")] = 8101,
     content_server_port: Annotated[int, typer.Option(help="Content Server simulator port.")] = 8102,
     crm_port: Annotated[int, typer.Option(help="CRM simulator port.")] = 8103,
+    erp_port: Annotated[int, typer.Option(help="ERP simulator port.")] = 8104,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log what every part does.")
     ] = False,
@@ -67,7 +69,7 @@ def demo(
     """Start the embedded stack and run sample contracts through every path.
 
     Starts a Temporal dev server with its Web UI (state persisted under --data-dir), the
-    Core Signature, Content Server and CRM simulators, a worker and the HTTP API; then runs
+    Core Signature, Content Server, CRM and ERP simulators, a worker and the HTTP API; then runs
     the samples with live progress, prints a summary and the Web UI links, and keeps the
     stack up until Ctrl-C (or exits with --once). Use 0 for any port to pick a free one.
     """
@@ -81,6 +83,7 @@ def demo(
         core_signature=core_signature_port,
         content_server=content_server_port,
         crm=crm_port,
+        erp=erp_port,
         temporal=temporal_port,
         temporal_ui=ui_port,
     )
@@ -97,37 +100,63 @@ def simulators(
     core_signature_port: Annotated[int, typer.Option()] = 8101,
     content_server_port: Annotated[int, typer.Option()] = 8102,
     crm_port: Annotated[int, typer.Option()] = 8103,
+    erp_port: Annotated[int, typer.Option()] = 8104,
+    events_api: Annotated[
+        str | None,
+        typer.Option(
+            help="docflow API base URL: the CRM and ERP send their business-object events to "
+            "its /webhooks/business-objects/{system} (unset: events are kept, not sent)."
+        ),
+    ] = None,
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
     seed: Annotated[int, typer.Option(help="Seed of the simulators' randomness.")] = 7,
 ) -> None:
-    """Run the Core Signature, Content Server and CRM simulators (for docker-compose)."""
+    """Run the Core Signature, Content Server, CRM and ERP simulators (for docker-compose)."""
     from starter.cli import configure_logging
 
     configure_logging(True)
-    run_dev(_serve_simulators(host, seed, core_signature_port, content_server_port, crm_port))
+    ports = SimulatorPorts(core_signature_port, content_server_port, crm_port, erp_port)
+    run_dev(_serve_simulators(host, seed, ports, events_api))
 
 
-async def _serve_simulators(host: str, seed: int, cs: int, otcs: int, crm_port: int) -> None:
-    from simulators import content_server, core_signature, crm
+@dataclass(frozen=True)
+class SimulatorPorts:
+    core_signature: int
+    content_server: int
+    crm: int
+    erp: int
+
+
+async def _serve_simulators(
+    host: str, seed: int, ports: SimulatorPorts, events_api: str | None
+) -> None:
+    from simulators import content_server, core_signature, crm, erp
     from simulators.kit.server import ServedApp
     from starter.cli import console
 
+    def events_url(system: str) -> str | None:
+        if not events_api:
+            return None
+        return f"{events_api.rstrip('/')}/webhooks/business-objects/{system}"
+
+    crm_config = crm.CrmConfig(seed=seed, events_url=events_url("SFDC"))
+    erp_config = erp.ErpConfig(seed=seed, events_url=events_url("SAP"))
     servers = [
         ServedApp(
             core_signature.create_app(core_signature.CoreSignatureConfig(seed=seed)),
             host=host,
-            port=cs,
+            port=ports.core_signature,
             name="Core Signature simulator",
         ),
         ServedApp(
             content_server.create_app(content_server.ContentServerConfig(seed=seed)),
             host=host,
-            port=otcs,
+            port=ports.content_server,
             name="Content Server simulator",
         ),
-        ServedApp(
-            crm.create_app(crm.CrmConfig(seed=seed)), host=host, port=crm_port, name="CRM simulator"
-        ),
+        ServedApp(crm.create_app(crm_config), host=host, port=ports.crm, name="CRM simulator"),
+        ServedApp(erp.create_app(erp_config), host=host, port=ports.erp, name="ERP simulator"),
+        # mail_archive and forms_portal simulators join here.
     ]
     async with contextlib.AsyncExitStack() as stack:
         for server in servers:

@@ -406,7 +406,8 @@ async def run_demo(
             f"  API        {stack.api_url}  (OpenAPI docs: {stack.api_url}/docs)\n"
             f"  Web UI     {stack.ui_url}\n"
             f"  simulators Core Signature {stack.core_signature_url}, "
-            f"Content Server {stack.content_server_url}, CRM {stack.crm_url}"
+            f"Content Server {stack.content_server_url}, CRM {stack.crm_url}, "
+            f"ERP {stack.erp_url}"
         )
         async with httpx.AsyncClient(timeout=30) as http:
             ctx = DemoContext(

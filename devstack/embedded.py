@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Literal, TypeVar
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -28,12 +28,16 @@ from docflow import search_attributes as sa
 from docflow.config.source_systems import SourceSystems
 from docflow.docstore import document_store_from_settings
 from docflow.settings import Settings
-from simulators import content_server, core_signature, crm
+from simulators import content_server, core_signature, crm, erp
+from simulators.kit.business_objects import BusinessSystemConfig
 from simulators.kit.server import PortInUseError, ServedApp, free_port
 from starter.api.app import create_app
 from worker import run_worker
 
 logger = logging.getLogger("docflow.embedded")
+ERP_SYSTEM = "SAP"  # the source system the ERP simulator plays
+ERP_HISTORY = "erp_history"  # the case source it serves
+SimConfig = TypeVar("SimConfig", bound=BusinessSystemConfig)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -47,10 +51,13 @@ class StackPorts:
     crm: int = 8103
     temporal: int = 7233
     temporal_ui: int = 8233
+    erp: int = 8104
+    # mail_archive (8105) and forms_portal (8106), as in config/dev/case-sources.json, join here
+    # with their simulators.
 
     @classmethod
     def any_free(cls) -> StackPorts:
-        return cls(0, 0, 0, 0, 0, 0)
+        return cls(**{name: 0 for name in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -61,6 +68,7 @@ class SimulatorOptions:
     core_signature: core_signature.CoreSignatureConfig | None = None
     content_server: content_server.ContentServerConfig | None = None
     crm: crm.CrmConfig | None = None
+    erp: erp.ErpConfig | None = None
 
 
 def temporal_binary() -> str:
@@ -127,6 +135,10 @@ class EmbeddedStack:
     def crm_url(self) -> str:
         return self.settings.notifications.url.removesuffix("/notifications")
 
+    @property
+    def erp_url(self) -> str:
+        return self.settings.case_sources.endpoints[ERP_HISTORY]
+
     # ------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> EmbeddedStack:
         try:
@@ -165,8 +177,16 @@ class EmbeddedStack:
             "Content Server simulator",
         )
         await self._serve(
-            crm.create_app(sims.crm or crm.CrmConfig(seed=sims.seed)), ports.crm, "CRM simulator"
+            crm.create_app(self._with_events(sims.crm or crm.CrmConfig(seed=sims.seed))),
+            ports.crm,
+            "CRM simulator",
         )
+        await self._serve(
+            erp.create_app(self._with_events(sims.erp or erp.ErpConfig(seed=sims.seed))),
+            ports.erp,
+            "ERP simulator",
+        )
+        # mail_archive and forms_portal simulators: served here, each on its own port.
 
         await self.start_worker()
         if self.api:
@@ -271,6 +291,7 @@ class EmbeddedStack:
             "core_signature": "Core Signature simulator",
             "content_server": "Content Server simulator",
             "crm": "CRM simulator",
+            "erp": "ERP simulator",
             "temporal": "Temporal dev server",
             "temporal_ui": "Temporal Web UI",
         }
@@ -289,6 +310,12 @@ class EmbeddedStack:
         api = f"{base}:{ports.api}"
         cs = f"{base}:{ports.core_signature}"
         crm_webhook = f"{base}:{ports.crm}/webhooks/docflow"
+        erp = f"{base}:{ports.erp}"
+        # The ERP simulator is SAP; the CRM simulator stands in for every other source system.
+        status_endpoints = {
+            system: f"{erp}/webhooks/docflow" if system == ERP_SYSTEM else crm_webhook
+            for system in self._source_systems()
+        }
         return self.settings.with_overrides(
             data_dir=str(self.data_dir),
             temporal={"ui_url": f"{base}:{ports.temporal_ui}"},
@@ -298,12 +325,21 @@ class EmbeddedStack:
                 "events_callback_url": f"{api}/webhooks/core-signature",
             },
             content_server={"base_url": f"{base}:{ports.content_server}/otcs/cs.exe/api"},
-            # The CRM simulator stands in for every registered source system.
-            source_systems={"endpoints": dict.fromkeys(self._source_systems(), crm_webhook)},
+            source_systems={"endpoints": status_endpoints},
+            # mail_archive and forms_portal: their simulators' URLs join erp_history here.
+            case_sources={"endpoints": {ERP_HISTORY: erp}},
             notifications={"url": f"{base}:{ports.crm}/notifications"},
             api={"host": "127.0.0.1", "port": ports.api, "public_url": api},
             documents={"root": str(self.data_dir / "documents")},
         )
+
+    def _with_events(self, config: SimConfig) -> SimConfig:
+        """A business system's config with its events sent to the API's receiver (unless the
+        caller chose an events_url)."""
+        if "events_url" in config.model_fields_set:
+            return config
+        url = f"{self.api_url}/webhooks/business-objects/{config.ext_system_id}"
+        return config.model_copy(update={"events_url": url})
 
     def _source_systems(self) -> list[str]:
         registry = SourceSystems.load(self.settings.bundle_dir / "source-systems.json")

@@ -104,6 +104,16 @@ class SourceSystemsSettings(BaseModel):
     )
 
 
+class CaseSourcesSettings(BaseModel):
+    """Runtime overrides of the bundle's case-source registry (`case-sources.json`)."""
+
+    endpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="Source id (e.g. 'erp_history') -> base URL, replacing the registry's "
+        "endpoint (the dev stack's free ports); must stay within that source's allowed hosts.",
+    )
+
+
 class NotificationSettings(BaseModel):
     url: str = Field(
         default="http://127.0.0.1:8103/notifications",
@@ -202,6 +212,7 @@ class Settings(BaseSettings):
     core_signature: CoreSignatureSettings = Field(default_factory=CoreSignatureSettings)
     content_server: ContentServerSettings = Field(default_factory=ContentServerSettings)
     source_systems: SourceSystemsSettings = Field(default_factory=SourceSystemsSettings)
+    case_sources: CaseSourcesSettings = Field(default_factory=CaseSourcesSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     documents: DocumentStoreSettings = Field(default_factory=DocumentStoreSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)

@@ -1,31 +1,48 @@
-"""State of the CRM simulator: source records and the verified status reports docflow sends."""
+"""State of the CRM simulator (Salesforce-style): business objects Account and Opportunity, their
+events to docflow, and the verified messages docflow sends back (status reports, workspace
+messages). The notification service shares its port and its faults and reset.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from pydantic import Field
 
-from pydantic import BaseModel, Field
-
-from simulators.kit.faults import FaultInjector, FaultSettings
-from simulators.kit.inbox import SignedInbox
+from simulators.kit.business_objects import BusinessSystemConfig, BusinessSystemSim, random_base62
 from simulators.notifications import NotificationsConfig, NotificationsSim
 
+# Salesforce key prefixes: the first three characters of an id name its object type.
+KEY_PREFIXES = {"Account": "001", "Opportunity": "006", "Contact": "003", "Case": "500"}
+_SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
-class CrmConfig(BaseModel):
-    seed: int = 0
+
+def sfdc_id(bo_type: str) -> str:
+    """A new 18-character Salesforce id: key prefix, pod, random digits, case-safe suffix."""
+    prefix = KEY_PREFIXES.get(bo_type, "a0X")
+    return with_checksum(f"{prefix}5g0{random_base62(9)}")
+
+
+def with_checksum(id15: str) -> str:
+    """The 18-character form of a 15-character id (Salesforce's case-insensitive suffix)."""
+    suffix = ""
+    for chunk in range(3):
+        bits = sum(1 << i for i, c in enumerate(id15[chunk * 5 : chunk * 5 + 5]) if c.isupper())
+        suffix += _SUFFIX_ALPHABET[bits]
+    return id15 + suffix
+
+
+class CrmConfig(BusinessSystemConfig):
+    ext_system_id: str = "SFDC"
+    object_types: list[str] = Field(default_factory=lambda: ["Account", "Opportunity"])
     webhook_secret: str = "whsec_ZGV2LWNybS13ZWJob29rLXNlY3JldC0xMjM0"
+    # "whsec_" + base64("dev-sfdc-events-secret-1234"): config/dev/source-systems.json's SFDC.
+    events_secret: str = "whsec_ZGV2LXNmZGMtZXZlbnRzLXNlY3JldC0xMjM0"
     notifications_secret: str = Field(
         default=NotificationsConfig().secret,
         description="Of the notification service served on the CRM's port.",
     )
-    records: dict[str, dict[str, dict[str, Any]]] = Field(
-        default_factory=dict, description="Initial records: type -> id -> fields."
-    )
-    faults: FaultSettings = Field(default_factory=FaultSettings)
 
 
-class CrmSim:
+class CrmSim(BusinessSystemSim):
     """All state of the CRM simulator; reachable as `app.state.sim`.
 
     It carries the notification service too, because docflow's dev settings send
@@ -33,57 +50,14 @@ class CrmSim:
     """
 
     def __init__(self, config: CrmConfig) -> None:
-        self.config = config
-        self.faults = FaultInjector(config.faults, seed=config.seed)
         self.notifications = NotificationsSim(
             NotificationsConfig(seed=config.seed, secret=config.notifications_secret)
         )
-        self.reset()
+        super().__init__(config)
 
     def reset(self) -> None:
-        self.reports = SignedInbox("reports", self.config.webhook_secret)
+        super().reset()
         self.notifications.reset()
-        self.records: dict[tuple[str, str], dict[str, Any]] = {
-            (record_type, record_id): {**fields, "type": record_type, "id": record_id}
-            for record_type, by_id in self.config.records.items()
-            for record_id, fields in by_id.items()
-        }
-        self.faults.configure(self.config.faults)
 
-    def apply_report(self, report: dict[str, Any]) -> None:
-        """Copy a docflow status report onto its source record; late reports never regress."""
-        source = report.get("source")
-        if not isinstance(source, dict):
-            return
-        record_type, record_id = source.get("record_type"), source.get("record_id")
-        if not record_type or not record_id:
-            return
-        record = self.records.setdefault(
-            (str(record_type), str(record_id)), {"type": record_type, "id": record_id}
-        )
-        occurred_at = _parse_time(report.get("occurred_at"))
-        last = _parse_time(record.get("signature_status_at"))
-        if occurred_at and last and occurred_at < last:
-            return
-        record.update(
-            {
-                "signature_status": report.get("outcome"),
-                "signature_status_at": report.get("occurred_at"),
-                "signature_reason": report.get("reason", ""),
-                "docflow_business_key": report.get("business_key"),
-                "signature_completed_at": report.get("completed_at"),
-                "workspace_id": report.get("workspace_id"),
-                "archived_node_id": report.get("archived_node_id"),
-                "updated_at": datetime.now(UTC).isoformat(),
-            }
-        )
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    def new_id(self, bo_type: str) -> str:
+        return sfdc_id(bo_type)

@@ -227,6 +227,33 @@ class CallbackDispatcher:
             delivery.state = "pending"
             self._start(delivery)
 
+    def send(
+        self,
+        url: str,
+        body: bytes,
+        *,
+        event_id: str,
+        event_type: str,
+        headers: Callable[[], Mapping[str, str]] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Delivery:
+        """Send one copy now, past the fault knobs (no drop, duplicate, delay or reorder):
+        what a control route uses to replay an event exactly when a test says so."""
+        delivery = Delivery(
+            id=f"dlv_{next(self._ids)}",
+            event_id=event_id,
+            event_type=event_type,
+            url=url,
+            body=body,
+            headers=headers or _json_headers,
+            copy=1,
+            meta=dict(meta or {}),
+            created_at=datetime.now(UTC),
+        )
+        self.deliveries.append(delivery)
+        self._start(delivery, delay_ms=0)
+        return delivery
+
     def redeliver(self, delivery: Delivery) -> Delivery:
         """Send a stored delivery's exact body again (a late duplicate)."""
         again = Delivery(

@@ -19,6 +19,7 @@ from simulators.content_server import create_app as content_server_app
 from simulators.core_signature import CoreSignatureConfig
 from simulators.core_signature import create_app as core_signature_app
 from simulators.crm import create_app as crm_app
+from simulators.erp import create_app as erp_app
 from simulators.kit.server import ServedApp
 from tests.activities.simulated import Sim
 
@@ -77,6 +78,20 @@ async def crm_sim(_crm_served: ServedApp, http: httpx.AsyncClient) -> AsyncItera
     await sim.control("POST", "/reset")
 
 
+@pytest.fixture(scope="session")
+async def _erp_served() -> AsyncIterator[ServedApp]:
+    async with ServedApp(erp_app(), name="erp-sim") as served:
+        yield served
+
+
+@pytest.fixture
+async def erp_sim(_erp_served: ServedApp, http: httpx.AsyncClient) -> AsyncIterator[Sim]:
+    sim = Sim(_erp_served, http)
+    await sim.control("POST", "/reset")
+    yield sim
+    await sim.control("POST", "/reset")
+
+
 @pytest.fixture
 def otcs_auth(http: httpx.AsyncClient, content_server_sim: Sim) -> OtcsTicketAuth:
     return OtcsTicketAuth(
@@ -103,10 +118,12 @@ def settings(
     tmp_path: Path,
     _core_signature_served: ServedApp,
     _crm_served: ServedApp,
+    _erp_served: ServedApp,
     _content_server_served: ServedApp,
 ) -> Settings:
-    """The suite's settings pointed at the simulators (their default credentials match)."""
-    signing, crm = _core_signature_served.base_url, _crm_served.base_url
+    """The suite's settings pointed at the simulators (their default credentials match); the
+    ERP simulator is SAP, the CRM simulator every other source system."""
+    signing, crm, erp = _core_signature_served.base_url, _crm_served.base_url, _erp_served.base_url
     return Settings().with_overrides(
         core_signature={
             "base_url": signing,
@@ -116,8 +133,13 @@ def settings(
         },
         content_server={"base_url": f"{_content_server_served.base_url}/otcs/cs.exe/api"},
         source_systems={
-            "endpoints": dict.fromkeys(("SFDC", "SAP", "WORKDAY"), f"{crm}/webhooks/docflow")
+            "endpoints": {
+                "SFDC": f"{crm}/webhooks/docflow",
+                "SAP": f"{erp}/webhooks/docflow",
+                "WORKDAY": f"{crm}/webhooks/docflow",
+            }
         },
+        case_sources={"endpoints": {"erp_history": erp}},
         notifications={"url": f"{crm}/notifications"},
         documents={"root": str(tmp_path / "documents")},
     )

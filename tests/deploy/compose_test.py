@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -64,6 +65,12 @@ def test_only_the_simulators_use_the_dev_image(compose: dict[str, Any]) -> None:
         assert services[service]["build"] == ".", f"{service} must run the product image"
 
 
+def _dev_case_source(source: str) -> str:
+    registry = json.loads((ROOT / "config/dev/case-sources.json").read_text())
+    endpoint: str = registry["sources"][source]["endpoint"]
+    return endpoint
+
+
 def _option(command: list[str], name: str) -> str:
     return command[command.index(name) + 1]
 
@@ -80,6 +87,7 @@ def test_ports_agree_with_the_code(compose: dict[str, Any]) -> None:
         "--core-signature-port": urlparse(defaults.core_signature.base_url).port,
         "--content-server-port": urlparse(defaults.content_server.base_url).port,
         "--crm-port": urlparse(defaults.notifications.url).port,
+        "--erp-port": urlparse(_dev_case_source("erp_history")).port,
     }
     for option, port in expected.items():
         assert int(_option(sim, option)) == port
@@ -114,6 +122,7 @@ def test_environment_variables_name_real_settings(
     assert configured.documents.root == Path("/data/documents")
     endpoints = configured.source_systems.endpoints
     assert endpoints and all(url.startswith("http://simulators:") for url in endpoints.values())
+    assert configured.case_sources.endpoints["erp_history"] == "http://simulators:8104"
 
 
 def test_search_attributes_registered_as_the_workflow_uses_them(compose: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from standardwebhooks import Webhook
 
-from simulators import content_server, core_signature, crm, notifications, webhook_target
+from simulators import content_server, core_signature, crm, erp, notifications, webhook_target
 from simulators.kit.delivery import RetryPolicy
 from simulators.kit.server import ServedApp
 
@@ -125,6 +125,12 @@ async def _crm_session() -> AsyncIterator[Served]:
 
 
 @pytest.fixture(scope="session")
+async def _erp_session() -> AsyncIterator[Served]:
+    async for served in _serve(erp.create_app(), "erp"):
+        yield served
+
+
+@pytest.fixture(scope="session")
 async def _notifications_session() -> AsyncIterator[Served]:
     async for served in _serve(notifications.create_app(), "notifications"):
         yield served
@@ -159,6 +165,12 @@ async def otcs(_content_server_session: Served) -> AsyncIterator[Served]:
 async def crm_sim(_crm_session: Served) -> AsyncIterator[Served]:
     await _crm_session.client.post("/_control/reset")
     yield _crm_session
+
+
+@pytest.fixture
+async def erp_sim(_erp_session: Served) -> AsyncIterator[Served]:
+    await _erp_session.client.post("/_control/reset")
+    yield _erp_session
 
 
 @pytest.fixture

@@ -70,7 +70,7 @@ async def test_records(crm_sim: Served) -> None:
     client = crm_sim.client
     assert (await client.get("/api/records/Opportunity/none")).status_code == 404
     put = await client.put("/api/records/Opportunity/006X", json={"name": "Big deal"})
-    assert put.json() == {"name": "Big deal", "type": "Opportunity", "id": "006X"}
+    assert put.json() == {"name": "Big deal", "type": "Opportunity", "id": "006X", "version": 1}
     assert (await client.get("/api/records/Opportunity/006X")).json()["name"] == "Big deal"
 
 

@@ -94,12 +94,18 @@ async def test_report_is_verified_and_applied_by_the_crm(
 
 
 async def test_report_goes_to_the_registered_endpoint_of_the_records_system(
-    http: httpx.AsyncClient, settings: Settings, activity_env: ActivityEnvironment, crm_sim: Sim
+    http: httpx.AsyncClient,
+    settings: Settings,
+    activity_env: ActivityEnvironment,
+    crm_sim: Sim,
+    erp_sim: Sim,
 ) -> None:
     reports = SourceSystemActivities(http, settings)
     await activity_env.run(reports.report_to_source, _report(system="SAP"))
-    received = await crm_sim.control("GET", "/reports")
+    # SAP's reports go to the ERP, signed with SAP's own secret; the CRM gets nothing.
+    received = await erp_sim.control("GET", "/reports")
     assert received["count"] == 1 and received["rejected"] == 0
+    assert (await crm_sim.control("GET", "/reports"))["count"] == 0
 
 
 async def test_a_delivery_is_a_signed_standard_webhooks_message_applied_once(

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from simulators import content_server, core_signature, crm, notifications, webhook_target
+from simulators import content_server, core_signature, crm, erp, notifications, webhook_target
 from simulators.kit import control
 from simulators.kit.server import ServedApp
 
@@ -18,12 +18,18 @@ SIMULATORS: dict[str, Callable[[], FastAPI]] = {
     "core_signature": core_signature.create_app,
     "content_server": content_server.create_app,
     "crm": crm.create_app,
+    "erp": erp.create_app,
     "notifications": notifications.create_app,
     "webhook_target": webhook_target.create_app,
 }
 
-# The outbound deliveries of the vendors that send callbacks, under their historic paths.
-OUTBOUND = {"core_signature": "callbacks", "content_server": "webhooks"}
+# The outbound deliveries of the vendors that send callbacks or events, under their paths.
+OUTBOUND = {
+    "core_signature": "callbacks",
+    "content_server": "webhooks",
+    "crm": "events",
+    "erp": "events",
+}
 
 
 def api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
