@@ -505,12 +505,15 @@ class ContentServerSim:
             "type": member.type,
             "type_name": "Group" if member.type == 1 else "User",
             "deleted": False,
+            "initials": "".join(w[0] for w in (member.display_name or member.name).split()).upper(),
         }
         if member.type == 0:
+            first, _, last = (member.display_name or member.name).partition(" ")
             props |= {
                 "business_email": member.email,
                 "display_name": member.display_name or member.name,
-                "first_name": (member.display_name or member.name).split(" ")[0],
+                "first_name": first,
+                "last_name": last or None,
                 "group_id": None,
             }
         else:
