@@ -92,6 +92,11 @@ class ContentServerSettings(BaseModel):
     username: str = "docflow"
     password: SecretRef = "value:dev-otcs-password"
     timeout_s: float = 60.0
+    ui_url: str | None = Field(
+        default=None,
+        description="Where users open a node, with '{id}'; None: base_url with its trailing "
+        "'/api' replaced by '/app/nodes/{id}'.",
+    )
 
 
 class SourceSystemsSettings(BaseModel):

@@ -22,6 +22,7 @@ from activities.content_server.models import (
     node_from_item,
     nodes_from_results,
 )
+from activities.content_server.workspaces_client import WorkspaceCalls
 from activities.http.errors import (
     AlreadyExistsError,
     AuthenticationError,
@@ -39,8 +40,9 @@ CHILDREN_PAGE = 100
 MAX_CHILD_PAGES = 50
 
 
-class ContentServerClient:
-    """One Content Server REST API (`.../otcs/cs.exe/api`) under one service account."""
+class ContentServerClient(WorkspaceCalls):
+    """One Content Server REST API (`.../otcs/cs.exe/api`) under one service account
+    (workspace roles, references and the rest: `WorkspaceCalls`)."""
 
     def __init__(
         self,
@@ -51,6 +53,7 @@ class ContentServerClient:
         timeout_s: float = 60.0,
     ) -> None:
         self._base_url = base_url.rstrip("/")
+        self.base_url = self._base_url
         self._auth = auth
         self._transport = AuthenticatedTransport(
             http,

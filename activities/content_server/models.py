@@ -70,3 +70,115 @@ def _as_list(value: Any) -> list[dict[str, Any]]:
     if isinstance(value, dict):
         return [value]
     return []
+
+
+# ------------------------------------------------------------ workspaces (issue 8)
+USER = 0
+GROUP = 1
+
+
+class Member(BaseModel):
+    """A user (type 0) or group (type 1) of Content Server's directory (`/v2/members`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    name: str
+    type: int = USER
+    name_formatted: str | None = None
+
+
+class Role(BaseModel):
+    """A business workspace role (`/v2/businessworkspaces/{id}/roles`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    name: str
+    leader: bool | None = None
+
+
+class WorkspaceReference(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    ext_system_id: str
+    bo_type: str
+    bo_id: str
+
+
+class BusinessProperties(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    workspace_type_id: int | None = None
+    workspace_type_name: str | None = None
+    external_system_id: str | None = None
+    business_object_type: str | None = None
+    business_object_id: str | None = None
+
+
+class Workspace(BaseModel):
+    """A business workspace with its business properties and every bound business object."""
+
+    properties: NodeProperties
+    business_properties: BusinessProperties = Field(default_factory=BusinessProperties)
+    references: list[WorkspaceReference] = Field(default_factory=list)
+    type_id: int | None = Field(default=None, description="`wnf_wksp_type_id`, when answered.")
+
+    @property
+    def bound(self) -> bool:
+        return bool(self.references or self.business_properties.business_object_id)
+
+    def is_bound_to(self, ext_system_id: str, bo_type: str, bo_id: str) -> bool:
+        wanted = (ext_system_id, bo_type, bo_id)
+        if any((r.ext_system_id, r.bo_type, r.bo_id) == wanted for r in self.references):
+            return True
+        bp = self.business_properties
+        return (bp.external_system_id, bp.business_object_type, bp.business_object_id) == wanted
+
+
+class WorkspaceType(BaseModel):
+    id: int
+    name: str
+    location_id: int | None = None
+    template_ids: list[int] = Field(default_factory=list)
+
+
+class DocumentVersion(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    version_number: int
+    file_name: str | None = None
+    file_size: int | None = None
+    mime_type: str | None = None
+    description: str | None = None
+    create_date: datetime | None = None
+
+
+class CategoryAttribute(BaseModel):
+    key: str = Field(description="`<cat>_<attr>`")
+    title: str
+    type: str | None = None
+
+
+class CreateFormCategory(BaseModel):
+    id: int
+    title: str
+    attributes: list[CategoryAttribute] = Field(default_factory=list)
+
+
+class AuditEntry(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: int = Field(description="The node audited.")
+    event_type: int
+    audit_date: datetime
+    user_id: int | None = None
+    audit_name: str = ""
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntry] = Field(default_factory=list)
+    event_types: dict[int, str] = Field(default_factory=dict)
+    page: int = 1
+    page_total: int = 1
+    total: int = 0

@@ -44,3 +44,10 @@ async def _beat(every_s: float) -> None:
     while True:
         await asyncio.sleep(every_s)
         activity.heartbeat()
+
+
+def beat(*details: Any) -> None:
+    """Report progress now (per item of a batch), besides the interceptor's beats; nothing
+    outside an activity."""
+    if activity.in_activity():
+        activity.heartbeat(*details)

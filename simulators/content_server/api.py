@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -14,8 +15,20 @@ from starlette.datastructures import FormData, UploadFile
 
 from simulators.content_server.config import ContentServerConfig
 from simulators.content_server.control import control_routes
-from simulators.content_server.models import BUSINESS_WORKSPACE, Node, OtcsError, Version, as_int
-from simulators.content_server.sim import ContentServerSim, business_object, current_sim
+from simulators.content_server.models import (
+    BUSINESS_WORKSPACE,
+    BusinessObject,
+    Node,
+    OtcsError,
+    Version,
+    as_int,
+)
+from simulators.content_server.sim import (
+    AUDIT_EVENTS,
+    ContentServerSim,
+    business_object,
+    current_sim,
+)
 from simulators.kit.control import simulator_app
 from simulators.kit.faults import fault_gate
 
@@ -320,6 +333,196 @@ def _api_routes() -> APIRouter:
         sim.add_reference(node, ref)
         return {"results": {"data": {"workspace_references": sim.workspace_references(node)}}}
 
+    @api.delete("/v2/businessworkspaces/{workspace_id}/workspacereferences")
+    async def remove_reference(workspace_id: int, request: Request) -> dict[str, Any]:
+        payload, _ = await _read_form(request)
+        sim = current_sim(request)
+        node = sim.node(workspace_id)
+        ref = business_object(payload, required=True)
+        assert ref is not None
+        sim.remove_reference(node, ref)
+        return {"results": {"data": {"workspace_references": sim.workspace_references(node)}}}
+
+    @api.get("/v2/externalsystems/{ext_system_id}/botypes/{bo_type}/boids/{bo_id}")
+    async def workspace_by_business_object(
+        ext_system_id: str, bo_type: str, bo_id: str, request: Request
+    ) -> dict[str, Any]:
+        sim = current_sim(request)
+        found = sim.workspace_for(BusinessObject(ext_system_id, bo_type, bo_id))
+        results = [_workspace_item(sim, found)] if found is not None else []
+        return {"paging": _paging(1, max(1, len(results)), len(results)), "results": results}
+
+    @api.get("/v2/forms/businessworkspaces/create")
+    async def workspace_create_form(
+        request: Request,
+        template_id: int,
+        ext_system_id: str | None = None,
+        bo_type: str | None = None,
+        bo_id: str | None = None,
+        parent_id: int | None = None,
+    ) -> dict[str, Any]:
+        sim = current_sim(request)
+        business_object(
+            {"ext_system_id": ext_system_id, "bo_type": bo_type, "bo_id": bo_id}, required=False
+        )
+        if parent_id is not None:
+            sim.node(parent_id)
+        return sim.create_form(template_id)
+
+    # ------------------------------------------------ workspace roles and members
+    @api.get("/v2/businessworkspaces/{workspace_id}/roles")
+    async def workspace_roles(workspace_id: int, request: Request) -> dict[str, Any]:
+        sim = current_sim(request)
+        node = sim.workspace(workspace_id)
+        return {"results": [{"data": {"properties": sim.role_json(node, r)}} for r in node.roles]}
+
+    @api.get("/v2/businessworkspaces/{workspace_id}/roles/{role_id}")
+    async def workspace_role(workspace_id: int, role_id: int, request: Request) -> dict[str, Any]:
+        sim = current_sim(request)
+        node = sim.workspace(workspace_id)
+        role = sim.role(node, role_id)
+        return {"results": {"data": {"properties": sim.role_json(node, role)}}}
+
+    @api.put("/v2/businessworkspaces/{workspace_id}/roles/{role_id}")
+    async def role_permissions(workspace_id: int, role_id: int, request: Request) -> dict[str, Any]:
+        payload, _ = await _read_form(request)
+        sim = current_sim(request)
+        node = sim.workspace(workspace_id)
+        role = sim.set_role_permissions(
+            node, role_id, payload.get("permissions"), payload.get("apply_to")
+        )
+        return {"results": {"data": {"properties": sim.role_json(node, role)}}}
+
+    @api.get("/v2/businessworkspaces/{workspace_id}/roles/{role_id}/members")
+    async def role_members(workspace_id: int, role_id: int, request: Request) -> dict[str, Any]:
+        sim = current_sim(request)
+        role = sim.role(sim.workspace(workspace_id), role_id)
+        members = [sim.members[m] for m in role.members if m in sim.members]
+        return {"results": [{"data": {"properties": sim.member_json(m)}} for m in members]}
+
+    @api.post("/v2/businessworkspaces/{workspace_id}/roles/{role_id}/members")
+    async def add_role_member(workspace_id: int, role_id: int, request: Request) -> dict[str, Any]:
+        payload, _ = await _read_form(request)
+        sim = current_sim(request)
+        member = sim.add_role_member(
+            sim.workspace(workspace_id), role_id, as_int(payload.get("id"), "id")
+        )
+        return {"results": {"data": {"properties": sim.member_json(member)}}}
+
+    @api.delete("/v2/businessworkspaces/{workspace_id}/roles/{role_id}/members/{member_id}")
+    async def remove_role_member(
+        workspace_id: int, role_id: int, member_id: int, request: Request
+    ) -> dict[str, Any]:
+        sim = current_sim(request)
+        sim.remove_role_member(sim.workspace(workspace_id), role_id, member_id)
+        return {"results": {}}
+
+    @api.get("/v2/members")
+    async def find_members(
+        request: Request, where_name: str | None = None, where_type: int | None = None
+    ) -> dict[str, Any]:
+        sim = current_sim(request)
+        found = sim.find_members(where_name, where_type)
+        page, limit = _page_args(request)
+        chunk = found[(page - 1) * limit : page * limit]
+        return {
+            "collection": {
+                "paging": _paging(page, limit, len(found)),
+                "sorting": {"sort": [{"key": "sort", "value": "asc_id"}]},
+            },
+            "results": [{"data": {"properties": sim.member_json(m)}} for m in chunk],
+        }
+
+    @api.get("/v2/members/{member_id}")
+    async def get_member(member_id: int, request: Request) -> dict[str, Any]:
+        sim = current_sim(request)
+        return {"results": {"data": {"properties": sim.member_json(sim.member(member_id))}}}
+
+    # ------------------------------------------------------- related workspaces
+    @api.post("/v2/businessworkspaces/{workspace_id}/relateditems")
+    async def relate(workspace_id: int, request: Request) -> dict[str, Any]:
+        payload, _ = await _read_form(request)
+        sim = current_sim(request)
+        other = as_int(payload.get("rel_bw_id"), "rel_bw_id")
+        sim.relate(sim.node(workspace_id), other, str(payload.get("rel_type") or "child"))
+        return {"results": {}}
+
+    @api.get("/v2/businessworkspaces/{workspace_id}/relateditems")
+    async def related_items(
+        workspace_id: int, request: Request, where_relationtype: str | None = None
+    ) -> dict[str, Any]:
+        sim = current_sim(request)
+        found = sim.related(sim.node(workspace_id), where_relationtype)
+        page, limit = _page_args(request)
+        chunk = found[(page - 1) * limit : page * limit]
+        return {
+            "paging": _paging(page, limit, len(found)),
+            "results": [_workspace_item(sim, n) for n in chunk],
+        }
+
+    # ------------------------------------------------------ categories and audit
+    @api.get("/v2/nodes/{node_id}/categories")
+    async def node_categories(node_id: int, request: Request) -> dict[str, Any]:
+        sim = current_sim(request)
+        node = sim.node(node_id)
+        results = []
+        for cat_id, values in sorted(node.categories.items()):
+            category = sim.config.categories.get(cat_id)
+            results.append(
+                {
+                    "data": {"categories": dict(values)},
+                    "metadata": {
+                        str(cat_id): {
+                            "key": str(cat_id),
+                            "name": category.name if category else str(cat_id),
+                            "persona": "category",
+                        }
+                    },
+                }
+            )
+        return {"results": results}
+
+    @api.get("/v2/nodes/{node_id}/audit")
+    async def node_audit(
+        node_id: int,
+        request: Request,
+        sort: str = "desc_audit_date",
+        where_audit_date_start: str | None = None,
+        where_audit_date_end: str | None = None,
+        where_type: int | None = None,
+    ) -> dict[str, Any]:
+        sim = current_sim(request)
+        node = sim.node(node_id)
+        if sort not in ("asc_audit_date", "desc_audit_date"):
+            raise OtcsError(400, f"Invalid value for 'sort': {sort!r}.")
+        start, end = _day(where_audit_date_start), _day(where_audit_date_end)
+        # The date filters are day-granular: the time of day is not considered.
+        entries = [
+            a
+            for a in node.audit
+            if (start is None or a.audit_date.date() >= start)
+            and (end is None or a.audit_date.date() <= end)
+            and where_type in (None, a.event_type)
+        ]
+        entries.sort(key=lambda a: a.audit_date, reverse=sort == "desc_audit_date")
+        page, limit = _page_args(request)
+        chunk = entries[(page - 1) * limit : page * limit]
+        return {
+            "collection": {
+                "paging": _paging(page, limit, len(entries)),
+                "sorting": {"sort": [{"key": "sort", "value": sort}]},
+            },
+            "results": {
+                "data": {
+                    "audit": [sim.audit_json(a) for a in chunk],
+                    "audit_event_types": [
+                        {"id": event_id, "name": name}
+                        for event_id, name in sorted(set(AUDIT_EVENTS.values()))
+                    ],
+                }
+            },
+        }
+
     @api.post("/v2/search")
     async def search(request: Request) -> dict[str, Any]:
         payload, _ = await _read_form(request)
@@ -363,6 +566,24 @@ def _search(sim: ContentServerSim, where: str, lookfor: str) -> list[Node]:
     return [
         n for n, name in names if all(w in name for w in words) and all(p in name for p in phrases)
     ]
+
+
+def _workspace_item(sim: ContentServerSim, node: Node) -> dict[str, Any]:
+    return {
+        "data": {
+            "properties": sim.properties(node),
+            "business_properties": sim.business_properties(node),
+        }
+    }
+
+
+def _day(value: str | None) -> date | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        raise OtcsError(400, f"Invalid date {value!r}: expected YYYY-MM-DD.") from None
 
 
 def _content_response(version: Version) -> Response:

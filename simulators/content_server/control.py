@@ -5,10 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 
-from simulators.content_server.models import BUSINESS_WORKSPACE
-from simulators.content_server.sim import current_sim
+from simulators.content_server.config import MemberDef
+from simulators.content_server.models import BUSINESS_WORKSPACE, OtcsError
+from simulators.content_server.sim import business_object, current_sim
 from simulators.kit.control import Outbound, control_router
+
+
+class SeedWorkspace(BaseModel):
+    wksp_type_id: int
+    name: str = Field(min_length=1)
+    template_id: int | None = None
+    parent_id: int | None = None
+    ext_system_id: str | None = None
+    bo_type: str | None = None
+    bo_id: str | None = None
+
+
+class ConnectorKnob(BaseModel):
+    preempt_next: int = Field(default=1, ge=0)
 
 
 def control_routes() -> APIRouter:
@@ -26,7 +42,46 @@ def control_routes() -> APIRouter:
     async def control_node(node_id: int, request: Request) -> dict[str, Any]:
         sim = current_sim(request)
         node = sim.node(node_id)
-        return {**sim.node_data(node), "dump": sim.dump(node)}
+        return {**sim.node_data(node), "dump": sim.dump(node), "detail": sim.detail(node)}
+
+    @router.post("/workspaces")
+    async def seed_workspace(body: SeedWorkspace, request: Request) -> dict[str, Any]:
+        """Make a workspace as someone did in the UI: from a template, bound to a business
+        object only when one is given (unbound ones can then be bound by reference)."""
+        sim = current_sim(request)
+        wtype = sim.workspace_type(body.wksp_type_id)
+        template = next((t for t in wtype.templates if body.template_id in (None, t.id)), None)
+        if template is None:
+            raise OtcsError(400, f"Template {body.template_id} is not of type {wtype.id}.")
+        parent_id = body.parent_id if body.parent_id is not None else wtype.location_id
+        if parent_id is None:
+            raise OtcsError(400, f"Workspace type {wtype.id} has no location: send parent_id.")
+        ref = business_object(body.model_dump(), required=False)
+        node = sim.make_workspace(wtype, template, body.name, parent_id, ref, {})
+        return sim.detail(node)
+
+    @router.get("/connector")
+    async def get_connector(request: Request) -> dict[str, int]:
+        return {"preempt_next": current_sim(request).connector_preempts}
+
+    @router.put("/connector")
+    async def put_connector(body: ConnectorKnob, request: Request) -> dict[str, int]:
+        """ECM's own connectors racing docflow: the next `preempt_next` workspace creates for
+        a business object find a workspace the connector made for it a moment earlier."""
+        sim = current_sim(request)
+        sim.connector_preempts = body.preempt_next
+        return {"preempt_next": sim.connector_preempts}
+
+    @router.get("/members")
+    async def get_members(request: Request) -> dict[str, Any]:
+        members = list(current_sim(request).members.values())
+        return {"count": len(members), "results": [m.model_dump() for m in members]}
+
+    @router.post("/members")
+    async def add_member(body: MemberDef, request: Request) -> dict[str, Any]:
+        """Add (or replace) a user or group of the directory until the next reset."""
+        current_sim(request).members[body.id] = body
+        return body.model_dump()
 
     @router.get("/workspaces")
     async def control_workspaces(request: Request) -> dict[str, Any]:

@@ -32,6 +32,29 @@ class BusinessObject:
 
 
 @dataclass
+class Role:
+    """A workspace role: copied from the template at creation, members added later."""
+
+    id: int
+    name: str
+    permissions: list[str]
+    leader: bool = False
+    apply_to: int = 2
+    members: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of a node's audit trail (`GET /v2/nodes/{id}/audit`)."""
+
+    node_id: int
+    event_type: int
+    audit_name: str
+    audit_date: datetime
+    user_id: int
+
+
+@dataclass
 class Node:
     id: int
     name: str
@@ -47,6 +70,10 @@ class Node:
     wksp_type_id: int | None = None
     template_id: int | None = None
     references: list[BusinessObject] = field(default_factory=list)
+    roles: list[Role] = field(default_factory=list)
+    # Related workspace id -> "child" or "parent": what the other workspace is to this one.
+    related: dict[int, str] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
 
 
 @dataclass

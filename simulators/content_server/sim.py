@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import mimetypes
@@ -16,16 +17,25 @@ from fastapi import Request
 from standardwebhooks import Webhook
 from starlette.datastructures import UploadFile
 
-from simulators.content_server.config import CategoryDef, ContentServerConfig, WorkspaceTypeDef
+from simulators.content_server.config import (
+    PERMISSIONS,
+    CategoryDef,
+    ContentServerConfig,
+    MemberDef,
+    WorkspaceTemplateDef,
+    WorkspaceTypeDef,
+)
 from simulators.content_server.models import (
     BUSINESS_WORKSPACE,
     CONTAINER_TYPES,
     DOCUMENT,
     FOLDER,
     TYPE_NAMES,
+    AuditEntry,
     BusinessObject,
     Node,
     OtcsError,
+    Role,
     UploadCount,
     Version,
     as_int,
@@ -33,6 +43,7 @@ from simulators.content_server.models import (
 )
 from simulators.kit.delivery import CallbackDispatcher
 from simulators.kit.faults import FaultInjector
+from simulators.kit.pdf import make_pdf
 
 # `<cat>_<attr>`, or `<cat>_<set>_<row>_<attr>` for an attribute in a set.
 _ATTRIBUTE_KEY = re.compile(r"^(?P<cat>\d+)_(?:(?P<set>\d+)_(?P<row>\d+)_)?(?P<attr>\d+)$")
@@ -40,6 +51,35 @@ FIRST_NODE_ID = 100_001
 # How many workspaces the "recently accessed" list holds (a lookup without expanded_view=true
 # searches only those, as on the real server).
 RECENTLY_ACCESSED = 20
+# Who did it, in the audit trail: docflow's service account, or xECM's own connectors.
+SERVICE_USER_ID = 1000
+CONNECTOR_USER_ID = 999
+# Audit event types (id, name) per event. 9, 10 and 264 are Content Server's own ids; the
+# others are this simulator's choice (no public list): readers match on audit_event_types.
+AUDIT_EVENTS: dict[str, tuple[int, str]] = {
+    "node.created": (1, "Create"),
+    "workspace.created": (1, "Create"),
+    "node.version_added": (28, "Add Version"),
+    "node.categories_updated": (10, "Attribute Value Changed"),
+    "node.rm_classified": (264, "Classification Applied"),
+    "node.hold_applied": (266, "Hold Applied"),
+    "workspace.reference_added": (9001, "Business Object Reference Added"),
+    "workspace.reference_removed": (9002, "Business Object Reference Removed"),
+    "permissions.changed": (9, "Permission Changed"),
+}
+RELATION_TYPES = ("child", "parent")
+# The event types of docflow's contract (external-apis.md §2).
+EVENT_TYPES = frozenset(
+    {
+        "node.created",
+        "node.version_added",
+        "node.categories_updated",
+        "node.rm_classified",
+        "node.hold_applied",
+        "workspace.created",
+        "workspace.reference_added",
+    }
+)
 
 
 class ContentServerSim:
@@ -59,6 +99,11 @@ class ContentServerSim:
         self.nodes: dict[int, Node] = {}
         self.uploads: dict[tuple[int, str], UploadCount] = {}
         self.recently_accessed: list[int] = []
+        self.members: dict[int, MemberDef] = {m.id: m for m in self.config.members}
+        # "Concurrent creation by ECM's own connectors": the next N creates for a business
+        # object are preceded by a workspace the connector makes for that object.
+        self.connector_preempts = 0
+        self._acting_user = SERVICE_USER_ID
         self.faults.configure(self.config.faults)
         self.events.clear()
         self.events.configure(self.config.events_faults)
@@ -344,22 +389,65 @@ class ContentServerSim:
             # creation with POST /v1/nodes/{id}/rmclassifications.
             raise OtcsError(400, "roles.rmclassifications is not supported here.")
         categories = self._nested_categories(roles.get("categories"))
+        if ref is not None and self.connector_preempts > 0 and self.workspace_for(ref) is None:
+            # xECM's own connector got there first, with the same naming rule.
+            self.connector_preempts -= 1
+            self._acting_user = CONNECTOR_USER_ID
+            try:
+                self.make_workspace(wtype, template, name, parent_id, ref, categories)
+            finally:
+                self._acting_user = SERVICE_USER_ID
         if ref is not None and self.workspace_for(ref) is not None:
             raise OtcsError(
                 400, f"A business workspace for business object '{ref}' already exists."
             )
+        return self.make_workspace(
+            wtype,
+            template,
+            name,
+            parent_id,
+            ref,
+            categories,
+            description=str(payload.get("description") or ""),
+        )
+
+    def make_workspace(
+        self,
+        wtype: WorkspaceTypeDef,
+        template: WorkspaceTemplateDef,
+        name: str,
+        parent_id: int,
+        ref: BusinessObject | None,
+        categories: dict[int, dict[str, Any]],
+        *,
+        description: str = "",
+    ) -> Node:
+        """A workspace from its template: sub-folders, roles, document templates; bound to
+        `ref` when given (unbound otherwise, as one made by hand in the UI)."""
         self._container(parent_id)
         self._check_free_name(parent_id, name)
-        workspace = self._new_node(
-            parent_id, name, BUSINESS_WORKSPACE, str(payload.get("description") or "")
-        )
+        workspace = self._new_node(parent_id, name, BUSINESS_WORKSPACE, description)
         workspace.wksp_type_id, workspace.template_id = wtype.id, template.id
         if ref is not None:
             workspace.references.append(ref)
         workspace.categories = categories
-        for folder_name in template.sub_folders:
-            self._new_node(workspace.id, folder_name, FOLDER)
+        folders = {f: self._new_node(workspace.id, f, FOLDER) for f in template.sub_folders}
+        workspace.roles = [
+            Role(next(self._ids), r.name, list(r.permissions), leader=r.leader)
+            for r in template.roles
+        ]
         self.notify("workspace.created", workspace)
+        for document in template.documents:
+            parent = folders.get(document.folder or "", workspace)
+            content = make_pdf(
+                document.name.removesuffix(".pdf"),
+                [f"{wtype.name} workspace '{name}'", f"From template {template.name}."],
+            )
+            node = self._new_node(parent.id, document.name, DOCUMENT)
+            node.versions.append(
+                Version(1, document.name, "application/pdf", content, "", datetime.now(UTC))
+            )
+            self.notify("node.created", node)
         return workspace
 
     def add_reference(self, workspace: Node, ref: BusinessObject) -> None:
@@ -374,11 +462,218 @@ class ContentServerSim:
             workspace.references.append(ref)
             self.notify("workspace.reference_added", workspace)
 
+    def remove_reference(self, workspace: Node, ref: BusinessObject) -> None:
+        self.require_workspace(workspace)
+        if ref not in workspace.references:
+            raise OtcsError(
+                400, f"Business object '{ref}' is not bound to workspace {workspace.id}."
+            )
+        workspace.references.remove(ref)
+        self.notify("workspace.reference_removed", workspace)
+
+    def require_workspace(self, node: Node) -> Node:
+        if node.type != BUSINESS_WORKSPACE:
+            raise OtcsError(400, f"Node {node.id} is not a business workspace.")
+        return node
+
+    def workspace(self, workspace_id: int) -> Node:
+        return self.require_workspace(self.node(workspace_id))
+
+    # members and workspace roles
+
+    def find_members(self, name: str | None, member_type: int | None) -> list[MemberDef]:
+        """`where_name` matches parts of names, case-insensitively (as for nodes)."""
+        return [
+            m
+            for m in self.members.values()
+            if (name is None or name.casefold() in m.name.casefold())
+            and member_type in (None, m.type)
+        ]
+
+    def member(self, member_id: int) -> MemberDef:
+        member = self.members.get(member_id)
+        if member is None:
+            raise OtcsError(404, f"Could not find member with ID {member_id}.")
+        return member
+
+    @staticmethod
+    def member_json(member: MemberDef) -> dict[str, Any]:
+        props: dict[str, Any] = {
+            "id": member.id,
+            "name": member.name,
+            "name_formatted": member.display_name or member.name,
+            "type": member.type,
+            "type_name": "Group" if member.type == 1 else "User",
+            "deleted": False,
+            "initials": "".join(w[0] for w in (member.display_name or member.name).split()).upper(),
+        }
+        if member.type == 0:
+            first, _, last = (member.display_name or member.name).partition(" ")
+            props |= {
+                "business_email": member.email,
+                "display_name": member.display_name or member.name,
+                "first_name": first,
+                "last_name": last or None,
+                "group_id": None,
+            }
+        else:
+            props["leader_id"] = None
+        return props
+
+    def role(self, workspace: Node, role_id: int) -> Role:
+        self.require_workspace(workspace)
+        for role in workspace.roles:
+            if role.id == role_id:
+                return role
+        raise OtcsError(404, f"Role {role_id} does not exist in workspace {workspace.id}.")
+
+    @staticmethod
+    def role_json(workspace: Node, role: Role) -> dict[str, Any]:
+        return {
+            "id": role.id,
+            "name": role.name,
+            "description": "",
+            "leader": role.leader,
+            "workspace_id": workspace.id,
+            "permissions": list(role.permissions),
+            "apply_to": role.apply_to,
+        }
+
+    def add_role_member(self, workspace: Node, role_id: int, member_id: int) -> MemberDef:
+        role = self.role(workspace, role_id)
+        member = self.members.get(member_id)
+        if member is None:
+            raise OtcsError(400, f"Invalid user or group ID {member_id}.")
+        if member_id in role.members:
+            raise OtcsError(
+                400, f"User or group {member_id} is already a member of role '{role.name}'."
+            )
+        role.members.append(member_id)
+        self.notify("permissions.changed", workspace, role_id=role.id, member_id=member_id)
+        return member
+
+    def remove_role_member(self, workspace: Node, role_id: int, member_id: int) -> None:
+        role = self.role(workspace, role_id)
+        if member_id not in role.members:
+            raise OtcsError(
+                400, f"User or group {member_id} is not a member of role '{role.name}'."
+            )
+        role.members.remove(member_id)
+        self.notify("permissions.changed", workspace, role_id=role.id, member_id=member_id)
+
+    def set_role_permissions(
+        self, workspace: Node, role_id: int, permissions: Any, apply_to: Any
+    ) -> Role:
+        role = self.role(workspace, role_id)
+        if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
+            raise OtcsError(400, "permissions must be a list of permission names.")
+        unknown = [p for p in permissions if p not in PERMISSIONS]
+        if unknown:
+            raise OtcsError(400, f"Invalid permission(s): {', '.join(unknown)}.")
+        scope = as_int(2 if apply_to is None else apply_to, "apply_to")
+        if scope not in (0, 1, 2, 3):
+            raise OtcsError(400, f"Invalid value for 'apply_to': {scope}.")
+        role.permissions, role.apply_to = list(permissions), scope
+        self.notify("permissions.changed", workspace, role_id=role.id)
+        return role
+
+    # related workspaces
+
+    def relate(self, workspace: Node, other_id: int, rel_type: str) -> None:
+        """`rel_type` is what the other workspace is to this one; one direction suffices."""
+        self.require_workspace(workspace)
+        if rel_type not in RELATION_TYPES:
+            raise OtcsError(400, f"Invalid value for 'rel_type': {rel_type!r}.")
+        other = self.nodes.get(other_id)
+        if other is None or other.type != BUSINESS_WORKSPACE:
+            raise OtcsError(400, f"Node {other_id} is not a business workspace.")
+        if other_id == workspace.id:
+            raise OtcsError(400, "A workspace cannot be related to itself.")
+        if other_id in workspace.related:
+            raise OtcsError(
+                400, f"The relationship between {workspace.id} and {other_id} already exists."
+            )
+        workspace.related[other_id] = rel_type
+        other.related[workspace.id] = "parent" if rel_type == "child" else "child"
+
+    def related(self, workspace: Node, rel_type: str | None) -> list[Node]:
+        self.require_workspace(workspace)
+        return [
+            self.nodes[other]
+            for other, kind in workspace.related.items()
+            if other in self.nodes and rel_type in (None, kind)
+        ]
+
+    # create form
+
+    def create_form(self, template_id: int) -> dict[str, Any]:
+        """`GET /v2/forms/businessworkspaces/create`: the system attributes, and the
+        `categories` role listing the type's category attributes with titles and types."""
+        wtype = self._type_of_template(template_id)
+        data: dict[str, Any] = {}
+        schema: dict[str, Any] = {}
+        for cat_id in wtype.category_ids:
+            category = self._category(cat_id)
+            data[str(cat_id)] = {f"{cat_id}_{a}": None for a in category.attributes}
+            schema[str(cat_id)] = {
+                "title": category.name,
+                "type": "object",
+                "properties": {
+                    f"{cat_id}_{a}": {"title": title, "type": "string"}
+                    for a, title in category.attributes.items()
+                },
+            }
+        return {
+            "forms": [
+                {
+                    "data": {"name": "", "description": "", "type": BUSINESS_WORKSPACE},
+                    "schema": {
+                        "properties": {
+                            "name": {"title": "Name", "type": "string"},
+                            "description": {"title": "Description", "type": "string"},
+                        }
+                    },
+                },
+                {"role_name": "categories", "data": data, "schema": {"properties": schema}},
+                {"role_name": "rmclassifications", "data": {}, "schema": {"properties": {}}},
+            ]
+        }
+
+    def _type_of_template(self, template_id: int) -> WorkspaceTypeDef:
+        for wtype in self.config.workspace_types:
+            if any(t.id == template_id for t in wtype.templates):
+                return wtype
+        raise OtcsError(400, f"Template {template_id} is not a business workspace template.")
+
+    # audit
+
+    def audit(self, node: Node, event: str) -> None:
+        event_type, name = AUDIT_EVENTS[event]
+        node.audit.append(
+            AuditEntry(node.id, event_type, name, datetime.now(UTC), self._acting_user)
+        )
+
+    @staticmethod
+    def audit_json(entry: AuditEntry) -> dict[str, Any]:
+        return {
+            "id": entry.node_id,
+            "event_type": entry.event_type,
+            "audit_date": otcs_date(entry.audit_date),
+            "user_id": entry.user_id,
+            "agent_id": None,
+            "audit_language_code": None,
+            "target_user_id": None,
+            "audit_name": entry.audit_name,
+        }
+
     # events (our design)
 
     def notify(self, event_type: str, node: Node, **data: Any) -> None:
+        """Audit the change; send it as a webhook when events are on (not every audited
+        change is an event of our contract)."""
+        self.audit(node, event_type)
         url = self.config.events_url
-        if not url:
+        if not url or event_type not in EVENT_TYPES:
             return
         msg_id = f"msg_{uuid.uuid4().hex}"
         body = json.dumps(
@@ -505,6 +800,50 @@ class ContentServerSim:
             "versions": len(node.versions),
             "references": [vars(r) for r in node.references],
             "children": [self.dump(child) for child in self.children(node.id)],
+        }
+
+    def detail(self, node: Node) -> dict[str, Any]:
+        """Everything about one node, for tests and the demo (`/_control/nodes/{id}`)."""
+        return {
+            "id": node.id,
+            "name": node.name,
+            "parent_id": node.parent_id,
+            "type": node.type,
+            "description": node.description,
+            "categories": {str(k): v for k, v in node.categories.items()},
+            "versions": [
+                {
+                    "version_number": v.number,
+                    "file_name": v.file_name,
+                    "file_size": len(v.content),
+                    "mime_type": v.mime_type,
+                    "description": v.description,
+                    "sha256": hashlib.sha256(v.content).hexdigest(),
+                }
+                for v in node.versions
+            ],
+            "rm_classifications": list(node.rm_classifications),
+            "holds": list(node.holds),
+            "wksp_type_id": node.wksp_type_id,
+            "template_id": node.template_id,
+            "references": [vars(r) for r in node.references],
+            "roles": [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "permissions": list(r.permissions),
+                    "apply_to": r.apply_to,
+                    "members": [
+                        self.members[m].name if m in self.members else str(m) for m in r.members
+                    ],
+                }
+                for r in node.roles
+            ],
+            "related": {str(k): v for k, v in node.related.items()},
+            "audit": [self.audit_json(a) for a in node.audit],
+            "children": [
+                {"id": c.id, "name": c.name, "type": c.type} for c in self.children(node.id)
+            ],
         }
 
 

@@ -214,8 +214,9 @@ async def test_business_workspace_lifecycle(otcs: Served) -> None:
     types = await client.get(
         f"{API}/v2/businessworkspacetypes", headers=ticket, params={"expand_templates": "true"}
     )
-    [wtype] = types.json()["results"]
-    type_props = wtype["data"]["properties"]
+    wtypes = types.json()["results"]
+    assert [t["data"]["properties"]["wksp_type_id"] for t in wtypes] == [7, 8, 9, 10, 11, 12]
+    type_props = wtypes[0]["data"]["properties"]
     assert type_props["wksp_type_id"] == 7
     assert type_props["wksp_type_name"] == "Customer"
     assert type_props["templates"][0]["id"] == 20001
@@ -295,7 +296,7 @@ async def test_business_workspace_lifecycle(otcs: Served) -> None:
         r["data"]["properties"]["name"]: r["data"]["properties"]["id"]
         for r in folders.json()["results"]
     }
-    assert set(names) == {"Contracts", "Correspondence"}
+    assert set(names) == {"Contracts", "Correspondence", "Drawings", "Documents"}
 
     doc = await upload(client, ticket, names["Contracts"], "Signed.pdf")
     doc_id = doc.json()["results"]["data"]["properties"]["id"]

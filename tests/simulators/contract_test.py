@@ -201,3 +201,96 @@ async def test_where_name_is_a_substring_filter(otcs: Served) -> None:
     )
     names = sorted(r["data"]["properties"]["name"] for r in children.json()["results"])
     assert names == ["Contract Q-1.pdf", "Contract Q-10.pdf", "Old Contract Q-1.pdf"]
+
+
+async def test_workspace_role_member_audit_answers_have_the_documented_shape(
+    otcs: Served,
+) -> None:
+    client = otcs.client
+    ticket = await login(client)
+    created = await create_workspace(client, ticket, "0015g00000ABC", "ACME Corp")
+    workspace_id = created.json()["results"]["id"]
+    base = f"{API}/v2/businessworkspaces/{workspace_id}"
+
+    def first_properties(body: dict[str, Any]) -> dict[str, Any]:
+        results = body["results"]
+        item = results[0] if isinstance(results, list) else results
+        return dict(item["data"]["properties"])
+
+    members = (
+        await client.get(f"{API}/v2/members", headers=ticket, params={"where_name": "legal"})
+    ).json()
+    documented = fixture("content_server/members.json")
+    assert_same_shape(documented["collection"], members["collection"], exact=True)
+    assert_same_shape(first_properties(documented), first_properties(members), exact=False)
+
+    roles = (await client.get(f"{base}/roles", headers=ticket)).json()
+    assert_same_shape(
+        first_properties(fixture("content_server/roles.json")), first_properties(roles), exact=False
+    )
+    role_id = roles["results"][0]["data"]["properties"]["id"]
+    added = await client.post(
+        f"{base}/roles/{role_id}/members", headers=ticket, data={"id": "1001"}
+    )
+    assert_same_shape(
+        first_properties(fixture("content_server/add_role_member.json")),
+        first_properties(added.json()),
+        exact=False,
+    )
+    listed = (await client.get(f"{base}/roles/{role_id}/members", headers=ticket)).json()
+    assert_same_shape(
+        first_properties(fixture("content_server/role_members.json")),
+        first_properties(listed),
+        exact=False,
+    )
+
+    audit = (
+        await client.get(
+            f"{API}/v2/nodes/{workspace_id}/audit",
+            headers=ticket,
+            params={"sort": "asc_audit_date"},
+        )
+    ).json()
+    assert_same_shape(fixture("content_server/audit.json"), audit, exact=True)
+
+    doc = await upload(client, ticket, workspace_id, "Signed.pdf", {"9001_2": "Q-1"})
+    doc_id = doc.json()["results"]["data"]["properties"]["id"]
+    versions = (await client.get(f"{API}/v2/nodes/{doc_id}/versions", headers=ticket)).json()
+    assert_same_shape(fixture("content_server/versions.json"), versions, exact=True)
+    categories = (await client.get(f"{API}/v2/nodes/{doc_id}/categories", headers=ticket)).json()
+    documented_categories = fixture("content_server/categories.json")
+    assert set(categories["results"][0]) == set(documented_categories["results"][0])
+    assert_same_shape(
+        documented_categories["results"][0]["metadata"]["9100"],
+        categories["results"][0]["metadata"]["9001"],
+        exact=True,
+    )
+
+    form = (
+        await client.get(
+            f"{API}/v2/forms/businessworkspaces/create",
+            headers=ticket,
+            params={"template_id": 20001},
+        )
+    ).json()
+    assert_same_shape(fixture("content_server/create_form.json"), form, exact=False)
+
+    other = await client.post(
+        f"{API}/v2/businessworkspaces",
+        headers=ticket,
+        data={
+            "body": json.dumps(
+                {"template_id": 20003, "wksp_type_id": 9, "type": 848, "name": "Project P-1"}
+            )
+        },
+    )
+    other_id = other.json()["results"]["id"]
+    await client.post(
+        f"{base}/relateditems",
+        headers=ticket,
+        data={"rel_bw_id": str(other_id), "rel_type": "child"},
+    )
+    related = (await client.get(f"{base}/relateditems", headers=ticket)).json()
+    documented = fixture("content_server/related_items.json")
+    assert_same_shape(documented["paging"], related["paging"], exact=True)
+    assert_same_shape(first_properties(documented), first_properties(related), exact=False)
