@@ -99,6 +99,7 @@ class BusinessObjectWorkflow:
         self._portal: PortalWorkspaceRequest | None = None
         self._answer: ProvisionAnswer | None = None
         self._filings = 0  # file_document Updates running
+        self._applying = -1  # the version being applied right now
 
     # ------------------------------------------------------------------ story
     @workflow.run
@@ -130,7 +131,11 @@ class BusinessObjectWorkflow:
                 await self._milestone(milestone)
             if carry.pending is not None:
                 event, carry.pending = carry.pending, None
-                await self._apply(event)
+                self._applying = event.version  # older events arriving meanwhile are stale
+                try:
+                    await self._apply(event)
+                finally:
+                    self._applying = -1
 
     def _has_work(self) -> bool:
         carry = self._carry
@@ -455,7 +460,11 @@ class BusinessObjectWorkflow:
             carry.ignored += 1
             self._record.record("ignored", event.object.ext_system_id, "duplicate event")
             return
-        newest = max(carry.applied_version, carry.pending.version if carry.pending else -1)
+        newest = max(
+            carry.applied_version,
+            self._applying,
+            carry.pending.version if carry.pending else -1,
+        )
         if event.version <= newest and event.kind is not Closed:
             carry.ignored += 1
             self._record.record(

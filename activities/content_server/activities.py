@@ -101,7 +101,12 @@ class ContentServerActivities:
         )
         with external_call(f"archive {request.name!r} in workspace {request.workspace_id}"):
             filed = await self._filer.file(item)
-        return ArchivedNode(node_id=filed.node_id, created=filed.outcome == "created")
+        return ArchivedNode(
+            node_id=filed.node_id,
+            created=filed.outcome == "created",
+            link=filed.link,
+            version=filed.version,
+        )
 
     # ------------------------------------------------ business workspaces (issue 8)
     @activity.defn(name="provision_workspace")
