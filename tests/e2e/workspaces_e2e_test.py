@@ -125,3 +125,47 @@ async def test_an_account_lives_its_life_in_its_workspace(
     assert "5003" in str(detail) and "Closed" in str(detail["categories"])
     signed = await node(final.archive.document_node_id)
     assert signed["properties"]["name"].endswith("(signed).pdf")  # content is never deleted
+
+
+async def test_an_event_storm_ends_at_the_newest_version(
+    stack: EmbeddedStack, http: httpx.AsyncClient, crm_app: DocflowApiClient
+) -> None:
+    """Renames held back and released out of order, redeliveries (same webhook-id), stale
+    replays (new ids, old versions), interleaved with documents filed for the object: the
+    workspace ends with the newest name, and every event is either applied or ignored."""
+    crm, otcs = stack.crm_url, stack.content_server_url
+    bo_id = f"001STORM{uuid.uuid4().hex[:8].upper()}"
+    base = f"{crm}/_control/objects/Account/{bo_id}"
+    path = f"/v1/business-objects/SFDC/Account/{bo_id}"
+    fields = {"name": "Storm v1", "account_number": "A-1", "owner": "bob@example.com"}
+    await http.post(f"{crm}/_control/objects/Account", json={"bo_id": bo_id, "fields": fields})
+    await eventually(lambda: crm_app.call("GET", path), lambda s: s["state"] == "in_sync")
+    renames = 24
+    sent = 1
+    for version in range(2, renames + 2):  # every third one held back, sent later
+        held = version % 3 == 0
+        await http.patch(
+            f"{base}?deliver={'false' if held else 'true'}",
+            json={"fields": {"name": f"Storm v{version}"}},
+        )
+        sent += 0 if held else 1
+        if version % 8 == 0:  # a document filed in between (a milestone-like write-back)
+            files = {"file": (f"note-{version}.pdf", contract_pdf(f"{bo_id}-{version}"))}
+            filing = {"filing": '{"document_type": "correspondence"}'}
+            filed = await crm_app.call("POST", f"{path}/documents", files=files, data=filing)
+            assert filed["outcome"] == "created"
+    for version in range(renames + 1, 1, -1):  # the held ones, newest first; stale replays
+        if version % 3 == 0:
+            await http.post(f"{base}/replay?version={version}")
+            sent += 1
+        if version % 5 == 0:
+            await http.post(f"{base}/replay?version={version}&same_id=true")
+            sent += 1
+    newest = renames + 1
+    final = await eventually(
+        lambda: crm_app.call("GET", path),
+        lambda s: s["applied_version"] == newest and s["applied"] + s["ignored"] >= sent,
+    )
+    assert final["applied"] + final["ignored"] == sent, final
+    detail = await get_json(http, f"{otcs}/_control/nodes/{final['workspace']['workspace_id']}")
+    assert f"Storm v{newest}" in str(detail["detail"]["categories"])
