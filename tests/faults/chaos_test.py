@@ -118,25 +118,37 @@ async def test_batch_survives_worker_kills_a_server_restart_and_vendor_faults(
     batch = uuid.uuid4().hex[:6]
     keys = [f"CHAOS-{batch}-{i:03d}" for i in range(SIZE)]
     with_approval = {key for i, key in enumerate(keys) if i % APPROVAL_EVERY == 0}
+    accounts = [f"001CHAOS{batch.upper()}{i:02d}" for i in range(ACCOUNTS)]
 
     async with httpx.AsyncClient(timeout=30) as http:
         api = DocflowApiClient(stack.api_url, CRM_KEY, http=http)
         await put_json(http, f"{stack.core_signature_url}/_control/autopilot", AUTOPILOT)
         await _set_faults(http, stack, VENDOR_FAULTS, CRM_FAULTS)
         replay = _Replayer(stack, http, log)
-        drivers = [
-            asyncio.create_task(
-                _drive(api, http, key, key in with_approval, START_SPREAD_S * i / SIZE, log),
-                name=key,
-            )
-            for i, key in enumerate(keys)
-        ] + [
-            # Forged terminal replays: a correctly hashed "declined" of another time, aimed at
-            # a process whose document is out for signature. Core Signature says otherwise.
-            asyncio.create_task(replay(api, key), name=f"replay-{key}")
-            for i, key in enumerate(keys)
-            if key not in with_approval and i % 3 == 1
-        ]
+        drivers = (
+            [
+                asyncio.create_task(
+                    _drive(api, http, key, key in with_approval, START_SPREAD_S * i / SIZE, log),
+                    name=key,
+                )
+                for i, key in enumerate(keys)
+            ]
+            + [
+                # Accounts created and renamed in the CRM while the chaos lasts: each event
+                # reaches its workspace process through the receiver (retried by the CRM on 503).
+                asyncio.create_task(
+                    _drive_account(http, stack, bo_id, rng.uniform(0, 6)), name=bo_id
+                )
+                for bo_id in accounts
+            ]
+            + [
+                # Forged terminal replays: a correctly hashed "declined" of another time, aimed at
+                # a process whose document is out for signature. Core Signature says otherwise.
+                asyncio.create_task(replay(api, key), name=f"replay-{key}")
+                for i, key in enumerate(keys)
+                if key not in with_approval and i % 3 == 1
+            ]
+        )
         try:
             await _chaos(stack, rng, log, lambda: _reported(http, stack, batch))
             faults = {n: await get_json(http, f"{url}/_control/faults") for n, url in _sims(stack)}
@@ -146,6 +158,7 @@ async def test_batch_survives_worker_kills_a_server_restart_and_vendor_faults(
             for driver in drivers:
                 driver.cancel()
         final = await _wait_all_ended(api, keys, log)
+        synced = await _accounts_synced(api, http, stack, accounts)
 
         requests = await get_json(http, f"{stack.core_signature_url}/_control/signature-requests")
         uploads = await get_json(http, f"{stack.content_server_url}/_control/uploads")
@@ -185,6 +198,12 @@ async def test_batch_survives_worker_kills_a_server_restart_and_vendor_faults(
     ]
     assert not quiet, f"no fault injected by {quiet}: {faults}"
 
+    # Workspaces: every account's newest name reached its one workspace, nothing lost.
+    assert synced == {bo_id: f"Chaos {bo_id} v{RENAMES + 1}" for bo_id in accounts}, synced
+    for bo_id in accounts:
+        bound = [w for w in workspaces["results"] if w["business_object_id"] == bo_id]
+        assert len(bound) == 1, f"workspaces for {bo_id}: {bound}"
+
     # Core Signature: exactly one signature request per process, never a second cycle.
     counts: dict[str, int] = requests["count_by_external_id"]
     wrong_requests = {
@@ -222,6 +241,58 @@ async def test_batch_survives_worker_kills_a_server_restart_and_vendor_faults(
         if r["payload"].get("business_key") in log.finished_s
     }
     assert set(outcomes.values()) == {"completed"}, outcomes
+
+
+# ------------------------------------------------------------------ the accounts
+ACCOUNTS = 4
+RENAMES = 4
+
+
+async def _drive_account(
+    http: httpx.AsyncClient, stack: EmbeddedStack, bo_id: str, delay: float
+) -> None:
+    """Create an account in the CRM, then rename it a few times while the chaos lasts."""
+    await asyncio.sleep(delay)
+    fields = {"name": f"Chaos {bo_id} v1", "account_number": bo_id, "owner": "bob@example.com"}
+    created = await http.post(
+        f"{stack.crm_url}/_control/objects/Account", json={"bo_id": bo_id, "fields": fields}
+    )
+    assert created.status_code == 201, created.text
+    for version in range(2, RENAMES + 2):
+        await asyncio.sleep(CHAOS_S / (RENAMES + 1))
+        renamed = await http.patch(
+            f"{stack.crm_url}/_control/objects/Account/{bo_id}",
+            json={"fields": {"name": f"Chaos {bo_id} v{version}"}},
+        )
+        assert renamed.status_code == 200, renamed.text
+
+
+async def _accounts_synced(
+    api: DocflowApiClient, http: httpx.AsyncClient, stack: EmbeddedStack, accounts: list[str]
+) -> dict[str, str]:
+    """Each account's workspace name attribute once its process applied the last rename
+    (or what it has when the settle time is up)."""
+    deadline = time.monotonic() + SETTLE_S
+    names: dict[str, str] = {}
+    for bo_id in accounts:
+        path = f"/v1/business-objects/SFDC/Account/{bo_id}"
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            try:
+                status = await api.call("GET", path)
+            except DocflowApiError:
+                status = {}
+            if status.get("applied_version") == RENAMES + 1:
+                break
+            await asyncio.sleep(0.5)
+        workspace = (status.get("workspace") or {}).get("workspace_id")
+        if workspace is None:
+            names[bo_id] = f"(no workspace: {status.get('state')})"
+            continue
+        node = await get_json(http, f"{stack.content_server_url}/_control/nodes/{workspace}")
+        values = {v for cat in node["categories"] for v in cat.values() if isinstance(v, str)}
+        names[bo_id] = next((v for v in values if v.startswith("Chaos ")), str(values))
+    return names
 
 
 # ------------------------------------------------------------------ the batch
