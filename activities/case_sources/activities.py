@@ -237,4 +237,3 @@ class CaseSourceActivities:
             raise ApplicationError(
                 str(exc), [str(p) for p in exc.problems], type="ConfigBundleError"
             ) from exc
-

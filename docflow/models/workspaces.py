@@ -411,6 +411,7 @@ class CaseCarry(BaseModel):
     workspace: ProvisionedWorkspace | None = None
     sources: list[SourceProgress] = Field(default_factory=list)
     retry_until: datetime | None = None
+    asked: list[str] = Field(default_factory=list, description="Sources to run again next.")
     rounds: int = Field(default=0, description="Automatic retry rounds so far.")
     runs: int = 1
 
