@@ -23,6 +23,7 @@ from activities import build_activities, new_http_client
 from activities.http.heartbeat import HeartbeatInterceptor
 from docflow.settings import Settings
 from docflow.temporal import connect
+from workflows.case_assembly import CaseAssemblyWorkflow, CaseSourceWorkflow
 from workflows.delivery import DeliveryWorkflow
 from workflows.signing import SigningWorkflow
 
@@ -31,6 +32,7 @@ logger = logging.getLogger("docflow.worker")
 # The processes a worker runs, with the children they start (the composition root).
 PROCESSES: dict[str, list[type]] = {
     "signing": [SigningWorkflow, DeliveryWorkflow],
+    "cases": [CaseAssemblyWorkflow, CaseSourceWorkflow],
 }
 
 

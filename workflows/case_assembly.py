@@ -20,6 +20,7 @@ import asyncio
 import functools
 from datetime import timedelta
 from enum import StrEnum
+from typing import NoReturn
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ChildWorkflowError
@@ -61,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         SourceProgress,
         WorkspacePlan,
     )
+    from docflow.temporal import CASE_SYSTEM, case_business_key
 
 
 class CaseState(StrEnum):
@@ -77,7 +79,6 @@ class CaseState(StrEnum):
 C = CaseState
 # States operators filter on (DocflowStatus): a case with gaps, and every end.
 INDEXED_STATES = {C.WITH_GAPS, C.ASSEMBLED, C.REFUSED, C.FAILED, C.CANCELLED}
-CASE_SYSTEM = "CASES"  # DocflowSourceSystem of every case (who may see and act on it)
 # The parent's events: plan, provision, one child per source, a progress signal per page of
 # each source, then ~15 events per retry round; past this it continues as new between rounds.
 HISTORY_BUDGET = 1_000
@@ -94,14 +95,6 @@ PAGE_EXPECTED = timedelta(minutes=15)
 # still keeps the workspace free of repeats.
 MAX_SEEN = 5_000
 SHA_PREFIX = 32  # hex digits of a SHA-256 kept as a dedupe key (128 bits)
-
-
-def case_workflow_id(case_type: str, case_id: str) -> str:
-    return f"case:{case_type}:{case_id}"
-
-
-def case_business_key(case_type: str, case_id: str) -> str:
-    return f"{case_type}/{case_id}"
 
 
 async def plan_workspace(request: PlanRequest) -> PlanResult:
@@ -351,7 +344,7 @@ class CaseAssemblyWorkflow:
         )
 
     # ------------------------------------------------------------------ ends
-    async def _finish(self, state: CaseState, reason: str, *, attention: bool = False) -> None:
+    async def _finish(self, state: CaseState, reason: str, *, attention: bool = False) -> NoReturn:
         record = self._record
         record.data.outcome_reason = reason
         self._finished = True

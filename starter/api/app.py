@@ -29,7 +29,7 @@ from starter.api.errors import (
 )
 from starter.api.receivers import core_signature
 from starter.api.receivers.core_signature import MAX_CALLBACK_BYTES
-from starter.api.routes import actions, documents, health, operations, signing
+from starter.api.routes import actions, cases, documents, health, operations, signing
 
 log = logging.getLogger("docflow.api")
 
@@ -45,6 +45,7 @@ TAGS = [
         "name": "operations",
         "description": "Operators: list with filters, repair many processes in one call.",
     },
+    {"name": "cases", "description": "Assemble service, claims and audit cases from sources."},
     {"name": "documents", "description": "Upload documents into the document store."},
     {"name": "webhooks", "description": "Callbacks from external systems (signed, verified)."},
     {"name": "health", "description": "Liveness and readiness probes."},
@@ -156,10 +157,11 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(documents.router)
     app.include_router(operations.router)
     app.include_router(signing.router)
+    app.include_router(cases.router)
     app.include_router(core_signature.router)
     app.include_router(health.router)
     app.include_router(actions.router)
-    bodies = [*signing.OPENAPI_MODELS, *operations.OPENAPI_MODELS]
+    bodies = [*signing.OPENAPI_MODELS, *operations.OPENAPI_MODELS, *cases.OPENAPI_MODELS]
     _document_extra_models(app, [*bodies, *core_signature.OPENAPI_MODELS])
     document_operations(app, body_models=bodies)
     return app

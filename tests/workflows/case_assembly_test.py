@@ -52,6 +52,7 @@ from docflow.models.workspaces import (
     RetrySource,
     WorkspacePlan,
 )
+from docflow.temporal import case_workflow_id
 from tests.conftest import TEST_CONFIG_DIR
 from workflows.case_assembly import (
     HISTORY_BUDGET,
@@ -59,7 +60,6 @@ from workflows.case_assembly import (
     CaseAssemblyWorkflow,
     CaseSourceWorkflow,
     CaseState,
-    case_workflow_id,
 )
 
 PAGE = 100
