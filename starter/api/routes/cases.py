@@ -64,14 +64,11 @@ def _reader(request: Request) -> BundleReader:
 
 
 async def case_processes(request: Request) -> CaseProcesses:
-    """Dependency: the case helpers bound to a connected client (503 if Temporal is down)."""
+    """The case helpers bound to a connected client (503 if Temporal is down)."""
     context = api_context(request)
     return CaseProcesses(
         await context.temporal.client(), context.settings, context.store, config=_reader(request)
     )
-
-
-Processes = Annotated[CaseProcesses, Depends(case_processes)]
 
 
 def _acting_for_cases(principal: Principal, case_type: str, case_id: str) -> None:
@@ -145,12 +142,13 @@ async def start_case(
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def get_case(
+    request: Request,
     case_type: CaseType,
     case_id: CaseId,
     principal: Annotated[Principal, Depends(require(Scope.READ))],
-    processes: Processes,
 ) -> CaseStatus:
-    _acting_for_cases(principal, case_type, case_id)
+    _acting_for_cases(principal, case_type, case_id)  # before Temporal is asked anything
+    processes = await case_processes(request)
     status = await processes.status(case_type, case_id)
     log.info("case %s read by %s: %s", status.business_key, principal.subject, status.state)
     return status
@@ -167,14 +165,15 @@ async def get_case(
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
 async def retry_source(
+    request: Request,
     case_type: CaseType,
     case_id: CaseId,
     source: Source,
     principal: Annotated[Principal, Depends(require(Scope.CORRECT))],
-    processes: Processes,
     idempotency_key: IdempotencyKey = None,
 ) -> UpdateAccepted:
-    _acting_for_cases(principal, case_type, case_id)
+    _acting_for_cases(principal, case_type, case_id)  # before Temporal is asked anything
+    processes = await case_processes(request)
     accepted = await processes.retry_source(
         case_type,
         case_id,
