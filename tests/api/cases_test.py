@@ -26,7 +26,7 @@ from starter.cli import app as cli
 from tests.api.conftest import API_KEYS, auth, make_settings
 from tests.api.support import PDF, new_key
 from tests.conftest import TEST_CONFIG_DIR
-from tests.workflows.case_assembly_test import FakeCaseSystems, forms, mail, transactions
+from tests.workflows.case_stand_ins import FakeCaseSystems, forms, mail, transactions
 from workflows.case_assembly import CaseAssemblyWorkflow, CaseSourceWorkflow
 
 # The claims application acts for CASES; ops (support, '*') reads and retries; crm does not.
