@@ -294,6 +294,8 @@ class CaseAssemblyWorkflow:
             # Failing again for the same reason is not news: the retry rounds condense.
             self._failures[source] = progress.reason
             self._record.record("source_failed", "system", f"{source}: {progress.reason}")
+        if self._running and self._record.state == C.GATHERING:
+            self._show_gathering()  # the others still gather: "sources done" moved on
 
     async def _child(self, source: str, attempt: int, progress: SourceProgress) -> SourceProgress:
         """The source's child run: its final progress, "failed" with why if it did not end

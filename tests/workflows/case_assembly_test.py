@@ -429,3 +429,35 @@ async def test_a_long_retry_window_continues_as_new_keeping_the_case(cases: Case
     runs = await history_lengths(cases.client, handle.id, handle.first_execution_run_id or "")
     assert len(runs) >= 2, runs
     assert max(runs) < HISTORY_BUDGET + 50, runs
+
+
+async def test_a_temporal_cancellation_ends_the_case_cancelled(cases: Cases) -> None:
+    systems = cases.systems
+    systems.holdings = {"mail_archive": mail(1)}
+    systems.down = {"forms_portal"}
+    handle = await cases.start(claim(sources=["mail_archive", "forms_portal"]))
+    await status_when(handle, open_with_gaps)
+    await handle.cancel()
+    status: CaseStatus = await handle.result()
+    assert status.state == CaseState.CANCELLED and status.finished
+    assert status.outcome_reason == "cancelled in Temporal"
+    assert [e.kind for e in status.audit][-2:] == ["cancel_requested", "cancelled"]
+
+
+async def test_a_cancellation_while_gathering_cancels_the_sources_still_running(
+    cases: Cases,
+) -> None:
+    systems = cases.systems
+    systems.holdings = {"mail_archive": mail(1), "forms_portal": forms(1)}
+    systems.slow = {"forms_portal"}
+    handle = await cases.start(claim(sources=["mail_archive", "forms_portal"]))
+    status = await status_when(handle, lambda s: s.sources_done == 1)
+    assert status.state == CaseState.GATHERING
+    assert "sources done 1/2, items filed 2; gathering forms_portal" in status.waiting_for
+    await handle.cancel()
+    status = await handle.result()
+    systems.released.set()
+    assert status.state == CaseState.CANCELLED
+    child = cases.client.get_workflow_handle(f"{handle.id}/forms_portal/1")
+    description = await child.describe()
+    assert description.status is not None and description.status.name == "CANCELED"

@@ -5,6 +5,7 @@ name answered "unchanged" when `dedupe_sha256` is set)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,6 +94,8 @@ class FakeCaseSystems:
     holdings: dict[str, list[CaseItem]] = field(default_factory=dict)
     down: set[str] = field(default_factory=set)  # answer with a non-retryable refusal
     fail_after_pages: dict[str, int] = field(default_factory=dict)  # then down until cleared
+    slow: set[str] = field(default_factory=set)  # listing waits until `released` is set
+    released: asyncio.Event = field(default_factory=asyncio.Event)
     lists: list[ListCaseItems] = field(default_factory=list)
     fetched: list[str] = field(default_factory=list)
     folders: dict[str, dict[str, Filed]] = field(default_factory=dict)  # folder → name → node
@@ -124,6 +127,10 @@ class FakeCaseSystems:
     async def list_items(self, request: ListCaseItems) -> CaseItemsPage:
         self.lists.append(request)
         source = request.source
+        if source in self.slow:
+            while not self.released.is_set():
+                activity.heartbeat()
+                await asyncio.sleep(0.05)
         if source in self.down:
             raise ApplicationError(
                 f"{source} answered 503", type="RetryableServiceError", non_retryable=True
