@@ -2,10 +2,13 @@
 (`tests/workflows/case_stand_ins.py`: planning with the suite's real configuration, sources in
 memory, a Content Server that dedupes like the real one).
 
-History budgets asserted here: a 1,000-item case keeps the parent under PARENT_CEILING
-events and every run of a source's child under its budget plus one page's worth
-(PAGE_EVENTS); with a small source budget the child continues as new and still files every
-item exactly once.
+History budgets asserted here (events per run): a 1,000-item case (one source, 10 pages)
+keeps the parent under PARENT_CEILING = 150 (in fact ~80: it never sees items) and the
+source's single run under SOURCE_CEILING = 700 (in fact ~610), well inside
+SOURCE_HISTORY_BUDGET = 1,000; with a source budget of 150 the source continues as new every
+three pages, each run under 150 + PAGE_EVENTS (in fact 190), filing every item exactly once;
+a parent retrying for 90 rounds continues as new between rounds, each run under
+HISTORY_BUDGET + 50 (1,050).
 """
 
 from __future__ import annotations
