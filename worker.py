@@ -23,6 +23,7 @@ from activities import build_activities, new_http_client
 from activities.http.heartbeat import HeartbeatInterceptor
 from docflow.settings import Settings
 from docflow.temporal import connect
+from workflows.case_assembly import CaseAssemblyWorkflow, CaseSourceWorkflow
 from workflows.delivery import DeliveryWorkflow
 from workflows.signing import SigningWorkflow
 from workflows.workspace import BusinessObjectWorkflow
@@ -33,6 +34,7 @@ logger = logging.getLogger("docflow.worker")
 PROCESSES: dict[str, list[type]] = {
     "signing": [SigningWorkflow, DeliveryWorkflow],
     "workspaces": [BusinessObjectWorkflow, DeliveryWorkflow],
+    "cases": [CaseAssemblyWorkflow, CaseSourceWorkflow],
 }
 
 

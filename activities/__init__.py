@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from activities.case_sources import CaseSourceActivities
 from activities.content_server import ContentServerActivities
 from activities.core_signature import CoreSignatureActivities
 from activities.notifications import NotificationActivities
@@ -20,6 +21,7 @@ from docflow.docstore import DocumentStore, document_store_from_settings
 from docflow.settings import Settings
 
 __all__ = [
+    "CaseSourceActivities",
     "ContentServerActivities",
     "CoreSignatureActivities",
     "NotificationActivities",
@@ -58,6 +60,7 @@ def build_activities(
     ecm = ContentServerActivities.from_settings(settings, http, store)
     source = SourceSystemActivities(http, settings)
     notifications = NotificationActivities.from_settings(settings, http)
+    cases = CaseSourceActivities.from_settings(settings, http, store)
     return [
         validation.validate_signing_request,
         validation.validate_correction,
@@ -77,4 +80,7 @@ def build_activities(
         source.report_to_source,
         source.deliver_message,
         notifications.notify,
+        cases.plan_case,
+        cases.list_case_items,
+        cases.fetch_case_items,
     ]

@@ -62,6 +62,8 @@ def demo(
     content_server_port: Annotated[int, typer.Option(help="Content Server simulator port.")] = 8102,
     crm_port: Annotated[int, typer.Option(help="CRM simulator port.")] = 8103,
     erp_port: Annotated[int, typer.Option(help="ERP simulator port.")] = 8104,
+    mail_archive_port: Annotated[int, typer.Option(help="Mail archive simulator port.")] = 8105,
+    forms_portal_port: Annotated[int, typer.Option(help="Forms portal simulator port.")] = 8106,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log what every part does.")
     ] = False,
@@ -84,6 +86,8 @@ def demo(
         content_server=content_server_port,
         crm=crm_port,
         erp=erp_port,
+        mail_archive=mail_archive_port,
+        forms_portal=forms_portal_port,
         temporal=temporal_port,
         temporal_ui=ui_port,
     )
@@ -101,6 +105,8 @@ def simulators(
     content_server_port: Annotated[int, typer.Option()] = 8102,
     crm_port: Annotated[int, typer.Option()] = 8103,
     erp_port: Annotated[int, typer.Option()] = 8104,
+    mail_archive_port: Annotated[int, typer.Option()] = 8105,
+    forms_portal_port: Annotated[int, typer.Option()] = 8106,
     events_api: Annotated[
         str | None,
         typer.Option(
@@ -111,11 +117,18 @@ def simulators(
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
     seed: Annotated[int, typer.Option(help="Seed of the simulators' randomness.")] = 7,
 ) -> None:
-    """Run the Core Signature, Content Server, CRM and ERP simulators (for docker-compose)."""
+    """Run every simulator: Core Signature, Content Server, CRM, ERP, mail archive, forms portal."""
     from starter.cli import configure_logging
 
     configure_logging(True)
-    ports = SimulatorPorts(core_signature_port, content_server_port, crm_port, erp_port)
+    ports = SimulatorPorts(
+        core_signature_port,
+        content_server_port,
+        crm_port,
+        erp_port,
+        mail_archive_port,
+        forms_portal_port,
+    )
     run_dev(_serve_simulators(host, seed, ports, events_api))
 
 
@@ -125,12 +138,14 @@ class SimulatorPorts:
     content_server: int
     crm: int
     erp: int
+    mail_archive: int
+    forms_portal: int
 
 
 async def _serve_simulators(
     host: str, seed: int, ports: SimulatorPorts, events_api: str | None
 ) -> None:
-    from simulators import content_server, core_signature, crm, erp
+    from simulators import content_server, core_signature, crm, erp, forms_portal, mail_archive
     from simulators.kit.server import ServedApp
     from starter.cli import console
 
@@ -156,7 +171,18 @@ async def _serve_simulators(
         ),
         ServedApp(crm.create_app(crm_config), host=host, port=ports.crm, name="CRM simulator"),
         ServedApp(erp.create_app(erp_config), host=host, port=ports.erp, name="ERP simulator"),
-        # mail_archive and forms_portal simulators join here.
+        ServedApp(
+            mail_archive.create_app(),
+            host=host,
+            port=ports.mail_archive,
+            name="mail archive simulator",
+        ),
+        ServedApp(
+            forms_portal.create_app(),
+            host=host,
+            port=ports.forms_portal,
+            name="forms portal simulator",
+        ),
     ]
     async with contextlib.AsyncExitStack() as stack:
         for server in servers:

@@ -28,7 +28,7 @@ from docflow import search_attributes as sa
 from docflow.config.source_systems import SourceSystems
 from docflow.docstore import document_store_from_settings
 from docflow.settings import Settings
-from simulators import content_server, core_signature, crm, erp
+from simulators import content_server, core_signature, crm, erp, forms_portal, mail_archive
 from simulators.kit.business_objects import BusinessSystemConfig
 from simulators.kit.server import PortInUseError, ServedApp, free_port
 from starter.api.app import create_app
@@ -52,8 +52,8 @@ class StackPorts:
     temporal: int = 7233
     temporal_ui: int = 8233
     erp: int = 8104
-    # mail_archive (8105) and forms_portal (8106), as in config/dev/case-sources.json, join here
-    # with their simulators.
+    mail_archive: int = 8105
+    forms_portal: int = 8106
 
     @classmethod
     def any_free(cls) -> StackPorts:
@@ -69,6 +69,8 @@ class SimulatorOptions:
     content_server: content_server.ContentServerConfig | None = None
     crm: crm.CrmConfig | None = None
     erp: erp.ErpConfig | None = None
+    mail_archive: mail_archive.MailArchiveConfig | None = None
+    forms_portal: forms_portal.FormsPortalConfig | None = None
 
 
 def temporal_binary() -> str:
@@ -139,6 +141,14 @@ class EmbeddedStack:
     def erp_url(self) -> str:
         return self.settings.case_sources.endpoints[ERP_HISTORY]
 
+    @property
+    def mail_archive_url(self) -> str:
+        return self.settings.case_sources.endpoints["mail_archive"]
+
+    @property
+    def forms_portal_url(self) -> str:
+        return self.settings.case_sources.endpoints["forms_portal"]
+
     # ------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> EmbeddedStack:
         try:
@@ -186,7 +196,12 @@ class EmbeddedStack:
             ports.erp,
             "ERP simulator",
         )
-        # mail_archive and forms_portal simulators: served here, each on its own port.
+        await self._serve(
+            mail_archive.create_app(sims.mail_archive), ports.mail_archive, "mail archive simulator"
+        )
+        await self._serve(
+            forms_portal.create_app(sims.forms_portal), ports.forms_portal, "forms portal simulator"
+        )
 
         await self.start_worker()
         if self.api:
@@ -292,6 +307,8 @@ class EmbeddedStack:
             "content_server": "Content Server simulator",
             "crm": "CRM simulator",
             "erp": "ERP simulator",
+            "mail_archive": "mail archive simulator",
+            "forms_portal": "forms portal simulator",
             "temporal": "Temporal dev server",
             "temporal_ui": "Temporal Web UI",
         }
@@ -326,8 +343,13 @@ class EmbeddedStack:
             },
             content_server={"base_url": f"{base}:{ports.content_server}/otcs/cs.exe/api"},
             source_systems={"endpoints": status_endpoints},
-            # mail_archive and forms_portal: their simulators' URLs join erp_history here.
-            case_sources={"endpoints": {ERP_HISTORY: erp}},
+            case_sources={
+                "endpoints": {
+                    ERP_HISTORY: erp,
+                    "mail_archive": f"{base}:{ports.mail_archive}",
+                    "forms_portal": f"{base}:{ports.forms_portal}",
+                }
+            },
             notifications={"url": f"{base}:{ports.crm}/notifications"},
             api={"host": "127.0.0.1", "port": ports.api, "public_url": api},
             documents={"root": str(self.data_dir / "documents")},

@@ -15,6 +15,19 @@ def signing_workflow_id(business_key: str) -> str:
     return f"{SIGNING_WORKFLOW_ID_PREFIX}{business_key}"
 
 
+# Case assembly: one workflow per case; every case belongs to the CASES source system (who
+# may see and act on it: callers acting for CASES, or support).
+CASE_SYSTEM = "CASES"
+
+
+def case_workflow_id(case_type: str, case_id: str) -> str:
+    return f"case:{case_type}:{case_id}"
+
+
+def case_business_key(case_type: str, case_id: str) -> str:
+    return f"{case_type}/{case_id}"
+
+
 async def connect(profile: str | None = None, **overrides: Any) -> Client:
     """Connect using TEMPORAL_* env vars / temporal.toml (address, namespace, TLS, API key)."""
     config: dict[str, Any] = dict(ClientConfig.load_client_connect_config(profile=profile))

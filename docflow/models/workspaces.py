@@ -7,7 +7,7 @@ Workspace in Extended ECM, and the identity of its one long-lived workflow.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -362,6 +362,12 @@ class SourceProgress(BaseModel):
     duplicates: int = 0
     attempts: int = 0
     reason: str = ""
+    cursor: str | None = Field(
+        default=None,
+        description="Where a retry resumes: the first page not completely filed (None: the "
+        "start). The counts above are as of that page boundary.",
+    )
+    finished_at: datetime | None = None
 
 
 class CaseSourceInput(BaseModel):
@@ -372,6 +378,90 @@ class CaseSourceInput(BaseModel):
     attachments: list[DocumentRef] = Field(default_factory=list)
     progress: SourceProgress | None = None
     cursor: str | None = None
+    kind: CaseSourceKind | None = Field(
+        default=None, description="None: 'attachments' for the source of that name, else listed."
+    )
+    category_id: int | None = Field(default=None, description="Category of filed documents.")
+    document_attributes: dict[str, int] = Field(
+        default_factory=dict, description="Item metadata key -> category attribute id."
+    )
+    rm_classification_id: int | None = None
+    give_up: timedelta | None = Field(
+        default=None, description="Give-up of each call's attempts (None: the presets')."
+    )
+    history_budget: int | None = Field(
+        default=None, description="Continue as new past this many events (None: default)."
+    )
+    seen: list[str] = Field(
+        default_factory=list, description="Dedupe keys already handled (bounded; carried)."
+    )
+    seen_dropped: int = 0
+    runs: int = 1
+
+
+class CaseSourcePlan(BaseModel):
+    """One source of a case as this environment configures it."""
+
+    source: str
+    kind: CaseSourceKind
+    folder: str
+
+
+class CasePlan(BaseModel):
+    """What this environment's configuration makes of a case request (`plan_case`): the
+    business object its workspace is bound to, its sources, how filed items are categorised,
+    or every reason the case cannot be assembled."""
+
+    accepted: bool
+    reasons: list[str] = Field(default_factory=list)
+    object: BusinessObjectRef | None = Field(
+        default=None, description="('CASES', <bo_type of the case type's workspace>, case_id)."
+    )
+    sources: list[CaseSourcePlan] = Field(default_factory=list)
+    document_category_id: int | None = None
+    document_attributes: dict[str, int] = Field(default_factory=dict)
+    rm_classification_id: int | None = None
+    data: dict[str, FieldValue] = Field(
+        default_factory=dict, description="The workspace's fields (case id, type, title...)."
+    )
+    config_version: str = ""
+
+
+class CaseRetryPolicy(BaseModel):
+    """How a case with gaps is retried: every `retry_every` until `retry_for` has passed."""
+
+    retry_every: timedelta = Field(default=timedelta(minutes=15), gt=timedelta(0))
+    retry_for: timedelta = Field(default=timedelta(hours=24), ge=timedelta(0))
+    source_give_up: timedelta | None = Field(
+        default=None,
+        description="Give-up of a source's calls per attempt series (None: the presets', "
+        "about an hour), so a dead source becomes a gap instead of hanging.",
+    )
+    source_history_budget: int | None = Field(
+        default=None, description="A source's run continues as new past this (None: default)."
+    )
+
+
+class CaseCarry(BaseModel):
+    """Everything a case's run hands to its next run (continue-as-new between retry rounds)."""
+
+    record: RecordState | None = None
+    requests: RequestLedgerState = Field(default_factory=RequestLedgerState)
+    plan: CasePlan | None = None
+    workspace: ProvisionedWorkspace | None = None
+    sources: list[SourceProgress] = Field(default_factory=list)
+    retry_until: datetime | None = None
+    asked: list[str] = Field(default_factory=list, description="Sources to run again next.")
+    rounds: int = Field(default=0, description="Automatic retry rounds so far.")
+    runs: int = 1
+
+
+class CaseAssemblyInput(BaseModel):
+    request: CaseRequest
+    environment: str = "dev"
+    started_by: str = "system"
+    policy: CaseRetryPolicy = Field(default_factory=CaseRetryPolicy)
+    resume: CaseCarry | None = None
 
 
 class CaseStatus(ProcessSummary):
@@ -381,6 +471,11 @@ class CaseStatus(ProcessSummary):
     sources: list[SourceProgress] = Field(default_factory=list)
     gaps: list[str] = Field(default_factory=list, description="Sources not gathered (yet).")
     items_filed: int = 0
+    sources_done: int = 0
+    retry_until: datetime | None = Field(
+        default=None, description="Gaps are retried automatically until then."
+    )
+    finished: bool = Field(default=False, description="The case no longer takes retries.")
 
 
 class RetrySource(BaseModel):

@@ -29,7 +29,15 @@ from starter.api.errors import (
 )
 from starter.api.receivers import business_objects, core_signature
 from starter.api.receivers.core_signature import MAX_CALLBACK_BYTES
-from starter.api.routes import actions, documents, health, operations, signing, workspaces
+from starter.api.routes import (
+    actions,
+    cases,
+    documents,
+    health,
+    operations,
+    signing,
+    workspaces,
+)
 
 log = logging.getLogger("docflow.api")
 
@@ -50,6 +58,7 @@ TAGS = [
         "description": "Business workspaces: portal requests, documents filed for business "
         "objects, the sync process of each object.",
     },
+    {"name": "cases", "description": "Assemble service, claims and audit cases from sources."},
     {"name": "documents", "description": "Upload documents into the document store."},
     {"name": "webhooks", "description": "Callbacks from external systems (signed, verified)."},
     {"name": "health", "description": "Liveness and readiness probes."},
@@ -162,12 +171,18 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(documents.router)
     app.include_router(operations.router)
     app.include_router(signing.router)
+    app.include_router(cases.router)
     app.include_router(core_signature.router)
     app.include_router(workspaces.router)
     app.include_router(business_objects.router)
     app.include_router(health.router)
     app.include_router(actions.router)
-    bodies = [*signing.OPENAPI_MODELS, *operations.OPENAPI_MODELS, *workspaces.OPENAPI_MODELS]
+    bodies = [
+        *signing.OPENAPI_MODELS,
+        *operations.OPENAPI_MODELS,
+        *workspaces.OPENAPI_MODELS,
+        *cases.OPENAPI_MODELS,
+    ]
     _document_extra_models(
         app, [*bodies, *core_signature.OPENAPI_MODELS, *business_objects.OPENAPI_MODELS]
     )

@@ -56,6 +56,9 @@ ACTIVITY_NAMES = {
     "report_to_source",
     "deliver_message",
     "notify",
+    "plan_case",
+    "list_case_items",
+    "fetch_case_items",
 }
 
 

@@ -24,7 +24,11 @@ async def test_business_systems_are_wired_to_the_stack(tmp_path: Path) -> None:
         endpoints = settings.source_systems.endpoints
         assert endpoints["SAP"] == f"{stack.erp_url}/webhooks/docflow"
         assert endpoints["SFDC"] == endpoints["WORKDAY"] == f"{stack.crm_url}/webhooks/docflow"
-        assert settings.case_sources.endpoints == {"erp_history": stack.erp_url}
+        assert settings.case_sources.endpoints == {
+            "erp_history": stack.erp_url,
+            "mail_archive": stack.mail_archive_url,
+            "forms_portal": stack.forms_portal_url,
+        }
 
         for url, system in ((stack.crm_url, "SFDC"), (stack.erp_url, "SAP")):
             objects = (await http.get(f"{url}/_control/objects")).json()
