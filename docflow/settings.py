@@ -28,6 +28,7 @@ from pydantic_settings import (
 )
 
 from docflow.models.signing import SigningPolicy
+from docflow.models.workspaces import CaseRetryPolicy
 from docflow.secrets import SECRET, SecretRef, resolve_secret
 
 Profile = Literal["dev", "local", "test", "prod"]
@@ -222,6 +223,10 @@ class Settings(BaseSettings):
     documents: DocumentStoreSettings = Field(default_factory=DocumentStoreSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     signing_policy: SigningPolicy = Field(default_factory=SigningPolicy)
+    case_policy: CaseRetryPolicy = Field(
+        default_factory=CaseRetryPolicy,
+        description="How cases with gaps are retried, and when a source's calls give up.",
+    )
 
     @classmethod
     def settings_customise_sources(

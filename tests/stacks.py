@@ -23,7 +23,13 @@ async def fast_polling_stack(
         signing_policy={
             "signature_poll_after": timedelta(seconds=3),
             "signature_poll_interval": timedelta(seconds=2),
-        }
+        },
+        # A source that is down becomes a gap after seconds; gaps wait for a person's retry.
+        case_policy={
+            "source_give_up": timedelta(seconds=4),
+            "retry_every": timedelta(hours=1),
+            "retry_for": timedelta(hours=2),
+        },
     )
     async with EmbeddedStack(
         settings=settings, ports=StackPorts.any_free(), data_dir=data_dir, worker=worker

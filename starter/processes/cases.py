@@ -95,7 +95,7 @@ class CaseProcesses(ProcessClient):
         super().__init__(client, settings)
         self.store = store
         self._config = config or BundleReader(settings.profile, settings.config_dir)
-        self._policy = policy or CaseRetryPolicy()
+        self._policy = policy or settings.case_policy
 
     def workflow_id(self, key: str) -> str:
         case_type, _, case_id = key.partition("/")
