@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from devstack.demo_workspaces import run_workspace_demo
 from devstack.embedded import EmbeddedStack, StackPorts
 from devstack.samples import APPROVER_KEYS, CRM_KEY, OPS_KEY, contract_pdf, legal, sample_request
 from docflow.models import (
@@ -398,7 +399,9 @@ async def run_demo(
         signing_policy={
             "signature_poll_after": timedelta(seconds=4),
             "signature_poll_interval": timedelta(seconds=3),
-        }
+        },
+        # A case source that is down becomes a gap within seconds (production: an hour).
+        case_policy={"source_give_up": timedelta(seconds=5)},
     )
     console.print(f"[bold]docflow demo[/] — starting the embedded stack (data in {data_dir})")
     async with EmbeddedStack(settings=settings, ports=ports, data_dir=data_dir) as stack:
@@ -407,7 +410,8 @@ async def run_demo(
             f"  Web UI     {stack.ui_url}\n"
             f"  simulators Core Signature {stack.core_signature_url}, "
             f"Content Server {stack.content_server_url}, CRM {stack.crm_url}, "
-            f"ERP {stack.erp_url}"
+            f"ERP {stack.erp_url}, mail archive {stack.mail_archive_url}, "
+            f"forms portal {stack.forms_portal_url}"
         )
         async with httpx.AsyncClient(timeout=30) as http:
             ctx = DemoContext(
@@ -419,12 +423,18 @@ async def run_demo(
             )
             runs = await run_batch(ctx, console, rounds=rounds)
             print_links(runs, ctx, console)
+            steps = await run_workspace_demo(stack, http, console)
         failed = [r for r in runs if not r.ok]
         console.print(
             f"[bold]{len(runs) - len(failed)}/{len(runs)}[/] samples ended as expected."
             + (f" [red]Unexpected: {', '.join(r.name for r in failed)}[/]" if failed else "")
         )
+        missed = [s for s in steps if not s.ok]
+        console.print(
+            f"[bold]{len(steps) - len(missed)}/{len(steps)}[/] workspace and case steps done."
+            + (f" [red]Failed: {', '.join(s.name for s in missed)}[/]" if missed else "")
+        )
         if not once:
             console.print("Stack is up; press Ctrl-C to stop.")
             await until_stopped()
-    return not failed
+    return not failed and not missed
