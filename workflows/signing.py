@@ -205,6 +205,10 @@ class SigningWorkflow:
                 self._carry.approved_sha256 = self._doc.sha256
                 if self._request.approval_stages:
                     self._record.record("approved", "system", f"document v{self._doc.version}")
+                    if workflow.patched(WORKSPACE_MILESTONES):
+                        await self._tell_workspace(
+                            MilestoneKind.APPROVED, f"document v{self._doc.version} approved"
+                        )
                 return
             self._new_version = None
             self._record.set_state(
@@ -542,7 +546,7 @@ class SigningWorkflow:
             else None
         )
         milestone = WorkspaceMilestone(
-            milestone_id=f"{self._request.business_key}:{kind.value}",
+            milestone_id=f"{self._request.business_key}:{kind.value}:v{self._doc.version}",
             kind=kind,
             occurred_at=workflow.now(),
             detail=reason,

@@ -25,7 +25,7 @@ def config_dir(tmp_path: Path) -> Path:
 def test_validate_a_good_bundle(config_dir: Path) -> None:
     result = runner.invoke(app, ["validate", "--profile", "dev", "--config-dir", str(config_dir)])
     assert result.exit_code == 0, result.output
-    assert f"{config_dir / 'dev'}: valid (3 files), version " in result.output
+    assert f"{config_dir / 'dev'}: valid (5 files), version " in result.output
 
 
 def test_validate_lists_every_problem_with_file_and_field(config_dir: Path) -> None:
