@@ -27,6 +27,7 @@ from docflow.models import Signer, SigningRequest
 from starter import cli_cases, cli_workspaces, config_cli
 from starter.api.server import ApiServerError, PortInUse
 from starter.api_client import DocflowApiClient, DocflowApiError
+from starter.cli_output import audit_table
 
 app = typer.Typer(
     name="docflow",
@@ -164,12 +165,7 @@ def status(
     if result.outcome_reason:
         console.print(f"outcome: {result.outcome_reason}")
     if audit:
-        table = Table("at", "what", "who", "detail")
-        for entry in result.audit:
-            table.add_row(
-                entry.at.strftime("%Y-%m-%d %H:%M:%S"), entry.kind, entry.actor, entry.detail
-            )
-        console.print(table)
+        console.print(audit_table(result.audit))
 
 
 def _decide(

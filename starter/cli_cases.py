@@ -17,6 +17,7 @@ from rich.table import Table
 from docflow.models import DocumentRef, UpdateAccepted
 from docflow.models.workspaces import CaseRequest, CaseStatus
 from starter.api_client import DocflowApiClient
+from starter.cli_output import audit_table
 
 app = typer.Typer(
     name="case",
@@ -125,12 +126,7 @@ def status(
             f"docflow case retry {case_type} {case_id} <source>)"
         )
     if audit:
-        trail = Table("at", "what", "who", "detail")
-        for entry in result.audit:
-            trail.add_row(
-                entry.at.strftime("%Y-%m-%d %H:%M:%S"), entry.kind, entry.actor, entry.detail
-            )
-        console.print(trail)
+        console.print(audit_table(result.audit))
 
 
 @app.command("retry")

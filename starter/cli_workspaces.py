@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from docflow.models.workspaces import FiledDocument, ProvisionAnswer, WorkspaceStatus
 from starter.api_client import DocflowApiClient
+from starter.cli_output import audit_table
 
 app = typer.Typer(
     help="Business workspaces: provisioning and sync per business object, portal requests, "
@@ -74,12 +74,7 @@ def status(
     if result.outcome_reason:
         console.print(f"outcome: {result.outcome_reason}")
     if audit:
-        table = Table("at", "what", "who", "detail")
-        for entry in result.audit:
-            table.add_row(
-                entry.at.strftime("%Y-%m-%d %H:%M:%S"), entry.kind, entry.actor, entry.detail
-            )
-        console.print(table)
+        console.print(audit_table(result.audit))
 
 
 @app.command()

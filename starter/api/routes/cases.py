@@ -8,11 +8,10 @@ authenticate, parse and hand over to `CaseProcesses`; the workflow decides.
 from __future__ import annotations
 
 import logging
-from pathlib import Path as FilePath
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel
 
 from docflow.config.bundle import BundleReader
@@ -22,6 +21,7 @@ from docflow.temporal import CASE_SYSTEM
 from starter.api.auth import Principal, Scope, require
 from starter.api.context import api_context
 from starter.api.errors import NotPermitted, domain_error, error_responses
+from starter.api.params import IdempotencyKey, request_id
 from starter.api.schemas import StartedProcess
 from starter.api.uploads import json_body, json_request_body
 from starter.processes.base import InvalidProcessInput, ProcessNotFound
@@ -42,25 +42,12 @@ Source = Annotated[
     str,
     Path(pattern=_NAME, max_length=200, description="A source of the case.", examples=["erp"]),
 ]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=200,
-        description="Repeat a request safely: the same key from the same caller with the same "
-        "body is applied once; with another body it is 409.",
-    ),
-]
 OPENAPI_MODELS: list[type[BaseModel]] = [CaseRequest]
-# One bundle reader per configuration directory: the bundle is loaded once and reloaded
-# when a file changes, not on every request.
-_READERS: dict[tuple[str, FilePath], BundleReader] = {}
 
 
 def _reader(request: Request) -> BundleReader:
-    settings = api_context(request).settings
-    where = (settings.profile, settings.config_dir)
-    return _READERS.setdefault(where, BundleReader(*where))
+    # The API's one reader: the bundle is loaded once and reloaded when a file changes.
+    return api_context(request).config
 
 
 async def case_processes(request: Request) -> CaseProcesses:
@@ -75,10 +62,6 @@ def _acting_for_cases(principal: Principal, case_type: str, case_id: str) -> Non
     """A caller who does not act for CASES is told the case does not exist (404)."""
     if not principal.acts_for(CASE_SYSTEM):
         raise domain_error(ProcessNotFound(f"no case for {case_key(case_type, case_id)}"))
-
-
-def _request_id(principal: Principal, idempotency_key: str | None) -> str | None:
-    return f"{principal.subject}:{idempotency_key}" if idempotency_key else None
 
 
 @router.post(
@@ -179,7 +162,7 @@ async def retry_source(
         case_id,
         source,
         principal.subject,
-        request_id=_request_id(principal, idempotency_key),
+        request_id=request_id(principal, idempotency_key),
     )
     log.info(
         "retry of %s in case %s by %s accepted",

@@ -29,7 +29,8 @@ from starter.api.operator_schemas import (
     ProcessPage,
     RedeliverBody,
 )
-from starter.api.routes.signing import BusinessKey, IdempotencyKey, Processes, _request_id
+from starter.api.params import IdempotencyKey, request_id
+from starter.api.routes.signing import BusinessKey, Processes
 from starter.api.uploads import json_body, json_request_body
 from starter.processes.base import ProcessError, ProcessNotFound, ProcessRuleViolation
 from starter.processes.signing import FailingStep, InvalidQuery, SigningProcesses
@@ -140,7 +141,7 @@ async def redeliver(
         business_key,
         principal.subject,
         body.comment,
-        request_id=_request_id(principal, idempotency_key),
+        request_id=request_id(principal, idempotency_key),
     )
     log.info("redelivery of %s by %s accepted", business_key, principal.subject)
     return accepted
@@ -213,10 +214,10 @@ async def batch(
     async def apply(execution: WorkflowExecution) -> BatchItem:
         key = _item(processes, execution).business_key
         # Per process, so a repeated batch (same key) is applied once by each workflow.
-        request_id = _request_id(principal, f"{idempotency_key}:{key}" if idempotency_key else None)
+        each = request_id(principal, f"{idempotency_key}:{key}" if idempotency_key else None)
         async with gate:
             try:
-                accepted = await _act(processes, body, principal.subject, key, request_id)
+                accepted = await _act(processes, body, principal.subject, key, each)
             except (ProcessRuleViolation, ProcessNotFound, ProcessError) as exc:
                 return BatchItem(business_key=key, outcome="refused", detail=exc.message)
         return BatchItem(business_key=key, outcome="applied", detail=accepted.detail)

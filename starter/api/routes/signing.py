@@ -9,7 +9,7 @@ import logging
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel
 
 from docflow.correlation import BUSINESS_KEY_PATTERN
@@ -20,6 +20,7 @@ from starter.api.auth import Principal, Scope, require
 from starter.api.context import api_context, signing_processes
 from starter.api.errors import InvalidRequest, NotPermitted, error_responses
 from starter.api.operator_schemas import SigningProcessView
+from starter.api.params import IdempotencyKey, request_id
 from starter.api.schemas import (
     CancelBody,
     CorrectionBody,
@@ -51,15 +52,6 @@ BusinessKey = Annotated[
         pattern=BUSINESS_KEY_PATTERN,
         description="The caller's business key the process was started with.",
         examples=["SFDC-Q-1001"],
-    ),
-]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=200,
-        description="Repeat a request safely: the same key from the same caller with the same "
-        "body is applied once (a retry gets the same answer); with another body it is 409.",
     ),
 ]
 Processes = Annotated[SigningProcesses, Depends(signing_processes)]
@@ -132,11 +124,6 @@ def _may_start(principal: Principal, request: SigningRequest) -> None:
         raise NotPermitted(
             f"{principal.subject} does not act for source system '{request.source.system}'"
         )
-
-
-def _request_id(principal: Principal, idempotency_key: str | None) -> str | None:
-    # Scoped to the caller, so one caller's key can never swallow another caller's request.
-    return f"{principal.subject}:{idempotency_key}" if idempotency_key else None
 
 
 # ------------------------------------------------------------------- routes
@@ -251,7 +238,7 @@ async def decide(
         body.decision,
         body.comment,
         body.stage,
-        request_id=_request_id(principal, idempotency_key),
+        request_id=request_id(principal, idempotency_key),
     )
     log.info(
         "decision %s on %s by %s accepted (%s)",
@@ -298,7 +285,7 @@ async def submit_new_version(
         principal.subject,
         document,
         comment,
-        request_id=_request_id(principal, idempotency_key),
+        request_id=request_id(principal, idempotency_key),
     )
     log.info(
         "new version v%d of %s by %s accepted", document.version, business_key, principal.subject
@@ -331,7 +318,7 @@ async def correct(
         body.signers,
         body.document,
         body.comment,
-        request_id=_request_id(principal, idempotency_key),
+        request_id=request_id(principal, idempotency_key),
     )
     log.info("correction of %s by %s accepted", business_key, principal.subject)
     return accepted
@@ -361,7 +348,7 @@ async def repair(
         principal.subject,
         body.action,
         body.comment,
-        request_id=_request_id(principal, idempotency_key),
+        request_id=request_id(principal, idempotency_key),
     )
     log.info("repair (%s) of %s by %s accepted", body.action, business_key, principal.subject)
     return accepted
@@ -389,7 +376,7 @@ async def cancel(
         business_key,
         principal.subject,
         body.reason,
-        request_id=_request_id(principal, idempotency_key),
+        request_id=request_id(principal, idempotency_key),
     )
     log.info("cancel of %s by %s accepted: %s", business_key, principal.subject, body.reason)
     return accepted

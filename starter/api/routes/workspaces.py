@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from docflow.models import DocumentRef, RepairRequest, UpdateAccepted
@@ -25,6 +25,7 @@ from docflow.models.workspaces import (
 from starter.api.auth import Principal, Scope, require
 from starter.api.context import api_context, business_objects
 from starter.api.errors import InvalidRequest, NotFound, NotPermitted, error_responses
+from starter.api.params import IdempotencyKey, request_id
 from starter.api.schemas import RepairBody
 from starter.api.uploads import (
     file_part,
@@ -42,14 +43,6 @@ log = logging.getLogger("docflow.api")
 router = APIRouter(prefix="/v1")
 
 Objects = Annotated[BusinessObjects, Depends(business_objects)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=200,
-        description="Repeat a request safely: the same key with the same body is applied once.",
-    ),
-]
 _ID = r"^[A-Za-z0-9_.:@-]{1,200}$"
 ExtSystem = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,200}$", examples=["SFDC"])]
 BoType = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,200}$", examples=["Account"])]
@@ -115,10 +108,6 @@ def _visible(principal: Principal, obj: BusinessObjectRef) -> None:
         raise NotFound(f"no workspace process for {obj.key}")
 
 
-def _request_id(principal: Principal, idempotency_key: str | None) -> str | None:
-    return f"{principal.subject}:{idempotency_key}" if idempotency_key else None
-
-
 @router.post(
     "/workspace-requests",
     tags=["workspaces"],
@@ -145,7 +134,7 @@ async def request_workspace(
         raise NotPermitted(f"{principal.subject} does not act for '{obj.ext_system_id}'")
     objects = await context.business_objects()
     answer = await objects.provision(
-        body, principal.subject, _request_id(principal, idempotency_key)
+        body, principal.subject, request_id(principal, idempotency_key)
     )
     if not answer.accepted:
         raise InvalidRequest("; ".join(answer.reasons))
@@ -227,7 +216,7 @@ async def file_document(
             source_record=body.source_record,
             actor=principal.subject,
         ),
-        _request_id(principal, idempotency_key),
+        request_id(principal, idempotency_key),
     )
     if filed.outcome == "unchanged":
         response.status_code = 200
