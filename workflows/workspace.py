@@ -87,11 +87,16 @@ class BusinessObjectWorkflow:
             saved=carry.record,
         )
         carry.record = self._record.data
+        # One subject per inbox: events are only deduplicated (the version decides the rest);
+        # milestones wait in their inbox until the workspace exists.
         self._events = EventInbox(
-            carry.inbox, id_of=lambda e: e.event_id, subject_of=_object, seen_limit=SEEN_EVENTS
+            carry.inbox, id_of=lambda e: e.event_id, subject_of=lambda e: "", seen_limit=SEEN_EVENTS
         )
         self._milestones = EventInbox(
-            carry.milestones, id_of=lambda m: m.milestone_id, subject_of=_milestone, seen_limit=500
+            carry.milestones,
+            id_of=lambda m: m.milestone_id,
+            subject_of=lambda m: "",
+            seen_limit=500,
         )
         self._requests = RequestLedger(carry.requests)
         self._notify = Notifier(process.object.key, self._record)
@@ -127,7 +132,7 @@ class BusinessObjectWorkflow:
             if not self._has_work():
                 await self._continue_as_new()
             await self._start_write_backs()
-            for milestone in self._milestones.take(_milestone(None)):
+            for milestone in self._milestones.take(""):
                 await self._milestone(milestone)
             if carry.pending is not None:
                 event, carry.pending = carry.pending, None
@@ -598,11 +603,3 @@ class BusinessObjectWorkflow:
             f"{carry.applied}, ignored {carry.ignored} · run {carry.runs}",
         ]
         return "\n\n".join(lines)
-
-
-def _object(event: BusinessObjectEvent | None) -> str:
-    return "object"
-
-
-def _milestone(milestone: WorkspaceMilestone | None) -> str:
-    return "milestones"
