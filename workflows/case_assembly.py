@@ -35,7 +35,6 @@ from workflows.kit.requests import RequestLedger
 with workflow.unsafe.imports_passed_through():
     from activities.case_sources import CaseSourceActivities
     from activities.case_sources import options as case_sources
-    from activities.case_sources.client import node_name
     from activities.content_server import ContentServerActivities
     from activities.content_server import options as content_server
     from activities.validation import ValidationActivities
@@ -62,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         SourceProgress,
         WorkspacePlan,
     )
+    from docflow.names import node_name
     from docflow.temporal import CASE_SYSTEM, case_business_key
 
 

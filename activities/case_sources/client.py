@@ -10,7 +10,6 @@ Errors are the shared `ExternalServiceError`s: 4xx permanent, 429/5xx/timeouts r
 from __future__ import annotations
 
 import json
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -33,11 +32,10 @@ from activities.http.errors import (
     transport_errors,
 )
 from docflow.models.workspaces import CaseItem, CaseSourceKind
+from docflow.names import clean_name, node_name
 
 SYSTEM = "case-source"
-MAX_NAME = 200  # Content Server allows 248; leave room for a " (2)" a person may add
 # Characters Content Server (or the file systems behind it) refuse in names.
-_FORBIDDEN = frozenset(':/\\*?"<>|')
 M = TypeVar("M", bound=BaseModel)
 
 # The kinds of items (the Filed Document category's document type).
@@ -58,29 +56,6 @@ class SourcePage:
 def item_id(source_id: str) -> str:
     """The source's own id of an item: `mail_archive:MSG-1` → `MSG-1`."""
     return source_id.split(":", 1)[1] if ":" in source_id else source_id
-
-
-def clean_name(text: str) -> str:
-    """Text safe in a Content Server name: no control characters, separators or reserved
-    punctuation, single spaces, no leading or trailing dots and spaces."""
-    text = unicodedata.normalize("NFC", text)
-    text = "".join(
-        "_" if c in _FORBIDDEN else " " if unicodedata.category(c).startswith(("C", "Z")) else c
-        for c in text
-    )
-    return " ".join(text.split()).strip(". ")
-
-
-def node_name(label: str, item: str, title: str = "", extension: str = "") -> str:
-    """`<label> <id> - <title><extension>`, within MAX_NAME; the id is never cut."""
-    head = clean_name(f"{label} {item}")[:150]
-    extension = clean_name(extension)
-    if extension and not extension.startswith("."):
-        extension = "." + extension
-    title = clean_name(title)
-    room = MAX_NAME - len(head) - len(extension) - 3
-    name = f"{head} - {title[:room].rstrip(' .')}" if title and room > 0 else head
-    return name + extension
 
 
 def _split_filename(filename: str) -> tuple[str, str]:

@@ -20,9 +20,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.case_sources import CaseSourceActivities
 from activities.case_sources.activities import MAX_PAGE_ITEMS
-from activities.case_sources.client import clean_name, node_name
 from docflow.docstore import LocalDocumentStore
 from docflow.models.workspaces import CaseItem, CaseRequest, FetchCaseItems, ListCaseItems
+from docflow.names import clean_name, node_name
 from docflow.settings import Settings
 from simulators.kit.server import ServedApp
 from tests.activities.case_sources.conftest import ErpStandIn, activities_for, bundle_copy
