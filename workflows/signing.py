@@ -469,6 +469,7 @@ class SigningWorkflow:
                     category_id=carry.route.category_id,
                     category_values=signing_category_values(self._request, carry.route, signed),
                     rm_classification_id=carry.route.rm_classification_id,
+                    folder=carry.route.archive_folder,
                 ),
                 content_server.TRANSFER,
                 summary=f"Upload '{name}' with metadata and retention",

@@ -93,6 +93,7 @@ class ContentServerActivities:
         its bytes being the same, writes nothing (but retention)."""
         item = FileDocumentInput(
             workspace_id=request.workspace_id,
+            folder=request.folder,
             name=request.name,
             document=request.document,
             category_id=request.category_id,

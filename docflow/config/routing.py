@@ -41,6 +41,11 @@ class RoutingRule(BaseModel):
     )
     rm_classification_id: int
     require_internal_approval: bool = True
+    archive_folder: str | None = Field(
+        default=None,
+        description="Workspace sub-folder for the signed PDF and audit trail (the template's, "
+        "e.g. 'Contracts'); None: the workspace itself.",
+    )
     allowed_signer_domains: list[str] | None = None
     max_signers: int = 10
 
@@ -113,5 +118,6 @@ def decide_route(rules: RoutingRules, process: SigningProcessInput) -> Validatio
             category_attributes=rule.category_attributes,
             rm_classification_id=rule.rm_classification_id,
             require_internal_approval=rule.require_internal_approval,
+            archive_folder=rule.archive_folder,
         ),
     )

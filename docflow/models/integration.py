@@ -25,6 +25,9 @@ class RoutingDecision(BaseModel):
     category_attributes: dict[str, int] = Field(default_factory=dict)
     rm_classification_id: int
     require_internal_approval: bool = True
+    archive_folder: str | None = Field(
+        default=None, description="Workspace sub-folder the signed documents are filed into."
+    )
 
 
 class ValidationResult(BaseModel):
@@ -113,6 +116,9 @@ class ArchiveDocumentInput(BaseModel):
         default_factory=dict, description="Category attribute id -> value, e.g. {'2': 'Q-1'}."
     )
     rm_classification_id: int | None = None
+    folder: str | None = Field(
+        default=None, description="Sub-folder of the workspace (None: the workspace itself)."
+    )
 
 
 class ArchivedNode(BaseModel):

@@ -77,7 +77,8 @@ async def test_contract_is_approved_signed_archived_and_reported(
     flat = _flatten(nodes)
     signed = next(n for n in flat if n.get("id") == final.archive.document_node_id)
     assert signed["name"] == f"{key} - contract (signed).pdf"
-    assert signed["parent_id"] == final.archive.workspace_id
+    folder = next(n for n in flat if n.get("id") == signed["parent_id"])
+    assert (folder["name"], folder["parent_id"]) == ("Contracts", final.archive.workspace_id)
     metadata = signed["categories"]["9001"]
     assert metadata["9001_6"] == key and metadata["9001_4"] == "jane.doe@acme.example.com"
     assert metadata["9001_5"]  # completion time
