@@ -40,6 +40,9 @@ def bench(
     change_seconds: Annotated[
         float | None, typer.Option(min=0.1, help="Length of each path's change runs.")
     ] = None,
+    rest_seconds: Annotated[
+        float | None, typer.Option(min=0, help="Idle before the RSS at rest is read.")
+    ] = None,
     only: Annotated[
         str | None,
         typer.Option(help="Comma-separated phases to run: pipeline,callbacks,scale,workspaces."),
@@ -77,6 +80,7 @@ def bench(
             workspace_window=workspace_window,
             change_rate=change_rate,
             change_seconds=change_seconds,
+            rest_seconds=rest_seconds,
             phases=tuple(p.strip() for p in only.split(",") if p.strip()) if only else None,
             out_dir=out_dir,
         )

@@ -28,6 +28,7 @@ class BenchOptions:
     workspace_window: int = 100  # objects created but not yet written back, at most
     change_rate: float = 50.0  # renames per second in the change-latency runs
     change_seconds: float = 60.0  # length of the change runs of each path (floor, Temporal)
+    rest_seconds: float = 10.0  # idle after provisioning before the worker's RSS "at rest"
     phases: tuple[str, ...] = PHASES
     profile: bool = False
     faults: bool = False

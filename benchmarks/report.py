@@ -10,8 +10,6 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.workspaces import REST_S
-
 ANALYSIS_START = "<!-- analysis:start -->"
 ANALYSIS_END = "<!-- analysis:end -->"
 LAYOUT = """\
@@ -150,7 +148,7 @@ def _workspace_rows(r: dict[str, Any], mark: Callable[[str], str]) -> list[tuple
     changes = ws["changes"]
     rss = ws["worker_rss_mb"]
     temporal, floor = changes["temporal"], changes["floor"]
-    return [
+    rows = [
         (
             f"workspaces: {ws['objects']} provisioned in s; objects/s",
             f"{ws['all_provisioned_s']}; {ws['provisioned_per_s']}",
@@ -173,6 +171,19 @@ def _workspace_rows(r: dict[str, Any], mark: Callable[[str], str]) -> list[tuple
             "",
         ),
         ("  floor (no Temporal), same run", _quantiles(floor["latency_ms"]), ""),
+    ]
+    low = changes.get("low_rate")
+    if low:
+        rows += [
+            (
+                f"change → metadata applied ms at {low['rate_per_s']:g}/s",
+                _quantiles(low["temporal"]["latency_ms"]),
+                "",
+            ),
+            ("  floor (no Temporal), same run", _quantiles(low["floor"]["latency_ms"]), ""),
+        ]
+    return [
+        *rows,
         (
             "workspace_changes_lost",
             f"{r['workspace_changes_lost']}",
@@ -244,9 +255,6 @@ def _profile_section(report: dict[str, Any]) -> str:
         top = [[f"`{k}`", f"{v}"] for k, v in summary["top_self_pct"].items()]
         parts.append(_md_table(["hottest functions (self)", "%"], top))
     return "\n\n".join(parts)
-
-
-REST_S_TEXT = f"{REST_S:g} s"
 
 
 def _not_run(name: str) -> str:
@@ -341,7 +349,8 @@ def _method_workspaces(r: dict[str, Any]) -> str:
         for path in ("temporal", "floor")
     }
     provision = {k: v for k, v in ws.items() if k != "changes"}
-    rest = {k: v for k, v in changes.items() if k not in ("temporal", "floor")}
+    rest = {k: v for k, v in changes.items() if k not in ("temporal", "floor", "low_rate")}
+    low = changes.get("low_rate", {})
     return f"""\
 **Many live objects.** The CRM simulator creates {ws["objects"]} Accounts through its
 control API (`POST /_control/objects/Account`; ids `001BW<run tag><n>`, a name, an account
@@ -363,10 +372,11 @@ the same workspace id written back to the CRM record (`/_control/writebacks`);
 creation time in the Content Server minus the CRM's create (the event's `occurred_at`),
 create → written back the CRM record's write-back time minus the same; all clocks are this
 machine's. The worker's RSS is read before the phase, at its peak (sampled every 200 ms)
-and after {REST_S_TEXT} idle with every workflow still running ("at rest"); the SDK's
-`max_cached_workflows` (1000) bounds how many of them the worker keeps in memory.
-Actions per object are counted from {ws["actions_per_object"].get("sampled", 0)} sampled
-histories, with their delivery children (`child_*`).
+and after {r["sizes"].get("rest_seconds", 10):g} s idle with every workflow still running
+("at rest"); the SDK's `max_cached_workflows` (1000) bounds how many of them the worker
+keeps in memory. Actions per object are counted from
+{ws["actions_per_object"].get("sampled", 0)} sampled histories, with their delivery children
+(`child_*`).
 
 **Change latency.** Existing objects (shuffled, round robin, so each is renamed at most every
 objects / rate seconds and the workflow cache sees them in no helpful order) are renamed in
@@ -382,16 +392,24 @@ the CRM's events pointed at `POST /bench/bare-business-object/SFDC` (`PUT
 receiver, maps the fields like the workflow's plan and calls the same
 `ContentServerClient.set_categories` directly, knowing each object's workspace id as the
 workflow does. The halves alternate (floor, temporal, floor, temporal) on the same objects;
-each half waits until its changes are written (at most 60 s). A change overtaken by a newer
-version of the same object before it was applied is `superseded` (last writer wins), one
-never written is `not_applied`; `workspace_changes_lost` is the temporal path's
-`not_applied`.
+each half waits until its changes are written (at most 60 s). The same is then run at a
+tenth of the rate ({low.get("rate_per_s", 0):g}/s): the latency without queueing. A change
+overtaken by a newer version of the same object before it was applied is `superseded` (last
+writer wins), one never written is `not_applied`; `workspace_changes_lost` is the temporal
+path's `not_applied` at the full rate. `temporal_stages` traces the temporal path's changes
+of {changes.get("traced_objects", 0)} sampled objects
+through their histories (server time): CRM change → signal recorded → the workflow task that
+took it started → completed → the `update_workspace_metadata` activity started → the value
+written. `crm_events` counts the CRM's deliveries of the events (attempts, every answer: a
+503 is the receiver not taking an event within its 5 s, which the CRM retries).
 
 Provisioning: `{json.dumps(provision)}`
 
 Changes, temporal path: `{json.dumps(per_path["temporal"])}`
 
 Changes, floor: `{json.dumps(per_path["floor"])}`
+
+Changes at a tenth of the rate: `{json.dumps(low)}`
 
 Changes, both: `{json.dumps(rest)}`"""
 

@@ -52,7 +52,6 @@ CREATES_IN_FLIGHT = 8  # HTTP creates at once (the window bounds objects, not re
 WINDOW_POLL_S = 0.25
 COUNT_POLL_S = 1.0
 CHANGES_POLL_S = 0.2
-REST_S = 10.0  # idle before "at rest" RSS is read
 SETTLE_S = 60.0  # after the last change, how long an unapplied one is waited for
 ACTION_SAMPLE = 50  # objects whose histories are counted (and traced, for changes)
 IN_SYNC = 'DocflowStatus = "in_sync"'
@@ -120,6 +119,10 @@ class Simulators:
         params = {"ext_system_id": SYSTEM, "bo_type": BO_TYPE, "prefix": prefix, "detail": detail}
         return await self._json("GET", f"{self.otcs}/bindings", params=params)
 
+    async def events_summary(self) -> dict[str, Any]:
+        """The CRM's event deliveries so far: by state, by attempts, every answer."""
+        return await self._json("GET", f"{self.crm}/events", params={"summary": True})
+
     async def category_writes(self, after: int) -> dict[str, Any]:
         params = {"after": after, "limit": 10_000}
         return await self._json("GET", f"{self.otcs}/categories/changes", params=params)
@@ -144,6 +147,7 @@ class ChangeRun:
     changes: list[Change] = field(default_factory=list)
     send_failures: list[str] = field(default_factory=list)
     wall_s: float = 0.0
+    events: dict[str, Any] = field(default_factory=dict)  # the CRM's deliveries of them
 
     def summary(self, written: dict[tuple[int, str], float]) -> dict[str, Any]:
         latencies: list[float] = []
@@ -173,6 +177,7 @@ class ChangeRun:
             "not_applied": len(not_applied),
             "not_applied_examples": not_applied[:5],
             "sending_s": round(self.wall_s, 2),
+            "crm_events": self.events,
             "latency_ms": latency_summary(latencies),
         }
 
@@ -256,6 +261,7 @@ class WorkspacesPhase:
         self.ids = [f"{self.prefix}{i:07d}" for i in range(options.workspaces)]
         self.warm_prefix = f"001BX{tag}"  # the warm-up's, outside every count of the run
         self.bindings: dict[str, int] = {}  # bo_id -> workspace id, once provisioned
+        self._seq = 0  # the next change's number (its name is unique in the run)
         self.receiver_url = f"{target.api_url}/webhooks/business-objects/{SYSTEM}"
         self.floor_url = f"{target.api_url}{FLOOR_EVENTS_PATH.format(system=SYSTEM)}"
 
@@ -306,6 +312,7 @@ class WorkspacesPhase:
         bound_s = 120 + n * 0.5
         await self._warm_up()
         rss_before = self.monitor.current_rss_mb()
+        events_before = await self.sims.events_summary()
         created_at: dict[str, float] = {}
         failures: list[str] = []
         self.progress(
@@ -324,8 +331,9 @@ class WorkspacesPhase:
             f"sync after {provision_s:.1f} s; checking each object"
         )
         check = await self._check(created_at)
-        self.progress(f"workspaces: idle {REST_S:g} s, then the worker's RSS at rest")
-        await asyncio.sleep(REST_S)
+        events = events_delta(events_before, await self.sims.events_summary())
+        self.progress(f"workspaces: idle {o.rest_seconds:g} s, then the worker's RSS at rest")
+        await asyncio.sleep(o.rest_seconds)
         rss_rest = self.monitor.current_rss_mb()
         live = await self._count(RUNNING)
         step = max(1, n // ACTION_SAMPLE)
@@ -347,6 +355,7 @@ class WorkspacesPhase:
                 "at_rest": rss_rest,
             },
             "actions_per_object": actions,
+            "crm_events": events,
             "lost": n - check["provisioned"],
         }
 
@@ -435,6 +444,8 @@ class WorkspacesPhase:
 
     # ------------------------------------------------------------------ changes
     async def changes(self) -> dict[str, Any]:
+        """The paced renames at `change_rate`, then at a tenth of it (latency without
+        queueing), each through the floor and the workflows in alternating halves."""
         o, bindings = self.o, self.bindings
         objects = [bo_id for bo_id in self.ids if bo_id in bindings]
         if not objects:
@@ -445,57 +456,83 @@ class WorkspacesPhase:
             json={f"{SYSTEM}/{BO_TYPE}/{bo_id}": bindings[bo_id] for bo_id in objects},
         )
         known.raise_for_status()
-        per_half = max(1, int(o.change_rate * o.change_seconds / 2))
-        halves = ("floor", "temporal", "floor", "temporal")
-        # Actions per change: histories before and after of objects the Temporal halves change.
-        temporal_seqs = [
-            half * per_half + i
-            for half, path in enumerate(halves)
-            if path == "temporal"
-            for i in range(per_half)
-        ]
-        sample = list(dict.fromkeys(objects[q % len(objects)] for q in temporal_seqs))
+        # Actions per change: histories, before and after, of objects the first run's
+        # Temporal halves change (its changes are numbered from 0: halves 1 and 3).
+        per_half = _per_half(o.change_rate, o.change_seconds)
+        first_temporal = [q for h in (1, 3) for q in range(h * per_half, (h + 1) * per_half)]
+        sample = list(dict.fromkeys(objects[q % len(objects)] for q in first_temporal))
         sample = sample[:ACTION_SAMPLE]
         before = await self._actions(sample)
         watch = CategoryWatch(self.sims, f"BW {self.tag} ")
         await watch.start()
-        runs = {path: ChangeRun(path, o.change_rate) for path in ("floor", "temporal")}
         try:
-            for turn, path in enumerate(halves):
-                await self.sims.events_to(self.floor_url if path == "floor" else self.receiver_url)
-                self.progress(
-                    f"workspaces: {per_half} renames at {o.change_rate:g}/s through the "
-                    f"{'floor (no Temporal)' if path == 'floor' else 'receiver and workflows'}"
-                )
-                with self.monitor.phase(f"workspaces_changes_{path}"):
-                    await self._paced(runs[path], objects, turn * per_half, per_half)
-                    await watch.wait_for(runs[path].changes, SETTLE_S)
+            paced = await self._rate_runs(o.change_rate, objects, watch, "")
+            low = await self._rate_runs(o.change_rate / 10, objects, watch, "_low")
         finally:
             await self.sims.events_to(self.receiver_url)
             await watch.stop()
         traced = await self._histories(sample)
         after = actions_per_object(traced)
         in_sample = set(sample)
-        sampled_changes = sum(1 for c in runs["temporal"].changes if c.bo_id in in_sample)
-        summaries = {path: run.summary(watch.written) for path, run in runs.items()}
-        for path, summary in summaries.items():
-            cpu = self.monitor.cpu_by_phase.get(f"workspaces_changes_{path}", {})
-            sent = max(1, summary["sent"])
-            summary["cpu_ms_per_change"] = {
-                k: round(v * 1000 / sent, 1) for k, v in cpu.items() if k != "wall_s"
+        temporal = paced["temporal"].changes + low["temporal"].changes
+        sampled_changes = sum(1 for c in temporal if c.bo_id in in_sample)
+        summaries = {
+            suffix: {
+                "rate_per_s": runs["temporal"].per_second,
+                **{
+                    path: self._summary(run, watch, f"workspaces_changes_{path}{suffix}")
+                    for path, run in runs.items()
+                },
+                "temporal_stages": change_stages(traced, runs["temporal"].changes, watch.written),
             }
+            for suffix, runs in (("", paced), ("_low", low))
+        }
         return {
-            "rate_per_s": o.change_rate,
+            **summaries[""],
             "seconds_per_path": o.change_seconds,
-            "objects_changed": len({c.bo_id for r in runs.values() for c in r.changes}),
-            **summaries,
+            "objects_changed": len(
+                {c.bo_id for r in (*paced.values(), *low.values()) for c in r.changes}
+            ),
+            "low_rate": summaries["_low"],
+            "traced_objects": len(sample),
             "actions_per_change": _per_change(before, after, sampled_changes),
-            "temporal_stages": change_stages(traced, runs["temporal"].changes, watch.written),
-            "worker_rss_mb_peak": self.monitor.peak_rss_by_phase.get(
-                "workspaces_changes_temporal", 0.0
+            "worker_rss_mb_peak": max(
+                self.monitor.peak_rss_by_phase.get(f"workspaces_changes_temporal{s}", 0.0)
+                for s in ("", "_low")
             ),
             "worker_rss_mb_after": self.monitor.current_rss_mb(),
         }
+
+    def _summary(self, run: ChangeRun, watch: CategoryWatch, phase: str) -> dict[str, Any]:
+        summary = run.summary(watch.written)
+        cpu = self.monitor.cpu_by_phase.get(phase, {})
+        sent = max(1, summary["sent"])
+        summary["cpu_ms_per_change"] = {
+            k: round(v * 1000 / sent, 1) for k, v in cpu.items() if k != "wall_s"
+        }
+        return summary
+
+    async def _rate_runs(
+        self, per_second: float, objects: list[str], watch: CategoryWatch, suffix: str
+    ) -> dict[str, ChangeRun]:
+        """Renames at `per_second` for `change_seconds` per path: floor, Temporal, floor,
+        Temporal; each half waits until its changes are written (or SETTLE_S)."""
+        per_half = _per_half(per_second, self.o.change_seconds)
+        runs = {path: ChangeRun(path, per_second) for path in ("floor", "temporal")}
+        for path in ("floor", "temporal", "floor", "temporal"):
+            await self.sims.events_to(self.floor_url if path == "floor" else self.receiver_url)
+            self.progress(
+                f"workspaces: {per_half} renames at {per_second:g}/s through the "
+                f"{'floor (no Temporal)' if path == 'floor' else 'receiver and workflows'}"
+            )
+            events_before = await self.sims.events_summary()
+            with self.monitor.phase(f"workspaces_changes_{path}{suffix}"):
+                await self._paced(runs[path], objects, self._seq, per_half)
+                await watch.wait_for(runs[path].changes, SETTLE_S)
+            self._seq += per_half
+            delta = events_delta(events_before, await self.sims.events_summary())
+            runs[path].events = events_delta({}, delta, runs[path].events)
+        return runs
 
     async def _paced(self, run: ChangeRun, objects: list[str], first: int, count: int) -> None:
         """Open loop: one rename every 1/rate s, round robin over the objects; a run that is
@@ -520,6 +557,10 @@ class WorkspacesPhase:
             tasks.append(asyncio.create_task(one(first + i)))
         await asyncio.gather(*tasks)
         run.wall_s += time.perf_counter() - started
+
+
+def _per_half(per_second: float, seconds: float) -> int:
+    return max(1, int(per_second * seconds / 2))
 
 
 def _per_change(
@@ -630,4 +671,20 @@ def change_stages(
             stages["activity_to_written"].append(at - _seconds(started))
     result: dict[str, Any] = {"changes_traced": len(stages["crm_to_signal"])}
     result |= {f"{name}_ms": latency_summary(values) for name, values in stages.items()}
+    return result
+
+
+def events_delta(
+    before: dict[str, Any], after: dict[str, Any], plus: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The deliveries between two summaries (a delivery still pending in `before` and done
+    in `after` moves between states: counts by state are of the deliveries' state at the
+    end), plus another delta when given."""
+    result: dict[str, Any] = {"count": after.get("count", 0) - before.get("count", 0)}
+    result["count"] += (plus or {}).get("count", 0)
+    for key in ("by_state", "by_attempts", "answers"):
+        counts = Counter(after.get(key, {}))
+        counts.subtract(before.get(key, {}))
+        counts.update((plus or {}).get(key, {}))
+        result[key] = {k: v for k, v in sorted(counts.items()) if v}
     return result

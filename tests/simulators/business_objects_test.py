@@ -212,6 +212,13 @@ async def test_delivery_faults_and_retries_apply_to_events(
     listed = (await client.get("/_control/events")).json()
     assert listed["by_state"] == {"delivered": 2}
     assert sum(len(d["attempts"]) for d in listed["results"]) == 3  # one retried after a 500
+    counted = (await client.get("/_control/events", params={"summary": True})).json()
+    assert counted == {
+        "count": 2,
+        "by_state": {"delivered": 2},
+        "by_attempts": {"1": 1, "2": 1},
+        "answers": {"500": 1, "200": 2},
+    }
 
 
 async def test_control_refuses_what_cannot_be(crm_sim: Served) -> None:
