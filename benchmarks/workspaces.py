@@ -456,12 +456,17 @@ class WorkspacesPhase:
             json={f"{SYSTEM}/{BO_TYPE}/{bo_id}": bindings[bo_id] for bo_id in objects},
         )
         known.raise_for_status()
-        # Actions per change: histories, before and after, of objects the first run's
-        # Temporal halves change (its changes are numbered from 0: halves 1 and 3).
-        per_half = _per_half(o.change_rate, o.change_seconds)
-        first_temporal = [q for h in (1, 3) for q in range(h * per_half, (h + 1) * per_half)]
-        sample = list(dict.fromkeys(objects[q % len(objects)] for q in first_temporal))
-        sample = sample[:ACTION_SAMPLE]
+        # Actions per change and the stages: histories, before and after, of objects the
+        # Temporal halves change — half of the sample from each rate's run. Changes are
+        # numbered from 0 in order: each run's halves 1 and 3 are its Temporal ones.
+        sample: list[str] = []
+        first = 0
+        for per_second in (o.change_rate, o.change_rate / 10):
+            per_half = _per_half(per_second, o.change_seconds)
+            seqs = [first + q for h in (1, 3) for q in range(h * per_half, (h + 1) * per_half)]
+            hit = list(dict.fromkeys(objects[q % len(objects)] for q in seqs))
+            sample += [b for b in hit if b not in sample][: ACTION_SAMPLE // 2]
+            first += 4 * per_half
         before = await self._actions(sample)
         watch = CategoryWatch(self.sims, f"BW {self.tag} ")
         await watch.start()
