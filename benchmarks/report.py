@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -257,6 +258,14 @@ def _profile_section(report: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+def _rewrap(text: str, width: int = 92) -> str:
+    """Paragraphs refilled (interpolated values make the source's line breaks uneven)."""
+    return "\n\n".join(
+        textwrap.fill(" ".join(p.split()), width, break_long_words=False, break_on_hyphens=False)
+        for p in text.split("\n\n")
+    )
+
+
 def _not_run(name: str) -> str:
     return f"Not run in this run (`docflow bench --only` chose other phases than {name})."
 
@@ -351,57 +360,55 @@ def _method_workspaces(r: dict[str, Any]) -> str:
     provision = {k: v for k, v in ws.items() if k != "changes"}
     rest = {k: v for k, v in changes.items() if k not in ("temporal", "floor", "low_rate")}
     low = changes.get("low_rate", {})
-    return f"""\
-**Many live objects.** The CRM simulator creates {ws["objects"]} Accounts through its
-control API (`POST /_control/objects/Account`; ids `001BW<run tag><n>`, a name, an account
-number, an owner the Content Server's members directory knows, a region, status Active).
-Each creation is one signed Standard Webhooks event from the CRM to the API's receiver
-(`POST /webhooks/business-objects/SFDC`), which signal-with-starts the object's
-`BusinessObjectWorkflow`; the workflow plans the workspace (`plan_workspace`), provisions it
-in the Content Server simulator (`provision_workspace`: lookup by business object, create
-from template 20001 with the category values, role members, permissions, RM
-classification) and writes the workspace id back to the CRM through a `DeliveryWorkflow`
-child. At most {ws["window"]} objects are created but not yet written back (the harness
-reads the CRM's write-back count every 250 ms), so the CRM's sender — 10 attempts over about
-20 s — is never handed more events than the system takes. The time to provision all runs
-from the first create until the CRM holds every write-back, the Content Server binds a
-workspace to every bo id and visibility counts every object's workflow `Running` in
-`in_sync`. Then each object is checked: bound in the Content Server (`/_control/bindings`),
-the same workspace id written back to the CRM record (`/_control/writebacks`);
-`workspaces_lost` counts those that are not. Per object, create → bound is the workspace's
-creation time in the Content Server minus the CRM's create (the event's `occurred_at`),
-create → written back the CRM record's write-back time minus the same; all clocks are this
-machine's. The worker's RSS is read before the phase, at its peak (sampled every 200 ms)
-and after {r["sizes"].get("rest_seconds", 10):g} s idle with every workflow still running
-("at rest"); the SDK's `max_cached_workflows` (1000) bounds how many of them the worker
-keeps in memory. Actions per object are counted from
+    return _rewrap(f"""\
+**Many live objects.** The CRM simulator creates {ws["objects"]} Accounts through its control
+API (`POST /_control/objects/Account`; ids `001BW<run tag><n>`, a name, an account number, an
+owner the Content Server's members directory knows, a region, status Active). Each creation is
+one signed Standard Webhooks event from the CRM to the API's receiver (`POST
+/webhooks/business-objects/SFDC`), which signal-with-starts the object's
+`BusinessObjectWorkflow`; the workflow plans the workspace (`plan_workspace`), provisions it in
+the Content Server simulator (`provision_workspace`: lookup by business object, create from
+template 20001 with the category values, role members, permissions, RM classification) and
+writes the workspace id back to the CRM through a `DeliveryWorkflow` child. At most
+{ws["window"]} objects are created but not yet written back (the harness reads the CRM's
+write-back count every 250 ms), so the CRM's sender — 10 attempts with about 11 s of back-off
+between them — is never handed more events than the system takes. The time to provision all runs
+from the first create until the CRM holds every write-back, the Content Server binds a workspace
+to every bo id and visibility counts every object's workflow `Running` in `in_sync`. Then each
+object is checked: bound in the Content Server (`/_control/bindings`), the same workspace id
+written back to the CRM record (`/_control/writebacks`); `workspaces_lost` counts those that are
+not. Per object, create → bound is the workspace's creation time in the Content Server minus the
+CRM's create (the event's `occurred_at`), create → written back the CRM record's write-back time
+minus the same; all clocks are this machine's. The worker's RSS is read before the phase, at its
+peak (sampled every 200 ms) and after {r["sizes"].get("rest_seconds", 10):g} s idle with every
+workflow still running ("at rest"); the SDK's `max_cached_workflows` (1000) bounds how many of
+them the worker keeps in memory. Actions per object are counted from
 {ws["actions_per_object"].get("sampled", 0)} sampled histories, with their delivery children
 (`child_*`).
 
 **Change latency.** Existing objects (shuffled, round robin, so each is renamed at most every
-objects / rate seconds and the workflow cache sees them in no helpful order) are renamed in
-the CRM (`PATCH /_control/objects/Account/{{id}}`) open-loop at {changes["rate_per_s"]:g}/s
-for {changes["seconds_per_path"]:g} s per path. A change's latency runs from the CRM's change
-(its event's `occurred_at`) to the Content Server simulator's write of the new name
-(`/_control/categories/changes`: each category write with its values and time; the harness
-reads the log every 200 ms, which adds nothing to the figure). Path *temporal*: receiver →
-signal-with-start → the workflow's task → `update_workspace_metadata` → `set_categories`.
-Path *floor* (`benchmarks/workspace_floor.py`, mounted only in the benchmark's API process):
-the CRM's events pointed at `POST /bench/bare-business-object/SFDC` (`PUT
-/_control/events/url`), which verifies the Standard Webhooks signature and parses like the
-receiver, maps the fields like the workflow's plan and calls the same
-`ContentServerClient.set_categories` directly, knowing each object's workspace id as the
-workflow does. The halves alternate (floor, temporal, floor, temporal) on the same objects;
-each half waits until its changes are written (at most 60 s). The same is then run at a
-tenth of the rate ({low.get("rate_per_s", 0):g}/s): the latency without queueing. A change
-overtaken by a newer version of the same object before it was applied is `superseded` (last
-writer wins), one never written is `not_applied`; `workspace_changes_lost` is the temporal
-path's `not_applied` at the full rate. `temporal_stages` traces the temporal path's changes
-of {changes.get("traced_objects", 0)} sampled objects
-through their histories (server time): CRM change → signal recorded → the workflow task that
-took it started → completed → the `update_workspace_metadata` activity started → the value
-written. `crm_events` counts the CRM's deliveries of the events (attempts, every answer: a
-503 is the receiver not taking an event within its 5 s, which the CRM retries).
+objects / rate seconds and the workflow cache sees them in no helpful order) are renamed in the
+CRM (`PATCH /_control/objects/Account/{{id}}`) open-loop at {changes["rate_per_s"]:g}/s for
+{changes["seconds_per_path"]:g} s per path. A change's latency runs from the CRM's change (its
+event's `occurred_at`) to the Content Server simulator's write of the new name
+(`/_control/categories/changes`: each category write with its values and time; the harness reads
+the log every 200 ms, which adds nothing to the figure). Path *temporal*: receiver →
+signal-with-start → the workflow's task → `update_workspace_metadata` → `set_categories`. Path
+*floor* (`benchmarks/workspace_floor.py`, mounted only in the benchmark's API process): the
+CRM's events pointed at `POST /bench/bare-business-object/SFDC` (`PUT /_control/events/url`),
+which verifies the Standard Webhooks signature and parses like the receiver, maps the fields
+like the workflow's plan and calls the same `ContentServerClient.set_categories` directly,
+knowing each object's workspace id as the workflow does. The halves alternate (floor, temporal,
+floor, temporal) on the same objects; each half waits until its changes are written (at most 60
+s). The same is then run at a tenth of the rate ({low.get("rate_per_s", 0):g}/s): the latency
+without queueing. A change overtaken by a newer version of the same object before it was applied
+is `superseded` (last writer wins), one never written is `not_applied`; `workspace_changes_lost`
+is the temporal path's `not_applied` at the full rate. `temporal_stages` traces the temporal
+path's changes of {changes.get("traced_objects", 0)} sampled objects through their histories
+(server time): CRM change → signal recorded → the workflow task that took it started → completed
+→ the `update_workspace_metadata` activity started → the value written. `crm_events` counts the
+CRM's deliveries of the events (attempts, every answer: a 503 is the receiver not taking an
+event within its 5 s, which the CRM retries).
 
 Provisioning: `{json.dumps(provision)}`
 
@@ -411,7 +418,7 @@ Changes, floor: `{json.dumps(per_path["floor"])}`
 
 Changes at a tenth of the rate: `{json.dumps(low)}`
 
-Changes, both: `{json.dumps(rest)}`"""
+Changes, both: `{json.dumps(rest)}`""")
 
 
 def markdown(report: dict[str, Any], analysis: str) -> str:

@@ -193,7 +193,12 @@ class CategoryWatch:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._after = int((await self.sims.category_writes(0))["next"])  # only what comes now
+        """Skip the writes so far (only what comes now counts), then poll."""
+        while True:
+            page = await self.sims.category_writes(self._after)
+            self._after = int(page["next"])
+            if not page["results"]:
+                break
         self._task = asyncio.create_task(self._poll())
 
     async def stop(self) -> None:
