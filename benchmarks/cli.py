@@ -28,12 +28,32 @@ def bench(
         float | None, typer.Option(min=0.1, help="Length of the 100/s latency run.")
     ] = None,
     scale: Annotated[int | None, typer.Option(min=1, help="Processes parked at once.")] = None,
+    workspaces: Annotated[
+        int | None, typer.Option(min=1, help="Business objects provisioned and kept live.")
+    ] = None,
+    workspace_window: Annotated[
+        int | None, typer.Option(min=1, help="Objects created but not yet written back.")
+    ] = None,
+    change_rate: Annotated[
+        float | None, typer.Option(min=0.1, help="Renames per second (change latency).")
+    ] = None,
+    change_seconds: Annotated[
+        float | None, typer.Option(min=0.1, help="Length of each path's change runs.")
+    ] = None,
+    rest_seconds: Annotated[
+        float | None, typer.Option(min=0, help="Idle before the RSS at rest is read.")
+    ] = None,
+    only: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated phases to run: pipeline,callbacks,scale,workspaces."),
+    ] = None,
     out_dir: Annotated[
         Path | None, typer.Option(help="Where report.json and REPORT.md go (default benchmarks/).")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Benchmark the pipeline against its floor, the callbacks and 10,000 parked processes.
+    """Benchmark the pipeline against its floor, the callbacks, 10,000 parked processes and
+    10,000 live business workspaces (provisioning, then change latency against its floor).
 
     Runs against a fresh embedded stack in a child process (worker in its own process),
     prints a table and writes report.json and REPORT.md.
@@ -45,18 +65,27 @@ def bench(
     from starter.cli import configure_logging, console
 
     configure_logging(verbose)
-    options = BenchOptions.preset(
-        quick,
-        faults=faults,
-        profile=profile,
-        docs=docs,
-        concurrency=concurrency,
-        parked=parked,
-        callbacks=callbacks,
-        paced_seconds=paced_seconds,
-        scale=scale,
-        out_dir=out_dir,
-    )
+    try:
+        options = BenchOptions.preset(
+            quick,
+            faults=faults,
+            profile=profile,
+            docs=docs,
+            concurrency=concurrency,
+            parked=parked,
+            callbacks=callbacks,
+            paced_seconds=paced_seconds,
+            scale=scale,
+            workspaces=workspaces,
+            workspace_window=workspace_window,
+            change_rate=change_rate,
+            change_seconds=change_seconds,
+            rest_seconds=rest_seconds,
+            phases=tuple(p.strip() for p in only.split(",") if p.strip()) if only else None,
+            out_dir=out_dir,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     result = run_dev(run_benchmarks(options, lambda line: console.print(f"[dim]·[/] {line}")))
     bench_report.print_table(result, console)
     json_path, md_path = bench_report.write(result, options.out_dir)

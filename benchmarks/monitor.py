@@ -94,6 +94,13 @@ class ProcessMonitor:
                 peak = max(self._phase_peak / 2**20, self.peak_rss_by_phase.get(name, 0.0))
                 self.peak_rss_by_phase[name] = round(peak, 1)
 
+    def current_rss_mb(self) -> float:
+        """The worker's RSS (with its children) right now."""
+        try:
+            return round(_tree_rss(self._worker) / 2**20, 1)
+        except psutil.Error:
+            return 0.0
+
     @property
     def peak_rss_mb(self) -> float:
         return round(self.peak_rss / 2**20, 1)

@@ -1,4 +1,5 @@
-"""Sizes of a benchmark run: `quick` (a smoke check under a minute) or full."""
+"""Sizes of a benchmark run: `quick` (a smoke check of a few minutes) or full; and which
+phases run (all by default)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
+PHASES = ("pipeline", "callbacks", "scale", "workspaces")
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,12 @@ class BenchOptions:
     paced_seconds: float = 10.0
     scale: int = 10_000  # processes parked at once in part 3
     scale_concurrency: int = 50  # HTTP starts / signatures in flight in part 3
+    workspaces: int = 10_000  # business objects created (and kept live) in part 4
+    workspace_window: int = 100  # objects created but not yet written back, at most
+    change_rate: float = 50.0  # renames per second in the change-latency runs
+    change_seconds: float = 60.0  # length of the change runs of each path (floor, Temporal)
+    rest_seconds: float = 10.0  # idle after provisioning before the worker's RSS "at rest"
+    phases: tuple[str, ...] = PHASES
     profile: bool = False
     faults: bool = False
     out_dir: Path = BENCH_DIR
@@ -42,6 +50,11 @@ class BenchOptions:
                 callback_concurrency=16,
                 paced_seconds=1.0,
                 scale=50,
+                workspaces=500,
+                change_seconds=10.0,
             )
         given = {k: v for k, v in overrides.items() if v is not None}
+        unknown = set(given.get("phases", ())) - set(PHASES)
+        if unknown:
+            raise ValueError(f"unknown phase {', '.join(sorted(unknown))} (phases: {PHASES})")
         return replace(base, **given)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,8 @@ LAYOUT = """\
   server (its own `temporal` binary process; its SQLite file in a fresh directory on tmpfs,
   `/dev/shm`, when there is one), the Core
   Signature / Content Server / CRM simulators at zero added latency (no faults, immediate
-  conversion) and the docflow HTTP API (plus `POST /bench/bare-callback`, mounted only here).
+  conversion) and the docflow HTTP API (plus `POST /bench/bare-callback` and the workspace
+  floor's `POST /bench/bare-business-object/{system}`, mounted only here).
 - **Worker process** — the real `python worker.py` (`EmbeddedStack(worker="subprocess")`,
   SDK defaults, `max_cached_workflows` = 1000), started by the stack process.
 - **Floor worker process** — `python -m benchmarks.floor`: B0's no-op workflow and activity on
@@ -46,20 +49,41 @@ def _analysis(previous: str) -> str:
 
 
 def headline(report: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(figure, value, goal) rows shared by the terminal table and REPORT.md."""
+    """(figure, value, goal) rows shared by the terminal table and REPORT.md, for the phases
+    that ran."""
     r = report
-    lat = r["e2e_latency_ms"]
-    cb = r["callback_to_applied_ms"]
-    paced_split = r["callback_paced"].get("send_to_workflow_task_ms", {"p50": "-", "p99": "-"})
-    low = r.get(
-        "callback_paced_low_rate", {"rate_per_s": 0, "latency_ms": {"p50": "-", "p99": "-"}}
-    )
-    scale = r["scale"]
     goals = r["goals"]
 
     def mark(key: str) -> str:
         return ("met" if goals[key] else "MISSED") + f" ({key})"
 
+    rows: list[tuple[str, str, str]] = []
+    if "pipeline_vs_floor_ratio" in r:
+        rows += _pipeline_rows(r, mark)
+    if "callback_rps" in r:
+        rows += _callback_rows(r, mark)
+    if "scale" in r:
+        scale = r["scale"]
+        rows += [
+            (
+                f"scale: {scale['processes']} parked: started in s; all parked in s",
+                f"{scale['start_s']}; {scale['all_parked_s']}",
+                "",
+            ),
+            ("scale: all completed after signing, s", f"{scale['all_completed_s']}", ""),
+        ]
+    rows.append(
+        ("worker_peak_rss_mb", f"{r['worker_peak_rss_mb']}", mark("worker_peak_rss_mb < 500"))
+    )
+    if "parked_lost" in r:
+        rows.append(("parked_lost", f"{r['parked_lost']}", mark("parked_lost == 0")))
+    if "workspaces" in r:
+        rows += _workspace_rows(r, mark)
+    return rows
+
+
+def _pipeline_rows(r: dict[str, Any], mark: Callable[[str], str]) -> list[tuple[str, str, str]]:
+    lat = r["e2e_latency_ms"]
     return [
         ("B0 floor, documents/s", f"{r['floor_docs_per_s']}", ""),
         ("B1 pipeline, documents/s", f"{r['pipeline_docs_per_s']}", ""),
@@ -78,6 +102,16 @@ def headline(report: dict[str, Any]) -> list[tuple[str, str, str]]:
             f"{r['actions_per_document']}; {r['floor_actions_per_document']}",
             "",
         ),
+    ]
+
+
+def _callback_rows(r: dict[str, Any], mark: Callable[[str], str]) -> list[tuple[str, str, str]]:
+    cb = r["callback_to_applied_ms"]
+    paced_split = r["callback_paced"].get("send_to_workflow_task_ms", {"p50": "-", "p99": "-"})
+    low = r.get(
+        "callback_paced_low_rate", {"rate_per_s": 0, "latency_ms": {"p50": "-", "p99": "-"}}
+    )
+    return [
         (
             "callbacks/s via receiver; bare endpoint",
             f"{r['callback_rps']}; {r['bare_callback_rps']}",
@@ -103,14 +137,59 @@ def headline(report: dict[str, Any]) -> list[tuple[str, str, str]]:
             f"{low['latency_ms']['p50']} / {low['latency_ms']['p99']}",
             "",
         ),
+    ]
+
+
+def _quantiles(latency: dict[str, float]) -> str:
+    return f"{latency['p50']} / {latency['p95']} / {latency['p99']} / {latency['max']}"
+
+
+def _workspace_rows(r: dict[str, Any], mark: Callable[[str], str]) -> list[tuple[str, str, str]]:
+    ws = r["workspaces"]
+    changes = ws["changes"]
+    rss = ws["worker_rss_mb"]
+    temporal, floor = changes["temporal"], changes["floor"]
+    rows = [
         (
-            f"scale: {scale['processes']} parked: started in s; all parked in s",
-            f"{scale['start_s']}; {scale['all_parked_s']}",
+            f"workspaces: {ws['objects']} provisioned in s; objects/s",
+            f"{ws['all_provisioned_s']}; {ws['provisioned_per_s']}",
             "",
         ),
-        ("scale: all completed after signing, s", f"{scale['all_completed_s']}", ""),
-        ("worker_peak_rss_mb", f"{r['worker_peak_rss_mb']}", mark("worker_peak_rss_mb < 500")),
-        ("parked_lost", f"{r['parked_lost']}", mark("parked_lost == 0")),
+        (
+            "  create → written back p50 / p95 / p99 / max ms",
+            _quantiles(ws["create_to_written_back_ms"]),
+            "",
+        ),
+        (
+            f"  worker RSS MB before / peak / at rest, {ws['live_workflows']} live",
+            f"{rss['before']} / {rss['peak']} / {rss['at_rest']}",
+            mark("workspaces_worker_peak_rss_mb < 500"),
+        ),
+        ("workspaces_lost", f"{r['workspaces_lost']}", mark("workspaces_lost == 0")),
+        (
+            f"change → metadata applied ms at {changes['rate_per_s']:g}/s, p50 / p95 / p99 / max",
+            _quantiles(temporal["latency_ms"]),
+            "",
+        ),
+        ("  floor (no Temporal), same run", _quantiles(floor["latency_ms"]), ""),
+    ]
+    low = changes.get("low_rate")
+    if low:
+        rows += [
+            (
+                f"change → metadata applied ms at {low['rate_per_s']:g}/s",
+                _quantiles(low["temporal"]["latency_ms"]),
+                "",
+            ),
+            ("  floor (no Temporal), same run", _quantiles(low["floor"]["latency_ms"]), ""),
+        ]
+    return [
+        *rows,
+        (
+            "workspace_changes_lost",
+            f"{r['workspace_changes_lost']}",
+            mark("workspace_changes_lost == 0"),
+        ),
     ]
 
 
@@ -179,9 +258,21 @@ def _profile_section(report: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-def markdown(report: dict[str, Any], analysis: str) -> str:
-    r = report
-    rows = [[a, b, c] for a, b, c in headline(r)]
+def _rewrap(text: str, width: int = 92) -> str:
+    """Paragraphs refilled (interpolated values make the source's line breaks uneven)."""
+    return "\n\n".join(
+        textwrap.fill(" ".join(p.split()), width, break_long_words=False, break_on_hyphens=False)
+        for p in text.split("\n\n")
+    )
+
+
+def _not_run(name: str) -> str:
+    return f"Not run in this run (`docflow bench --only` chose other phases than {name})."
+
+
+def _method_pipeline(r: dict[str, Any]) -> str:
+    if "actions_breakdown" not in r:
+        return _not_run("pipeline")
     breakdown = r["actions_breakdown"]
     floor = r["floor_actions_breakdown"]
     keys = [k for k in breakdown if k != "total"] + ["total"]
@@ -189,6 +280,150 @@ def markdown(report: dict[str, Any], analysis: str) -> str:
         ["per document", "B1 pipeline", "B0 floor"],
         [[k, f"{breakdown.get(k, 0)}", f"{floor.get(k, 0)}"] for k in keys],
     )
+    return f"""\
+B1 is the real signing process: a contract with one approval stage (legal, any quorum) is
+started over HTTP (`POST /v1/signing-processes`, multipart PDF), the harness polls
+`GET /v1/signing-processes/{{key}}` every 50 ms until the stage is open, approves over HTTP as
+alice, the simulated signer (Core Signature autopilot, 0 ms) views and signs, the callbacks
+come in through the receiver, the signed PDF and signing log are archived in the Content
+Server simulator and the outcome is reported to the CRM simulator. A document's latency runs
+from sending the start request to the workflow's result (long poll through the Temporal
+client, no polling granularity). B0 is `benchmarks/floor.py`: the same number of activities
+before the update, after it and after the signals, the same update (with a validator) and as
+many signals as B1's histories show, with no-op bodies; the harness drives it the same way
+through the Temporal client (start, query every 50 ms until the stage is open, update, the
+signals, result). The floor's shape is calibrated from the warm-up B1 histories:
+`{json.dumps(r["floor_shape"])}`. Both run the same number of documents with the same
+concurrency, after a warm-up, on the same server, in two alternating halves (B0, B1, B0,
+B1) so that drift on the machine hits both.
+
+Actions are counted from the finished histories: starts, activity attempts (the attempt of
+each `ActivityTaskStarted`), signals, accepted updates and started timers — the issue's unit.
+Search-attribute upserts, workflow tasks and history length are shown but not in the total.
+The harness's queries are not counted.
+
+{actions}"""
+
+
+def _method_callbacks(r: dict[str, Any]) -> str:
+    if "callback_paced" not in r:
+        return _not_run("callbacks")
+    return f"""\
+{r["sizes"]["parked"]} NDAs (no approval) are parked waiting for the signature. The same HTTP
+client (one httpx client, {r["sizes"]["callback_concurrency"]} requests in flight) sends
+{r["sizes"]["callbacks"]} signed `signer_viewed` callbacks (event hash as Core Signature
+computes it) to the bare endpoint (`POST /bench/bare-callback`: the receiver's parsing and
+verification, then 200) and then to the receiver (`POST /webhooks/core-signature`: verify,
+map to the workflow, signal, 200). `signer_viewed` is applied and audited but not terminal,
+so the processes stay parked. Then callbacks are sent open-loop at
+{r["callback_paced"]["rate_per_s"]:g}/s; each one's latency runs from sending it until a
+`status` query shows its event id in the audit trail (the first query right after the 200 —
+queries are answered after the pending workflow task, so one query usually suffices — then
+every 5 ms). The time at which the workflow applied it (its audit entry's time, the workflow
+task's start on the server's clock, the same machine's) splits that latency into getting the
+event to the workflow and reading it back. The same run at a tenth of the rate shows the
+latency without queueing. Afterwards the parked processes are signed and finish.
+
+Receiver answers: `{json.dumps(r["callback_statuses"])}`;
+bare endpoint: `{json.dumps(r["bare_callback_statuses"])}`."""
+
+
+def _method_scale(r: dict[str, Any]) -> str:
+    if "scale" not in r:
+        return _not_run("scale")
+    bound = round(120 + r["scale"]["processes"] * 0.2)
+    return f"""\
+{r["scale"]["processes"]} NDAs are started through the Temporal client
+(`starter.processes.signing.SigningProcesses.start`, the Python helper business apps use; the PDF is
+stored once and every process carries its reference) ({r["sizes"]["scale_concurrency"]} in
+flight) and parked waiting for the signature; visibility (`count_workflows` on
+`DocflowSourceRecord` and `DocflowStatus`, once a second) tells when all are parked. Then the
+simulated signer signs every document through the simulator's control API, so the real
+callbacks flow (signer_signed, signed) and every process archives and reports — at most 100
+signed-but-unfinished at once (each signature waits for its process's result), so the
+callbacks come at the pace the system completes them, not as one storm of 20,000 that
+would exhaust the simulator's delivery retries. `parked_lost` is the number not completed
+(visibility: `ExecutionStatus = "Completed" AND DocflowStatus = "completed"`) within {bound} s.
+
+`{json.dumps(r["scale"])}`"""
+
+
+def _method_workspaces(r: dict[str, Any]) -> str:
+    if "workspaces" not in r:
+        return _not_run("workspaces")
+    ws = r["workspaces"]
+    changes = ws["changes"]
+    per_path = {
+        path: {k: v for k, v in changes[path].items() if k != "path"}
+        for path in ("temporal", "floor")
+    }
+    provision = {k: v for k, v in ws.items() if k != "changes"}
+    rest = {k: v for k, v in changes.items() if k not in ("temporal", "floor", "low_rate")}
+    low = changes.get("low_rate", {})
+    return _rewrap(f"""\
+**Many live objects.** The CRM simulator creates {ws["objects"]} Accounts through its control
+API (`POST /_control/objects/Account`; ids `001BW<run tag><n>`, a name, an account number, an
+owner the Content Server's members directory knows, a region, status Active). Each creation is
+one signed Standard Webhooks event from the CRM to the API's receiver (`POST
+/webhooks/business-objects/SFDC`), which signal-with-starts the object's
+`BusinessObjectWorkflow`; the workflow plans the workspace (`plan_workspace`), provisions it in
+the Content Server simulator (`provision_workspace`: lookup by business object, create from
+template 20001 with the category values, role members, permissions, RM classification) and
+writes the workspace id back to the CRM through a `DeliveryWorkflow` child. At most
+{ws["window"]} objects are created but not yet written back (the harness reads the CRM's
+write-back count every 250 ms), so the CRM's sender — 10 attempts with about 11 s of back-off
+between them — is never handed more events than the system takes. The time to provision all runs
+from the first create until the CRM holds every write-back, the Content Server binds a workspace
+to every bo id and visibility counts every object's workflow `Running` in `in_sync`. Then each
+object is checked: bound in the Content Server (`/_control/bindings`), the same workspace id
+written back to the CRM record (`/_control/writebacks`); `workspaces_lost` counts those that are
+not. Per object, create → bound is the workspace's creation time in the Content Server minus the
+CRM's create (the event's `occurred_at`), create → written back the CRM record's write-back time
+minus the same; all clocks are this machine's. The worker's RSS is read before the phase, at its
+peak (sampled every 200 ms) and after {r["sizes"].get("rest_seconds", 10):g} s idle with every
+workflow still running ("at rest"); the SDK's `max_cached_workflows` (1000) bounds how many of
+them the worker keeps in memory. Actions per object are counted from
+{ws["actions_per_object"].get("sampled", 0)} sampled histories, with their delivery children
+(`child_*`).
+
+**Change latency.** Existing objects (shuffled, round robin, so each is renamed at most every
+objects / rate seconds and the workflow cache sees them in no helpful order) are renamed in the
+CRM (`PATCH /_control/objects/Account/{{id}}`) open-loop at {changes["rate_per_s"]:g}/s for
+{changes["seconds_per_path"]:g} s per path. A change's latency runs from the CRM's change (its
+event's `occurred_at`) to the Content Server simulator's write of the new name
+(`/_control/categories/changes`: each category write with its values and time; the harness reads
+the log every 200 ms, which adds nothing to the figure). Path *temporal*: receiver →
+signal-with-start → the workflow's task → `update_workspace_metadata` → `set_categories`. Path
+*floor* (`benchmarks/workspace_floor.py`, mounted only in the benchmark's API process): the
+CRM's events pointed at `POST /bench/bare-business-object/SFDC` (`PUT /_control/events/url`),
+which verifies the Standard Webhooks signature and parses like the receiver, maps the fields
+like the workflow's plan and calls the same `ContentServerClient.set_categories` directly,
+knowing each object's workspace id as the workflow does. The halves alternate (floor, temporal,
+floor, temporal) on the same objects; each half waits until its changes are written (at most 60
+s). The same is then run at a tenth of the rate ({low.get("rate_per_s", 0):g}/s): the latency
+without queueing. A change overtaken by a newer version of the same object before it was applied
+is `superseded` (last writer wins), one never written is `not_applied`; `workspace_changes_lost`
+is the temporal path's `not_applied` at the full rate. `temporal_stages` traces the temporal
+path's changes of {changes.get("traced_objects", 0)} sampled objects through their histories
+(server time): CRM change → signal recorded → the workflow task that took it started → completed
+→ the `update_workspace_metadata` activity started → the value written. `crm_events` counts the
+CRM's deliveries of the events (attempts, every answer: a 503 is the receiver not taking an
+event within its 5 s, which the CRM retries).
+
+Provisioning: `{json.dumps(provision)}`
+
+Changes, temporal path: `{json.dumps(per_path["temporal"])}`
+
+Changes, floor: `{json.dumps(per_path["floor"])}`
+
+Changes at a tenth of the rate: `{json.dumps(low)}`
+
+Changes, both: `{json.dumps(rest)}`""")
+
+
+def markdown(report: dict[str, Any], analysis: str) -> str:
+    r = report
+    rows = [[a, b, c] for a, b, c in headline(r)]
     faults = r.get("faults")
     env = " ".join(f"{k}={v}" for k, v in (faults or {}).get("env", {}).items())
     faults_text = (
@@ -200,7 +435,6 @@ def markdown(report: dict[str, Any], analysis: str) -> str:
         faults_text += f" ({faults['note']})"
     for line in (faults or {}).get("failed", []):
         faults_text += f"\n\n- `{line}`"
-    bound = round(120 + r["scale"]["processes"] * 0.2)
     return f"""# docflow benchmarks
 
 Generated by `uv run docflow bench{" --quick" if r["quick"] else ""}` at {r["generated_at"]}
@@ -228,64 +462,19 @@ Sizes: `{json.dumps(r["sizes"])}`. All keys are in [`report.json`](report.json).
 
 ### 1. Floor (B0) vs pipeline (B1)
 
-B1 is the real signing process: a contract with one approval stage (legal, any quorum) is
-started over HTTP (`POST /v1/signing-processes`, multipart PDF), the harness polls
-`GET /v1/signing-processes/{{key}}` every 50 ms until the stage is open, approves over HTTP as
-alice, the simulated signer (Core Signature autopilot, 0 ms) views and signs, the callbacks
-come in through the receiver, the signed PDF and signing log are archived in the Content
-Server simulator and the outcome is reported to the CRM simulator. A document's latency runs
-from sending the start request to the workflow's result (long poll through the Temporal
-client, no polling granularity). B0 is `benchmarks/floor.py`: the same number of activities
-before the update, after it and after the signals, the same update (with a validator) and as
-many signals as B1's histories show, with no-op bodies; the harness drives it the same way
-through the Temporal client (start, query every 50 ms until the stage is open, update, the
-signals, result). The floor's shape is calibrated from the warm-up B1 histories:
-`{json.dumps(r["floor_shape"])}`. Both run the same number of documents with the same
-concurrency, after a warm-up, on the same server, in two alternating halves (B0, B1, B0,
-B1) so that drift on the machine hits both.
-
-Actions are counted from the finished histories: starts, activity attempts (the attempt of
-each `ActivityTaskStarted`), signals, accepted updates and started timers — the issue's unit.
-Search-attribute upserts, workflow tasks and history length are shown but not in the total.
-The harness's queries are not counted.
-
-{actions}
+{_method_pipeline(r)}
 
 ### 2. Callbacks
 
-{r["sizes"]["parked"]} NDAs (no approval) are parked waiting for the signature. The same HTTP
-client (one httpx client, {r["sizes"]["callback_concurrency"]} requests in flight) sends
-{r["sizes"]["callbacks"]} signed `signer_viewed` callbacks (event hash as Core Signature
-computes it) to the bare endpoint (`POST /bench/bare-callback`: the receiver's parsing and
-verification, then 200) and then to the receiver (`POST /webhooks/core-signature`: verify,
-map to the workflow, signal, 200). `signer_viewed` is applied and audited but not terminal,
-so the processes stay parked. Then callbacks are sent open-loop at
-{r["callback_paced"]["rate_per_s"]:g}/s; each one's latency runs from sending it until a
-`status` query shows its event id in the audit trail (the first query right after the 200 —
-queries are answered after the pending workflow task, so one query usually suffices — then
-every 5 ms). The time at which the workflow applied it (its audit entry's time, the workflow
-task's start on the server's clock, the same machine's) splits that latency into getting the
-event to the workflow and reading it back. The same run at a tenth of the rate shows the
-latency without queueing. Afterwards the parked processes are signed and finish.
-
-Receiver answers: `{json.dumps(r["callback_statuses"])}`;
-bare endpoint: `{json.dumps(r["bare_callback_statuses"])}`.
+{_method_callbacks(r)}
 
 ### 3. Scale
 
-{r["scale"]["processes"]} NDAs are started through the Temporal client
-(`starter.processes.signing.SigningProcesses.start`, the Python helper business apps use; the PDF is
-stored once and every process carries its reference) ({r["sizes"]["scale_concurrency"]} in
-flight) and parked waiting for the signature; visibility (`count_workflows` on
-`DocflowSourceRecord` and `DocflowStatus`, once a second) tells when all are parked. Then the
-simulated signer signs every document through the simulator's control API, so the real
-callbacks flow (signer_signed, signed) and every process archives and reports — at most 100
-signed-but-unfinished at once (each signature waits for its process's result), so the
-callbacks come at the pace the system completes them, not as one storm of 20,000 that
-would exhaust the simulator's delivery retries. `parked_lost` is the number not completed
-(visibility: `ExecutionStatus = "Completed" AND DocflowStatus = "completed"`) within {bound} s.
+{_method_scale(r)}
 
-`{json.dumps(r["scale"])}`
+### 4. Business workspaces
+
+{_method_workspaces(r)}
 
 ### CPU by process and phase
 

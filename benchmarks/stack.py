@@ -1,9 +1,9 @@
 """The system under test, in its own process: `python -m benchmarks.stack DATA_DIR`.
 
 Runs the embedded stack (Temporal dev server, simulators at zero added latency, the docflow
-API with the bare callback endpoint) plus two worker processes — the real `worker.py` and
-the B0 floor worker — prints one JSON line with URLs and process ids, and stops when its
-standard input closes.
+API with the bare callback endpoint and the workspace floor's receiver) plus two worker
+processes — the real `worker.py` and the B0 floor worker — prints one JSON line with URLs and
+process ids, and stops when its standard input closes.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import psutil
 
-from benchmarks import bare
+from benchmarks import bare, workspace_floor
 from devstack.embedded import PROJECT_ROOT, EmbeddedStack, SimulatorOptions, StackPorts
 from docflow.docstore import document_store_from_settings
 from simulators import core_signature
@@ -78,6 +78,7 @@ async def serve(data_dir: Path) -> None:
             stack.settings, stack.client, document_store_from_settings(stack.settings.documents)
         )
         app.include_router(bare.router)
+        app.include_router(workspace_floor.router)
         floor = await _start_floor_worker(stack, data_dir)
         try:
             async with ServedApp(app, port=stack.ports.api, name="docflow API"):
@@ -98,6 +99,7 @@ async def serve(data_dir: Path) -> None:
                 print(READY_MARKER + json.dumps(info), flush=True)
                 await _wait_stdin_closed()
         finally:
+            await workspace_floor.close(app)
             floor.terminate()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(floor.wait(), timeout=30)

@@ -275,11 +275,14 @@ def _api_routes() -> APIRouter:
         sim = current_sim(request)
         # Without expanded_view=true the real server searches only the workspaces the user
         # accessed recently: a lookup by business object then misses most of them.
-        searched = (
-            list(sim.nodes.values())
-            if expanded_view
-            else [sim.nodes[i] for i in sim.recently_accessed if i in sim.nodes]
-        )
+        if expanded_view and where_ext_system_id and where_bo_type and where_bo_id:
+            # The lookup by business object, from the binding index (provisioning's hot path).
+            ref = BusinessObject(where_ext_system_id, where_bo_type, where_bo_id)
+            searched = [n for n in (sim.workspace_for(ref),) if n is not None]
+        elif expanded_view:
+            searched = list(sim.nodes.values())
+        else:
+            searched = [sim.nodes[i] for i in sim.recently_accessed if i in sim.nodes]
 
         def bound(node: Node) -> bool:
             if not (where_ext_system_id or where_bo_type or where_bo_id):

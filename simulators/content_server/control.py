@@ -1,10 +1,11 @@
-"""Control API of the Content Server simulator: inspect the tree, expire tickets (+ the kit's)."""
+"""Control API of the Content Server simulator: inspect the tree, bindings and category
+writes (with their times), seed workspaces, expire tickets (+ the kit's)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from simulators.content_server.config import MemberDef
@@ -100,6 +101,59 @@ def control_routes() -> APIRouter:
             if n.type == BUSINESS_WORKSPACE
         ]
         return {"count": len(workspaces), "results": workspaces}
+
+    @router.get("/bindings")
+    async def control_bindings(
+        request: Request,
+        ext_system_id: str | None = None,
+        bo_type: str | None = None,
+        prefix: str | None = Query(default=None, description="Only bo_ids starting with it."),
+        detail: bool = Query(default=False, description="List each binding, not just count."),
+    ) -> dict[str, Any]:
+        """Business objects bound to a workspace (cheap: no tree dump). With `detail`, each
+        object's workspace id and creation time, keyed by bo_id."""
+        sim = current_sim(request)
+        found = [
+            (ref, sim.nodes[node_id])
+            for ref, node_id in sim.bound_objects()
+            if ext_system_id in (None, ref.ext_system_id)
+            and bo_type in (None, ref.bo_type)
+            and (prefix is None or ref.bo_id.startswith(prefix))
+        ]
+        result: dict[str, Any] = {
+            "count": len(found),
+            "workspaces": len({node.id for _, node in found}),
+        }
+        if detail:
+            result["results"] = {
+                ref.bo_id: {"workspace_id": node.id, "created": node.created.isoformat()}
+                for ref, node in found
+            }
+        return result
+
+    @router.get("/categories/changes")
+    async def category_changes(
+        request: Request,
+        after: int = Query(default=0, ge=0, description="Only writes after this seq."),
+        node_id: int | None = None,
+        limit: int = Query(default=1000, ge=1, le=10_000),
+    ) -> dict[str, Any]:
+        """Category writes in order, each with the values it set and when (microseconds),
+        for measuring when a change reached the server; `next` is the seq to ask after."""
+        changes = current_sim(request).category_changes
+        found = []
+        for change in reversed(changes):  # the newest are what a poller asks for
+            if change.seq <= after:
+                break
+            if node_id in (None, change.node_id):
+                found.append(change)
+        found.reverse()
+        found = found[:limit]
+        return {
+            "count": len(found),
+            "next": found[-1].seq if found else after,
+            "results": [c.to_json() for c in found],
+        }
 
     @router.get("/uploads")
     async def control_uploads(request: Request) -> dict[str, Any]:

@@ -111,3 +111,23 @@ def as_int(value: Any, name: str) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise OtcsError(400, f"Invalid value for '{name}': {value!r}.") from None
+
+
+@dataclass(frozen=True)
+class CategoryChange:
+    """One category write (`POST`/`PUT .../categories`): the values it set, and when."""
+
+    seq: int
+    node_id: int
+    category_id: int
+    values: dict[str, Any]
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "node_id": self.node_id,
+            "category_id": self.category_id,
+            "values": self.values,
+            "at": self.at.isoformat(),
+        }

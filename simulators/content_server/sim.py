@@ -9,6 +9,7 @@ import mimetypes
 import re
 import secrets
 import uuid
+from collections import deque
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +34,7 @@ from simulators.content_server.models import (
     TYPE_NAMES,
     AuditEntry,
     BusinessObject,
+    CategoryChange,
     Node,
     OtcsError,
     Role,
@@ -68,6 +70,8 @@ AUDIT_EVENTS: dict[str, tuple[int, str]] = {
     "permissions.changed": (9, "Permission Changed"),
 }
 RELATION_TYPES = ("child", "parent")
+# Category writes kept for `/_control/categories/changes` (oldest dropped first).
+CATEGORY_CHANGES_KEPT = 200_000
 # The event types of docflow's contract (external-apis.md §2).
 EVENT_TYPES = frozenset(
     {
@@ -97,6 +101,13 @@ class ContentServerSim:
         """Back to the seeded structure; tickets stay valid."""
         self._ids = itertools.count(FIRST_NODE_ID)
         self.nodes: dict[int, Node] = {}
+        # Indexes, so lookups cost the same with 50,000 nodes as with 50 (nodes are never
+        # deleted nor moved): children in creation order, and the workspace of each object.
+        self._children: dict[int, list[int]] = {}
+        self._bound: dict[BusinessObject, int] = {}
+        # Every category write with its time, for `/_control/categories/changes`.
+        self.category_changes: deque[CategoryChange] = deque(maxlen=CATEGORY_CHANGES_KEPT)
+        self._category_seq = itertools.count(1)
         self.uploads: dict[tuple[int, str], UploadCount] = {}
         self.recently_accessed: list[int] = []
         self.members: dict[int, MemberDef] = {m.id: m for m in self.config.members}
@@ -109,9 +120,7 @@ class ContentServerSim:
         self.events.configure(self.config.events_faults)
         now = datetime.now(UTC)
         for folder in self.config.folders:
-            self.nodes[folder.id] = Node(
-                folder.id, folder.name, folder.parent_id, FOLDER, "", now, now
-            )
+            self._add(Node(folder.id, folder.name, folder.parent_id, FOLDER, "", now, now))
 
     async def aclose(self) -> None:
         await self.events.aclose()
@@ -154,7 +163,12 @@ class ContentServerSim:
         return node
 
     def children(self, parent_id: int) -> list[Node]:
-        return [n for n in self.nodes.values() if n.parent_id == parent_id]
+        return [self.nodes[i] for i in self._children.get(parent_id, ())]
+
+    def _add(self, node: Node) -> Node:
+        self.nodes[node.id] = node
+        self._children.setdefault(node.parent_id, []).append(node.id)
+        return node
 
     def _container(self, parent_id: int) -> Node:
         parent = self.nodes.get(parent_id)
@@ -175,9 +189,7 @@ class ContentServerSim:
 
     def _new_node(self, parent_id: int, name: str, node_type: int, description: str = "") -> Node:
         now = datetime.now(UTC)
-        node = Node(next(self._ids), name, parent_id, node_type, description, now, now)
-        self.nodes[node.id] = node
-        return node
+        return self._add(Node(next(self._ids), name, parent_id, node_type, description, now, now))
 
     def create_node(
         self, payload: dict[str, Any], upload: UploadFile | None, content: bytes | None
@@ -313,8 +325,12 @@ class ContentServerSim:
         self._category(cat_id)
         parsed: dict[int, dict[str, Any]] = {}
         self._put_values(parsed, cat_id, values)
-        node.categories.setdefault(cat_id, {}).update(parsed.get(cat_id, {}))
+        written = parsed.get(cat_id, {})
+        node.categories.setdefault(cat_id, {}).update(written)
         node.modified = datetime.now(UTC)
+        self.category_changes.append(
+            CategoryChange(next(self._category_seq), node.id, cat_id, dict(written), node.modified)
+        )
         self.notify("node.categories_updated", node, category_id=cat_id)
 
     def update_category(self, node: Node, cat_id: int, values: Mapping[str, Any]) -> None:
@@ -359,10 +375,16 @@ class ContentServerSim:
         raise OtcsError(400, f"Business workspace type {type_id} does not exist.")
 
     def workspace_for(self, ref: BusinessObject) -> Node | None:
-        for node in self.nodes.values():
-            if ref in node.references:
-                return node
-        return None
+        node_id = self._bound.get(ref)
+        return self.nodes[node_id] if node_id is not None else None
+
+    def bound_objects(self) -> list[tuple[BusinessObject, int]]:
+        """Every business object bound to a workspace, with the workspace's id."""
+        return list(self._bound.items())
+
+    def _bind(self, workspace: Node, ref: BusinessObject) -> None:
+        workspace.references.append(ref)
+        self._bound.setdefault(ref, workspace.id)
 
     def create_workspace(self, payload: dict[str, Any]) -> Node:
         wtype = self.workspace_type(as_int(payload.get("wksp_type_id"), "wksp_type_id"))
@@ -429,7 +451,7 @@ class ContentServerSim:
         workspace = self._new_node(parent_id, name, BUSINESS_WORKSPACE, description)
         workspace.wksp_type_id, workspace.template_id = wtype.id, template.id
         if ref is not None:
-            workspace.references.append(ref)
+            self._bind(workspace, ref)
         workspace.categories = categories
         folders = {f: self._new_node(workspace.id, f, FOLDER) for f in template.sub_folders}
         workspace.roles = [
@@ -459,7 +481,7 @@ class ContentServerSim:
                 400, f"Business object '{ref}' is already bound to workspace {owner.id}."
             )
         if owner is None:
-            workspace.references.append(ref)
+            self._bind(workspace, ref)
             self.notify("workspace.reference_added", workspace)
 
     def remove_reference(self, workspace: Node, ref: BusinessObject) -> None:
@@ -469,6 +491,11 @@ class ContentServerSim:
                 400, f"Business object '{ref}' is not bound to workspace {workspace.id}."
             )
         workspace.references.remove(ref)
+        if self._bound.get(ref) == workspace.id:  # another may hold it (seeded by control)
+            del self._bound[ref]
+            other = next((n for n in self.nodes.values() if ref in n.references), None)
+            if other is not None:
+                self._bound[ref] = other.id
         self.notify("workspace.reference_removed", workspace)
 
     def require_workspace(self, node: Node) -> Node:

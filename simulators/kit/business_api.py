@@ -14,7 +14,9 @@ Control side (`/_control`, never faulted):
   with a new webhook-id (or the same one), past the delivery faults;
 - `GET /events`, `/events/flush`, `/events/faults` (the kit's outbound routes),
   `PUT /events/url` points the events elsewhere at run time;
-- `GET /messages[?type=&object=&limit=]` the last messages from docflow and what they did.
+- `GET /messages[?type=&object=&limit=]` the last messages from docflow and what they did;
+- `GET /writebacks[?bo_type=&field=workspace_id&prefix=&detail=]` how many records docflow
+  wrote a field into (with `detail`: each one's value and time), for counting at scale.
 """
 
 from __future__ import annotations
@@ -201,6 +203,31 @@ def business_control_routes() -> APIRouter:
             "count": len(found),
             "results": found,
         }
+
+    @router.get("/writebacks")
+    async def control_writebacks(
+        request: Request,
+        bo_type: str | None = None,
+        field: str = Query(default="workspace_id", description="What docflow wrote."),
+        prefix: str | None = Query(default=None, description="Only bo_ids starting with it."),
+        detail: bool = Query(default=False, description="List each record, not just count."),
+    ) -> dict[str, Any]:
+        """Records docflow wrote `field` into (cheap: no events, no fields). With `detail`,
+        each record's value and when docflow last wrote to it, keyed by bo_id."""
+        found = [
+            r
+            for r in _sim(request).records.values()
+            if bo_type in (None, r.bo_type)
+            and (prefix is None or r.bo_id.startswith(prefix))
+            and r.writeback.get(field) is not None
+        ]
+        result: dict[str, Any] = {"field": field, "count": len(found)}
+        if detail:
+            result["results"] = {
+                r.bo_id: {"value": r.writeback[field], "updated_at": r.writeback.get("updated_at")}
+                for r in found
+            }
+        return result
 
     @router.get("/objects/{bo_type}/{bo_id}", response_model=None)
     async def get_object(

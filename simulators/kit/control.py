@@ -79,21 +79,36 @@ def _outbound_routes(router: APIRouter, out: Outbound) -> None:
 
     @router.get(f"/{out.path}", name=f"control_{out.path}")
     async def deliveries(
-        request: Request, event_type: str | None = None, state: str | None = None
+        request: Request,
+        event_type: str | None = None,
+        state: str | None = None,
+        summary: bool = False,
     ) -> dict[str, Any]:
+        """The deliveries (filtered); `summary=true` counts them instead of listing them:
+        by state, by number of attempts, and every attempt's answer (status or error)."""
         wanted = {k: request.query_params.get(k) for k in out.filters}
-        results = [
-            d.to_json()
+        found = [
+            d
             for d in dispatcher(request).deliveries
             if event_type in (None, d.event_type)
             and state in (None, d.state)
             and all(v is None or str(d.meta.get(k)) == v for k, v in wanted.items())
         ]
-        return {
-            "count": len(results),
-            "by_state": dict(Counter(d["state"] for d in results)),
-            "results": results,
+        counted: dict[str, Any] = {
+            "count": len(found),
+            "by_state": dict(Counter(d.state for d in found)),
         }
+        if summary:
+            counted["by_attempts"] = dict(Counter(str(len(d.attempts)) for d in found))
+            counted["answers"] = dict(
+                Counter(
+                    str(a.status_code) if a.status_code is not None else (a.error or "?")[:80]
+                    for d in found
+                    for a in d.attempts
+                )
+            )
+            return counted
+        return {**counted, "results": [d.to_json() for d in found]}
 
     @router.post(f"/{out.path}/flush", name=f"control_{out.path}_flush")
     async def flush(request: Request, timeout_s: float = 10.0) -> dict[str, bool]:

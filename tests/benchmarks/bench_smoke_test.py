@@ -17,6 +17,16 @@ TINY = [
     "--callbacks", "20",
     "--paced-seconds", "0.2",
     "--scale", "8",
+    "--workspaces", "4",
+    "--change-seconds", "0.4",
+    "--rest-seconds", "0.5",
+]  # fmt: skip
+ALONE = [
+    "--quick",
+    "--only", "workspaces",
+    "--workspaces", "6",
+    "--change-seconds", "0.4",
+    "--rest-seconds", "0.5",
 ]  # fmt: skip
 NUMBERS = (
     "pipeline_vs_floor_ratio",
@@ -51,5 +61,42 @@ def test_tiny_bench_writes_a_complete_report(tmp_path: Path) -> None:
     assert {"cores_logical", "python", "temporalio", "temporal_cli"} <= set(machine)
     assert report["actions_breakdown"]["starts"] == 1
     assert report["pipeline_completed"] == 4 and report["floor_completed"] == 4
+    assert report["workspaces_lost"] == 0 and report["workspace_changes_lost"] == 0
     markdown = (tmp_path / "REPORT.md").read_text()
     assert "pipeline_vs_floor_ratio" in markdown and "## Method" in markdown
+    assert "workspaces_lost" in markdown
+
+
+def test_the_workspaces_phase_alone(tmp_path: Path) -> None:
+    """`--only workspaces`: objects provisioned and none lost, renames through both paths,
+    and a report without the other phases (correctness, not timing)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", *ALONE, "--out-dir", str(tmp_path)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert "pipeline_vs_floor_ratio" not in report and "scale" not in report
+    workspaces = report["workspaces"]
+    assert workspaces["provisioned"] == workspaces["live_workflows"] == 6
+    assert workspaces["in_sync"] == workspaces["bound"] == workspaces["written_back"] == 6
+    assert workspaces["distinct_workspaces"] == 6 and report["workspaces_lost"] == 0
+    assert workspaces["actions_per_object"]["starts"] == 1
+    changes = workspaces["changes"]
+    for run in (changes, changes["low_rate"]):
+        for path in ("temporal", "floor"):
+            sent = run[path]["sent"]
+            assert sent > 0 and run[path]["applied"] + run[path]["superseded"] == sent, path
+    assert changes["actions_per_change"]["signals"] == 1
+    assert set(report["goals"]) == {
+        "worker_peak_rss_mb < 500",
+        "workspaces_worker_peak_rss_mb < 500",
+        "workspaces_lost == 0",
+        "workspace_changes_lost == 0",
+    }
+    markdown = (tmp_path / "REPORT.md").read_text()
+    assert "change → metadata applied" in markdown and "Not run in this run" in markdown

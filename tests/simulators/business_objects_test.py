@@ -212,6 +212,13 @@ async def test_delivery_faults_and_retries_apply_to_events(
     listed = (await client.get("/_control/events")).json()
     assert listed["by_state"] == {"delivered": 2}
     assert sum(len(d["attempts"]) for d in listed["results"]) == 3  # one retried after a 500
+    counted = (await client.get("/_control/events", params={"summary": True})).json()
+    assert counted == {
+        "count": 2,
+        "by_state": {"delivered": 2},
+        "by_attempts": {"1": 1, "2": 1},
+        "answers": {"500": 1, "200": 2},
+    }
 
 
 async def test_control_refuses_what_cannot_be(crm_sim: Served) -> None:
@@ -480,3 +487,21 @@ async def test_the_erp_signs_events_with_the_sap_secret_and_takes_its_own_messag
     record = await ok(await client.get(f"/api/records/Customer/{ids['Customer']}", headers=ERP_KEY))
     assert record["workspace_id"] == 5
     assert (await client.get(f"/api/records/Customer/{ids['Customer']}")).status_code == 401
+
+
+async def test_writebacks_count_the_records_docflow_wrote_into(crm_sim: Served) -> None:
+    client = crm_sim.client
+    for bo_id in ("001BWy1", "001BWy2", "001OTHER"):
+        await ok(await client.post("/_control/objects/Account", json={"bo_id": bo_id}))
+    for bo_id, workspace_id in (("001BWy1", 11), ("001OTHER", 12)):
+        provisioned = message(
+            "workspace.provisioned",
+            {"object": ref(bo_id), "workspace": {"workspace_id": workspace_id}},
+        )
+        assert (await deliver(crm_sim, provisioned)).is_success
+    counted = await client.get("/_control/writebacks", params={"prefix": "001BWy"})
+    assert counted.json() == {"field": "workspace_id", "count": 1}
+    listed = await client.get("/_control/writebacks", params={"bo_type": "Account", "detail": True})
+    results = listed.json()["results"]
+    assert {k: v["value"] for k, v in results.items()} == {"001BWy1": 11, "001OTHER": 12}
+    assert all(v["updated_at"] for v in results.values())

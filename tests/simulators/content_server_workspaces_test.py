@@ -517,3 +517,48 @@ async def test_fault_knobs_cover_the_new_routes(otcs: Served, method: str, path:
     throttled = await client.request(method, url, headers=ticket)
     assert throttled.status_code == 429 and "error" in throttled.json()
     await client.put("/_control/faults", json={})
+
+
+async def test_control_counts_bindings_and_times_category_writes(otcs: Served) -> None:
+    """What the workspaces benchmark reads at scale: bindings without a tree dump, and each
+    category write with the values it set and its time."""
+    client = otcs.client
+    ticket = await login(client)
+    first = await created_id(client, ticket, name="Bench 1", bo_id="001BWx0001")
+    second = await created_id(client, ticket, name="Bench 2", bo_id="001BWx0002")
+    await created_id(client, ticket, name="Other", bo_id="0015g00000ZZZ")
+    counted = (await client.get("/_control/bindings", params={"prefix": "001BWx"})).json()
+    assert counted == {"count": 2, "workspaces": 2}
+    listed = await client.get(
+        "/_control/bindings",
+        params={"ext_system_id": "SFDC", "bo_type": "Account", "prefix": "001BW", "detail": True},
+    )
+    results = listed.json()["results"]
+    assert {k: v["workspace_id"] for k, v in results.items()} == {
+        "001BWx0001": first,
+        "001BWx0002": second,
+    }
+    assert datetime.fromisoformat(results["001BWx0001"]["created"]).tzinfo is not None
+
+    before = (await client.get("/_control/categories/changes")).json()["next"]
+    for node_id, name in ((first, "Renamed 1"), (second, "Renamed 2"), (first, "Again 1")):
+        response = await client.post(
+            f"{API}/v2/nodes/{node_id}/categories",
+            headers=ticket,
+            data={"category_id": "9100", "9100_2": name},
+        )
+        assert response.status_code == 200, response.text
+    changes = (await client.get("/_control/categories/changes", params={"after": before})).json()
+    assert [(c["node_id"], c["values"]) for c in changes["results"]] == [
+        (first, {"9100_2": "Renamed 1"}),
+        (second, {"9100_2": "Renamed 2"}),
+        (first, {"9100_2": "Again 1"}),
+    ]
+    times = [datetime.fromisoformat(c["at"]) for c in changes["results"]]
+    assert times == sorted(times) and changes["next"] == changes["results"][-1]["seq"]
+    only_first = await client.get(
+        "/_control/categories/changes", params={"after": before, "node_id": first, "limit": 1}
+    )
+    assert [c["values"] for c in only_first.json()["results"]] == [{"9100_2": "Renamed 1"}]
+    later = await client.get("/_control/categories/changes", params={"after": changes["next"]})
+    assert later.json() == {"count": 0, "next": changes["next"], "results": []}
