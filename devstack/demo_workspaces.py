@@ -201,9 +201,7 @@ class WorkspaceDemo:
         await self.http.put(f"{self.stack.mail_archive_url}/_control/outage", json={"seconds": 0})
         await self.ops.call("POST", f"/v1/cases/claims/{self.case_id}/sources/mail_archive/retry")
         status = await self.until(self.case, lambda s: s["state"] == "assembled")
-        return f"assembled: {status['waiting_for'] or 'nothing missing'}; items filed " + str(
-            status["items_filed"]
-        )
+        return f"assembled, nothing missing; items filed {status['items_filed']}"
 
     def case(self) -> Awaitable[Any]:
         return self.ops.call("GET", f"/v1/cases/claims/{self.case_id}")
@@ -259,4 +257,5 @@ async def run_workspace_demo(
             step.seconds = time.monotonic() - began
             live.update(_table(steps, final=False))
         live.update(_table(steps, final=True))
+    console.print()
     return steps
