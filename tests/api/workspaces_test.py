@@ -268,3 +268,18 @@ async def test_documents_are_filed_into_the_objects_workspace(stack) -> None:  #
         "workspace.provisioned",
         "document.filed",
     ]
+
+
+async def test_a_repair_is_refused_when_no_step_waits_for_one(stack) -> None:  # type: ignore[no-untyped-def]
+    api, _client, _systems = stack
+    bo_id = f"ACC{uuid.uuid4().hex[:8]}"
+    raw, headers = signed(change(bo_id, 1, "created"))
+    await api.post(URL, content=raw, headers=headers)
+    path = f"/v1/business-objects/SFDC/Account/{bo_id}"
+    await wait_status(api, path, lambda s: s["state"] == "in_sync")
+    body = {"action": "retry", "comment": "fixed the category"}
+    refused = await api.post(f"{path}/repairs", json=body, headers=auth("ops"))
+    assert refused.status_code == 409, refused.text
+    assert "no step is waiting for a repair" in refused.json()["error"]["message"]
+    crm = await api.post(f"{path}/repairs", json=body, headers=auth("crm"))
+    assert crm.status_code == 403  # repairs are support's (processes:correct)

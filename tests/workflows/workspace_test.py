@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from docflow.config.bundle import load_bundle
 from docflow.config.workspaces import WorkspaceMappings, plan_workspace
-from docflow.models import Notification
+from docflow.models import Notification, RepairRequest
 from docflow.models.delivery import OutboundMessage
 from docflow.models.documents import DocumentRef
 from docflow.models.workspaces import (
@@ -345,3 +345,69 @@ async def test_continue_as_new_loses_no_event(time_skipping_env, task_queue, cha
     assert latest.run_id != handle.result_run_id  # a later run applied the last changes
     assert systems.metadata[-1].values["2"] == f"v{changes + 1}"
     assert len(systems.created) == 1
+
+
+async def test_a_metadata_update_that_gives_up_waits_for_support_then_retries(
+    time_skipping_env, task_queue
+) -> None:
+    """Content Server refuses an update: the object is flagged, support is told; support
+    fixes it and retries, the change is applied; an abandoned one leaves the next to come."""
+    systems, client = Systems(), time_skipping_env.client
+    failing = {"on": True}
+    plain_update = systems.update
+
+    @activity.defn(name="update_workspace_metadata")
+    async def update(request: MetadataUpdate) -> None:
+        if failing["on"]:
+            raise ApplicationError("category 9100 is locked", non_retryable=True)
+        await plain_update(request)
+
+    acts = [a for a in systems.activities() if a.__name__ != "update"] + [update]
+    async with kit_worker(client, task_queue, [BusinessObjectWorkflow, DeliveryWorkflow], acts):
+        handle = await start(client, task_queue, event(1, BusinessObjectEventKind.CREATED))
+        await until(lambda s: s.state == "in_sync", handle)
+        await handle.signal(BusinessObjectWorkflow.business_object_event, event(2, name="v2"))
+        stuck = await until(lambda s: s.state == "workspace_exception", handle)
+        assert stuck.attention and "category 9100 is locked" in stuck.waiting_for
+        assert any("metadata update to version 2 failed" in n.subject for n in systems.notified)
+        failing["on"] = False
+        await handle.execute_update(
+            BusinessObjectWorkflow.repair, RepairRequest(actor="ops", action="retry")
+        )
+        fixed = await until(lambda s: s.applied_version == 2 and s.state == "in_sync", handle)
+        assert not fixed.attention and systems.metadata[-1].values["2"] == "v2"
+
+        failing["on"] = True
+        await handle.signal(BusinessObjectWorkflow.business_object_event, event(3, name="v3"))
+        await until(lambda s: s.state == "workspace_exception", handle)
+        await handle.execute_update(
+            BusinessObjectWorkflow.repair, RepairRequest(actor="ops", action="abandon")
+        )
+        abandoned = await until(lambda s: s.state == "in_sync", handle)
+    assert abandoned.applied_version == 2  # v3 was never applied; the next change brings it
+    assert "sync_abandoned" in {e.kind for e in abandoned.audit}
+
+
+async def test_a_filing_that_gives_up_is_refused_with_the_reason(
+    time_skipping_env, task_queue
+) -> None:
+    systems, client = Systems(), time_skipping_env.client
+
+    @activity.defn(name="file_document")
+    async def file(request: FileDocumentInput) -> FiledDocument:
+        raise ApplicationError("folder 'Contracts' is read-only", non_retryable=True)
+
+    acts = [a for a in systems.activities() if a.__name__ != "file"] + [file]
+    doc = DocumentRef(key="sha256/ab/x", sha256="a" * 64, size=3, filename="nda.pdf")
+    async with kit_worker(client, task_queue, [BusinessObjectWorkflow, DeliveryWorkflow], acts):
+        handle = await start(client, task_queue, event(1, BusinessObjectEventKind.CREATED))
+        await until(lambda s: s.state == "in_sync", handle)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(
+                BusinessObjectWorkflow.file_document,
+                DocumentFiling(document=doc, document_type="nda"),
+            )
+        status = await handle.query(BusinessObjectWorkflow.status)
+    assert "folder 'Contracts' is read-only" in str(refused.value.cause)
+    assert status.state == "in_sync"  # the object's sync goes on
+    assert [m.event_type for m in systems.messages] == ["workspace.provisioned"]
