@@ -96,6 +96,7 @@ def build_worker(
         activities=list(activities),
         interceptors=[HeartbeatInterceptor()],
         deployment_config=deployment,
+        max_cached_workflows=temporal.max_cached_workflows,
         # docflow's models, activity interfaces and the workflow kit are deterministic and
         # stateless: share them with the sandbox instead of re-importing them for every run.
         workflow_runner=SandboxedWorkflowRunner(
