@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,11 @@ def demo(
     from starter.cli import configure_logging, console
 
     configure_logging(verbose)
+    if not verbose:
+        # The demo provokes failures on purpose (a source down, lookups before a workspace
+        # exists): the tables show what became of them; --verbose shows every retry too.
+        for noisy in ("temporalio.activity", "docflow.api"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
     ports = StackPorts(
         api=api_port,
         core_signature=core_signature_port,

@@ -88,6 +88,9 @@ def temporal_binary() -> str:
 
 def _ensure_free(port: int, name: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the servers themselves bind: a port in TIME_WAIT (the demo stopped a moment ago)
+        # is free to them, a live listener is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:
