@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
@@ -93,6 +93,40 @@ class CoreSignatureSettings(BaseModel):
         "down) it answers 500, which Core Signature retries.",
     )
     timeout_s: float = 30.0
+
+
+# A secret reference that may be left unset (a system not every environment uses).
+OptionalSecretRef = Annotated[SecretRef | None, SECRET]
+
+
+class AmplienceSettings(BaseModel):
+    """Amplience Dynamic Content: the real service by default; the hub and credentials are
+    per environment (unset until an environment uses Amplience)."""
+
+    auth_url: str = "https://auth.amplience.net/oauth/token"
+    api_url: str = Field(
+        default="https://api.amplience.net/v2/content", description="Content Management API."
+    )
+    delivery_url: str | None = Field(
+        default=None,
+        description="Content Delivery 2 base; None: https://{hub_name}.cdn.content.amplience.net.",
+    )
+    hub_id: str = ""
+    hub_name: str = ""
+    client_id: str = ""
+    client_secret: OptionalSecretRef = None
+    webhook_secret: OptionalSecretRef = Field(
+        default=None, description="Verifies X-Amplience-Webhook-Signature."
+    )
+    timeout_s: float = 30.0
+    publish_poll_interval_s: float = Field(default=2.0, gt=0)
+    publish_timeout_s: float = Field(default=300.0, gt=0)
+
+    @property
+    def delivery_base(self) -> str:
+        if self.delivery_url:
+            return self.delivery_url
+        return f"https://{self.hub_name}.cdn.content.amplience.net"
 
 
 class ContentServerSettings(BaseModel):
@@ -224,6 +258,7 @@ class Settings(BaseSettings):
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     core_signature: CoreSignatureSettings = Field(default_factory=CoreSignatureSettings)
     content_server: ContentServerSettings = Field(default_factory=ContentServerSettings)
+    amplience: AmplienceSettings = Field(default_factory=AmplienceSettings)
     source_systems: SourceSystemsSettings = Field(default_factory=SourceSystemsSettings)
     case_sources: CaseSourcesSettings = Field(default_factory=CaseSourcesSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)

@@ -1,0 +1,31 @@
+"""Amplience OAuth: client credentials in the form body (not HTTP Basic), ~300 s tokens."""
+
+from __future__ import annotations
+
+import httpx
+
+from activities.http.oauth import ClientCredentialsTokenProvider
+
+# Amplience's own SDK refreshes 30 s before expiry.
+REFRESH_MARGIN_S = 30.0
+
+
+def token_provider(
+    http: httpx.AsyncClient,
+    auth_url: str,
+    client_id: str,
+    client_secret: str,
+    *,
+    timeout_s: float = 30.0,
+) -> ClientCredentialsTokenProvider:
+    """Tokens cached until 30 s before expiry; concurrent callers share one fetch."""
+    return ClientCredentialsTokenProvider(
+        http,
+        auth_url,
+        client_id,
+        client_secret,
+        system="amplience-oauth",
+        refresh_margin_s=REFRESH_MARGIN_S,
+        timeout_s=timeout_s,
+        auth_method="client_secret_post",
+    )
