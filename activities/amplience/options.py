@@ -40,7 +40,7 @@ PUBLISH = CallOptions(
 
 # Content Delivery 2 reads by downstream-facing processes.
 DELIVERY = CallOptions(
-    system="amplience-delivery",
+    system="amplience",
     start_to_close=timedelta(seconds=30),
     give_up=timedelta(hours=1),
     retry=RETRY,
