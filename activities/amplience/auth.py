@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import httpx
 
 from activities.http.oauth import ClientCredentialsTokenProvider
@@ -17,6 +20,7 @@ def token_provider(
     client_secret: str,
     *,
     timeout_s: float = 30.0,
+    clock: Callable[[], float] = time.monotonic,
 ) -> ClientCredentialsTokenProvider:
     """Tokens cached until 30 s before expiry; concurrent callers share one fetch."""
     return ClientCredentialsTokenProvider(
@@ -28,4 +32,5 @@ def token_provider(
         refresh_margin_s=REFRESH_MARGIN_S,
         timeout_s=timeout_s,
         auth_method="client_secret_post",
+        clock=clock,
     )

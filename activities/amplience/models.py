@@ -40,7 +40,7 @@ class Link(_Resource):
 
 class ItemMeta(_Resource):
     name: str | None = None
-    schema_: str = Field(alias="schema")
+    schema_: str | None = Field(default=None, alias="schema")
     delivery_key: str | None = Field(default=None, alias="deliveryKey")
 
 

@@ -55,6 +55,24 @@ async def test_token_is_fetched_once_and_refreshed_on_401(
     assert again.id == item.id and tokens.fetches == 2
 
 
+async def test_token_is_cached_until_30_s_before_its_300_s_expire(
+    amplience_sim: Sim, http: httpx.AsyncClient
+) -> None:
+    now = [1000.0]
+    tokens = token_provider(
+        http,
+        f"{amplience_sim.url}/oauth/token",
+        CONFIG.client_id,
+        CONFIG.client_secret,
+        clock=lambda: now[0],
+    )
+    first = await tokens.token()
+    now[0] += 269
+    assert await tokens.token() == first and tokens.fetches == 1
+    now[0] += 2
+    assert await tokens.token() != first and tokens.fetches == 2
+
+
 async def test_credentials_go_in_the_form_body(amplience_sim: Sim, http: httpx.AsyncClient) -> None:
     tokens = token_provider(http, f"{amplience_sim.url}/oauth/token", "docflow-dev", "wrong")
     with pytest.raises(PermanentServiceError) as caught:
