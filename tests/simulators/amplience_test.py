@@ -311,3 +311,22 @@ async def test_fault_knobs_apply_to_api_routes_not_control(amp: Served) -> None:
     }
     assert (await client.get(f"{API}/content-items/{item['id']}", headers=auth)).status_code == 200
     assert (await client.get("/_control/items")).status_code == 200
+
+
+async def test_webhook_delivery_faults_duplicate_and_drop(
+    amp: Served, receiver: CallbackReceiver
+) -> None:
+    client = amp.client
+    await client.put("/_control/webhook", json={"url": receiver.url})
+    await client.put("/_control/webhooks/faults", json={"duplicate_min": 2, "duplicate_max": 2})
+    auth = await bearer(client)
+    item = await create_item(client, auth)
+    await settle(amp)
+    assert [r["body"]["id"] for r in receiver.received] == [receiver.received[0]["body"]["id"]] * 2
+    await client.put("/_control/webhooks/faults", json={"drop_next": 1})
+    await client.post(f"/_control/items/{item['id']}/workflow", json={"state": "Approved"})
+    await settle(amp)
+    assert len(receiver.received) == 2
+    # The hub still produced the event: a receiver reconciles by re-reading the item.
+    events = (await client.get("/_control/webhook-events", params={"item_id": item["id"]})).json()
+    assert events["count"] == 2
