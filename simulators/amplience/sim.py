@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import hashlib
@@ -24,6 +23,7 @@ from fastapi import Request
 from simulators.amplience.config import AmplienceConfig
 from simulators.kit.delivery import CallbackDispatcher
 from simulators.kit.faults import FaultInjector
+from simulators.kit.timers import Timers
 
 SIGNATURE_HEADER = "X-Amplience-Webhook-Signature"
 EVENT_CREATED = "dynamic-content.content-item.created"
@@ -134,14 +134,12 @@ class AmplienceSim:
             config.webhook_retry, config.webhook_faults, seed=config.seed
         )
         self.tokens: dict[str, datetime] = {}
-        self._timers: set[asyncio.Task[None]] = set()
+        self._timers = Timers()
         self.reset()
 
     def reset(self) -> None:
         """Forget items, jobs and webhooks and restore the configuration; tokens stay valid."""
-        for task in list(self._timers):
-            task.cancel()
-        self._timers.clear()
+        self._timers.cancel_all()
         self.items: dict[str, ItemState] = {}
         self.jobs: dict[str, JobState] = {}
         self.workflow_states = [s.model_copy() for s in self.config.workflow_states]
@@ -160,18 +158,10 @@ class AmplienceSim:
 
     async def settle(self, timeout_s: float) -> bool:
         """Wait until no publishing job or webhook is pending; False on timeout."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while self._timers:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            await asyncio.wait(set(self._timers), timeout=remaining)
-        return await self.webhooks.wait_idle(max(0.0, deadline - loop.time()))
+        return await self._timers.settle(self.webhooks, timeout_s)
 
     async def aclose(self) -> None:
-        for task in list(self._timers):
-            task.cancel()
+        self._timers.cancel_all()
         await self.webhooks.aclose()
 
     # ------------------------------------------------------------------ tokens
@@ -419,13 +409,7 @@ class AmplienceSim:
         return job
 
     def _later(self, delay_ms: int, action: Callable[[], None]) -> None:
-        async def run() -> None:
-            await asyncio.sleep(delay_ms / 1000)
-            action()
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._timers.add(task)
-        task.add_done_callback(self._timers.discard)
+        self._timers.later(delay_ms, action)
 
     # ----------------------------------------------------------------- delivery
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -33,6 +32,7 @@ from simulators.core_signature.models import (
 from simulators.kit.delivery import CallbackDispatcher
 from simulators.kit.faults import FaultInjector
 from simulators.kit.pdf import make_pdf
+from simulators.kit.timers import Timers
 
 ERROR_EVENTS = frozenset({"convert_error", "sending_error", "signer_email_bounced"})
 SENT_STATES = frozenset({"se", "vi"})
@@ -63,14 +63,12 @@ class CoreSignatureSim:
         )
         self._file_key = secrets.token_bytes(32)
         self.tokens: dict[str, datetime] = {}
-        self._timers: set[asyncio.Task[None]] = set()
+        self._timers = Timers()
         self.reset()
 
     def reset(self) -> None:
         """Forget documents, requests, events and callbacks; tokens stay valid."""
-        for task in list(self._timers):
-            task.cancel()
-        self._timers.clear()
+        self._timers.cancel_all()
         self.documents: dict[str, DocumentState] = {}
         self.signature_requests: dict[str, SignatureRequestState] = {}
         self.events: list[EventState] = []
@@ -82,18 +80,10 @@ class CoreSignatureSim:
 
     async def settle(self, timeout_s: float) -> bool:
         """Wait until no conversion, autopilot action or callback is pending; False on timeout."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while self._timers:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            await asyncio.wait(set(self._timers), timeout=remaining)
-        return await self.callbacks.wait_idle(max(0.0, deadline - loop.time()))
+        return await self._timers.settle(self.callbacks, timeout_s)
 
     async def aclose(self) -> None:
-        for task in list(self._timers):
-            task.cancel()
+        self._timers.cancel_all()
         await self.callbacks.aclose()
 
     # tokens
@@ -421,13 +411,7 @@ class CoreSignatureSim:
             self.expire(doc)
 
     def _later(self, delay_ms: int, action: Callable[[], None]) -> None:
-        async def run() -> None:
-            await asyncio.sleep(delay_ms / 1000)
-            action()
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._timers.add(task)
-        task.add_done_callback(self._timers.discard)
+        self._timers.later(delay_ms, action)
 
     # representations
 
