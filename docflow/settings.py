@@ -161,6 +161,16 @@ class CaseSourcesSettings(BaseModel):
     )
 
 
+class DistributionSettings(BaseModel):
+    """Runtime overrides of the bundle's distribution targets (`content-distribution.json`)."""
+
+    endpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="Target id -> endpoint, replacing the bundle's (the dev stack's free "
+        "ports); must stay within that target's allowed hosts.",
+    )
+
+
 class NotificationSettings(BaseModel):
     url: str = Field(
         default="http://127.0.0.1:8103/notifications",
@@ -261,6 +271,7 @@ class Settings(BaseSettings):
     amplience: AmplienceSettings = Field(default_factory=AmplienceSettings)
     source_systems: SourceSystemsSettings = Field(default_factory=SourceSystemsSettings)
     case_sources: CaseSourcesSettings = Field(default_factory=CaseSourcesSettings)
+    distribution: DistributionSettings = Field(default_factory=DistributionSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     documents: DocumentStoreSettings = Field(default_factory=DocumentStoreSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar, get_args
 from pydantic import BaseModel, ValidationError
 
 from docflow.config.concern import ConcernFile, Concerns
+from docflow.config.distribution import ContentDistribution, production_leaks
 from docflow.config.routing import RoutingRules
 from docflow.config.source_systems import SourceSystems
 from docflow.config.workspaces import CaseSources, WorkspaceMappings
@@ -49,9 +50,12 @@ CONCERNS: tuple[Concern, ...] = (
     Concern("source-systems.json", SourceSystems),
     Concern("workspaces.json", WorkspaceMappings),
     Concern("case-sources.json", CaseSources),
+    Concern("content-distribution.json", ContentDistribution),
 )
 
 C = TypeVar("C", bound=ConcernFile)
+
+PRODUCTION = "prod"
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,8 @@ def load_bundle(
     for filename, model in by_file.items():
         problems.extend(ConfigProblem(filename, p, m) for p, m in model.references(others))
         problems.extend(_secret_problems(filename, model, strict=chosen not in LENIENT_PROFILES))
+    if chosen != PRODUCTION:
+        problems.extend(_production_leaks(directory / PRODUCTION, settings, loaded))
     if check_secrets and settings is not None:
         problems.extend(_resolution_problems(SETTINGS_FILE, secret_references(settings)))
     if check_secrets:
@@ -224,6 +230,35 @@ class BundleReader:
 
 
 # ------------------------------------------------------------------ helpers
+def _production_leaks(
+    prod_dir: Path, settings: Settings | None, loaded: dict[type[ConcernFile], ConcernFile]
+) -> Iterator[ConfigProblem]:
+    """A non-production bundle naming production's Amplience hub or a production target
+    (read from the `prod` bundle beside it, when there is one)."""
+    filename = "content-distribution.json"
+    candidate = loaded.get(ContentDistribution)
+    try:
+        production = ContentDistribution.load(prod_dir / filename)
+    except (OSError, ValueError):
+        return  # no readable production bundle here: nothing to compare with
+    if isinstance(candidate, ContentDistribution):
+        for path, message in production_leaks(candidate, production):
+            yield ConfigProblem(filename, path, message)
+    prod_settings = prod_dir / SETTINGS_FILE
+    if settings is None or not settings.amplience.hub_id or not prod_settings.exists():
+        return
+    try:
+        prod_hub = tomllib.loads(prod_settings.read_text()).get("amplience", {}).get("hub_id")
+    except (OSError, tomllib.TOMLDecodeError):
+        return
+    if prod_hub and prod_hub == settings.amplience.hub_id:
+        yield ConfigProblem(
+            SETTINGS_FILE,
+            "amplience.hub_id",
+            f"is production's hub {prod_hub!r}: only the prod bundle may use it",
+        )
+
+
 def _read(path: Path, parse: Any, problems: list[ConfigProblem]) -> Any:
     try:
         return parse(path.read_text())
