@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from activities.amplience.distribution import DistributionActivities
 from activities.case_sources import CaseSourceActivities
 from activities.content_server import ContentServerActivities
 from activities.core_signature import CoreSignatureActivities
@@ -61,7 +62,10 @@ def build_activities(
     source = SourceSystemActivities(http, settings)
     notifications = NotificationActivities.from_settings(settings, http)
     cases = CaseSourceActivities.from_settings(settings, http, store)
+    distribution = DistributionActivities.from_settings(settings, http)
     return [
+        distribution.plan,
+        distribution.report,
         validation.validate_signing_request,
         validation.validate_correction,
         validation.plan_workspace,

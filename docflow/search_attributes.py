@@ -4,7 +4,8 @@ The operator's attributes answer "which processes are stuck?" in one query each:
 `DocflowSince` (since when in the current state), `DocflowDeadline` (the current wait's
 deadline), `DocflowAttention` (why a person must look; absent when nobody must),
 `DocflowSourceSystem` and `DocflowParticipants` (who may see a process: its source system,
-and the case-folded identities of its approvers and escalation approvers).
+and the case-folded identities of its approvers and escalation approvers), `DocflowTargets`
+(the downstream targets a content item is distributed to).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ DEADLINE = SearchAttributeKey.for_datetime("DocflowDeadline")
 ATTENTION = SearchAttributeKey.for_keyword("DocflowAttention")
 SOURCE_SYSTEM = SearchAttributeKey.for_keyword("DocflowSourceSystem")
 PARTICIPANTS = SearchAttributeKey.for_keyword_list("DocflowParticipants")
+TARGETS = SearchAttributeKey.for_keyword_list("DocflowTargets")
 
 ALL: tuple[SearchAttributeKey[Any], ...] = (
     BUSINESS_KEY,
@@ -38,6 +40,7 @@ ALL: tuple[SearchAttributeKey[Any], ...] = (
     ATTENTION,
     SOURCE_SYSTEM,
     PARTICIPANTS,
+    TARGETS,
 )
 
 # Why a person must look at a process (the values of DocflowAttention).
@@ -45,6 +48,7 @@ STEP_RETRYING = "step_retrying"  # a step has been retrying past its expected ti
 EXCEPTION_OPEN = "exception_open"  # an exception waits for support (correct, repair, cancel)
 REPORT_DEAD_LETTERED = "report_dead_lettered"  # the source never accepted the status report
 DELIVERY_DEAD_LETTERED = "delivery_dead_lettered"  # a target never accepted a delivered message
+DISTRIBUTION_FAILED = "distribution_failed"  # a content target refused or gave up
 
 # The names `temporal operator search-attribute create --type` and `start-dev` use.
 TYPE_NAMES = {

@@ -51,6 +51,18 @@ class RefusedTarget(BaseModel):
     reasons: list[str]
 
 
+class FeedbackPlan(BaseModel):
+    """Where this environment's failure loop moves items (from the bundle, at planning)."""
+
+    approved_state_id: str | None = None
+    failed_state_id: str | None = None
+    failed_state_label: str = "Integration failed"
+    distributed_state_id: str | None = None
+    distributed_state_label: str = "Distributed"
+    failure_field: str | None = None
+    failure_window_days: float = 30.0
+
+
 class DistributionPlan(BaseModel):
     """The confirmed item version and what goes where; or why nothing does."""
 
@@ -66,6 +78,7 @@ class DistributionPlan(BaseModel):
     refused: list[RefusedTarget] = Field(
         default_factory=list, description="Targets the item cannot be mapped for (validation)."
     )
+    feedback: FeedbackPlan = Field(default_factory=FeedbackPlan)
 
 
 class DeliveryStatus(StrEnum):
@@ -109,6 +122,9 @@ class FeedbackInput(BaseModel):
     state_label: str
     failures: dict[str, str] = Field(default_factory=dict, description="target → reason")
     failure_field: str | None = None
+    approved_state_id: str | None = Field(
+        default=None, description="A newer version in this state is left alone."
+    )
 
 
 class RetryFailedRequest(BaseModel):
@@ -128,6 +144,9 @@ class DistributionCarry(BaseModel):
     distributed_version: int = 0
     deliveries: list[TargetDelivery] = Field(default_factory=list)
     plan: DistributionPlan | None = None
+    unplanned: ApprovalEvent | None = Field(
+        default=None, description="An approval whose version could not be read (to retry)."
+    )
     rounds: int = 0
     ignored: int = 0
 

@@ -27,11 +27,12 @@ from starter.api.errors import (
     body_too_large,
     install_error_handlers,
 )
-from starter.api.receivers import business_objects, core_signature
+from starter.api.receivers import amplience, business_objects, core_signature
 from starter.api.receivers.core_signature import MAX_CALLBACK_BYTES
 from starter.api.routes import (
     actions,
     cases,
+    content,
     documents,
     health,
     operations,
@@ -175,6 +176,8 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(core_signature.router)
     app.include_router(workspaces.router)
     app.include_router(business_objects.router)
+    app.include_router(content.router)
+    app.include_router(amplience.router)
     app.include_router(health.router)
     app.include_router(actions.router)
     bodies = [
@@ -182,9 +185,16 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
         *operations.OPENAPI_MODELS,
         *workspaces.OPENAPI_MODELS,
         *cases.OPENAPI_MODELS,
+        *content.OPENAPI_MODELS,
     ]
     _document_extra_models(
-        app, [*bodies, *core_signature.OPENAPI_MODELS, *business_objects.OPENAPI_MODELS]
+        app,
+        [
+            *bodies,
+            *core_signature.OPENAPI_MODELS,
+            *business_objects.OPENAPI_MODELS,
+            *amplience.OPENAPI_MODELS,
+        ],
     )
     document_operations(app, body_models=bodies)
     return app

@@ -15,6 +15,7 @@ from docflow.docstore import DocumentStore
 from docflow.settings import Settings
 from starter.api.auth import Authenticator
 from starter.processes.base import TemporalUnavailable
+from starter.processes.content import ContentDistributions
 from starter.processes.signing import SigningProcesses
 from starter.processes.workspaces import BusinessObjects
 
@@ -58,6 +59,9 @@ class ApiContext:
 
     async def business_objects(self) -> BusinessObjects:
         return BusinessObjects(await self.temporal.client(), self.settings, self.store, self.config)
+
+    async def content_distributions(self) -> ContentDistributions:
+        return ContentDistributions(await self.temporal.client(), self.settings, self.config)
 
     @cached_property
     def config(self) -> BundleReader:

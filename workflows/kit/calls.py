@@ -44,12 +44,20 @@ T = TypeVar("T")
 class GaveUp(Exception):
     """An external call gave up; `reason` says why in words an operator can act on."""
 
-    def __init__(self, system: str, operation: str, reason: str, error_type: str = "") -> None:
+    def __init__(
+        self,
+        system: str,
+        operation: str,
+        reason: str,
+        error_type: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"{operation}: {reason}")
         self.system = system
         self.operation = operation
         self.reason = reason
         self.error_type = error_type
+        self.details = details or {}
 
 
 def activity_options(options: CallOptions) -> dict[str, Any]:
@@ -67,7 +75,9 @@ def gave_up(err: ActivityError, system: str, operation: str) -> GaveUp:
     if isinstance(cause, CancelledError):
         raise err
     if isinstance(cause, ApplicationError):
-        return GaveUp(system, operation, cause.message, cause.type or "")
+        first = cause.details[0] if cause.details else None
+        details = first if isinstance(first, dict) else None
+        return GaveUp(system, operation, cause.message, cause.type or "", details)
     if isinstance(cause, TimeoutError):
         last = cause.last_heartbeat_details
         return GaveUp(
