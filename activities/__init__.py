@@ -16,6 +16,7 @@ from activities.content_server import ContentServerActivities
 from activities.core_signature import CoreSignatureActivities
 from activities.notifications import NotificationActivities
 from activities.source_systems import SourceSystemActivities
+from activities.targets import TargetActivities
 from activities.validation import ValidationActivities
 from docflow.docstore import DocumentStore, document_store_from_settings
 from docflow.settings import Settings
@@ -26,6 +27,7 @@ __all__ = [
     "CoreSignatureActivities",
     "NotificationActivities",
     "SourceSystemActivities",
+    "TargetActivities",
     "ValidationActivities",
     "build_activities",
     "new_http_client",
@@ -61,6 +63,7 @@ def build_activities(
     source = SourceSystemActivities(http, settings)
     notifications = NotificationActivities.from_settings(settings, http)
     cases = CaseSourceActivities.from_settings(settings, http, store)
+    targets = TargetActivities(http, settings)
     return [
         validation.validate_signing_request,
         validation.validate_correction,
@@ -83,4 +86,5 @@ def build_activities(
         cases.plan_case,
         cases.list_case_items,
         cases.fetch_case_items,
+        targets.deliver,
     ]
