@@ -17,6 +17,7 @@ from activities.content_server import ContentServerActivities
 from activities.core_signature import CoreSignatureActivities
 from activities.notifications import NotificationActivities
 from activities.source_systems import SourceSystemActivities
+from activities.targets import TargetActivities
 from activities.validation import ValidationActivities
 from docflow.docstore import DocumentStore, document_store_from_settings
 from docflow.settings import Settings
@@ -27,6 +28,7 @@ __all__ = [
     "CoreSignatureActivities",
     "NotificationActivities",
     "SourceSystemActivities",
+    "TargetActivities",
     "ValidationActivities",
     "build_activities",
     "new_http_client",
@@ -63,6 +65,7 @@ def build_activities(
     notifications = NotificationActivities.from_settings(settings, http)
     cases = CaseSourceActivities.from_settings(settings, http, store)
     distribution = DistributionActivities.from_settings(settings, http)
+    targets = TargetActivities(http, settings)
     return [
         distribution.plan,
         distribution.report,
@@ -87,4 +90,5 @@ def build_activities(
         cases.plan_case,
         cases.list_case_items,
         cases.fetch_case_items,
+        targets.deliver,
     ]

@@ -20,6 +20,9 @@ RETRYABLE_STATUSES = frozenset({408, 425, 429})
 class ExternalServiceError(Exception):
     """A call to an external system failed."""
 
+    # The answer's body as people read it, where the caller kept it (webhook deliveries).
+    excerpt: str = ""
+
     def __init__(self, system: str, message: str, *, status: int | None = None) -> None:
         super().__init__(f"{system}: {message}" + (f" (HTTP {status})" if status else ""))
         self.system = system

@@ -9,6 +9,7 @@ import httpx
 from standardwebhooks import Webhook
 
 from activities.http.errors import (
+    ExternalServiceError,
     PermanentServiceError,
     RetryableServiceError,
     error_message,
@@ -17,10 +18,22 @@ from activities.http.errors import (
 )
 
 BACK_OFF_STATUSES = frozenset({429, 502, 503, 504})
+ABORT_HEADER = "webhook-delivery"
+EXCERPT_LIMIT = 500
 
 
 class EndpointGoneError(PermanentServiceError):
     """The receiver answered 410 Gone: stop delivering to this endpoint."""
+
+
+class DeliveryAbortedError(PermanentServiceError):
+    """The receiver answered `webhook-delivery: abort-message`: stop retrying this message."""
+
+
+def response_excerpt(response: httpx.Response, limit: int = EXCERPT_LIMIT) -> str:
+    """The receiver's answer as people read it: the body, whitespace collapsed, shortened."""
+    text = " ".join(response.text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class WebhookSender:
@@ -54,8 +67,10 @@ class WebhookSender:
     async def send(self, url: str, msg_id: str, body: str) -> httpx.Response:
         """POST `body` (a JSON document) to `url`; `msg_id` is the receiver's idempotency key.
 
-        2xx returns; 410 raises EndpointGoneError; 429/5xx raise RetryableServiceError with
-        the receiver's Retry-After; other answers raise PermanentServiceError.
+        2xx returns; `webhook-delivery: abort-message` on any other answer raises
+        DeliveryAbortedError; 410 raises EndpointGoneError; 429/5xx raise
+        RetryableServiceError with the receiver's Retry-After; other answers raise
+        PermanentServiceError. Each error carries the body's `excerpt`.
         """
         with transport_errors(self._system):
             response = await self._http.post(
@@ -68,13 +83,19 @@ class WebhookSender:
         if 200 <= status < 300:
             return response
         message = f"POST {url} ({msg_id}): {error_message(response)}"
-        if status == 410:
-            raise EndpointGoneError(self._system, message, status=status)
-        if status in BACK_OFF_STATUSES or status >= 500:
-            raise RetryableServiceError(
+        error: ExternalServiceError
+        if response.headers.get(ABORT_HEADER, "").strip().lower() == "abort-message":
+            error = DeliveryAbortedError(self._system, message, status=status)
+        elif status == 410:
+            error = EndpointGoneError(self._system, message, status=status)
+        elif status in BACK_OFF_STATUSES or status >= 500:
+            error = RetryableServiceError(
                 self._system,
                 message,
                 status=status,
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
-        raise PermanentServiceError(self._system, message, status=status)
+        else:
+            error = PermanentServiceError(self._system, message, status=status)
+        error.excerpt = response_excerpt(response)
+        raise error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -11,7 +12,12 @@ from fastapi.responses import JSONResponse
 from simulators.kit.control import control_router, simulator_app
 from simulators.kit.faults import fault_gate
 from simulators.kit.inbox import SignatureRejected, signature_rejected, signed_headers
-from simulators.webhook_target.sim import EndpointSettings, WebhookTargetConfig, WebhookTargetSim
+from simulators.webhook_target.sim import (
+    Endpoint,
+    EndpointSettings,
+    WebhookTargetConfig,
+    WebhookTargetSim,
+)
 
 
 def _sim(request: Request) -> WebhookTargetSim:
@@ -21,6 +27,21 @@ def _sim(request: Request) -> WebhookTargetSim:
 
 def _no_endpoint(name: str) -> JSONResponse:
     return JSONResponse({"error": f"no endpoint {name!r}"}, status_code=404)
+
+
+def _knob_refusal(target: Endpoint, payload: Any) -> JSONResponse | None:
+    """The answer the endpoint's knobs give an authentic attempt (None: accept it)."""
+    if target.settings.down:
+        return JSONResponse({"error": "service unavailable"}, status_code=503)
+    if target.over_rate_limit(time.monotonic()):
+        return JSONResponse(
+            {"error": "rate limit exceeded"}, status_code=429, headers={"Retry-After": "1"}
+        )
+    missing = target.missing_fields(payload)
+    if missing:
+        errors = [{"field": f, "message": "is required"} for f in missing]
+        return JSONResponse({"errors": errors}, status_code=422)
+    return None
 
 
 def _receiver_routes() -> APIRouter:
@@ -46,6 +67,11 @@ def _receiver_routes() -> APIRouter:
             target.answered(webhook_id, 401)
             return signature_rejected(exc)
         answer = target.script.popleft() if target.script else None
+        if answer is None:
+            refusal = _knob_refusal(target, payload)
+            if refusal is not None:
+                target.answered(webhook_id, refusal.status_code)
+                return refusal
         status = answer.status if answer else 200
         target.answered(webhook_id, status)
         if status >= 300:
@@ -53,7 +79,8 @@ def _receiver_routes() -> APIRouter:
             extra = {"webhook-delivery": "abort-message"} if answer.abort else {}
             if answer.retry_after_s is not None:
                 extra["Retry-After"] = str(answer.retry_after_s)
-            return JSONResponse({"error": f"scripted {status}"}, status, headers=extra)
+            content = answer.body if answer.body is not None else {"error": f"scripted {status}"}
+            return JSONResponse(content, status, headers=extra)
         message, new = target.inbox.store(payload, body, headers)
         return JSONResponse(
             {"status": "accepted" if new else "duplicate", "webhook_id": message.webhook_id},

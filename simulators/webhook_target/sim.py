@@ -21,6 +21,9 @@ class ScriptedAnswer(BaseModel):
     abort: bool = Field(
         default=False, description="Send `webhook-delivery: abort-message` (stop retrying)."
     )
+    body: dict[str, Any] | None = Field(
+        default=None, description='Response body; default `{"error": "scripted <status>"}`.'
+    )
 
 
 class EndpointSettings(BaseModel):
@@ -36,6 +39,17 @@ class EndpointSettings(BaseModel):
     )
     latency_ms: int = Field(default=0, ge=0, description="Added to every call.")
     gone: bool = Field(default=False, description="Answer 410 Gone to every call.")
+    down: bool = Field(
+        default=False, description="Answer 503 (no Retry-After) to every authentic attempt."
+    )
+    required_fields: list[str] = Field(
+        default_factory=list,
+        description="Fields the message's `data` must carry non-empty; else 422 with a "
+        'validation body `{"errors":[{"field", "message": "is required"}]}`.',
+    )
+    rate_limit_per_s: float | None = Field(
+        default=None, gt=0, description="Over it: 429 with `Retry-After: 1`; None: no limit."
+    )
 
     @field_validator("script", mode="before")
     @classmethod
@@ -62,6 +76,7 @@ class Endpoint:
     settings: EndpointSettings
     script: deque[ScriptedAnswer]
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    _window: deque[float] = field(default_factory=deque)
 
     @classmethod
     def create(cls, name: str, secret: str, settings: EndpointSettings) -> Endpoint:
@@ -72,6 +87,24 @@ class Endpoint:
         self.attempts.append(
             {"webhook_id": webhook_id, "status": status, "at": datetime.now(UTC).isoformat()}
         )
+
+    def over_rate_limit(self, now: float) -> bool:
+        """Count this attempt in a sliding one-second window; True if it is over the limit."""
+        limit = self.settings.rate_limit_per_s
+        if limit is None:
+            return False
+        while self._window and now - self._window[0] >= 1.0:
+            self._window.popleft()
+        if len(self._window) >= limit:
+            return True
+        self._window.append(now)
+        return False
+
+    def missing_fields(self, payload: Any) -> list[str]:
+        """Required fields the message's `data` lacks or has empty."""
+        data = payload.get("data") if isinstance(payload, dict) else None
+        data = data if isinstance(data, dict) else {}
+        return [f for f in self.settings.required_fields if data.get(f) in (None, "", [], {})]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +143,7 @@ class WebhookTargetSim:
         endpoint = Endpoint.create(name, secret, settings)
         if current is not None:
             endpoint.inbox, endpoint.attempts = current.inbox, current.attempts
+            endpoint._window = current._window
             endpoint.inbox.secret = secret
         self.endpoints[name] = endpoint
         return endpoint

@@ -59,6 +59,7 @@ ACTIVITY_NAMES = {
     "plan_case",
     "list_case_items",
     "fetch_case_items",
+    "deliver_to_target",
 }
 
 

@@ -154,3 +154,41 @@ async def test_api_faults_apply_to_every_endpoint(target: Served) -> None:
     failed = await deliver(client, "portal", {"item": "A-1"})
     assert (failed.status_code, failed.headers["retry-after"]) == (503, "3")
     assert (await deliver(client, "portal", {"item": "A-1"})).status_code == 200
+
+
+async def test_a_down_endpoint_answers_503_without_retry_after(target: Served) -> None:
+    client = target.client
+    await client.put("/_control/endpoints/portal", json={"down": True})
+    answer = await deliver(client, "portal", {"data": {"title": "A"}})
+    assert answer.status_code == 503 and "retry-after" not in answer.headers
+    await client.put("/_control/endpoints/portal", json={"down": False})
+    assert (await deliver(client, "portal", {"data": {"title": "A"}})).status_code == 200
+
+
+async def test_missing_required_fields_are_refused_with_a_validation_body(target: Served) -> None:
+    client = target.client
+    knobs = {"required_fields": ["title", "price"]}
+    await client.put("/_control/endpoints/portal", json=knobs)
+    refused = await deliver(client, "portal", {"type": "x", "data": {"title": "A", "price": ""}})
+    assert refused.status_code == 422
+    assert refused.json() == {"errors": [{"field": "price", "message": "is required"}]}
+    fixed = await deliver(client, "portal", {"type": "x", "data": {"title": "A", "price": 9}})
+    assert fixed.status_code == 200
+    seen = await deliveries(client, "portal")
+    assert seen["count"] == 1 and seen["results"][0]["payload"]["data"]["price"] == 9
+
+
+async def test_over_the_rate_limit_answers_429_retry_after_1(target: Served) -> None:
+    client = target.client
+    await client.put("/_control/endpoints/portal", json={"rate_limit_per_s": 2})
+    answers = [await deliver(client, "portal", {"n": n}) for n in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].headers["retry-after"] == "1"
+
+
+async def test_a_scripted_answer_may_carry_its_own_body(target: Served) -> None:
+    client = target.client
+    body = {"errors": [{"field": "sku", "message": "unknown"}]}
+    await client.put("/_control/endpoints/portal", json={"script": [{"status": 400, "body": body}]})
+    answer = await deliver(client, "portal", {"item": "A-1"})
+    assert (answer.status_code, answer.json()) == (400, body)

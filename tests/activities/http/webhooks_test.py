@@ -12,7 +12,12 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.http.webhooks import EndpointGoneError, WebhookSender
+from activities.http.errors import (
+    ExternalServiceError,
+    PermanentServiceError,
+    RetryableServiceError,
+)
+from activities.http.webhooks import DeliveryAbortedError, EndpointGoneError, WebhookSender
 from activities.notifications import NotificationActivities
 from activities.source_systems import SourceSystemActivities
 from docflow.models import (
@@ -258,3 +263,29 @@ async def test_connection_refused_is_retryable(
     with pytest.raises(ApplicationError) as error:
         await activity_env.run(reports.report_to_source, _report())
     assert not error.value.non_retryable
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "expected"),
+    [
+        (503, {"webhook-delivery": "abort-message"}, DeliveryAbortedError),
+        (400, {"Webhook-Delivery": "Abort-Message"}, DeliveryAbortedError),
+        (503, {"webhook-delivery": "something-else"}, RetryableServiceError),
+        (410, {}, EndpointGoneError),
+        (422, {}, PermanentServiceError),
+    ],
+)
+async def test_abort_message_and_the_answers_excerpt(
+    status: int, headers: dict[str, str], expected: type[Exception]
+) -> None:
+    body = {"errors": [{"field": "price", "message": "is required"}]}
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json=body, headers=headers)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as client:
+        with pytest.raises(expected) as error:
+            await WebhookSender(client, CRM_SECRET).send("http://receiver/hook", "m1", "{}")
+    assert type(error.value) is expected
+    assert isinstance(error.value, ExternalServiceError)
+    assert json.loads(error.value.excerpt) == body
