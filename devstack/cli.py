@@ -65,6 +65,10 @@ def demo(
     erp_port: Annotated[int, typer.Option(help="ERP simulator port.")] = 8104,
     mail_archive_port: Annotated[int, typer.Option(help="Mail archive simulator port.")] = 8105,
     forms_portal_port: Annotated[int, typer.Option(help="Forms portal simulator port.")] = 8106,
+    amplience_port: Annotated[int, typer.Option(help="Amplience simulator port.")] = 8107,
+    webhook_target_port: Annotated[
+        int, typer.Option(help="Webhook target simulator (the distribution targets) port.")
+    ] = 8108,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log what every part does.")
     ] = False,
@@ -94,6 +98,8 @@ def demo(
         erp=erp_port,
         mail_archive=mail_archive_port,
         forms_portal=forms_portal_port,
+        amplience=amplience_port,
+        webhook_target=webhook_target_port,
         temporal=temporal_port,
         temporal_ui=ui_port,
     )
@@ -113,17 +119,21 @@ def simulators(
     erp_port: Annotated[int, typer.Option()] = 8104,
     mail_archive_port: Annotated[int, typer.Option()] = 8105,
     forms_portal_port: Annotated[int, typer.Option()] = 8106,
+    amplience_port: Annotated[int, typer.Option()] = 8107,
+    webhook_target_port: Annotated[int, typer.Option()] = 8108,
     events_api: Annotated[
         str | None,
         typer.Option(
             help="docflow API base URL: the CRM and ERP send their business-object events to "
-            "its /webhooks/business-objects/{system} (unset: events are kept, not sent)."
+            "its /webhooks/business-objects/{system}, Amplience its webhooks to "
+            "/webhooks/amplience (unset: events are kept, not sent)."
         ),
     ] = None,
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
     seed: Annotated[int, typer.Option(help="Seed of the simulators' randomness.")] = 7,
 ) -> None:
-    """Run every simulator: Core Signature, Content Server, CRM, ERP, mail archive, forms portal."""
+    """Run every simulator: Core Signature, Content Server, CRM, ERP, mail archive, forms portal,
+    Amplience and the webhook target (an endpoint per distribution target of the bundle)."""
     from starter.cli import configure_logging
 
     configure_logging(True)
@@ -134,6 +144,8 @@ def simulators(
         erp_port,
         mail_archive_port,
         forms_portal_port,
+        amplience_port,
+        webhook_target_port,
     )
     run_dev(_serve_simulators(host, seed, ports, events_api))
 
@@ -146,12 +158,25 @@ class SimulatorPorts:
     erp: int
     mail_archive: int
     forms_portal: int
+    amplience: int
+    webhook_target: int
 
 
 async def _serve_simulators(
     host: str, seed: int, ports: SimulatorPorts, events_api: str | None
 ) -> None:
-    from simulators import content_server, core_signature, crm, erp, forms_portal, mail_archive
+    from devstack.distribution import target_endpoints
+    from docflow.settings import Settings
+    from simulators import (
+        amplience,
+        content_server,
+        core_signature,
+        crm,
+        erp,
+        forms_portal,
+        mail_archive,
+        webhook_target,
+    )
     from simulators.kit.server import ServedApp
     from starter.cli import console
 
@@ -162,6 +187,19 @@ async def _serve_simulators(
 
     crm_config = crm.CrmConfig(seed=seed, events_url=events_url("SFDC"))
     erp_config = erp.ErpConfig(seed=seed, events_url=events_url("SAP"))
+    # The bundle of this environment (DOCFLOW_PROFILE, default dev) names the targets, their
+    # secrets and Amplience's webhook secret: the simulators verify and sign as docflow does.
+    settings = Settings()
+    hub_secret = settings.amplience.webhook_secret
+    hub_config = amplience.AmplienceConfig(
+        seed=seed,
+        webhook_url=f"{events_api.rstrip('/')}/webhooks/amplience" if events_api else None,
+    )
+    if hub_secret:
+        hub_config = hub_config.model_copy(update={"webhook_secret": settings.secret(hub_secret)})
+    targets_config = webhook_target.WebhookTargetConfig(
+        seed=seed, endpoints=target_endpoints(settings)
+    )
     servers = [
         ServedApp(
             core_signature.create_app(core_signature.CoreSignatureConfig(seed=seed)),
@@ -188,6 +226,18 @@ async def _serve_simulators(
             host=host,
             port=ports.forms_portal,
             name="forms portal simulator",
+        ),
+        ServedApp(
+            amplience.create_app(hub_config),
+            host=host,
+            port=ports.amplience,
+            name="Amplience simulator",
+        ),
+        ServedApp(
+            webhook_target.create_app(targets_config),
+            host=host,
+            port=ports.webhook_target,
+            name="webhook target simulator",
         ),
     ]
     async with contextlib.AsyncExitStack() as stack:

@@ -411,7 +411,8 @@ async def run_demo(
             f"  simulators Core Signature {stack.core_signature_url}, "
             f"Content Server {stack.content_server_url}, CRM {stack.crm_url}, "
             f"ERP {stack.erp_url}, mail archive {stack.mail_archive_url}, "
-            f"forms portal {stack.forms_portal_url}"
+            f"forms portal {stack.forms_portal_url}, Amplience {stack.amplience_url}, "
+            f"webhook target {stack.webhook_target_url}"
         )
         async with httpx.AsyncClient(timeout=30) as http:
             ctx = DemoContext(

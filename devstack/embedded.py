@@ -24,11 +24,21 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from devstack.distribution import target_endpoints, target_urls
 from docflow import search_attributes as sa
 from docflow.config.source_systems import SourceSystems
 from docflow.docstore import document_store_from_settings
 from docflow.settings import Settings
-from simulators import content_server, core_signature, crm, erp, forms_portal, mail_archive
+from simulators import (
+    amplience,
+    content_server,
+    core_signature,
+    crm,
+    erp,
+    forms_portal,
+    mail_archive,
+    webhook_target,
+)
 from simulators.kit.business_objects import BusinessSystemConfig
 from simulators.kit.server import PortInUseError, ServedApp, free_port
 from starter.api.app import create_app
@@ -54,6 +64,8 @@ class StackPorts:
     erp: int = 8104
     mail_archive: int = 8105
     forms_portal: int = 8106
+    amplience: int = 8107
+    webhook_target: int = 8108
 
     @classmethod
     def any_free(cls) -> StackPorts:
@@ -71,6 +83,8 @@ class SimulatorOptions:
     erp: erp.ErpConfig | None = None
     mail_archive: mail_archive.MailArchiveConfig | None = None
     forms_portal: forms_portal.FormsPortalConfig | None = None
+    amplience: amplience.AmplienceConfig | None = None
+    webhook_target: webhook_target.WebhookTargetConfig | None = None
 
 
 def temporal_binary() -> str:
@@ -152,6 +166,14 @@ class EmbeddedStack:
     def forms_portal_url(self) -> str:
         return self.settings.case_sources.endpoints["forms_portal"]
 
+    @property
+    def amplience_url(self) -> str:
+        return self.settings.amplience.auth_url.removesuffix("/oauth/token")
+
+    @property
+    def webhook_target_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.webhook_target}"
+
     # ------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> EmbeddedStack:
         try:
@@ -204,6 +226,14 @@ class EmbeddedStack:
         )
         await self._serve(
             forms_portal.create_app(sims.forms_portal), ports.forms_portal, "forms portal simulator"
+        )
+        await self._serve(
+            amplience.create_app(self._amplience_config()), ports.amplience, "Amplience simulator"
+        )
+        await self._serve(
+            webhook_target.create_app(self._webhook_target_config()),
+            ports.webhook_target,
+            "webhook target simulator",
         )
 
         await self.start_worker()
@@ -312,6 +342,8 @@ class EmbeddedStack:
             "erp": "ERP simulator",
             "mail_archive": "mail archive simulator",
             "forms_portal": "forms portal simulator",
+            "amplience": "Amplience simulator",
+            "webhook_target": "webhook target simulator",
             "temporal": "Temporal dev server",
             "temporal_ui": "Temporal Web UI",
         }
@@ -336,6 +368,8 @@ class EmbeddedStack:
             system: f"{erp}/webhooks/docflow" if system == ERP_SYSTEM else crm_webhook
             for system in self._source_systems()
         }
+        hub = self.simulators.amplience or amplience.AmplienceConfig(seed=self.simulators.seed)
+        content = f"{base}:{ports.amplience}"
         return self.settings.with_overrides(
             data_dir=str(self.data_dir),
             temporal={"ui_url": f"{base}:{ports.temporal_ui}"},
@@ -354,6 +388,18 @@ class EmbeddedStack:
                 }
             },
             notifications={"url": f"{base}:{ports.crm}/notifications"},
+            amplience={
+                "auth_url": f"{content}/oauth/token",
+                "api_url": f"{content}/v2/content",
+                "delivery_url": content,
+                "hub_id": hub.hub_id,
+                "hub_name": hub.hub_name,
+                "client_id": hub.client_id,
+                "client_secret": f"value:{hub.client_secret}",
+            },
+            distribution={
+                "endpoints": target_urls(self.settings, f"{base}:{ports.webhook_target}")
+            },
             api={"host": "127.0.0.1", "port": ports.api, "public_url": api},
             documents={"root": str(self.data_dir / "documents")},
         )
@@ -365,6 +411,26 @@ class EmbeddedStack:
             return config
         url = f"{self.api_url}/webhooks/business-objects/{config.ext_system_id}"
         return config.model_copy(update={"events_url": url})
+
+    def _amplience_config(self) -> amplience.AmplienceConfig:
+        """The hub's config with its webhooks sent to the API's receiver, signed with the
+        secret docflow verifies (unless the caller chose a webhook_url)."""
+        sims = self.simulators
+        config = sims.amplience or amplience.AmplienceConfig(seed=sims.seed)
+        if "webhook_url" in config.model_fields_set:
+            return config
+        update: dict[str, str] = {"webhook_url": f"{self.api_url}/webhooks/amplience"}
+        if self.settings.amplience.webhook_secret:
+            update["webhook_secret"] = self.settings.secret(self.settings.amplience.webhook_secret)
+        return config.model_copy(update=update)
+
+    def _webhook_target_config(self) -> webhook_target.WebhookTargetConfig:
+        """One endpoint per target and channel of the bundle, with the secret docflow signs
+        with (plus any the caller configured)."""
+        sims = self.simulators
+        config = sims.webhook_target or webhook_target.WebhookTargetConfig(seed=sims.seed)
+        endpoints = {**target_endpoints(self.settings), **config.endpoints}
+        return config.model_copy(update={"endpoints": endpoints})
 
     def _source_systems(self) -> list[str]:
         registry = SourceSystems.load(self.settings.bundle_dir / "source-systems.json")

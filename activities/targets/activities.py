@@ -12,6 +12,7 @@ Each attempt classifies the answer and raises; Temporal retries after the delay 
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -68,8 +69,8 @@ class TargetActivities:
         message's idempotency key, so the target applies it once however often it arrives."""
         target = await self._target(message.target)
         attempt = activity.info().attempt
-        await self._take_turn(target, message)
         sender = self._sender(target)
+        await self._take_turn(target, message)
         body = json.dumps(
             {
                 "type": message.event_type,
@@ -201,7 +202,9 @@ def _log_attempt(
     latency_ms: int,
     excerpt: str,
 ) -> None:
-    activity.logger.info(
+    accepted = status is not None and 200 <= status < 300
+    activity.logger.log(
+        logging.INFO if accepted else logging.WARNING,
         "delivery to %s (%s) attempt %d: %s in %d ms%s",
         message.target,
         message.idempotency_key,

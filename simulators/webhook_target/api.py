@@ -30,9 +30,8 @@ def _no_endpoint(name: str) -> JSONResponse:
 
 
 def _knob_refusal(target: Endpoint, payload: Any) -> JSONResponse | None:
-    """The answer the endpoint's knobs give an authentic attempt (None: accept it)."""
-    if target.settings.down:
-        return JSONResponse({"error": "service unavailable"}, status_code=503)
+    """The answer the rate limit and required fields give an authentic attempt (None: accept
+    it); scripted answers come first."""
     if target.over_rate_limit(time.monotonic()):
         return JSONResponse(
             {"error": "rate limit exceeded"}, status_code=429, headers={"Retry-After": "1"}
@@ -59,6 +58,9 @@ def _receiver_routes() -> APIRouter:
         if target.settings.gone:
             target.answered(webhook_id, 410)
             return JSONResponse({"error": "endpoint gone"}, status_code=410)
+        if target.settings.down:
+            target.answered(webhook_id, 503)
+            return JSONResponse({"error": "service unavailable"}, status_code=503)
         # Verify the raw body before anything else looks at it.
         body = await request.body()
         try:

@@ -40,7 +40,7 @@ class EndpointSettings(BaseModel):
     latency_ms: int = Field(default=0, ge=0, description="Added to every call.")
     gone: bool = Field(default=False, description="Answer 410 Gone to every call.")
     down: bool = Field(
-        default=False, description="Answer 503 (no Retry-After) to every authentic attempt."
+        default=False, description="Answer 503 (no Retry-After) to every call, like `gone`."
     )
     required_fields: list[str] = Field(
         default_factory=list,

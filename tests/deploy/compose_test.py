@@ -71,6 +71,12 @@ def _dev_case_source(source: str) -> str:
     return endpoint
 
 
+def _dev_targets() -> dict[str, str]:
+    """Target id -> endpoint, as the dev bundle registers them."""
+    distribution = json.loads((ROOT / "config/dev/content-distribution.json").read_text())
+    return {name: t["endpoint"] for name, t in distribution["targets"].items()}
+
+
 def _option(command: list[str], name: str) -> str:
     return command[command.index(name) + 1]
 
@@ -88,6 +94,8 @@ def test_ports_agree_with_the_code(compose: dict[str, Any]) -> None:
         "--content-server-port": urlparse(defaults.content_server.base_url).port,
         "--crm-port": urlparse(defaults.notifications.url).port,
         "--erp-port": urlparse(_dev_case_source("erp_history")).port,
+        "--amplience-port": urlparse(defaults.amplience.auth_url).port,
+        "--webhook-target-port": {urlparse(u).port for u in _dev_targets().values()}.pop(),
     }
     for option, port in expected.items():
         assert int(_option(sim, option)) == port
@@ -100,6 +108,20 @@ def test_ports_agree_with_the_code(compose: dict[str, Any]) -> None:
             assert port in expected.values(), f"{key} points at a port no simulator serves"
         if key.startswith("DOCFLOW_") and value.startswith("http://api:"):
             assert urlparse(value).port == api_port
+    for url in json.loads(env["DOCFLOW_DISTRIBUTION__ENDPOINTS"]).values():
+        assert urlparse(url).port == expected["--webhook-target-port"], url
+
+
+def test_every_dev_target_is_delivered_to_the_webhook_target_simulator(
+    compose: dict[str, Any],
+) -> None:
+    endpoints = json.loads(compose["x-docflow-env"]["DOCFLOW_DISTRIBUTION__ENDPOINTS"])
+    registered = _dev_targets()
+    assert set(endpoints) == set(registered)
+    for name, url in endpoints.items():
+        # Same simulator endpoint (last path segment) as the bundle's, on the simulators host.
+        assert urlparse(url).hostname == "simulators"
+        assert urlparse(url).path == urlparse(registered[name]).path
 
 
 def test_environment_variables_name_real_settings(
@@ -123,6 +145,9 @@ def test_environment_variables_name_real_settings(
     endpoints = configured.source_systems.endpoints
     assert endpoints and all(url.startswith("http://simulators:") for url in endpoints.values())
     assert configured.case_sources.endpoints["erp_history"] == "http://simulators:8104"
+    assert configured.amplience.api_url == "http://simulators:8107/v2/content"
+    targets = configured.distribution.endpoints
+    assert targets and all(url.startswith("http://simulators:8108/") for url in targets.values())
 
 
 def test_search_attributes_registered_as_the_workflow_uses_them(compose: dict[str, Any]) -> None:

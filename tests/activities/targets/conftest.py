@@ -1,5 +1,6 @@
 """Target-delivery tests: the webhook target simulator on a free loopback port, with one
-endpoint per target of the suite's bundle (`tests/config/local`), signed with its secret."""
+endpoint per target of the suite's bundle (`tests/config/local`), signed with its secret
+(as the dev stack serves it)."""
 
 from __future__ import annotations
 
@@ -7,36 +8,20 @@ import json
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from docflow.config.bundle import load_bundle
-from docflow.config.distribution import ContentDistribution
+from devstack.distribution import target_endpoints, target_urls
 from docflow.settings import Settings
 from simulators.kit.server import ServedApp
 from simulators.webhook_target import WebhookTargetConfig, create_app
 from tests.activities.simulated import Sim
 
 
-def _distribution() -> ContentDistribution:
-    return load_bundle().get(ContentDistribution)
-
-
-def endpoint_name(url: str) -> str:
-    """The simulator endpoint standing in for a target: its endpoint's last path segment."""
-    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
-
-
 @pytest.fixture(scope="session")
 async def _webhook_target_served() -> AsyncIterator[ServedApp]:
-    settings = Settings()
-    endpoints = {
-        endpoint_name(t.endpoint): settings.secret(t.secret)
-        for t in _distribution().targets.values()
-    }
-    app = create_app(WebhookTargetConfig(endpoints=endpoints))
+    app = create_app(WebhookTargetConfig(endpoints=target_endpoints(Settings())))
     async with ServedApp(app, name="webhook-target-sim") as served:
         yield served
 
@@ -54,10 +39,7 @@ async def target_sim(
 @pytest.fixture
 def target_settings(settings: Settings, _webhook_target_served: ServedApp) -> Settings:
     """The suite's settings with every target's endpoint moved to the simulator."""
-    base = _webhook_target_served.base_url
-    endpoints = {
-        name: f"{base}/{endpoint_name(t.endpoint)}" for name, t in _distribution().targets.items()
-    }
+    endpoints = target_urls(settings, _webhook_target_served.base_url)
     return settings.with_overrides(distribution={"endpoints": endpoints})
 
 
