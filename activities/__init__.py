@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from activities.amplience import AmplienceActivities
 from activities.case_sources import CaseSourceActivities
 from activities.content_server import ContentServerActivities
 from activities.core_signature import CoreSignatureActivities
@@ -21,6 +22,7 @@ from docflow.docstore import DocumentStore, document_store_from_settings
 from docflow.settings import Settings
 
 __all__ = [
+    "AmplienceActivities",
     "CaseSourceActivities",
     "ContentServerActivities",
     "CoreSignatureActivities",
@@ -61,10 +63,12 @@ def build_activities(
     source = SourceSystemActivities(http, settings)
     notifications = NotificationActivities.from_settings(settings, http)
     cases = CaseSourceActivities.from_settings(settings, http, store)
+    amplience = _amplience(settings, http)
     return [
         validation.validate_signing_request,
         validation.validate_correction,
         validation.plan_workspace,
+        validation.validate_master_data,
         signing.create_signature_request,
         signing.cancel_signature_request,
         signing.await_final_status,
@@ -83,4 +87,20 @@ def build_activities(
         cases.plan_case,
         cases.list_case_items,
         cases.fetch_case_items,
+        *amplience,
+    ]
+
+
+def _amplience(settings: Settings, http: httpx.AsyncClient) -> list[Callable[..., Any]]:
+    """Amplience's activities, when this environment has a hub and credentials."""
+    amp = settings.amplience
+    if not amp.hub_id or amp.client_secret is None:
+        return []
+    activities = AmplienceActivities.from_settings(settings, http)
+    return [
+        activities.get_item,
+        activities.find_by_delivery_key,
+        activities.upsert_item,
+        activities.set_workflow_state,
+        activities.publish,
     ]

@@ -59,6 +59,12 @@ ACTIVITY_NAMES = {
     "plan_case",
     "list_case_items",
     "fetch_case_items",
+    "validate_master_data",
+    "amplience_get_item",
+    "amplience_find_by_delivery_key",
+    "amplience_upsert_item",
+    "amplience_set_workflow_state",
+    "amplience_publish",
 }
 
 
