@@ -102,7 +102,10 @@ class MasterDataCarry(BaseModel):
     item_version: int | None = None
     delivery_key: str | None = None
     refused_version: int | None = None
-    reasons: list[str] = Field(default_factory=list, description="Why the last one was refused.")
+    failed_version: int | None = Field(
+        default=None, description="Its write or publish did not succeed: it may be sent again."
+    )
+    reasons: list[str] = Field(default_factory=list, description="Why the last one failed.")
     publish: PublishOutcome | None = None
     applied: int = 0
     refused: int = 0
@@ -145,7 +148,8 @@ class MasterDataStatus(ProcessSummary):
     applied: int = 0
     refused: int = 0
     ignored: int = 0
-    pending_version: int | None = None
+    pending_version: int | None = Field(default=None, description="Waiting to be applied.")
+    applying_version: int | None = Field(default=None, description="Being applied now.")
 
 
 # ------------------------------------------------------------------ the API's batch
