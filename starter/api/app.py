@@ -34,6 +34,7 @@ from starter.api.routes import (
     cases,
     documents,
     health,
+    master_data,
     operations,
     signing,
     workspaces,
@@ -59,6 +60,10 @@ TAGS = [
         "objects, the sync process of each object.",
     },
     {"name": "cases", "description": "Assemble service, claims and audit cases from sources."},
+    {
+        "name": "master data",
+        "description": "Records of governed sources (PIM, ERP) into Amplience content items.",
+    },
     {"name": "documents", "description": "Upload documents into the document store."},
     {"name": "webhooks", "description": "Callbacks from external systems (signed, verified)."},
     {"name": "health", "description": "Liveness and readiness probes."},
@@ -172,6 +177,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(operations.router)
     app.include_router(signing.router)
     app.include_router(cases.router)
+    app.include_router(master_data.router)
     app.include_router(core_signature.router)
     app.include_router(workspaces.router)
     app.include_router(business_objects.router)
@@ -182,6 +188,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
         *operations.OPENAPI_MODELS,
         *workspaces.OPENAPI_MODELS,
         *cases.OPENAPI_MODELS,
+        *master_data.OPENAPI_MODELS,
     ]
     _document_extra_models(
         app, [*bodies, *core_signature.OPENAPI_MODELS, *business_objects.OPENAPI_MODELS]
