@@ -16,11 +16,14 @@ import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner
 
 from docflow.docstore import LocalDocumentStore
 from docflow.settings import ApiKeyConfig, Settings
 from docflow.temporal import master_data_workflow_id
+from simulators.kit.server import ServedApp
 from starter.api import create_app
+from starter.cli import app as cli
 from tests.activities.simulated import Sim
 from tests.api.conftest import auth, make_settings
 from tests.workflows.kit.support import kit_worker
@@ -159,3 +162,36 @@ async def test_scopes_and_sources(api: tuple[httpx.AsyncClient, Client]) -> None
     assert hidden.status_code == 404
     unknown = await http.get("/v1/master-data/PIM/product/NOPE-1", headers=auth("pim"))
     assert unknown.status_code == 404
+
+
+async def test_the_cli_pushes_a_file_and_shows_a_records_status(
+    dev_server_env: WorkflowEnvironment, pim_settings: Settings, systems: Systems, tmp_path: Path
+) -> None:
+    """`docflow content master-data push/status` against the API served on loopback."""
+    client = dev_server_env.client
+    app = create_app(pim_settings, client, LocalDocumentStore(pim_settings.documents.root))
+    good = f"CLI-{uuid.uuid4().hex[:8]}"
+    path = tmp_path / "records.json"
+    path.write_text(json.dumps({"source": "PIM", "records": [product(good), product("x y")]}))
+
+    async def docflow(base_url: str, *args: str) -> Any:
+        argv = [*args, "--api-url", base_url, "--api-key", "test-pim-key"]
+        return await asyncio.to_thread(CliRunner().invoke, cli, argv)
+
+    async with (
+        kit_worker(
+            client, pim_settings.temporal.task_queue, [MasterDataWorkflow], systems.activities()
+        ),
+        ServedApp(app, name="docflow API (CLI)") as served,
+    ):
+        pushed = await docflow(served.base_url, "content", "master-data", "push", str(path))
+        assert pushed.exit_code == 0, pushed.output
+        assert "1 accepted, 1 refused" in pushed.output and "must be 1-100" in pushed.output
+        for _ in range(100):
+            shown = await docflow(
+                served.base_url, "content", "master-data", "status", "PIM", "product", good
+            )
+            if "in_sync" in shown.output:
+                break
+            await asyncio.sleep(0.1)
+        assert shown.exit_code == 0 and f"md/PIM/product/{good}" in shown.output, shown.output
