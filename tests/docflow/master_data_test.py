@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from devstack.samples import master_data_batch
 from docflow.config.bundle import load_bundle
 from docflow.config.master_data import MasterData, RecordTypeMapping, validate_record
 from docflow.models.master_data import MasterDataRecord
@@ -127,3 +128,11 @@ def test_a_delivery_key_must_be_stable_per_record() -> None:
         RecordTypeMapping.model_validate(
             base | {"fields": {"name": {"type": "string", "body_field": "_meta"}}}
         )
+
+
+def test_the_demo_batch_has_exactly_one_refused_record(config: MasterData) -> None:
+    batch = master_data_batch()["records"]
+    assert isinstance(batch, list)
+    verdicts = [validate_record(config, MasterDataRecord(source="PIM", **r)) for r in batch]
+    assert [v.accepted for v in verdicts] == [True, True, False]
+    assert len(verdicts[2].reasons) == 4
