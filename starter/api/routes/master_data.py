@@ -9,6 +9,7 @@ handed to its record's workflow (signal-with-start), where the newest version wi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Annotated
 from urllib.parse import quote
@@ -31,7 +32,7 @@ from starter.api.auth import Principal, Scope, require
 from starter.api.context import api_context
 from starter.api.errors import NotPermitted, domain_error, error_responses
 from starter.api.uploads import json_body, json_request_body
-from starter.processes.base import ProcessNotFound
+from starter.processes.base import ProcessNotFound, ProcessRun
 from starter.processes.master_data import MasterDataRecords, verdicts
 
 log = logging.getLogger("docflow.api")
@@ -43,6 +44,7 @@ Source = Annotated[
 RecordType = Annotated[str, Path(pattern=NAME_PATTERN, examples=["product"])]
 RecordId = Annotated[str, Path(pattern=RECORD_ID_PATTERN, examples=["SKU-1001"])]
 OPENAPI_MODELS: list[type[BaseModel]] = [MasterDataBatch]
+SIGNALS_AT_ONCE = 10  # signal-with-starts of one batch in flight together
 
 
 async def master_data_records(request: Request) -> MasterDataRecords:
@@ -86,25 +88,36 @@ async def send_records(
     ]
     checked = await verdicts(context.config, records)
     accepted = [r for r, v in zip(records, checked, strict=True) if v.accepted]
-    processes = await master_data_records(request) if accepted else None
+    runs: dict[str, ProcessRun] = {}
+    if accepted:
+        processes = await master_data_records(request)
+        gate = asyncio.Semaphore(SIGNALS_AT_ONCE)
+
+        async def send(record: MasterDataRecord) -> None:
+            async with gate:
+                runs[record.key] = await processes.send(record)
+
+        # A failure (Temporal down: 503) may leave some records sent: sending the batch
+        # again is harmless, their workflows ignore a version they already have.
+        await asyncio.gather(*(send(r) for r in accepted))
     base = context.settings.api.public_url.rstrip("/")
     results: list[RecordAnswer] = []
     for record, verdict in zip(records, checked, strict=True):
-        answer = RecordAnswer(
-            record_type=record.record_type,
-            record_id=record.record_id,
-            version=record.version,
-            outcome="accepted" if verdict.accepted else "refused",
-            reasons=verdict.reasons,
-        )
-        if verdict.accepted and processes is not None:
-            run = await processes.send(record)
-            answer.workflow_id = run.workflow_id
-            answer.status_url = (
-                f"{base}/v1/master-data/{quote(source, safe='')}/"
+        run = runs.get(record.key) if verdict.accepted else None
+        results.append(
+            RecordAnswer(
+                record_type=record.record_type,
+                record_id=record.record_id,
+                version=record.version,
+                outcome="accepted" if verdict.accepted else "refused",
+                reasons=verdict.reasons,
+                workflow_id=run.workflow_id if run else None,
+                status_url=f"{base}/v1/master-data/{quote(source, safe='')}/"
                 f"{quote(record.record_type, safe='')}/{quote(record.record_id, safe='')}"
+                if run
+                else None,
             )
-        results.append(answer)
+        )
     answer = BatchAnswer(
         accepted=len(accepted), refused=len(records) - len(accepted), results=results
     )
