@@ -199,6 +199,35 @@ async def test_older_and_same_versions_are_ignored(
     assert item.body["name"] == "Trail shoe" and status.applied == 1
 
 
+async def test_a_burst_out_of_order_ends_at_the_newest_version(
+    time_skipping_env, task_queue, sim: Sim, systems: Systems
+) -> None:
+    client = time_skipping_env.client
+    versions = [4, 2, 7, 3, 7, 5, 6, 1]
+    async with kit_worker(client, task_queue, [MasterDataWorkflow], systems.activities()):
+        handle = await send(client, task_queue, record(1))
+        for version in versions:
+            await handle.signal(
+                MasterDataWorkflow.master_data_record, record(version, name=f"Shoe v{version}")
+            )
+        status = await until(settled(7), handle)
+    [item] = items(sim)
+    assert item.body["name"] == "Shoe v7" and status.applied_version == 7
+    assert status.applied + status.ignored == 1 + len(versions)
+
+
+async def test_an_idle_record_ends_its_workflow(
+    time_skipping_env, task_queue, sim: Sim, systems: Systems
+) -> None:
+    client = time_skipping_env.client
+    async with kit_worker(client, task_queue, [MasterDataWorkflow], systems.activities()):
+        handle = await send(client, task_queue, record(1), idle_days=30)
+        await until(settled(1), handle)
+        ended = await handle.result()  # the time-skipping server jumps the 30 days
+    assert ended.state == "ended" and ended.outcome_reason == "no record for 30 days"
+    assert ended.item_id == items(sim)[0].id
+
+
 async def test_an_invalid_record_is_refused_and_nothing_is_written(
     time_skipping_env, task_queue, sim: Sim, systems: Systems
 ) -> None:
