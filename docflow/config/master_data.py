@@ -11,6 +11,7 @@ invalid record is never written.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import string
@@ -124,6 +125,12 @@ class MasterData(ConcernFile):
     sources: dict[str, dict[str, RecordTypeMapping]] = Field(
         description="Source (e.g. PIM) → record type (e.g. product) → its mapping."
     )
+    max_record_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        le=512 * 1024,
+        description="A record's fields as JSON: larger ones are refused (history stays small).",
+    )
 
     @model_validator(mode="after")
     def _names(self) -> MasterData:
@@ -164,6 +171,9 @@ def validate_record(
         )
         return RecordVerdict(accepted=False, reasons=reasons, config_version=config_version)
 
+    size = len(json.dumps(record.fields, default=str).encode())
+    if size > config.max_record_bytes:
+        reasons.append(f"the fields are {size} bytes as JSON, at most {config.max_record_bytes}")
     body: dict[str, Any] = {}
     for name, spec in mapping.fields.items():
         value = record.fields.get(name)

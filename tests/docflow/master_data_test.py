@@ -106,9 +106,12 @@ def test_unknown_sources_and_types_are_refused(config: MasterData) -> None:
     ]
 
 
-def test_too_long_strings_and_empty_labels_are_refused(config: MasterData) -> None:
+def test_too_long_strings_and_records_are_refused(config: MasterData) -> None:
     verdict = validate_record(config, record({**PRODUCT, "description": "x" * 4001}))
     assert verdict.reasons == ["description is longer than 4000 characters"]
+    huge = validate_record(config, record({**PRODUCT, "description": "x" * 70_000}))
+    assert huge.reasons[0].startswith("the fields are 70")
+    assert huge.reasons[0].endswith("bytes as JSON, at most 65536")
 
 
 def test_a_delivery_key_must_be_stable_per_record() -> None:
