@@ -12,6 +12,8 @@ from activities.amplience.client import AmplienceClient
 from activities.amplience.limits import PublishLimiter
 from docflow.models.master_data import DeliveryKeyLookup
 from tests.activities.amplience.conftest import CONFIG, SCHEMA
+from tests.activities.amplience.contract_test import HUB, fixture, mocked
+from tests.activities.contract_test import Vendor, answer
 from tests.activities.simulated import Sim
 
 
@@ -62,3 +64,31 @@ async def test_past_the_workers_publish_limit_a_publish_is_retried_later(
     assert limited.value.type == "PublishRateLimited" and not limited.value.non_retryable
     assert limited.value.next_retry_delay is not None
     assert 50 < limited.value.next_retry_delay.total_seconds() <= 60
+
+
+async def test_a_published_item_search_misses_is_found_through_content_delivery() -> None:
+    """Real search may not index delivery keys (a GUESS): Content Delivery 2 knows the key of
+    every published item, and the item read confirms it."""
+    item = fixture("content_item.json")
+    key = "md/PIM/product/SKU-9"
+    item["body"]["_meta"]["deliveryKey"] = item["deliveryKey"] = key
+    empty = {"_embedded": {"content-items": []}, "page": page_info(0)}
+    vendor = Vendor(
+        {
+            ("GET", f"/v2/content/hubs/{HUB}/content-items/find"): answer(200, empty),
+            ("GET", f"/content/key/{key}"): answer(
+                200, {"content": {"_meta": {"deliveryId": item["id"]}}}
+            ),
+            ("GET", f"/v2/content/content-items/{item['id']}"): answer(200, item),
+        }
+    )
+    client, http = mocked(vendor)
+    async with http:
+        found = await client.find_by_delivery_key(key)
+        assert found is not None and found.id == item["id"]
+        vendor.routes.pop(("GET", f"/content/key/{key}"))  # not published: 404
+        assert await client.find_by_delivery_key(key) is None
+
+
+def page_info(total: int) -> dict[str, int]:
+    return {"size": 100, "totalElements": total, "totalPages": 0, "number": 0}
