@@ -129,13 +129,17 @@ class MasterDataWorkflow:
     # ------------------------------------------------------------------ apply
     async def _apply(self, record: MasterDataRecord) -> None:
         carry = self._carry
-        verdict = await call(
-            ValidationActivities.validate_master_data,
-            record,
-            validation.VALIDATE,
-            summary=f"Validate {record.key} v{record.version} (this environment's mapping)",
-            record=self._record,
-        )
+        try:
+            verdict = await call(
+                ValidationActivities.validate_master_data,
+                record,
+                validation.VALIDATE,
+                summary=f"Validate {record.key} v{record.version} (this environment's mapping)",
+                record=self._record,
+            )
+        except GaveUp as failure:  # the bundle stayed broken: nothing is written
+            await self._trouble(record, S.EXCEPTION, f"validation gave up: {failure.reason}")
+            return
         if not verdict.accepted or verdict.draft is None:
             await self._refused(record, verdict.reasons, "refused")
             return

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.amplience import AmplienceActivities
@@ -85,9 +86,14 @@ class Systems:
         )
         self.amplience = AmplienceActivities(client, PublishLimiter(100, 60.0))
         self.notified: list[Notification] = []
+        self.bundle_broken = False
 
     @activity.defn(name="validate_master_data")
     async def validate(self, record: MasterDataRecord) -> RecordVerdict:
+        if self.bundle_broken:
+            raise ApplicationError(
+                "master-data.json is invalid", type="ConfigBundleError", non_retryable=True
+            )
         return validate_record(self.mapping, record, config_version="test")
 
     @activity.defn(name="notify")
@@ -245,6 +251,22 @@ async def test_an_invalid_record_is_refused_and_nothing_is_written(
     assert fixed.applied_version == 2 and fixed.refused == 1 and len(items(sim)) == 1
     [told] = systems.notified
     assert "refused" in told.subject and "price is -1" in told.data["reason"]
+
+
+async def test_a_broken_bundle_is_an_exception_and_the_same_version_retries(
+    time_skipping_env, task_queue, sim: Sim, systems: Systems
+) -> None:
+    client = time_skipping_env.client
+    systems.bundle_broken = True
+    async with kit_worker(client, task_queue, [MasterDataWorkflow], systems.activities()):
+        handle = await send(client, task_queue, record(1))
+        broken = await until(settled(1, "master_data_exception"), handle)
+        assert items(sim) == []
+        systems.bundle_broken = False  # an operator fixed the bundle; the source sends again
+        await handle.signal(MasterDataWorkflow.master_data_record, record(1))
+        fixed = await until(settled(1), handle)
+    assert broken.attention and "validation gave up" in broken.reasons[0]
+    assert fixed.applied_version == 1 and len(items(sim)) == 1 and not fixed.attention
 
 
 async def test_a_version_conflict_is_re_read_and_re_applied(
