@@ -253,6 +253,19 @@ async def test_an_invalid_record_is_refused_and_nothing_is_written(
     assert "refused" in told.subject and "price is -1" in told.data["reason"]
 
 
+async def test_content_amplience_refuses_is_a_refusal_with_its_reason(
+    time_skipping_env, task_queue, sim: Sim, systems: Systems
+) -> None:
+    client = time_skipping_env.client
+    await sim.fail_next(400, match="POST /v2/content/content-repositories/")
+    async with kit_worker(client, task_queue, [MasterDataWorkflow], systems.activities()):
+        handle = await send(client, task_queue, record(1))
+        refused = await until(settled(1, "refused"), handle)
+    assert items(sim) == [] and refused.refused == 1
+    assert refused.reasons[0].startswith("write Amplience item Trail shoe (SKU-1) failed")
+    assert any(e.kind == "refused_by_amplience" for e in refused.audit)
+
+
 async def test_a_broken_bundle_is_an_exception_and_the_same_version_retries(
     time_skipping_env, task_queue, sim: Sim, systems: Systems
 ) -> None:
