@@ -25,6 +25,7 @@ from docflow.settings import Settings
 from docflow.temporal import connect
 from workflows.case_assembly import CaseAssemblyWorkflow, CaseSourceWorkflow
 from workflows.delivery import DeliveryWorkflow
+from workflows.master_data import MasterDataWorkflow
 from workflows.signing import SigningWorkflow
 from workflows.workspace import BusinessObjectWorkflow
 
@@ -35,6 +36,7 @@ PROCESSES: dict[str, list[type]] = {
     "signing": [SigningWorkflow, DeliveryWorkflow],
     "workspaces": [BusinessObjectWorkflow, DeliveryWorkflow],
     "cases": [CaseAssemblyWorkflow, CaseSourceWorkflow],
+    "master-data": [MasterDataWorkflow],
 }
 
 

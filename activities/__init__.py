@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from activities.amplience import AmplienceActivities
 from activities.amplience.distribution import DistributionActivities
 from activities.case_sources import CaseSourceActivities
 from activities.content_server import ContentServerActivities
@@ -23,6 +24,7 @@ from docflow.docstore import DocumentStore, document_store_from_settings
 from docflow.settings import Settings
 
 __all__ = [
+    "AmplienceActivities",
     "CaseSourceActivities",
     "ContentServerActivities",
     "CoreSignatureActivities",
@@ -66,12 +68,14 @@ def build_activities(
     cases = CaseSourceActivities.from_settings(settings, http, store)
     distribution = DistributionActivities.from_settings(settings, http)
     targets = TargetActivities(http, settings)
+    amplience = _amplience(settings, http)
     return [
         distribution.plan,
         distribution.report,
         validation.validate_signing_request,
         validation.validate_correction,
         validation.plan_workspace,
+        validation.validate_master_data,
         signing.create_signature_request,
         signing.cancel_signature_request,
         signing.await_final_status,
@@ -91,4 +95,20 @@ def build_activities(
         cases.list_case_items,
         cases.fetch_case_items,
         targets.deliver,
+        *amplience,
+    ]
+
+
+def _amplience(settings: Settings, http: httpx.AsyncClient) -> list[Callable[..., Any]]:
+    """Amplience's activities, when this environment has a hub and credentials."""
+    amp = settings.amplience
+    if not amp.hub_id or amp.client_secret is None:
+        return []
+    activities = AmplienceActivities.from_settings(settings, http)
+    return [
+        activities.get_item,
+        activities.find_by_delivery_key,
+        activities.upsert_item,
+        activities.set_workflow_state,
+        activities.publish,
     ]

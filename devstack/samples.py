@@ -25,6 +25,7 @@ APPROVER_KEYS = {
 }
 CRM_KEY = "dev-crm-key"
 OPS_KEY = "dev-ops-key"
+PIM_KEY = "dev-pim-key"  # masterdata:write for PIM and ERP
 
 
 def contract_pdf(key: str, version: int = 1) -> bytes:
@@ -64,3 +65,30 @@ def sample_request(
 def legal(quorum: Quorum = Quorum.ANY, **extra: object) -> ApprovalStageSpec:
     approvers = ["alice@example.com", "bob@example.com"]
     return ApprovalStageSpec(name="legal", approvers=approvers, quorum=quorum, **extra)  # type: ignore[arg-type]
+
+
+def master_data_batch(prefix: str = "SKU", version: int = 1) -> dict[str, object]:
+    """A PIM batch for `POST /v1/master-data/PIM/records` (or `docflow content master-data
+    push`): two valid products and one the mapping refuses with every reason."""
+
+    def product(number: int, **fields: object) -> dict[str, object]:
+        return {
+            "record_type": "product",
+            "record_id": f"{prefix}-{number}",
+            "version": version,
+            "fields": {
+                "sku": f"{prefix}-{number}",
+                "name": f"Trail shoe {number}",
+                "price": 99.0 + number,
+                "currency": "EUR",
+                "stock": 10 * number,
+                "categories": ["shoes", "outdoor"],
+                **fields,
+            },
+        }
+
+    invalid = product(3, sku="sku 3", price=-5, currency="JPY")
+    invalid_fields = invalid["fields"]
+    assert isinstance(invalid_fields, dict)
+    del invalid_fields["name"]
+    return {"records": [product(1), product(2), invalid]}

@@ -121,6 +121,9 @@ class AmplienceSettings(BaseModel):
     timeout_s: float = 30.0
     publish_poll_interval_s: float = Field(default=2.0, gt=0)
     publish_timeout_s: float = Field(default=300.0, gt=0)
+    publish_limit_per_minute: int = Field(
+        default=100, ge=1, description="Publishes per worker per minute (Amplience: 100 per hub)."
+    )
 
     @property
     def delivery_base(self) -> str:

@@ -43,3 +43,11 @@ BUSINESS_OBJECT_WORKFLOW_ID_PREFIX = "bo:"
 def business_object_workflow_id(ext_system_id: str, bo_type: str, bo_id: str) -> str:
     """The one long-lived workflow of a business object (its workspace's binding key)."""
     return f"{BUSINESS_OBJECT_WORKFLOW_ID_PREFIX}{ext_system_id}:{bo_type}:{bo_id}"
+
+
+MASTER_DATA_WORKFLOW_ID_PREFIX = "md:"
+
+
+def master_data_workflow_id(source: str, record_type: str, record_id: str) -> str:
+    """The one workflow of a master data record (it keeps the record's Amplience item)."""
+    return f"{MASTER_DATA_WORKFLOW_ID_PREFIX}{source}:{record_type}:{record_id}"

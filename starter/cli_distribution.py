@@ -12,6 +12,7 @@ from rich.table import Table
 
 from docflow.models.content import DistributionStatus, TargetDelivery
 from starter.api_client import DocflowApiClient
+from starter.cli_content import master_data
 from starter.cli_output import audit_table
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
     "notification channels) and master data into Amplience.",
     no_args_is_help=True,
 )
+app.add_typer(master_data, name="master-data")
 console = Console()
 
 ApiUrl = Annotated[str, typer.Option(envvar="DOCFLOW_API_URL", help="docflow API base URL.")]

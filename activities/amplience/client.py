@@ -168,6 +168,30 @@ class AmplienceClient:
         )
         return HalPage[ContentItem].model_validate(response.json())
 
+    async def find_by_delivery_key(
+        self, delivery_key: str, *, max_pages: int = 5
+    ) -> ContentItem | None:
+        """The active item whose body carries `delivery_key`, or None. Search is by text
+        (GUESS: `find?q=` matches the key in the body), so every hit is checked exactly; when
+        search finds nothing, Content Delivery 2 is asked too (it knows published items)."""
+        for page in range(max_pages):
+            found = await self.find(delivery_key, page=page, size=100)
+            for item in found.items("content-items"):
+                key = item.delivery_key or item.meta.delivery_key
+                if key == delivery_key and item.status == "ACTIVE":
+                    return item
+            if not found.has_next:
+                break
+        try:
+            delivered = await self.delivered_by_key(delivery_key)
+        except NotFoundError:
+            return None
+        if delivered.delivery_id is None:
+            return None
+        item = await self.get_item(delivered.delivery_id)
+        current = item.delivery_key or item.meta.delivery_key
+        return item if current == delivery_key and item.status == "ACTIVE" else None
+
     # -------------------------------------------------------------- workflow
     async def workflow_states(self, *, refresh: bool = False) -> list[WorkflowState]:
         """Every workflow state of the hub (all pages); cached per client."""

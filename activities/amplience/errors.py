@@ -30,6 +30,10 @@ class VersionConflictError(PermanentServiceError):
     """The item changed since it was read (optimistic locking): re-read and re-apply."""
 
 
+class DeliveryKeyTakenError(PermanentServiceError):
+    """Another item already has the delivery key (keys are unique per hub)."""
+
+
 class InvalidContentError(PermanentServiceError):
     """Amplience refused the content (400, validation): `errors` says why, field by field."""
 
@@ -103,6 +107,10 @@ def raise_for_amplience(response: httpx.Response, system: str = SYSTEM) -> None:
         raise NotFoundError(system, message, status=status)
     if is_version_conflict(response):
         raise VersionConflictError(system, message, status=status)
+    if status == 409 and any(
+        str(e.get("property") or "").endswith("deliveryKey") for e in error_details(response)
+    ):
+        raise DeliveryKeyTakenError(system, message, status=status)
     if status in (400, 422):
         raise InvalidContentError(system, message, status=status, errors=error_details(response))
     raise PermanentServiceError(system, message, status=status)

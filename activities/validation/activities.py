@@ -7,11 +7,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from docflow.config.bundle import Bundle, BundleError, BundleReader
+from docflow.config.master_data import MasterData, validate_record
 from docflow.config.routing import RoutingRules, decide_route
 from docflow.config.source_systems import SourceSystems
 from docflow.config.workspaces import WorkspaceMappings, plan_workspace
 from docflow.docstore import DocumentIntegrityError, DocumentNotFoundError, DocumentStore
 from docflow.models import CorrectionCheck, SigningProcessInput, ValidationResult
+from docflow.models.master_data import MasterDataRecord, RecordVerdict
 from docflow.models.workspaces import PlanRequest, PlanResult
 from docflow.settings import Settings
 
@@ -84,6 +86,21 @@ class ValidationActivities:
             "accepted" if result.accepted else "refused: " + "; ".join(result.reasons),
         )
         return result
+
+    @activity.defn(name="validate_master_data")
+    async def validate_master_data(self, record: MasterDataRecord) -> RecordVerdict:
+        """The Amplience item a master data record becomes under this environment's mapping,
+        or every reason it is refused; the verdict carries the bundle version applied."""
+        bundle = await self._bundle()
+        verdict = validate_record(bundle.get(MasterData), record, config_version=bundle.version)
+        activity.logger.info(
+            "validated master data %s v%d (bundle %s): %s",
+            record.key,
+            record.version,
+            bundle.version,
+            "accepted" if verdict.accepted else "refused: " + "; ".join(verdict.reasons),
+        )
+        return verdict
 
     async def _bundle(self) -> Bundle:
         """The bundle, reloaded when a file changes. A missing or invalid bundle is a

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from docflow.config.concern import ConcernFile, Concerns
 from docflow.config.distribution import ContentDistribution, production_leaks
+from docflow.config.master_data import MasterData
 from docflow.config.routing import RoutingRules
 from docflow.config.source_systems import SourceSystems
 from docflow.config.workspaces import CaseSources, WorkspaceMappings
@@ -51,6 +52,7 @@ CONCERNS: tuple[Concern, ...] = (
     Concern("workspaces.json", WorkspaceMappings),
     Concern("case-sources.json", CaseSources),
     Concern("content-distribution.json", ContentDistribution),
+    Concern("master-data.json", MasterData),
 )
 
 C = TypeVar("C", bound=ConcernFile)

@@ -35,6 +35,7 @@ from starter.api.routes import (
     content,
     documents,
     health,
+    master_data,
     operations,
     signing,
     workspaces,
@@ -60,6 +61,10 @@ TAGS = [
         "objects, the sync process of each object.",
     },
     {"name": "cases", "description": "Assemble service, claims and audit cases from sources."},
+    {
+        "name": "master data",
+        "description": "Records of governed sources (PIM, ERP) into Amplience content items.",
+    },
     {"name": "documents", "description": "Upload documents into the document store."},
     {"name": "webhooks", "description": "Callbacks from external systems (signed, verified)."},
     {"name": "health", "description": "Liveness and readiness probes."},
@@ -173,6 +178,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(operations.router)
     app.include_router(signing.router)
     app.include_router(cases.router)
+    app.include_router(master_data.router)
     app.include_router(core_signature.router)
     app.include_router(workspaces.router)
     app.include_router(business_objects.router)
@@ -186,6 +192,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
         *workspaces.OPENAPI_MODELS,
         *cases.OPENAPI_MODELS,
         *content.OPENAPI_MODELS,
+        *master_data.OPENAPI_MODELS,
     ]
     _document_extra_models(
         app,

@@ -37,6 +37,7 @@ class Scope(StrEnum):
     DECIDE = "approvals:decide"
     CORRECT = "processes:correct"
     CANCEL = "processes:cancel"
+    MASTER_DATA = "masterdata:write"
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,14 @@ ACTIVITY_NAMES = {
     "list_case_items",
     "fetch_case_items",
     "deliver_to_target",
+    "validate_master_data",
+    "amplience_get_item",
+    "amplience_find_by_delivery_key",
+    "amplience_upsert_item",
+    "amplience_set_workflow_state",
+    "amplience_publish",
+    "plan_distribution",
+    "report_distribution",
 }
 
 

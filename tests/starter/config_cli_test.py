@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from docflow.config.bundle import CONCERNS
 from docflow.settings import DEFAULT_CONFIG_DIR
 from starter.config_cli import app
 
@@ -25,7 +26,8 @@ def config_dir(tmp_path: Path) -> Path:
 def test_validate_a_good_bundle(config_dir: Path) -> None:
     result = runner.invoke(app, ["validate", "--profile", "dev", "--config-dir", str(config_dir)])
     assert result.exit_code == 0, result.output
-    assert f"{config_dir / 'dev'}: valid (5 files), version " in result.output
+    files = len(CONCERNS) + 1  # settings.toml and one file per concern
+    assert f"{config_dir / 'dev'}: valid ({files} files), version " in result.output
 
 
 def test_validate_lists_every_problem_with_file_and_field(config_dir: Path) -> None:
