@@ -24,6 +24,7 @@ from activities.http.heartbeat import HeartbeatInterceptor
 from docflow.settings import Settings
 from docflow.temporal import connect
 from workflows.case_assembly import CaseAssemblyWorkflow, CaseSourceWorkflow
+from workflows.content_distribution import ContentDistributionWorkflow
 from workflows.delivery import DeliveryWorkflow
 from workflows.master_data import MasterDataWorkflow
 from workflows.signing import SigningWorkflow
@@ -36,6 +37,7 @@ PROCESSES: dict[str, list[type]] = {
     "signing": [SigningWorkflow, DeliveryWorkflow],
     "workspaces": [BusinessObjectWorkflow, DeliveryWorkflow],
     "cases": [CaseAssemblyWorkflow, CaseSourceWorkflow],
+    "content-distribution": [ContentDistributionWorkflow],
     "master-data": [MasterDataWorkflow],
 }
 

@@ -44,8 +44,9 @@ class EndpointSettings(BaseModel):
     )
     required_fields: list[str] = Field(
         default_factory=list,
-        description="Fields the message's `data` must carry non-empty; else 422 with a "
-        'validation body `{"errors":[{"field", "message": "is required"}]}`.',
+        description="Fields the message's `data` must carry non-empty (dotted for nested "
+        "ones: `content.currency`); else 422 with a validation body "
+        '`{"errors":[{"field", "message": "is required"}]}`.',
     )
     rate_limit_per_s: float | None = Field(
         default=None, gt=0, description="Over it: 429 with `Retry-After: 1`; None: no limit."
@@ -104,7 +105,14 @@ class Endpoint:
         """Required fields the message's `data` lacks or has empty."""
         data = payload.get("data") if isinstance(payload, dict) else None
         data = data if isinstance(data, dict) else {}
-        return [f for f in self.settings.required_fields if data.get(f) in (None, "", [], {})]
+
+        def value(path: str) -> Any:
+            found: Any = data
+            for part in path.split("."):
+                found = found.get(part) if isinstance(found, dict) else None
+            return found
+
+        return [f for f in self.settings.required_fields if value(f) in (None, "", [], {})]
 
     def to_json(self) -> dict[str, Any]:
         return {
