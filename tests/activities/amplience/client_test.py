@@ -28,7 +28,7 @@ from activities.http.errors import (
     RetryableServiceError,
 )
 from activities.http.oauth import ClientCredentialsTokenProvider
-from docflow.settings import Settings
+from docflow.settings import AmplienceSettings, Settings
 from simulators.kit.server import ServedApp
 from tests.activities.amplience.conftest import CONFIG, SCHEMA
 from tests.activities.simulated import Sim
@@ -249,18 +249,16 @@ async def test_webhooks_from_the_simulator_verify(
 
 
 def test_settings_default_to_the_real_service_and_build_a_client() -> None:
-    settings = Settings().with_overrides(
-        amplience={
-            "hub_id": "hub-1",
-            "hub_name": "acme",
-            "client_id": "id",
-            "client_secret": "value:secret",
-        }
+    # A bundle that names no Amplience URLs gets the real service's.
+    amp = AmplienceSettings(
+        hub_id="hub-1", hub_name="acme", client_id="id", client_secret="value:secret"
     )
-    amp = settings.amplience
+    settings = Settings().with_overrides(amplience=amp.model_dump())
     assert amp.auth_url == "https://auth.amplience.net/oauth/token"
     assert amp.api_url == "https://api.amplience.net/v2/content"
     assert amp.delivery_base == "https://acme.cdn.content.amplience.net"
     AmplienceClient.from_settings(settings, httpx.AsyncClient())
     with pytest.raises(ValueError):
-        AmplienceClient.from_settings(Settings(), httpx.AsyncClient())
+        AmplienceClient.from_settings(
+            Settings().with_overrides(amplience={"hub_id": ""}), httpx.AsyncClient()
+        )
