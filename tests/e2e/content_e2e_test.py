@@ -164,3 +164,43 @@ async def test_the_receiver_refuses_bad_input_and_ignores_what_approves_nothing(
     assert (await http.post(url, content=raw, headers=headers)).json() == {"status": "ignored"}
     ops = DocflowApiClient(stack.api_url, "dev-ops-key", http=http)
     assert await read_status(ops, f"/v1/content/items/{item_id}") == {}  # nothing started
+
+
+async def test_an_operator_retries_only_the_failed_target_over_http(
+    stack: EmbeddedStack, http: httpx.AsyncClient
+) -> None:
+    amp = stack.amplience_url
+    ops = DocflowApiClient(stack.api_url, "dev-ops-key", http=http)
+    # The partner portal stops this message's retries (webhook-delivery: abort-message).
+    await put_json(
+        http,
+        f"{stack.webhook_target_url}/_control/endpoints/partner-portal",
+        {"script": [{"status": 500, "abort": True}]},
+    )
+    seeded = await control(http, amp, "items", label="Sock", body=product(), workflow_state="Draft")
+    item_id = seeded["id"]
+    await control(http, amp, f"items/{item_id}/workflow", state="Approved")
+    path = f"/v1/content/items/{item_id}"
+    failed = await eventually(
+        lambda: read_status(ops, path), lambda s: s.get("state") == "integration_failed"
+    )
+    portal = next(d for d in failed["deliveries"] if d["target"] == "PARTNER_PORTAL")
+    assert "abort" in portal["reason"].lower()
+    hidden = await http.get(f"{stack.api_url}{path}", headers={"X-API-Key": "dev-crm-key"})
+    assert hidden.status_code == 404  # the CRM application does not act for Amplience
+    refused = await http.post(
+        f"{stack.api_url}{path}/retries", json={}, headers={"X-API-Key": "dev-crm-key"}
+    )
+    assert refused.status_code in (403, 404)
+    answer = await ops.call("POST", f"{path}/retries", json={"comment": "portal fixed"})
+    assert answer == {"status": "retrying"}
+    done = await eventually(
+        lambda: read_status(ops, path), lambda s: s.get("state") == "distributed"
+    )
+    got = await deliveries(http, stack, item_id)
+    assert set(got) == TARGETS | CHANNELS and all(len(v) == 1 for v in got.values())
+    assert [d["round"] for d in done["deliveries"] if d["target"] == "PARTNER_PORTAL"] == [1, 2]
+    again = await http.post(
+        f"{stack.api_url}{path}/retries", json={}, headers={"X-API-Key": "dev-ops-key"}
+    )
+    assert again.status_code == 409 and "nothing to retry" in again.json()["error"]["message"]
