@@ -54,6 +54,8 @@ SHOE = {"sku": "TS-1", "title": "Trail shoe", "price": 99.5, "currency": "EUR"}
 EVERYONE = {"PARTNER_PORTAL", "ERP_CATALOGUE", "B2B_NETWORK", "SUPPLIER_PORTAL", "ORDER_MANAGEMENT"}
 
 Answer = Callable[[TargetMessage, int], str]
+# Every workflow id the tests start (the replay recorder fetches their histories).
+STARTED: list[str] = []
 
 
 class Content:
@@ -151,6 +153,7 @@ async def start(
         start_signal_args=[first],
     )
     content.first_run = started.result_run_id
+    STARTED.append(started.id)
     # Bound to no run: queries and signals reach the newest run after continue-as-new.
     return client.get_workflow_handle_for(ContentDistributionWorkflow.run, started.id)
 
