@@ -17,7 +17,9 @@ MAX_ID = 64
 class ApprovalEvent(BaseModel):
     """An Amplience webhook that means "distribute this item" (a hint: the plan confirms it)."""
 
-    event_id: str = Field(max_length=128, description="The envelope's id (deduplicated).")
+    event_id: str = Field(
+        max_length=200, description="The envelope's id (with the item's for an edition)."
+    )
     event_name: str = Field(max_length=128)
     item_id: str = Field(min_length=1, max_length=MAX_ID)
     version: int | None = Field(

@@ -154,6 +154,9 @@ async def test_the_receiver_refuses_bad_input_and_ignores_what_approves_nothing(
     assert forged.status_code == 401 and forged.json()["error"]["code"] == "invalid_signature"
     raw, headers = amplience_signed({"name": "x"})
     assert (await http.post(url, content=raw, headers=headers)).status_code == 422
+    too_long = {**approval, "payload": {**approval["payload"], "id": "x" * 65}}
+    raw, headers = amplience_signed(too_long)
+    assert (await http.post(url, content=raw, headers=headers)).status_code == 422
     raw, headers = amplience_signed({**approval, "payload": {"x": "y" * 300_000}})
     assert (await http.post(url, content=raw, headers=headers)).status_code == 413
     draft = {**approval, "payload": {**approval["payload"], "workflow": {"state": "draft"}}}

@@ -16,7 +16,7 @@ import logging
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from activities.amplience.webhooks import SIGNATURE_HEADER, verify_signature
 from docflow.config.bundle import BundleError
@@ -118,7 +118,10 @@ async def amplience_webhook(request: Request) -> CallbackAck:
     except BundleError as exc:
         log.error("configuration invalid, Amplience webhook not taken: %s", exc)
         raise ServiceUnavailable(NOT_TAKEN) from None
-    approvals, why = approval_of(config, envelope, datetime.now(UTC))
+    try:
+        approvals, why = approval_of(config, envelope, datetime.now(UTC))
+    except ValidationError as exc:  # an id or version out of bounds
+        raise InvalidRequest(f"not an Amplience approval: {_first_error(exc)}") from None
     if not approvals:
         log.info("amplience event %s (%s) ignored: %s", envelope["id"], envelope["name"], why)
         return CallbackAck(status="ignored")
