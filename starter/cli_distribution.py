@@ -124,6 +124,25 @@ def retry(
 
 
 @app.command()
+def distribute(
+    item_id: ItemArg,
+    api_url: ApiUrl = "http://127.0.0.1:8100",
+    api_key: ApiKey = "dev-ops-key",
+) -> None:
+    """Distribute the item's current version if Amplience shows it approved (a lost webhook)."""
+
+    async def go() -> dict[str, Any]:
+        async with DocflowApiClient(api_url, api_key) as client:
+            result: dict[str, Any] = await client.call(
+                "POST", f"/v1/content/items/{item_id}/distributions"
+            )
+            return result
+
+    result = _run(go())
+    console.print(f"{item_id}: {result['status']} (see `docflow content status {item_id}`)")
+
+
+@app.command()
 def deliveries(
     target: Annotated[str, typer.Argument(help="A configured target or channel id.")],
     api_url: ApiUrl = "http://127.0.0.1:8100",

@@ -38,6 +38,8 @@ from docflow.models.content import (
 from docflow.settings import Settings
 
 CONTENT_EVENT = "content.approved"
+# An operator's request to distribute the item's current version (a lost webhook).
+RECONCILE_EVENT = "docflow.content.distribute"
 NOTIFICATION_EVENT = "content.approved.notification"
 MAX_REASON = 500
 
@@ -79,7 +81,7 @@ def plan_for(
     )
     if item.status != "ACTIVE":
         return plan.model_copy(update={"why_not": f"the item is {item.status}"})
-    if request.event_name == EVENT_WORKFLOW_UPDATED:
+    if request.event_name in (EVENT_WORKFLOW_UPDATED, RECONCILE_EVENT):
         approved = config.approval.workflow_state_id
         if approved is None or item.workflow_state != approved:
             return plan.model_copy(
@@ -185,7 +187,10 @@ class DistributionActivities:
             version = request.version
             if version is None:
                 current = await self._client.get_item(request.item_id)
-                version = current.last_published_version or current.version
+                published = request.event_name != RECONCILE_EVENT
+                version = (current.last_published_version if published else None) or (
+                    current.version
+                )
             item = await self._client.get_version(request.item_id, version)
         plan = plan_for(config, item, request, config_version=bundle.version)
         activity.logger.info(

@@ -7,7 +7,7 @@ Also the receiver's classification of Amplience webhooks (`approval_of`): which 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import Client
@@ -30,6 +30,7 @@ SOURCE_SYSTEM = "AMPLIENCE"
 EVENT_WORKFLOW_UPDATED = "dynamic-content.content-item.workflow.updated"
 EVENT_SNAPSHOT_PUBLISHED = "dynamic-content.snapshot.published"
 EVENT_EDITION_PUBLISHED = "dynamic-content.edition.published"
+RECONCILE_EVENT = "docflow.content.distribute"  # (activities.amplience.distribution's)
 MAX_BY_TARGET = 50  # items a by-target listing queries (newest first)
 
 
@@ -111,6 +112,18 @@ class ContentDistributions(ProcessClient):
             static_summary=f"Distribute Amplience item {event.item_id}",
         )
         return "accepted"
+
+    async def distribute_current(self, item_id: str, actor: str, request_id: str) -> None:
+        """Distribute the item's current version if Amplience shows it approved: the answer to
+        an approval webhook that never arrived (Amplience does not retry its webhooks)."""
+        await self.approve(
+            ApprovalEvent(
+                event_id=f"distribute:{request_id}"[:200],
+                event_name=RECONCILE_EVENT,
+                item_id=item_id,
+                received_at=datetime.now(UTC),
+            )
+        )
 
     async def retry_failed(self, item_id: str, request: RetryFailedRequest) -> str:
         result: str = await self.update(item_id, "retry_failed", request, result_type=str)

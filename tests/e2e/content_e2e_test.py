@@ -207,3 +207,36 @@ async def test_an_operator_retries_only_the_failed_target_over_http(
         f"{stack.api_url}{path}/retries", json={}, headers={"X-API-Key": "dev-ops-key"}
     )
     assert again.status_code == 409 and "nothing to retry" in again.json()["error"]["message"]
+
+
+async def test_an_approval_whose_webhook_never_came_is_distributed_on_request(
+    stack: EmbeddedStack, http: httpx.AsyncClient
+) -> None:
+    amp = stack.amplience_url
+    ops = DocflowApiClient(stack.api_url, "dev-ops-key", http=http)
+    # Created already approved: Amplience sends `content-item.created`, never an approval.
+    seeded = await control(
+        http, amp, "items", label="Cap", body=product(), workflow_state="Approved"
+    )
+    item_id = seeded["id"]
+    path = f"/v1/content/items/{item_id}"
+    assert await read_status(ops, path) == {}  # nothing started
+    answer = await ops.call("POST", f"{path}/distributions")
+    assert answer == {"status": "accepted"}
+    done = await eventually(
+        lambda: read_status(ops, path), lambda s: s.get("state") == "distributed"
+    )
+    assert done["distributed_version"] == seeded["version"]
+    assert set(await deliveries(http, stack, item_id)) == TARGETS | CHANNELS
+    # Asked again: the version went out already, nothing is sent twice.
+    await ops.call("POST", f"{path}/distributions")
+    again = await eventually(
+        lambda: read_status(ops, path),
+        lambda s: (
+            s.get("ignored", 0)
+            + len([e for e in s.get("audit", []) if e["kind"] == "not_distributed"])
+            >= 1
+        ),
+    )
+    assert again["distributed_version"] == seeded["version"]
+    assert all(len(v) == 1 for v in (await deliveries(http, stack, item_id)).values())

@@ -8,6 +8,7 @@ see distributions; others get 404. Retrying needs `processes:correct`.
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -17,6 +18,7 @@ from docflow.models.content import DistributionStatus, RetryFailedRequest, Targe
 from starter.api.auth import Principal, Scope, require
 from starter.api.context import api_context
 from starter.api.errors import NotFound, error_responses
+from starter.api.params import IdempotencyKey
 from starter.api.uploads import json_body, json_request_body
 from starter.processes.content import SOURCE_SYSTEM, ContentDistributions
 
@@ -107,6 +109,31 @@ async def retry_failed(
     )
     log.info("retry of %s %s by %s", item_id, body.targets or "all failed", principal.subject)
     return RetryAnswer(status=status)
+
+
+@router.post(
+    "/items/{item_id}/distributions",
+    summary="Distribute an item's current version (a webhook that never arrived)",
+    description="Amplience sends each webhook once. When an approval's webhook was lost, this "
+    "asks docflow to read the item: if its current version is in the approval state it is "
+    "distributed like any approval (a version already distributed is not sent again). The "
+    "same `Idempotency-Key` again is one request.",
+    status_code=202,
+    response_model=RetryAnswer,
+    responses=error_responses(401, 403, 404, 422, 503),
+)
+async def distribute_current(
+    item_id: ItemId,
+    principal: Annotated[Principal, Depends(require(Scope.CORRECT))],
+    distributions: Distributions,
+    idempotency_key: IdempotencyKey = None,
+) -> RetryAnswer:
+    _visible(principal, item_id)
+    await distributions.distribute_current(
+        item_id, principal.subject, idempotency_key or uuid.uuid4().hex
+    )
+    log.info("distribution of %s's current version asked by %s", item_id, principal.subject)
+    return RetryAnswer(status="accepted")
 
 
 @router.get(
