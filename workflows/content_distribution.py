@@ -27,7 +27,7 @@ from temporalio.exceptions import ActivityError
 
 from workflows.kit.calls import GaveUp, best_effort, call
 from workflows.kit.events import EventInbox
-from workflows.kit.lifecycle import continue_as_new, history_due
+from workflows.kit.lifecycle import ProcessEnded, continue_as_new, history_due, run_story
 from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
 
@@ -91,13 +91,15 @@ class ContentDistributionWorkflow:
                 source_system="AMPLIENCE",
             )
             self._record.record("started", "amplience", request.item_id)
-        carry = self._carry
+        await run_story(self._story, on_cancel=self._cancelled)
+        return self.status()
+
+    async def _story(self) -> None:
+        carry, request = self._carry, self._input
         while True:
-            got_work = await self._wait_for_work()
-            if not got_work:
+            if not await self._wait_for_work():
                 self._record.record("idle", "system", f"no approval for {request.idle_days} days")
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                return self.status()
+                raise ProcessEnded
             if history_due(request.history_budget) and self._retry is None:
                 await self._continue_as_new()
             if self._retry is not None:
@@ -107,6 +109,12 @@ class ContentDistributionWorkflow:
             event, carry.pending = carry.pending, None
             assert event is not None
             await self._distribute(event)
+
+    async def _cancelled(self) -> None:
+        """A Temporal cancellation (Web UI, batch): stop distributing this item; deliveries
+        still retrying are cancelled with the story."""
+        self._record.record("cancelled", "operator", "distribution cancelled in Temporal")
+        self._record.set_state("cancelled", "nothing (finished)")
 
     async def _wait_for_work(self) -> bool:
         try:
@@ -212,13 +220,21 @@ class ContentDistributionWorkflow:
             stage=plan.route,
         )
         tasks = [asyncio.ensure_future(self._deliver_one(plan, m, carry.rounds)) for m in messages]
-        await workflow.wait_condition(
-            lambda: all(t.done() for t in tasks) or self._superseded(plan.version)
-        )
-        if not all(t.done() for t in tasks):
+
+        async def stop() -> None:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            await workflow.wait_condition(
+                lambda: all(t.done() for t in tasks) or self._superseded(plan.version)
+            )
+        except asyncio.CancelledError:  # the run is cancelled: so are its deliveries
+            await stop()
+            raise
+        if not all(t.done() for t in tasks):
+            await stop()
             newer = carry.pending.version if carry.pending else None
             self._record.record("superseded", "system", f"v{plan.version} by v{newer}")
             self._busy_version = 0
@@ -251,9 +267,13 @@ class ContentDistributionWorkflow:
             entry.attempts = int(failure.details.get("attempts") or 0)
             status = failure.details.get("status")
             entry.http_status = int(status) if isinstance(status, int) else None
-        except (asyncio.CancelledError, ActivityError):  # cancelled: superseded
+        except (asyncio.CancelledError, ActivityError):  # cancelled: superseded (or the run)
             entry.status = DeliveryStatus.SUPERSEDED
-            entry.reason = "a newer approved version supersedes it"
+            entry.reason = (
+                "a newer approved version supersedes it"
+                if self._superseded(plan.version)
+                else "the distribution was cancelled"
+            )
         else:
             entry.status = DeliveryStatus.DELIVERED
             entry.attempts, entry.http_status = receipt.attempts, receipt.status_code

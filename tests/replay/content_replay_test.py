@@ -36,6 +36,7 @@ def test_the_corpus_covers_the_branches() -> None:
         "EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED",  # a superseded delivery
         "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW",
         "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED",
+        "EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED",
     }
     assert {n for n in names if n not in text} == set()
 

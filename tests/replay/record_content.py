@@ -32,6 +32,7 @@ ON_TIME_SKIPPING = [
     scenarios.test_an_exhausted_target_is_retried_alone_by_an_operator,
     scenarios.test_a_newer_approved_version_supersedes_one_still_on_its_way,
     scenarios.test_an_approval_amplience_does_not_confirm_distributes_nothing,
+    scenarios.test_a_temporal_cancellation_stops_the_distribution_and_says_so,
 ]
 ON_DEV_SERVER = [scenarios.test_an_idle_item_ends_and_a_long_life_continues_as_new]
 

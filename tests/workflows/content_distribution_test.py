@@ -312,6 +312,22 @@ async def test_a_newer_approved_version_supersedes_one_still_on_its_way(
     assert [r.version for r in content.reports] == [2]  # version 1 is never reported
 
 
+async def test_a_temporal_cancellation_stops_the_distribution_and_says_so(
+    time_skipping_env, task_queue
+) -> None:
+    content, client = Content(), time_skipping_env.client
+    content.answers["B2B_NETWORK"] = lambda m, n: "down"  # still retrying when cancelled
+    async with worker(client, task_queue, content):
+        handle = await start(client, task_queue, content, content.version(1, SHOE))
+        await until(handle, lambda s: len(content.delivered) == 4)
+        await handle.cancel()
+        result = await handle.result()
+    assert result.state == "cancelled"
+    b2b = next(d for d in result.deliveries if d.target == "B2B_NETWORK")
+    assert b2b.status == "superseded" and b2b.reason == "the distribution was cancelled"
+    assert any(e.kind == "cancelled" for e in result.audit)
+
+
 async def test_an_approval_amplience_does_not_confirm_distributes_nothing(
     time_skipping_env, task_queue
 ) -> None:
