@@ -111,7 +111,11 @@ class Content:
                 type="TargetRefused",
                 non_retryable=True,
             )
-        if answer == "down":
+        if answer == "stalled":  # retrying every five minutes, never giving up
+            raise ApplicationError(
+                "503", {"status": 503, "attempts": attempt}, next_retry_delay=timedelta(minutes=5)
+            )
+        if answer == "down":  # three quick attempts, then the schedule is exhausted
             if attempt >= 3:
                 raise ApplicationError(
                     f"gave up after {attempt} attempts over the schedule: last answer 503",
@@ -120,7 +124,9 @@ class Content:
                     non_retryable=True,
                 )
             raise ApplicationError(
-                "503", {"status": 503, "attempts": attempt}, next_retry_delay=timedelta(minutes=5)
+                "503",
+                {"status": 503, "attempts": attempt},
+                next_retry_delay=timedelta(milliseconds=50),
             )
         self.delivered.append(message)
         return TargetReceipt(status_code=200, attempts=attempt, latency_ms=3)
@@ -162,10 +168,8 @@ async def until(
     handle: WorkflowHandle[Any, DistributionStatus],
     check: Callable[[DistributionStatus], bool],
     within: float = 20,
-    skip: Any = None,
 ) -> DistributionStatus:
-    """Poll the status query until `check` holds; with `skip` (the time-skipping environment)
-    each poll moves the clock a minute on, so retry back-offs pass."""
+    """Poll the status query until `check` holds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
@@ -173,10 +177,7 @@ async def until(
         if check(status):
             return status
         assert loop.time() < deadline, f"never reached: {status.state} {status.audit[-4:]}"
-        if skip is not None:
-            await skip.sleep(timedelta(minutes=1))
-        else:
-            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)
 
 
 @asynccontextmanager
@@ -269,9 +270,7 @@ async def test_an_exhausted_target_is_retried_alone_by_an_operator(
     content.answers["B2B_NETWORK"] = lambda m, n: "down" if down["value"] else "ok"
     async with worker(client, task_queue, content):
         handle = await start(client, task_queue, content, content.version(1, SHOE))
-        failed = await until(
-            handle, lambda s: s.state == "integration_failed", skip=time_skipping_env
-        )
+        failed = await until(handle, lambda s: s.state == "integration_failed")
         b2b = next(d for d in failed.deliveries if d.target == "B2B_NETWORK")
         assert b2b.attempts == 3 and b2b.http_status == 503 and "gave up after 3" in b2b.reason
         with pytest.raises(WorkflowUpdateFailedError):
@@ -298,8 +297,8 @@ async def test_a_newer_approved_version_supersedes_one_still_on_its_way(
 ) -> None:
     content, client = Content(), time_skipping_env.client
     # The B2B network is down for version 1 only (retrying on its schedule).
-    content.answers["B2B_NETWORK"] = lambda m, n: "down" if m.payload["version"] == 1 else "ok"
-    content.answers["ERP_CATALOGUE"] = lambda m, n: "down" if m.payload["version"] == 1 else "ok"
+    content.answers["B2B_NETWORK"] = lambda m, n: "stalled" if m.payload["version"] == 1 else "ok"
+    content.answers["ERP_CATALOGUE"] = lambda m, n: "stalled" if m.payload["version"] == 1 else "ok"
     async with worker(client, task_queue, content):
         handle = await start(client, task_queue, content, content.version(1, SHOE))
         await until(handle, lambda s: len(content.targets_of(1)) == 3)  # the healthy ones
@@ -316,7 +315,7 @@ async def test_a_temporal_cancellation_stops_the_distribution_and_says_so(
     time_skipping_env, task_queue
 ) -> None:
     content, client = Content(), time_skipping_env.client
-    content.answers["B2B_NETWORK"] = lambda m, n: "down"  # still retrying when cancelled
+    content.answers["B2B_NETWORK"] = lambda m, n: "stalled"  # still retrying when cancelled
     async with worker(client, task_queue, content):
         handle = await start(client, task_queue, content, content.version(1, SHOE))
         await until(handle, lambda s: len(content.delivered) == 4)
