@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from devstack.demo_content import run_content_demo
 from devstack.demo_workspaces import run_workspace_demo
 from devstack.embedded import EmbeddedStack, StackPorts
 from devstack.samples import APPROVER_KEYS, CRM_KEY, OPS_KEY, contract_pdf, legal, sample_request
@@ -425,6 +426,7 @@ async def run_demo(
             runs = await run_batch(ctx, console, rounds=rounds)
             print_links(runs, ctx, console)
             steps = await run_workspace_demo(stack, http, console)
+            content = await run_content_demo(stack, http, console)
         failed = [r for r in runs if not r.ok]
         console.print(
             f"[bold]{len(runs) - len(failed)}/{len(runs)}[/] samples ended as expected."
@@ -435,7 +437,12 @@ async def run_demo(
             f"[bold]{len(steps) - len(missed)}/{len(steps)}[/] workspace and case steps done."
             + (f" [red]Failed: {', '.join(s.name for s in missed)}[/]" if missed else "")
         )
+        unchecked = [s for s in content if not s.ok]
+        console.print(
+            f"[bold]{len(content) - len(unchecked)}/{len(content)}[/] content steps done."
+            + (f" [red]Failed: {', '.join(s.name for s in unchecked)}[/]" if unchecked else "")
+        )
         if not once:
             console.print("Stack is up; press Ctrl-C to stop.")
             await until_stopped()
-    return not failed and not missed
+    return not failed and not missed and not unchecked
