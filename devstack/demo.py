@@ -3,7 +3,8 @@
 `run_demo` starts the embedded stack and runs the batch. The people are played over HTTP:
 approvers decide through docflow's API with their own API keys (one from the action link of
 its notification, as a person would from the e-mail), and signers act through the Core
-Signature simulator's control API.
+Signature simulator's control API. The workspace and case steps (`demo_workspaces.py`) and
+the content distribution and master data steps (`demo_content.py`) follow on the same stack.
 """
 
 from __future__ import annotations
@@ -394,8 +395,9 @@ async def run_demo(
     rounds: int,
     until_stopped: Callable[[], Awaitable[None]],
 ) -> bool:
-    """Start the embedded stack, run the batch, print links; True if every sample ended as
-    expected. Without `once` the stack stays up until `until_stopped` returns."""
+    """Start the embedded stack, run the batch and the workspace and content steps, print
+    links; True if every sample ended as expected and every step was done. Without `once` the
+    stack stays up until `until_stopped` returns."""
     settings = Settings().with_overrides(
         signing_policy={
             "signature_poll_after": timedelta(seconds=4),

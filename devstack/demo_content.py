@@ -226,7 +226,7 @@ class ContentDemo:
         return (
             f"item {item_id[:8]}… v{version} → {self.targets_text(accepted)}"
             f"; {REFUSING_TARGET} {refusal['http_status']} after {refusal['attempts']} attempt(s)"
-            f"; Amplience: '{FAILED}', {reported['target']}: {reported['reason'][:80]}"
+            f"; Amplience: '{FAILED}', {reported['target']}: {reported['reason'][:160]}"
         )
 
     async def fixed(self) -> str:
@@ -237,12 +237,11 @@ class ContentDemo:
         approved = await self.amplience(f"items/{item_id}/workflow", {"state": "Approved"})
         version = int(approved["version"])
         accepted = await self.distributed(item_id, version)
-        item = await self.item(item_id)
-        cleared = "reasons cleared" if not item["body"].get(FAILURE_FIELD) else "reasons kept"
+        # The state moves first, then the reasons are cleared from the item's body.
+        await self.until(lambda: self.item(item_id), lambda i: not i["body"].get(FAILURE_FIELD))
         return (
-            f"currency added, v{version} approved → "
-            f"{self.targets_text(accepted)}; Amplience: "
-            f"'{DISTRIBUTED}', {cleared}"
+            f"currency added, v{version} approved → {self.targets_text(accepted)}; "
+            f"Amplience: '{DISTRIBUTED}', {FAILURE_FIELD} cleared"
         )
 
     async def pim_batch(self) -> str:
@@ -353,7 +352,7 @@ async def run_content_demo(
             demo.approved,
         ),
         (
-            ContentStep("refused", f"{refusing} wants a currency → 'Integration failed'"),
+            ContentStep("refused", f"{refusing} requires a currency → 'Integration failed'"),
             demo.refused,
         ),
         (
@@ -383,7 +382,7 @@ async def run_content_demo(
                 step.detail = await run()
                 step.state, step.ok = "done", True
             except Exception as exc:  # a failing step is shown, not raised
-                step.state, step.detail = "failed", str(exc)[:160] or type(exc).__name__
+                step.state, step.detail = "failed", str(exc)[:200] or type(exc).__name__
             step.seconds = time.monotonic() - began
             live.update(_table(steps, final=False))
         with contextlib.suppress(httpx.HTTPError):  # only tidiness: the outcome stands
