@@ -204,9 +204,7 @@ class ContentDemo:
             f"{self.stack.webhook_target_url}/_control/endpoints/{endpoint}",
             {"required_fields": [REFUSED_FIELD]},
         )
-        item_id, version = await self.approved_product(
-            "refused", "Hiking boot (demo)", currency=None
-        )
+        item_id, version = await self.approved_product("refused", "Hiking boot", currency=None)
         status = await self.until(
             lambda: self.content_status(item_id), lambda s: s["state"] == "integration_failed"
         )
