@@ -76,9 +76,11 @@ def demo(
     """Start the embedded stack and run sample contracts through every path.
 
     Starts a Temporal dev server with its Web UI (state persisted under --data-dir), the
-    Core Signature, Content Server, CRM and ERP simulators, a worker and the HTTP API; then runs
-    the samples with live progress, prints a summary and the Web UI links, and keeps the
-    stack up until Ctrl-C (or exits with --once). Use 0 for any port to pick a free one.
+    Core Signature, Content Server, CRM, ERP, Amplience and other simulators, a worker and the
+    HTTP API; then runs the samples, the workspace and case steps and the content distribution
+    and master data steps with live progress, prints a summary and where to look (Web UI
+    links, API paths, CLI commands), and keeps the stack up until Ctrl-C (or exits with
+    --once). Use 0 for any port to pick a free one.
     """
     from devstack.demo import run_demo
     from devstack.embedded import StackPorts

@@ -3,7 +3,8 @@
 `run_demo` starts the embedded stack and runs the batch. The people are played over HTTP:
 approvers decide through docflow's API with their own API keys (one from the action link of
 its notification, as a person would from the e-mail), and signers act through the Core
-Signature simulator's control API.
+Signature simulator's control API. The workspace and case steps (`demo_workspaces.py`) and
+the content distribution and master data steps (`demo_content.py`) follow on the same stack.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from devstack.demo_content import run_content_demo
 from devstack.demo_workspaces import run_workspace_demo
 from devstack.embedded import EmbeddedStack, StackPorts
 from devstack.samples import APPROVER_KEYS, CRM_KEY, OPS_KEY, contract_pdf, legal, sample_request
@@ -393,8 +395,9 @@ async def run_demo(
     rounds: int,
     until_stopped: Callable[[], Awaitable[None]],
 ) -> bool:
-    """Start the embedded stack, run the batch, print links; True if every sample ended as
-    expected. Without `once` the stack stays up until `until_stopped` returns."""
+    """Start the embedded stack, run the batch and the workspace and content steps, print
+    links; True if every sample ended as expected and every step was done. Without `once` the
+    stack stays up until `until_stopped` returns."""
     settings = Settings().with_overrides(
         signing_policy={
             "signature_poll_after": timedelta(seconds=4),
@@ -425,6 +428,7 @@ async def run_demo(
             runs = await run_batch(ctx, console, rounds=rounds)
             print_links(runs, ctx, console)
             steps = await run_workspace_demo(stack, http, console)
+            content = await run_content_demo(stack, http, console)
         failed = [r for r in runs if not r.ok]
         console.print(
             f"[bold]{len(runs) - len(failed)}/{len(runs)}[/] samples ended as expected."
@@ -435,7 +439,12 @@ async def run_demo(
             f"[bold]{len(steps) - len(missed)}/{len(steps)}[/] workspace and case steps done."
             + (f" [red]Failed: {', '.join(s.name for s in missed)}[/]" if missed else "")
         )
+        unchecked = [s for s in content if not s.ok]
+        console.print(
+            f"[bold]{len(content) - len(unchecked)}/{len(content)}[/] content steps done."
+            + (f" [red]Failed: {', '.join(s.name for s in unchecked)}[/]" if unchecked else "")
+        )
         if not once:
             console.print("Stack is up; press Ctrl-C to stop.")
             await until_stopped()
-    return not failed and not missed
+    return not failed and not missed and not unchecked

@@ -325,7 +325,7 @@ class ContentDistributionWorkflow:
                 state_id=state_id,
                 state_label=label,
                 failures=failures,
-                failure_field=plan.feedback.failure_field if failures else None,
+                failure_field=plan.feedback.failure_field,  # no failures: cleared
                 approved_state_id=plan.feedback.approved_state_id,
             ),
             amplience.CALL,

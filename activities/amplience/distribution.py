@@ -206,7 +206,8 @@ class DistributionActivities:
     @activity.defn(name="report_distribution")
     async def report(self, feedback: FeedbackInput) -> int:
         """Move the item to the feedback state (re-read and re-applied on a version conflict),
-        with the reasons per target in the configured body field; the item's new version.
+        with the reasons per target in the configured body field (emptied once nothing failed,
+        never added to an item that has none); the item's new version.
 
         A newer version approved meanwhile is left alone: its own distribution reports."""
         client = self._client
@@ -225,7 +226,7 @@ class DistributionActivities:
                 ]
 
                 def change(now: ContentItem) -> dict[str, Any] | None:
-                    if self._approved_since(now, feedback) or now.body.get(field) == reasons:
+                    if self._approved_since(now, feedback) or now.body.get(field, []) == reasons:
                         return None
                     return {"body": {**now.body, field: reasons}}
 

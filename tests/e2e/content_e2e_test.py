@@ -98,8 +98,9 @@ async def test_an_approved_product_reaches_every_target_and_a_refusal_is_fixed(
     assert done["distributed_version"] == fixed["version"]
     got = await deliveries(http, stack, item_id)
     assert got["erp-catalogue"] == [fixed["version"]] and set(got) == TARGETS | CHANNELS
-    final = await eventually(
-        lambda: item(http, stack, item_id), lambda i: i["workflow"]["state"] == DISTRIBUTED
+    final = await eventually(  # moved, then the stale reasons emptied
+        lambda: item(http, stack, item_id),
+        lambda i: i["workflow"]["state"] == DISTRIBUTED and i["body"]["integrationStatus"] == [],
     )
     assert final["version"] > fixed["version"]
     by_target = await ops.call("GET", "/v1/content/targets/ERP_CATALOGUE/deliveries")
