@@ -20,9 +20,8 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.live import Live
-from rich.table import Table
 
+from devstack.demo_steps import Step, poll_until, run_steps
 from devstack.distribution import distribution, endpoint_name
 from devstack.embedded import EmbeddedStack
 from devstack.samples import OPS_KEY, PIM_KEY, master_data_batch
@@ -34,17 +33,6 @@ REFUSING_TARGET = "ERP_CATALOGUE"
 REFUSED_FIELD = "content.currency"  # what the refusing target insists on (dotted: nested)
 # Amplience's side, as the dev bundle's feedback names it.
 DISTRIBUTED, FAILED, FAILURE_FIELD = "Distributed", "Integration failed", "integrationStatus"
-
-
-@dataclass
-class ContentStep:
-    name: str
-    what: str
-    needs: str = ""  # the step this one builds on: skipped when that one failed
-    state: str = "pending"
-    detail: str = ""
-    ok: bool = False
-    seconds: float = 0.0
 
 
 @dataclass
@@ -112,19 +100,7 @@ class ContentDemo:
     async def until(
         self, read: Callable[[], Awaitable[Any]], check: Callable[[Any], bool], within: float = 60
     ) -> Any:
-        deadline = time.monotonic() + within
-        while True:
-            try:
-                value = await read()
-            except DocflowApiError as error:  # not there yet, or "retry later"
-                if error.status not in (404, 503):
-                    raise
-                value = None
-            if value is not None and check(value):
-                return value
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"not reached in {within:.0f} s: {str(value)[:100]}")
-            await asyncio.sleep(0.25)
+        return await poll_until(read, check, within)
 
     async def send(self, method: str, url: str, body: dict[str, Any] | None = None) -> Any:
         response = await self.http.request(method, url, json=body)
@@ -300,23 +276,6 @@ def products_route(stack: EmbeddedStack) -> Route:
     )
 
 
-def _table(steps: list[ContentStep], *, final: bool) -> Table:
-    table = Table(title="docflow demo: content distribution" + (" (done)" if final else ""))
-    for column in ("step", "what", "state", "result", "s"):
-        table.add_column(column)
-    for step in steps:
-        style = "green" if step.ok else ("red" if step.state == "failed" else "")
-        mark = " ✓" if step.ok else (" ✗" if step.state in ("failed", "skipped") else "")
-        table.add_row(
-            step.name,
-            step.what,
-            f"[{style}]{step.state}{mark}[/]" if style else f"{step.state}{mark}",
-            step.detail,
-            f"{step.seconds:5.1f}",
-        )
-    return table
-
-
 def print_where_to_look(demo: ContentDemo, console: Console) -> None:
     """Where a person finds what the steps did: the CLI, the API, the Web UI, the simulators."""
     stack, api = demo.stack, demo.stack.api_url
@@ -340,52 +299,35 @@ def print_where_to_look(demo: ContentDemo, console: Console) -> None:
 
 async def run_content_demo(
     stack: EmbeddedStack, http: httpx.AsyncClient, console: Console
-) -> list[ContentStep]:
+) -> list[Step]:
     """Run the content and master data steps (a step builds on the one it needs)."""
     demo = ContentDemo(stack, http)
     refusing = demo.route.targets.get(REFUSING_TARGET, REFUSING_TARGET)
-    plan: list[tuple[ContentStep, Callable[[], Awaitable[str]]]] = [
+    plan: list[tuple[Step, Callable[[], Awaitable[str]]]] = [
         (
-            ContentStep("approved", "product approved → its three targets delivered"),
+            Step("approved", "product approved → its three targets delivered"),
             demo.approved,
         ),
         (
-            ContentStep("refused", f"{refusing} requires a currency → 'Integration failed'"),
+            Step("refused", f"{refusing} requires a currency → 'Integration failed'"),
             demo.refused,
         ),
         (
-            ContentStep("fixed", "currency added, approved again → delivered", needs="refused"),
+            Step("fixed", "currency added, approved again → delivered", needs="refused"),
             demo.fixed,
         ),
         (
-            ContentStep("pim batch", "master data: 2 valid products, 1 invalid"),
+            Step("pim batch", "master data: 2 valid products, 1 invalid"),
             demo.pim_batch,
         ),
         (
-            ContentStep("pim items", "valid records written to Amplience", needs="pim batch"),
+            Step("pim items", "valid records written to Amplience", needs="pim batch"),
             demo.master_data_written,
         ),
     ]
-    steps = [step for step, _ in plan]
-    by_name = {step.name: step for step in steps}
-    with Live(_table(steps, final=False), console=console, refresh_per_second=4) as live:
-        for step, run in plan:
-            if step.needs and not by_name[step.needs].ok:
-                step.state, step.detail = "skipped", f"needs '{step.needs}'"
-                continue
-            step.state = "running"
-            live.update(_table(steps, final=False))
-            began = time.monotonic()
-            try:
-                step.detail = await run()
-                step.state, step.ok = "done", True
-            except Exception as exc:  # a failing step is shown, not raised
-                step.state, step.detail = "failed", str(exc)[:200] or type(exc).__name__
-            step.seconds = time.monotonic() - began
-            live.update(_table(steps, final=False))
-        with contextlib.suppress(httpx.HTTPError):  # only tidiness: the outcome stands
-            await demo.restore()
-        live.update(_table(steps, final=True))
+    steps = await run_steps("docflow demo: content distribution", plan, console)
+    with contextlib.suppress(httpx.HTTPError):  # only tidiness: the outcome stands
+        await demo.restore()
     print_where_to_look(demo, console)
     console.print()
     return steps

@@ -8,34 +8,20 @@ step is checked against what the simulators hold, the way a person would look it
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.live import Live
-from rich.table import Table
 
+from devstack.demo_steps import Step, poll_until, run_steps
 from devstack.embedded import EmbeddedStack
 from devstack.samples import CRM_KEY, OPS_KEY, contract_pdf, sample_request
 from docflow.models.signing import WorkspaceTarget
-from starter.api_client import DocflowApiClient, DocflowApiError
+from starter.api_client import DocflowApiClient
 
 PORTAL_KEY = "dev-portal-key"
-
-
-@dataclass
-class Step:
-    name: str
-    what: str
-    state: str = "pending"
-    detail: str = ""
-    ok: bool = False
-    seconds: float = 0.0
 
 
 class WorkspaceDemo:
@@ -54,19 +40,7 @@ class WorkspaceDemo:
     async def until(
         self, read: Callable[[], Awaitable[Any]], check: Callable[[Any], bool], within: float = 60
     ) -> Any:
-        deadline = time.monotonic() + within
-        while True:
-            try:
-                value = await read()
-            except DocflowApiError as error:  # not there yet, or "retry later"
-                if error.status not in (404, 503):
-                    raise
-                value = None
-            if value is not None and check(value):
-                return value
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"not reached in {within:.0f} s: {str(value)[:100]}")
-            await asyncio.sleep(0.25)
+        return await poll_until(read, check, within)
 
     async def get(self, url: str) -> Any:
         response = await self.http.get(url)
@@ -207,22 +181,6 @@ class WorkspaceDemo:
         return self.ops.call("GET", f"/v1/cases/claims/{self.case_id}")
 
 
-def _table(steps: list[Step], *, final: bool) -> Table:
-    table = Table(title="docflow demo: workspaces and cases" + (" (done)" if final else ""))
-    for column in ("step", "what", "state", "result", "s"):
-        table.add_column(column)
-    for step in steps:
-        style = "green" if step.ok else ("red" if step.state == "failed" else "")
-        table.add_row(
-            step.name,
-            step.what,
-            f"[{style}]{step.state}[/]" if style else step.state,
-            step.detail,
-            f"{step.seconds:5.1f}",
-        )
-    return table
-
-
 async def run_workspace_demo(
     stack: EmbeddedStack, http: httpx.AsyncClient, console: Console
 ) -> list[Step]:
@@ -239,23 +197,6 @@ async def run_workspace_demo(
         (Step("case", "claims case, mail archive down → gap"), demo.case_with_gap),
         (Step("retry", "mail archive back, source retried → assembled"), demo.case_retried),
     ]
-    steps = [step for step, _ in plan]
-    with Live(_table(steps, final=False), console=console, refresh_per_second=4) as live:
-        failed = False
-        for step, run in plan:
-            if failed:
-                step.state = "skipped"
-                continue
-            step.state = "running"
-            live.update(_table(steps, final=False))
-            began = time.monotonic()
-            try:
-                step.detail = await run()
-                step.state, step.ok = "done", True
-            except Exception as exc:  # a failing step is shown, not raised
-                step.state, step.detail, failed = "failed", str(exc)[:120], True
-            step.seconds = time.monotonic() - began
-            live.update(_table(steps, final=False))
-        live.update(_table(steps, final=True))
+    steps = await run_steps("docflow demo: workspaces and cases", plan, console, chained=True)
     console.print()
     return steps
