@@ -24,8 +24,8 @@ from activities.amplience.models import (
     EVENT_WORKFLOW_UPDATED,
     ContentItem,
 )
-from activities.http.error_mapping import external_call
-from docflow.config.bundle import Bundle, BundleError, BundleReader
+from activities.http.error_mapping import current_bundle, external_call
+from docflow.config.bundle import Bundle, BundleReader
 from docflow.config.distribution import ContentDistribution, RoutedItem, map_fields
 from docflow.models.content import (
     DistributionPlan,
@@ -249,10 +249,4 @@ class DistributionActivities:
         )
 
     async def _bundle(self) -> Bundle:
-        try:
-            return await self._config.current()
-        except BundleError as exc:
-            # A broken bundle is fixed by an operator; retry meanwhile.
-            raise ApplicationError(
-                str(exc), [str(p) for p in exc.problems], type="ConfigBundleError"
-            ) from exc
+        return await current_bundle(self._config)

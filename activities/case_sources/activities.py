@@ -18,8 +18,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.case_sources.client import CLIENTS, CONTENT_TYPES, SourceClient
-from activities.http.error_mapping import external_call
-from docflow.config.bundle import Bundle, BundleError, BundleReader
+from activities.http.error_mapping import current_bundle, external_call
+from docflow.config.bundle import Bundle, BundleReader
 from docflow.config.cases import plan_case
 from docflow.config.source_systems import endpoint_problem
 from docflow.config.workspaces import CaseSource, CaseSources, WorkspaceMappings
@@ -230,10 +230,4 @@ class CaseSourceActivities:
         return overrides if isinstance(overrides, Mapping) else {}
 
     async def _bundle(self) -> Bundle:
-        """A broken bundle is an operator's to fix: retried meanwhile."""
-        try:
-            return await self._config.current()
-        except BundleError as exc:
-            raise ApplicationError(
-                str(exc), [str(p) for p in exc.problems], type="ConfigBundleError"
-            ) from exc
+        return await current_bundle(self._config)

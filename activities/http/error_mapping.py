@@ -16,6 +16,7 @@ from activities.http.errors import (
     PermanentServiceError,
     RetryableServiceError,
 )
+from docflow.config.bundle import Bundle, BundleError, BundleReader
 
 
 def to_application_error(operation: str, exc: ExternalServiceError) -> ApplicationError:
@@ -46,3 +47,24 @@ def external_call(operation: str) -> Iterator[None]:
         if activity.in_activity():
             activity.logger.warning("%s", error.message)
         raise error from exc
+
+
+@contextmanager
+def configuration_lookup(*refused: type[Exception]) -> Iterator[None]:
+    """Read the bundle, or a registry built on it. A broken bundle is an operator's to fix:
+    retried meanwhile. `refused` errors (a system or target this environment does not have,
+    an endpoint outside its allowed hosts) cannot be helped by retrying."""
+    try:
+        yield
+    except refused as exc:
+        raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
+    except BundleError as exc:
+        raise ApplicationError(
+            str(exc), [str(problem) for problem in exc.problems], type="ConfigBundleError"
+        ) from exc
+
+
+async def current_bundle(reader: BundleReader) -> Bundle:
+    """The bundle, reloaded when a file changes (a broken one: retried, see above)."""
+    with configuration_lookup():
+        return await reader.current()

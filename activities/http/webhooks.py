@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import httpx
 from standardwebhooks import Webhook
+from temporalio.exceptions import ApplicationError
 
 from activities.http.errors import (
     ExternalServiceError,
@@ -16,8 +17,10 @@ from activities.http.errors import (
     parse_retry_after,
     transport_errors,
 )
+from docflow.secrets import SecretResolutionError
 
 BACK_OFF_STATUSES = frozenset({429, 502, 503, 504})
+
 ABORT_HEADER = "webhook-delivery"
 EXCERPT_LIMIT = 500
 
@@ -99,3 +102,23 @@ class WebhookSender:
             error = PermanentServiceError(self._system, message, status=status)
         error.excerpt = response_excerpt(response)
         raise error
+
+
+def signed_by(
+    http: httpx.AsyncClient,
+    resolve: Callable[[str], str],
+    secret_ref: str,
+    *,
+    owner: str,
+    system: str,
+    timeout_s: float,
+) -> WebhookSender:
+    """A sender signing with the secret `secret_ref` names, resolved now, so a rotated file:
+    secret is picked up without a restart. An unresolvable secret is an operator's to fix."""
+    try:
+        secret = resolve(secret_ref)
+    except SecretResolutionError as exc:
+        raise ApplicationError(
+            f"webhook secret of {owner}: {exc}", type="SecretResolutionError"
+        ) from exc
+    return WebhookSender(http, secret, system=system, timeout_s=timeout_s)

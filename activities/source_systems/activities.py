@@ -8,20 +8,17 @@ from datetime import UTC, datetime
 
 import httpx
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
-from activities.http.error_mapping import external_call
-from activities.http.webhooks import WebhookSender
+from activities.http.error_mapping import configuration_lookup, external_call
+from activities.http.webhooks import WebhookSender, signed_by
 from activities.source_systems.registry import (
     EndpointNotAllowed,
     ReportTarget,
     SourceSystemNotRegistered,
     SourceSystemRegistry,
 )
-from docflow.config.bundle import BundleError
 from docflow.models import SourceReport
 from docflow.models.delivery import OutboundMessage
-from docflow.secrets import SecretResolutionError
 from docflow.settings import Settings
 
 
@@ -80,26 +77,16 @@ class SourceSystemActivities:
         )
 
     async def _target(self, system: str) -> ReportTarget:
-        try:
+        # Retrying cannot help an unregistered system: the workflow reports to support instead.
+        with configuration_lookup(SourceSystemNotRegistered, EndpointNotAllowed):
             return await self._registry.target(system)
-        except (SourceSystemNotRegistered, EndpointNotAllowed) as exc:
-            # Retrying cannot help: the workflow reports the outcome to support instead.
-            raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
-        except BundleError as exc:
-            # A broken bundle is fixed by an operator; retry meanwhile.
-            raise ApplicationError(
-                str(exc), [str(p) for p in exc.problems], type="ConfigBundleError"
-            ) from exc
 
     def _sender(self, target: ReportTarget) -> WebhookSender:
-        try:
-            # Resolved per call, so a rotated file: secret is picked up without a restart.
-            secret = self._settings.secret(target.webhook_secret)
-        except SecretResolutionError as exc:
-            raise ApplicationError(
-                f"webhook secret of source system {target.system!r}: {exc}",
-                type="SecretResolutionError",
-            ) from exc
-        return WebhookSender(
-            self._http, secret, system=f"source-system:{target.system}", timeout_s=target.timeout_s
+        return signed_by(
+            self._http,
+            self._settings.secret,
+            target.webhook_secret,
+            owner=f"source system {target.system!r}",
+            system=f"source-system:{target.system}",
+            timeout_s=target.timeout_s,
         )

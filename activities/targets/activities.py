@@ -23,12 +23,18 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.http.error_mapping import configuration_lookup
 from activities.http.errors import (
     ExternalServiceError,
     PermanentServiceError,
     RetryableServiceError,
 )
-from activities.http.webhooks import DeliveryAbortedError, EndpointGoneError, WebhookSender
+from activities.http.webhooks import (
+    DeliveryAbortedError,
+    EndpointGoneError,
+    WebhookSender,
+    signed_by,
+)
 from activities.targets.limiter import RateLimited, RateLimiter
 from activities.targets.registry import (
     DeliveryTarget,
@@ -37,9 +43,7 @@ from activities.targets.registry import (
     TargetRegistry,
 )
 from activities.targets.schedule import describe, next_delay
-from docflow.config.bundle import BundleError
 from docflow.models.content import TargetMessage, TargetReceipt
-from docflow.secrets import SecretResolutionError
 from docflow.settings import Settings
 
 # Client errors that may pass: a timed-out request, a conflict, "too early".
@@ -159,28 +163,18 @@ class TargetActivities:
             activity.logger.debug("waited %.2f s for %s's rate limit", waited, target.target)
 
     async def _target(self, name: str) -> DeliveryTarget:
-        try:
+        # Retrying cannot help an unknown target: the workflow reports it as failed instead.
+        with configuration_lookup(TargetNotRegistered, EndpointNotAllowed):
             return await self._registry.target(name)
-        except (TargetNotRegistered, EndpointNotAllowed) as exc:
-            # Retrying cannot help: the workflow reports the target as failed instead.
-            raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
-        except BundleError as exc:
-            # A broken bundle is fixed by an operator; retry meanwhile.
-            raise ApplicationError(
-                str(exc), [str(p) for p in exc.problems], type="ConfigBundleError"
-            ) from exc
 
     def _sender(self, target: DeliveryTarget) -> WebhookSender:
-        try:
-            # Resolved per call, so a rotated file: secret is picked up without a restart.
-            secret = self._settings.secret(target.secret)
-        except SecretResolutionError as exc:
-            raise ApplicationError(
-                f"webhook secret of target {target.target!r}: {exc}",
-                type="SecretResolutionError",
-            ) from exc
-        return WebhookSender(
-            self._http, secret, system=f"target:{target.target}", timeout_s=target.timeout_s
+        return signed_by(
+            self._http,
+            self._settings.secret,
+            target.secret,
+            owner=f"target {target.target!r}",
+            system=f"target:{target.target}",
+            timeout_s=target.timeout_s,
         )
 
 

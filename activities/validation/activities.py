@@ -4,9 +4,9 @@ plus a document-store check; the result carries the versions that were applied."
 from __future__ import annotations
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
-from docflow.config.bundle import Bundle, BundleError, BundleReader
+from activities.http.error_mapping import current_bundle
+from docflow.config.bundle import Bundle, BundleReader
 from docflow.config.master_data import MasterData, validate_record
 from docflow.config.routing import RoutingRules, decide_route
 from docflow.config.source_systems import SourceSystems
@@ -103,16 +103,7 @@ class ValidationActivities:
         return verdict
 
     async def _bundle(self) -> Bundle:
-        """The bundle, reloaded when a file changes. A missing or invalid bundle is a
-        configuration fault: the activity retries until an operator fixes it."""
-        try:
-            return await self._config.current()
-        except BundleError as exc:
-            raise ApplicationError(
-                str(exc),
-                [str(problem) for problem in exc.problems],
-                type="ConfigBundleError",
-            ) from exc
+        return await current_bundle(self._config)
 
     async def _document_problem(self, process: SigningProcessInput) -> str | None:
         ref = process.document
