@@ -347,6 +347,8 @@ class ContentDistributionWorkflow:
         if event.version is not None and event.version <= newest:
             carry.ignored += 1
             return
+        if pending is not None:
+            carry.ignored += 1  # overtaken before it was planned: an older version, ignored
         carry.pending = event
 
     @workflow.update(name="retry_failed")
