@@ -353,6 +353,7 @@ class ContentOutcome:
     stored: list[dict[str, Any]]  # what the webhook target stored (each webhook-id once)
     duplicates: int  # redeliveries the target collapsed by webhook-id
     amplience: dict[str, dict[str, Any]]  # the items as Amplience has them at the end
+    settle_s: float  # from the signings' end until every item was distributed and reported
 
 
 async def _control_post(http: httpx.AsyncClient, url: str, body: dict[str, Any]) -> Any:
@@ -404,6 +405,7 @@ async def _content_settled(
     approval answered 503 while the dev server was away is lost, and the content team's next
     approval is what brings the item back (the receiver's documented recovery)."""
     amp = stack.amplience_url
+    began = time.monotonic()
     assert (await _control_post(http, f"{amp}/_control/webhooks/flush?timeout_s=15", {}))["idle"]
     for case in items:
         while True:
@@ -467,7 +469,8 @@ async def _content_settled(
             if amplience[case.id]["workflow"]["state"] == DISTRIBUTED_STATE:
                 break
             await asyncio.sleep(0.5)
-    return ContentOutcome(stored["results"], stored["duplicates"], amplience)
+    settle_s = time.monotonic() - began
+    return ContentOutcome(stored["results"], stored["duplicates"], amplience, settle_s)
 
 
 def _assert_content(items: list[ContentCase], content: ContentOutcome, back_at: datetime) -> None:
@@ -483,7 +486,10 @@ def _assert_content(items: list[ContentCase], content: ContentOutcome, back_at: 
         }
         for case in items
     }
-    print(f"content: {summary}; target redeliveries collapsed by webhook-id: {content.duplicates}")
+    print(
+        f"content: {summary}; target redeliveries collapsed by webhook-id: "
+        f"{content.duplicates}; settled {content.settle_s:.1f} s after the signings"
+    )
     for case in items:
         newest, status = case.approved[-1], case.status
         where = f"content {case.id} {summary[case.id]}"
