@@ -57,7 +57,7 @@ ENDPOINTS = {
     "order-management",
 }
 SLOW = "erp-catalogue"
-SLOW_MS = 1500
+SLOW_MS = 2500  # so a newer approval surely arrives while an older version is on its way
 HUB_FAULTS: dict[str, Any] = {
     "duplicate_min": 1,
     "duplicate_max": 3,
