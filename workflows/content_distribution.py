@@ -12,7 +12,9 @@ team's next approved version is distributed afresh; an operator may retry only t
 targets (`retry_failed`). A newer approved version supersedes one still being delivered.
 
 Each delivery (target, version, attempts, status, times, payload hash) is in the audit trail
-(`status` query). Duplicates are ignored by webhook id, older versions by number. The workflow
+(`status` query). Duplicates are ignored by webhook id, older versions by number (also one
+overtaken by a newer approval before it was planned), so every approval signalled is either
+planned or counted in `ignored`. The workflow
 continues as new past its history budget and ends after `idle_days` without an approval.
 """
 
