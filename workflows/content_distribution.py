@@ -12,7 +12,9 @@ team's next approved version is distributed afresh; an operator may retry only t
 targets (`retry_failed`). A newer approved version supersedes one still being delivered.
 
 Each delivery (target, version, attempts, status, times, payload hash) is in the audit trail
-(`status` query). Duplicates are ignored by webhook id, older versions by number. The workflow
+(`status` query). Duplicates are ignored by webhook id, older versions by number (also one
+overtaken by a newer approval before it was planned), so every approval signalled is either
+planned or counted in `ignored`. The workflow
 continues as new past its history budget and ends after `idle_days` without an approval.
 """
 
@@ -367,6 +369,8 @@ class ContentDistributionWorkflow:
         if event.version is not None and event.version <= newest:
             carry.ignored += 1
             return
+        if pending is not None:
+            carry.ignored += 1  # overtaken before it was planned: an older version, ignored
         carry.pending = event
 
     @workflow.update(name="retry_failed")

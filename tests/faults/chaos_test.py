@@ -1,4 +1,5 @@
-"""Chaos: SIGKILLed workers, a dev-server restart and flaky vendors during a batch of signings.
+"""Chaos: SIGKILLed workers, a dev-server restart and flaky vendors during a batch of signings,
+account renames, and Amplience content approvals while one distribution target is down.
 
 The long version (`DOCFLOW_CHAOS_SIZE=100`) is what `docflow bench --faults` runs."""
 
@@ -15,7 +16,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -125,6 +126,12 @@ async def test_batch_survives_worker_kills_a_server_restart_and_vendor_faults(
         await put_json(http, f"{stack.core_signature_url}/_control/autopilot", AUTOPILOT)
         await _set_faults(http, stack, VENDOR_FAULTS, CRM_FAULTS)
         replay = _Replayer(stack, http, log)
+        # The B2B network is down for the whole chaos: its deliveries give up on their schedule
+        # and the items fail; the other targets take every version meanwhile.
+        await put_json(
+            http, f"{stack.webhook_target_url}/_control/endpoints/{DOWN}", {"down": True}
+        )
+        items = [ContentCase(i) for i in range(CONTENT_ITEMS)]
         drivers = (
             [
                 asyncio.create_task(
@@ -142,6 +149,15 @@ async def test_batch_survives_worker_kills_a_server_restart_and_vendor_faults(
                 for bo_id in accounts
             ]
             + [
+                # Content items approved (some twice, edited in between) while the workers die
+                # and the dev server restarts; each approval is a signed Amplience webhook.
+                asyncio.create_task(
+                    _drive_content(http, stack, case, rng.uniform(0, CHAOS_S - 4)),
+                    name=f"content-{case.number}",
+                )
+                for case in items
+            ]
+            + [
                 # Forged terminal replays: a correctly hashed "declined" of another time, aimed at
                 # a process whose document is out for signature. Core Signature says otherwise.
                 asyncio.create_task(replay(api, key), name=f"replay-{key}")
@@ -157,8 +173,11 @@ async def test_batch_survives_worker_kills_a_server_restart_and_vendor_faults(
         finally:
             for driver in drivers:
                 driver.cancel()
+        back_at = datetime.now(UTC)
+        await put_json(http, f"{stack.webhook_target_url}/_control/endpoints/{DOWN}", {})
         final = await _wait_all_ended(api, keys, log)
         synced = await _accounts_synced(api, http, stack, accounts)
+        content = await _content_settled(http, stack, items, log)
 
         requests = await get_json(http, f"{stack.core_signature_url}/_control/signature-requests")
         uploads = await get_json(http, f"{stack.content_server_url}/_control/uploads")
@@ -242,6 +261,8 @@ async def test_batch_survives_worker_kills_a_server_restart_and_vendor_faults(
     }
     assert set(outcomes.values()) == {"completed"}, outcomes
 
+    _assert_content(items, content, back_at)
+
 
 # ------------------------------------------------------------------ the accounts
 ACCOUNTS = 4
@@ -293,6 +314,211 @@ async def _accounts_synced(
         values = {v for cat in node["categories"] for v in cat.values() if isinstance(v, str)}
         names[bo_id] = next((v for v in values if v.startswith("Chaos ")), str(values))
     return names
+
+
+# ------------------------------------------------------------------ the content items
+CONTENT_ITEMS = 4
+DOWN, DOWN_TARGET = "b2b-network", "B2B_NETWORK"  # its webhook-target endpoint, its target
+CONTENT_ENDPOINTS = {
+    "partner-portal",
+    "erp-catalogue",
+    "b2b-network",
+    "supplier-portal",
+    "order-management",
+}
+PRODUCT_SCHEMA = "https://schema.docflow.example/product.json"
+APPROVED_STATE, DISTRIBUTED_STATE = "5f1a0c1e2b3c4d5e6f700002", "5f1a0c1e2b3c4d5e6f700003"
+OPS_KEY = {"X-API-Key": "dev-ops-key"}
+
+
+@dataclass
+class ContentCase:
+    """One Amplience item: the versions the content team approved, what became of them."""
+
+    number: int
+    id: str = ""
+    approved: list[int] = field(default_factory=list)
+    again: int = 0  # approved again after the chaos: the newest approval's webhook was lost
+    retries: int = 0  # operator retries of the failed targets (POST .../retries) answered 202
+    failed_down: bool = False  # some version failed at the target that was down
+    status: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def twice(self) -> bool:
+        return self.number % 2 == 1
+
+
+@dataclass
+class ContentOutcome:
+    stored: list[dict[str, Any]]  # what the webhook target stored (each webhook-id once)
+    duplicates: int  # redeliveries the target collapsed by webhook-id
+    amplience: dict[str, dict[str, Any]]  # the items as Amplience has them at the end
+    settle_s: float  # from the signings' end until every item was distributed and reported
+
+
+async def _control_post(http: httpx.AsyncClient, url: str, body: dict[str, Any]) -> Any:
+    response = await http.post(url, json=body)
+    response.raise_for_status()
+    return response.json()
+
+
+async def _approve_content(http: httpx.AsyncClient, amp: str, case: ContentCase) -> None:
+    moved = await _control_post(
+        http, f"{amp}/_control/items/{case.id}/workflow", {"state": "Approved"}
+    )
+    case.approved.append(moved["version"])
+
+
+async def _drive_content(
+    http: httpx.AsyncClient, stack: EmbeddedStack, case: ContentCase, delay: float
+) -> None:
+    """Create a product in Amplience and approve it; every other one is edited and approved
+    again a few seconds later (the newer version supersedes the failing one)."""
+    amp = stack.amplience_url
+    body = {
+        "_meta": {"schema": PRODUCT_SCHEMA},
+        "sku": f"CHAOS-{uuid.uuid4().hex[:6]}",
+        "title": "Chaos boot",
+        "price": 120.0,
+        "currency": "EUR",
+    }
+    seeded = await _control_post(
+        http,
+        f"{amp}/_control/items",
+        {"label": f"Chaos boot {case.number}", "body": body, "workflow_state": "Draft"},
+    )
+    case.id = seeded["id"]
+    await asyncio.sleep(delay)
+    await _approve_content(http, amp, case)
+    if case.twice:
+        await asyncio.sleep(3)
+        edited = {**body, "title": "Chaos boot, edited"}
+        await _control_post(http, f"{amp}/_control/items/{case.id}/edit", {"body": edited})
+        await _approve_content(http, amp, case)
+
+
+async def _content_settled(
+    http: httpx.AsyncClient, stack: EmbeddedStack, items: list[ContentCase], log: ChaosLog
+) -> ContentOutcome:
+    """Once the target is back: every item distributed at its newest approved version, an
+    operator retrying the failed targets as support would. Amplience sends a webhook once: an
+    approval answered 503 while the dev server was away is lost, and the content team's next
+    approval is what brings the item back (the receiver's documented recovery)."""
+    amp = stack.amplience_url
+    began = time.monotonic()
+    assert (await _control_post(http, f"{amp}/_control/webhooks/flush?timeout_s=15", {}))["idle"]
+    for case in items:
+        while True:
+            events = await get_json(http, f"{amp}/_control/webhook-events?item_id={case.id}")
+            newest = next(
+                e["id"]
+                for e in reversed(events["results"])
+                if e["payload"].get("workflow", {}).get("state") == APPROVED_STATE
+                and e["payload"]["version"] == case.approved[-1]
+            )
+            sent = await get_json(http, f"{amp}/_control/webhooks?item_id={case.id}")
+            answers = [d["last_status_code"] for d in sent["results"] if d["event_id"] == newest]
+            if 200 in answers:
+                break
+            log.notes.append(f"content {case.id} v{case.approved[-1]}: webhook lost ({answers})")
+            case.again += 1
+            await _approve_content(http, amp, case)
+            await _control_post(http, f"{amp}/_control/webhooks/flush?timeout_s=15", {})
+
+    deadline = time.monotonic() + SETTLE_S
+    retried_at: dict[str, float] = {}
+    pending = list(items)
+    while pending:
+        for case in list(pending):
+            response = await http.get(
+                f"{stack.api_url}/v1/content/items/{case.id}", headers=OPS_KEY
+            )
+            if response.status_code != 200:
+                continue
+            case.status = status = response.json()
+            if any(
+                d["target"] == DOWN_TARGET and d["status"] == "failed" for d in status["deliveries"]
+            ):
+                case.failed_down = True
+            if (
+                status["state"] == "distributed"
+                and status["distributed_version"] == case.approved[-1]
+            ):
+                pending.remove(case)
+            elif status["state"] == "integration_failed" and (
+                time.monotonic() - retried_at.get(case.id, 0.0) > 2
+            ):
+                retried_at[case.id] = time.monotonic()
+                retry = await http.post(
+                    f"{stack.api_url}/v1/content/items/{case.id}/retries",
+                    json={"comment": "B2B network back"},
+                    headers=OPS_KEY,
+                )
+                assert retry.status_code in (202, 409, 503), retry.text
+                case.retries += retry.status_code == 202
+        if pending and time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    stored = await get_json(http, f"{stack.webhook_target_url}/_control/deliveries")
+    amplience: dict[str, dict[str, Any]] = {}
+    for case in items:
+        # The loop closes in Amplience: the item moves to Distributed (reported best effort).
+        while time.monotonic() < deadline:
+            found = await get_json(http, f"{amp}/_control/items")
+            amplience[case.id] = next(i for i in found["results"] if i["id"] == case.id)
+            if amplience[case.id]["workflow"]["state"] == DISTRIBUTED_STATE:
+                break
+            await asyncio.sleep(0.5)
+    settle_s = time.monotonic() - began
+    return ContentOutcome(stored["results"], stored["duplicates"], amplience, settle_s)
+
+
+def _assert_content(items: list[ContentCase], content: ContentOutcome, back_at: datetime) -> None:
+    """Every item reached every target and channel once, at its newest approved version; the
+    target that was down got it only after it came back; the others were not held back."""
+    summary = {
+        case.id: {
+            "approved": case.approved,
+            "state": case.status.get("state"),
+            "distributed": case.status.get("distributed_version"),
+            "again": case.again,
+            "retries": case.retries,
+        }
+        for case in items
+    }
+    print(
+        f"content: {summary}; target redeliveries collapsed by webhook-id: "
+        f"{content.duplicates}; settled {content.settle_s:.1f} s after the signings"
+    )
+    for case in items:
+        newest, status = case.approved[-1], case.status
+        where = f"content {case.id} {summary[case.id]}"
+        assert status.get("state") == "distributed", where
+        assert status["distributed_version"] == newest, where
+        got = {
+            endpoint: [
+                m
+                for m in content.stored
+                if m["endpoint"] == endpoint
+                and m["payload"]["data"]["item_id"] == case.id
+                and m["payload"]["data"]["version"] == newest
+            ]
+            for endpoint in CONTENT_ENDPOINTS
+        }
+        once = {endpoint: len(found) for endpoint, found in got.items()}
+        assert once == dict.fromkeys(CONTENT_ENDPOINTS, 1), f"{where}: stored {once}"
+        [late] = got[DOWN]
+        assert datetime.fromisoformat(late["received_at"]) >= back_at, where
+        # Not held back: the other targets and channels took the version in the first round,
+        # before any operator retry; only the target that was down needed one.
+        mine = [d for d in status["deliveries"] if d["version"] == newest]
+        others = {d["target"]: d for d in mine if d["target"] != DOWN_TARGET}
+        assert len(others) == len(CONTENT_ENDPOINTS) - 1, f"{where}: {mine}"
+        assert {(d["status"], d["round"]) for d in others.values()} == {("delivered", 1)}, mine
+        assert content.amplience[case.id]["workflow"]["state"] == DISTRIBUTED_STATE, where
+    # The target really was down while the items were approved.
+    assert sum(case.failed_down for case in items) >= 1, summary
+    assert sum(case.retries for case in items) >= 1, summary
 
 
 # ------------------------------------------------------------------ the batch

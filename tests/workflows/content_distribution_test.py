@@ -327,6 +327,22 @@ async def test_a_temporal_cancellation_stops_the_distribution_and_says_so(
     assert any(e.kind == "cancelled" for e in result.audit)
 
 
+async def test_approvals_overtaken_before_they_are_planned_are_counted_as_ignored(
+    time_skipping_env, task_queue
+) -> None:
+    # Three approvals reach the process before it runs: v1 and v2 are overtaken while still
+    # pending, never planned, and counted as ignored (so signalled = planned + ignored).
+    content, client = Content(), time_skipping_env.client
+    handle = await start(client, task_queue, content, content.version(1, SHOE))
+    await handle.signal(ContentDistributionWorkflow.approved, content.version(2, SHOE))
+    await handle.signal(ContentDistributionWorkflow.approved, content.version(3, SHOE))
+    async with worker(client, task_queue, content):
+        done = await until(handle, lambda s: s.state == "distributed")
+    assert done.distributed_version == 3 and done.ignored == 2
+    assert [e.detail.split()[0] for e in done.audit if e.kind == "planned"] == ["v3"]
+    assert {m.payload["version"] for m in content.delivered} == {3}
+
+
 async def test_an_approval_amplience_does_not_confirm_distributes_nothing(
     time_skipping_env, task_queue
 ) -> None:

@@ -5,7 +5,7 @@ signal-with-start the distribution of every item version the event approves.
 limit, 422 for a malformed body, 200 `ignored` for an event that approves nothing here (every
 other event of the hub's webhook), 503 (Retry-After) when Temporal cannot take it within the
 receiver's deadline. Amplience documents no retries, so an approval it does not redeliver is
-found again by the next approval of the item or by an operator (`docflow content distribute`).
+found again by the next approval of the item or by an operator (`docflow content distribute ITEM`).
 """
 
 from __future__ import annotations
