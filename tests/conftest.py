@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -34,10 +36,8 @@ def _binary(name: str) -> str:
     return found
 
 
-@pytest.fixture(scope="module")
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """One time-skipping server per test module: a run another module left waiting (its
-    timer firing later onto a stopped worker's queue) can never stall this module's clock."""
+async def start_time_skipping_server() -> WorkflowEnvironment:
+    """Temporal's time-skipping test server, with docflow's search attributes."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=_binary("temporal-test-server"),
@@ -51,6 +51,30 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
             },
         )
     )
+    return env
+
+
+async def start_dev_server() -> WorkflowEnvironment:
+    """The Temporal CLI's dev server, with docflow's search attributes."""
+    return await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=_binary("temporal"),
+        search_attributes=sa.ALL,
+        dev_server_log_level="error",
+    )
+
+
+def write_history(history: WorkflowHistory, path: Path) -> Path:
+    """A history as the replay corpus keeps it (indented JSON)."""
+    path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping server per test module: a run another module left waiting (its
+    timer firing later onto a stopped worker's queue) can never stall this module's clock."""
+    env = await start_time_skipping_server()
     try:
         yield env
     finally:
@@ -59,12 +83,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture(scope="session")
 async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=_binary("temporal"),
-        search_attributes=sa.ALL,
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server()
     try:
         yield env
     finally:

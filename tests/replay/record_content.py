@@ -10,18 +10,12 @@ ships as a new build (see the README).
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from pathlib import Path
 
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from docflow import search_attributes as sa
-from tests.conftest import _binary
+from tests.conftest import start_dev_server, start_time_skipping_server, write_history
 from tests.workflows import content_distribution_test as scenarios
 
 OUT = Path(__file__).parent / "ContentDistributionWorkflow" / "branches"
@@ -47,39 +41,21 @@ async def _save(client: Client, written: list[Path], *, listing: bool) -> None:
         for run in runs:
             history = await client.get_workflow_handle(workflow_id, run_id=run).fetch_history()
             path = OUT / f"{workflow_id.replace(':', '_')}-{(run or 'last')[:8]}.json"
-            path.write_text(json.dumps(json.loads(history.to_json()), indent=1))
-            written.append(path)
+            written.append(write_history(history, path))
     scenarios.STARTED.clear()
 
 
 async def record() -> list[Path]:
     OUT.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    skipping = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=_binary("temporal-test-server"),
-    )
-    await skipping.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=skipping.client.namespace,
-            search_attributes={
-                name: IndexedValueType.ValueType(number)
-                for name, number in sa.indexed_value_types().items()
-            },
-        )
-    )
+    skipping = await start_time_skipping_server()
     try:
         for scenario in ON_TIME_SKIPPING:
             await scenario(skipping, f"tq-{uuid.uuid4().hex[:8]}")  # type: ignore[arg-type]
         await _save(skipping.client, written, listing=False)
     finally:
         await skipping.shutdown()
-    dev = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=_binary("temporal"),
-        search_attributes=sa.ALL,
-        dev_server_log_level="error",
-    )
+    dev = await start_dev_server()
     try:
         for scenario in ON_DEV_SERVER:
             await scenario(dev, f"tq-{uuid.uuid4().hex[:8]}")  # type: ignore[arg-type]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
@@ -20,15 +19,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from docflow import search_attributes as sa
-from tests.conftest import _binary
+from tests.conftest import start_time_skipping_server, write_history
 from tests.workflows import signing_give_up_test as give_up
 from tests.workflows import signing_test as scenarios
 from tests.workflows.conftest import FakeSystems, Harness
@@ -78,28 +72,10 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
-async def _time_skipping_env() -> WorkflowEnvironment:
-    """The same server as the `time_skipping_env` fixture of tests/conftest.py."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=_binary("temporal-test-server"),
-    )
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={
-                name: IndexedValueType.ValueType(number)
-                for name, number in sa.indexed_value_types().items()
-            },
-        )
-    )
-    return env
-
-
 async def record(names: list[str]) -> dict[str, WorkflowHistory]:
     """Run each named scenario on a fresh worker; the finished run's history by name."""
     histories: dict[str, WorkflowHistory] = {}
-    env = await _time_skipping_env()
+    env = await start_time_skipping_server()
     try:
         for name in names:
             systems = FakeSystems()
@@ -125,10 +101,8 @@ def write(histories: dict[str, WorkflowHistory], out_dir: Path = HISTORIES) -> l
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, history in histories.items():
-        path = out_dir / f"{name}.json"
         # Re-indented so a refresh shows up as a readable diff.
-        path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
-        written.append(path)
+        written.append(write_history(history, out_dir / f"{name}.json"))
     return written
 
 

@@ -9,19 +9,15 @@ Record again after a deliberate change that ships as a new build (see the README
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from pathlib import Path
 
 import httpx
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from docflow import search_attributes as sa
 from simulators.amplience import create_app
 from simulators.kit.server import ServedApp
 from tests.activities.simulated import Sim
-from tests.conftest import _binary
+from tests.conftest import start_dev_server, write_history
 from tests.workflows import master_data_test as scenarios
 
 OUT = Path(__file__).parent / "MasterDataWorkflow" / "simulator"
@@ -38,12 +34,7 @@ SCENARIOS = [
 
 async def record() -> list[Path]:
     written: list[Path] = []
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=_binary("temporal"),
-        search_attributes=sa.ALL,
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server()
     try:
         async with (
             ServedApp(create_app(scenarios.CONFIG), name="amplience-sim") as served,
@@ -60,8 +51,7 @@ async def record() -> list[Path]:
             history = await handle.fetch_history()
             ident = execution.id.replace(":", "_")
             path = OUT / f"{ident}-{execution.run_id[:8]}.json"
-            path.write_text(json.dumps(json.loads(history.to_json()), indent=1))
-            written.append(path)
+            written.append(write_history(history, path))
     finally:
         await env.shutdown()
     return written

@@ -9,15 +9,10 @@ Record again after a deliberate change that ships as a new build (see the README
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from pathlib import Path
 
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-
-from docflow import search_attributes as sa
-from tests.conftest import _binary
+from tests.conftest import start_dev_server, write_history
 from tests.workflows import workspace_test as workspaces
 
 ROOT = Path(__file__).parent
@@ -36,12 +31,7 @@ async def record() -> list[Path]:
     """One dev server per scenario (they reuse business objects), every run written."""
     written: list[Path] = []
     for scenario in SCENARIOS:
-        env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
-            dev_server_existing_path=_binary("temporal"),
-            search_attributes=sa.ALL,
-            dev_server_log_level="error",
-        )
+        env = await start_dev_server()
         name = scenario.__name__.removeprefix("test_")
         try:
             await scenario(env, f"tq-{uuid.uuid4().hex[:8]}")  # type: ignore[operator]
@@ -54,8 +44,7 @@ async def record() -> list[Path]:
                     history = await handle.fetch_history()
                     ident = execution.id.replace(":", "_").replace("/", "_")
                     path = out / f"{name}-{ident}-{execution.run_id[:8]}.json"
-                    path.write_text(json.dumps(json.loads(history.to_json()), indent=1))
-                    written.append(path)
+                    written.append(write_history(history, path))
         finally:
             await env.shutdown()
     return written
