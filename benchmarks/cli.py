@@ -49,6 +49,9 @@ def bench(
     content_window: Annotated[
         int | None, typer.Option(min=1, help="Content items approved but not yet delivered.")
     ] = None,
+    content_paced_items: Annotated[
+        int | None, typer.Option(min=1, help="Content items per path at the outage's rate.")
+    ] = None,
     outage_items: Annotated[
         int | None, typer.Option(min=1, help="Content items approved while a target is down.")
     ] = None,
@@ -100,6 +103,7 @@ def bench(
             rest_seconds=rest_seconds,
             content_items=content_items,
             content_window=content_window,
+            content_paced_items=content_paced_items,
             outage_items=outage_items,
             content_compression=content_compression,
             phases=tuple(p.strip() for p in only.split(",") if p.strip()) if only else None,

@@ -52,6 +52,7 @@ CONTROL_IN_FLIGHT = 8  # seed / approve calls at once
 POLL_S = 0.25
 SETTLE_S = 120.0  # after the last approval of a throughput half, how long is waited
 WORKFLOW = 'WorkflowType = "ContentDistributionWorkflow"'
+PATHS = ("floor", "temporal")
 
 
 def _epoch(iso: str) -> float:
@@ -193,25 +194,29 @@ class PathRun:
     failures: list[str] = field(default_factory=list)
     wall_s: float = 0.0
 
-    def summary(self, watch: DeliveryWatch, targets: list[str]) -> dict[str, Any]:
-        everywhere, to_targets = [], []
+    def summary(
+        self, watch: DeliveryWatch, targets: list[str], others: list[str]
+    ) -> dict[str, Any]:
+        """Per item: approved → the last of the three targets, of the endpoints other than
+        the outage's down one, and of all five."""
+        latencies: dict[str, list[float]] = {"targets": [], "others": [], "all": []}
         for item, at in self.approved.items():
-            last = watch.last(item)
-            if last is not None:
-                everywhere.append(max(0.0, last - at))
-            last_target = watch.last(item, targets)
-            if last_target is not None:
-                to_targets.append(max(0.0, last_target - at))
+            for name, endpoints in (("targets", targets), ("others", others), ("all", None)):
+                last = watch.last(item, endpoints)
+                if last is not None:
+                    latencies[name].append(max(0.0, last - at))
+        delivered = len(latencies["all"])
         return {
             "path": self.path,
             "approved": len(self.approved),
             "approve_failures": self.failures[:5],
-            "delivered_everywhere": len(everywhere),
-            "lost": len(self.approved) - len(everywhere),
+            "delivered_everywhere": delivered,
+            "lost": len(self.approved) - delivered,
             "wall_s": round(self.wall_s, 2),
-            "items_per_s": rate(len(everywhere), self.wall_s),
-            "approved_to_targets_ms": latency_summary(to_targets),
-            "approved_to_all_ms": latency_summary(everywhere),
+            "items_per_s": rate(delivered, self.wall_s),
+            "approved_to_targets_ms": latency_summary(latencies["targets"]),
+            "approved_to_all_ms": latency_summary(latencies["all"]),
+            "approved_to_others_ms": latency_summary(latencies["others"]),
         }
 
 
@@ -241,12 +246,20 @@ class ContentPhase:
         self.channels = [endpoint_name(config.targets[t].endpoint) for t in route.notify]
         self.endpoints = self.targets + self.channels
         self.down = endpoint_name(config.targets[DOWN_TARGET].endpoint)
+        self.others = [e for e in self.endpoints if e != self.down]
 
     async def run(self) -> dict[str, Any]:
         rss_before = self.monitor.current_rss_mb()
         throughput = await self.throughput()
+        paced = await self.paced()
         outage = await self.outage()
-        phases = ("content_floor", "content_temporal", "content_outage")
+        phases = (
+            "content_floor",
+            "content_temporal",
+            "content_paced_floor",
+            "content_paced_temporal",
+            "content_outage",
+        )
         peak = max(self.monitor.peak_rss_by_phase.get(p, 0.0) for p in phases)
         failed = await self.client.count_workflows(
             f'{WORKFLOW} AND DocflowStatus = "integration_failed"'
@@ -254,6 +267,7 @@ class ContentPhase:
         return {
             "content": {
                 **throughput,
+                "paced": paced,
                 "outage": outage,
                 "integration_failed_workflows": failed.count,
                 "worker_rss_mb": {
@@ -264,7 +278,7 @@ class ContentPhase:
             },
             "content_items_per_s": throughput["temporal"]["items_per_s"],
             "content_floor_items_per_s": throughput["floor"]["items_per_s"],
-            "content_lost": throughput["temporal"]["lost"],
+            "content_lost": throughput["temporal"]["lost"] + paced["temporal"]["lost"],
             "content_outage_lost": outage["lost"],
             "content_outage_duplicates": outage["down_target"]["duplicates"],
             "content_worker_peak_rss_mb": peak,
@@ -318,7 +332,9 @@ class ContentPhase:
                             await self._windowed(runs[path], chosen, watch)
             finally:
                 await self.sims.webhooks_to(self.receiver_url)
-        summaries = {path: run.summary(watch, self.targets) for path, run in runs.items()}
+        summaries = {
+            path: run.summary(watch, self.targets, self.others) for path, run in runs.items()
+        }
         return {
             "items_per_path": n,
             "window": o.content_window,
@@ -330,7 +346,7 @@ class ContentPhase:
             )
             if summaries["floor"]["items_per_s"]
             else 0.0,
-            "approval_webhooks": await self.sims.webhook_summary(),
+            "amplience_workflow_webhooks": await self.sims.webhook_summary(),
         }
 
     async def _use(self, path: str) -> None:
@@ -365,12 +381,46 @@ class ContentPhase:
         lasts = [t for t in (watch.last(i) for i in items) if t is not None]
         run.wall_s += (max(lasts) if lasts else time.time()) - started
 
+    # -------------------------------------------------------------- paced latency
+    def _outage_rate(self) -> float:
+        """Approvals per second during the outage: its items over the compressed hour."""
+        return self.o.outage_items * self.o.content_compression / HOUR_S
+
+    async def paced(self) -> dict[str, Any]:
+        """Latency without a window: `content_paced_items` approvals per path, open loop at
+        the outage's rate, every target up (the baseline the outage is compared with)."""
+        n = self.o.content_paced_items
+        per_second = self._outage_rate()
+        self.progress(f"content: seeding {2 * n} Draft products for the paced runs")
+        items = {path: await self._seed(f"{self.tag}-P{path[0].upper()}", n) for path in PATHS}
+        runs = {path: PathRun(path) for path in PATHS}
+        async with DeliveryWatch(self.sims, self.endpoints) as watch:
+            try:
+                for path in PATHS:
+                    self.progress(f"content: {n} approvals at {per_second:.3g}/s, {path} path")
+                    await self._use(path)
+                    run = runs[path]
+                    with self.monitor.phase(f"content_paced_{path}"):
+                        started = time.time()
+                        await self._paced(items[path], n / per_second, run.approved, run.failures)
+                        await watch.wait(items[path], time.monotonic() + SETTLE_S)
+                        await watch.read()
+                    lasts = [t for t in (watch.last(i) for i in items[path]) if t is not None]
+                    run.wall_s = (max(lasts) if lasts else time.time()) - started
+            finally:
+                await self.sims.webhooks_to(self.receiver_url)
+        return {
+            "rate_per_s": round(per_second, 2),
+            "items_per_path": n,
+            **{path: run.summary(watch, self.targets, self.others) for path, run in runs.items()},
+        }
+
     # -------------------------------------------------------------- outage
     async def outage(self) -> dict[str, Any]:
         o = self.o
         m = o.outage_items
         outage_s = HOUR_S / o.content_compression
-        others = [e for e in self.endpoints if e != self.down]
+        others = self.others
         self.progress(f"content: seeding {m} Draft products for the outage")
         items = await self._seed(f"{self.tag}-O", m)
         approved: dict[str, float] = {}

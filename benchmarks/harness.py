@@ -38,7 +38,7 @@ class Target:
 class StackProcess:
     """`python -m benchmarks.stack` as a child process; an async context manager."""
 
-    def __init__(self, data_dir: Path, compression: float = 60.0) -> None:
+    def __init__(self, data_dir: Path, compression: float = 30.0) -> None:
         self.data_dir = data_dir
         self.compression = compression  # of the content targets' retry schedules
         self._process: asyncio.subprocess.Process | None = None

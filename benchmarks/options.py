@@ -31,8 +31,9 @@ class BenchOptions:
     rest_seconds: float = 10.0  # idle after provisioning before the worker's RSS "at rest"
     content_items: int = 1000  # items approved per path (Temporal, floor) in part 5
     content_window: int = 50  # items approved but not yet delivered everywhere, at most
+    content_paced_items: int = 200  # per path, approved at the outage's rate, all targets up
     outage_items: int = 1000  # items approved while one target is down
-    content_compression: float = 60.0  # time compression: an hour's outage takes 3600/C s
+    content_compression: float = 30.0  # time compression: an hour's outage takes 3600/C s
     phases: tuple[str, ...] = PHASES
     profile: bool = False
     faults: bool = False
@@ -57,6 +58,7 @@ class BenchOptions:
                 workspaces=500,
                 change_seconds=10.0,
                 content_items=100,
+                content_paced_items=50,
                 outage_items=100,
                 content_compression=360.0,
             )

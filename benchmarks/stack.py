@@ -66,7 +66,7 @@ async def _wait_stdin_closed() -> None:
     await loop.run_in_executor(None, sys.stdin.read)
 
 
-async def serve(data_dir: Path, compression: float = 60.0) -> None:
+async def serve(data_dir: Path, compression: float = 30.0) -> None:
     """Run the stack until stdin closes; announce it with one JSON line on stdout."""
     base = Settings()
     config_dir = bench_config_dir(base.config_dir, base.profile, data_dir, compression)
@@ -117,7 +117,7 @@ async def serve(data_dir: Path, compression: float = 60.0) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
-    compression = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
+    compression = float(sys.argv[2]) if len(sys.argv) > 2 else 30.0
     asyncio.run(serve(Path(sys.argv[1]), compression))
 
 

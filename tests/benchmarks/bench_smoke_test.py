@@ -21,6 +21,7 @@ TINY = [
     "--change-seconds", "0.4",
     "--rest-seconds", "0.5",
     "--content-items", "4",
+    "--content-paced-items", "3",
     "--outage-items", "4",
     "--content-compression", "3600",
 ]  # fmt: skip
@@ -68,6 +69,7 @@ def test_tiny_bench_writes_a_complete_report(tmp_path: Path) -> None:
     content = report["content"]
     for path in ("temporal", "floor"):
         assert content[path]["approved"] == content[path]["delivered_everywhere"] == 4, path
+        assert content["paced"][path]["delivered_everywhere"] == 3, path
     assert report["content_lost"] == 0 and report["content_outage_lost"] == 0
     # An hour down (compressed to a second): the others got every item, the down target
     # nothing before recovery and every item once after it.
