@@ -435,8 +435,10 @@ class ContentPhase:
                 down_at = time.time()
                 await self._paced(items, outage_s, approved, failures)
                 await asyncio.sleep(max(0.0, down_at + outage_s - time.time()))
-                await self.sims.endpoint(self.down, down=False)
+                # Before the call: a delivery the lifted knob lets through may arrive before
+                # the call returns, and must not count as one during the outage.
                 up_at = time.time()
+                await self.sims.endpoint(self.down, down=False)
                 others_at_recovery = sum(1 for i in items if watch.last(i, others) is not None)
                 self.progress(
                     f"content: {self.down} back after {up_at - down_at:.1f} s; the others "
