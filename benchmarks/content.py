@@ -444,8 +444,8 @@ class ContentPhase:
                     f"content: {self.down} back after {up_at - down_at:.1f} s; the others "
                     f"have {others_at_recovery}/{m}; waiting for it to drain"
                 )
-                # The standard schedule's attempt after 35 min is at 2 h 35 min: an item
-                # approved at the outage's start is retried about 1 h 35 min after recovery.
+                # The standard schedule's fifth attempt is 2 h 35 min after the first: an
+                # item first refused 25 min into the outage waits about 2 h past recovery.
                 drain_bound = 3 * HOUR_S / o.content_compression + 60
                 async with ticking(
                     f"content: {self.down} delivered",

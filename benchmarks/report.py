@@ -560,8 +560,10 @@ of the four, is the "unaffected" figure, beside the same figure of the paced tem
 the same rate with every target up). The down
 target must get every item after recovery exactly once: the simulator keeps each webhook-id
 (`item:version:target`) once and counts any redelivery (`duplicates`). The drain is recovery
-→ the down target's last delivery; the schedule sets it (an item first refused at the
-outage's start is tried again at 2 h 35 min), not the system's capacity. `lost` counts items
+→ the down target's last delivery; the schedule sets it, not the system's capacity: an item
+first refused up to 25 minutes into the outage has its fourth attempt (after 35 min) still in
+it and its fifth 2 h 35 min after its first (± 10 % jitter of the 2 h), up to about 2 h
+after recovery. `lost` counts items
 not delivered to every endpoint. `integration_failed_workflows` counts distribution
 workflows that gave up (visibility).
 
