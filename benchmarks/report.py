@@ -555,9 +555,9 @@ schedule (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) with time compr
 knob) for one hour, compressed ({outage["outage_s"]} s), while {outage["items"]} items are
 approved at an even pace through the receiver and the workflows. Then the knob is lifted and
 the harness waits until every item reached every endpoint. *Others* are the four other
-endpoints: every item must reach them during the outage (their latency, approved → the last
-of the four, is the "unaffected" figure, beside the same figure of the paced temporal run:
-the same rate with every target up). The down
+endpoints: every item must reach them (`delivered`; `delivered_during_outage` of them before
+recovery), and their latency, approved → the last of the four, is the "unaffected" figure,
+beside the same figure of the paced temporal run (the same rate with every target up). The down
 target must get every item after recovery exactly once: the simulator keeps each webhook-id
 (`item:version:target`) once and counts any redelivery (`duplicates`). The drain is recovery
 → the down target's last delivery; the schedule sets it, not the system's capacity: an item
