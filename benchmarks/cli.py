@@ -43,17 +43,37 @@ def bench(
     rest_seconds: Annotated[
         float | None, typer.Option(min=0, help="Idle before the RSS at rest is read.")
     ] = None,
+    content_items: Annotated[
+        int | None, typer.Option(min=2, help="Content items approved per path (throughput).")
+    ] = None,
+    content_window: Annotated[
+        int | None, typer.Option(min=1, help="Content items approved but not yet delivered.")
+    ] = None,
+    content_paced_items: Annotated[
+        int | None, typer.Option(min=1, help="Content items per path at the outage's rate.")
+    ] = None,
+    outage_items: Annotated[
+        int | None, typer.Option(min=1, help="Content items approved while a target is down.")
+    ] = None,
+    content_compression: Annotated[
+        float | None,
+        typer.Option(min=1, help="Time compression of the hour-long outage and the schedules."),
+    ] = None,
     only: Annotated[
         str | None,
-        typer.Option(help="Comma-separated phases to run: pipeline,callbacks,scale,workspaces."),
+        typer.Option(
+            help="Comma-separated phases to run: pipeline,callbacks,scale,workspaces,content."
+        ),
     ] = None,
     out_dir: Annotated[
         Path | None, typer.Option(help="Where report.json and REPORT.md go (default benchmarks/).")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Benchmark the pipeline against its floor, the callbacks, 10,000 parked processes and
-    10,000 live business workspaces (provisioning, then change latency against its floor).
+    """Benchmark the pipeline against its floor, the callbacks, 10,000 parked processes,
+    10,000 live business workspaces (provisioning, then change latency against its floor) and
+    content distribution (approval to every target against its floor; a target down for a
+    time-compressed hour).
 
     Runs against a fresh embedded stack in a child process (worker in its own process),
     prints a table and writes report.json and REPORT.md.
@@ -81,6 +101,11 @@ def bench(
             change_rate=change_rate,
             change_seconds=change_seconds,
             rest_seconds=rest_seconds,
+            content_items=content_items,
+            content_window=content_window,
+            content_paced_items=content_paced_items,
+            outage_items=outage_items,
+            content_compression=content_compression,
             phases=tuple(p.strip() for p in only.split(",") if p.strip()) if only else None,
             out_dir=out_dir,
         )

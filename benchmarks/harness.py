@@ -29,6 +29,8 @@ class Target:
     core_signature_url: str
     content_server_url: str
     crm_url: str
+    amplience_url: str
+    webhook_target_url: str
     task_queue: str
     pids: dict[str, int | None]
 
@@ -36,8 +38,9 @@ class Target:
 class StackProcess:
     """`python -m benchmarks.stack` as a child process; an async context manager."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, compression: float = 30.0) -> None:
         self.data_dir = data_dir
+        self.compression = compression  # of the content targets' retry schedules
         self._process: asyncio.subprocess.Process | None = None
         self.target: Target | None = None
         self.client: Client | None = None
@@ -51,6 +54,7 @@ class StackProcess:
             "-m",
             "benchmarks.stack",
             str(self.data_dir),
+            str(self.compression),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=log,

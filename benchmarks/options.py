@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
-PHASES = ("pipeline", "callbacks", "scale", "workspaces")
+PHASES = ("pipeline", "callbacks", "scale", "workspaces", "content")
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,11 @@ class BenchOptions:
     change_rate: float = 50.0  # renames per second in the change-latency runs
     change_seconds: float = 60.0  # length of the change runs of each path (floor, Temporal)
     rest_seconds: float = 10.0  # idle after provisioning before the worker's RSS "at rest"
+    content_items: int = 1000  # items approved per path (Temporal, floor) in part 5
+    content_window: int = 50  # items approved but not yet delivered everywhere, at most
+    content_paced_items: int = 200  # per path, approved at the outage's rate, all targets up
+    outage_items: int = 1000  # items approved while one target is down
+    content_compression: float = 30.0  # time compression: an hour's outage takes 3600/C s
     phases: tuple[str, ...] = PHASES
     profile: bool = False
     faults: bool = False
@@ -52,6 +57,10 @@ class BenchOptions:
                 scale=50,
                 workspaces=500,
                 change_seconds=10.0,
+                content_items=100,
+                content_paced_items=50,
+                outage_items=100,
+                content_compression=360.0,
             )
         given = {k: v for k, v in overrides.items() if v is not None}
         unknown = set(given.get("phases", ())) - set(PHASES)

@@ -21,7 +21,10 @@ LAYOUT = """\
   `/dev/shm`, when there is one), the Core
   Signature / Content Server / CRM simulators at zero added latency (no faults, immediate
   conversion) and the docflow HTTP API (plus `POST /bench/bare-callback` and the workspace
-  floor's `POST /bench/bare-business-object/{system}`, mounted only here).
+  floor's `POST /bench/bare-business-object/{system}` and the content floor's
+  `POST /bench/bare-amplience`, mounted only here), the Amplience and webhook target
+  simulators, on a copy of the bundles whose content targets' retry schedules are
+  time-compressed (`benchmarks/content_bundle.py`).
 - **Worker process** — the real `python worker.py` (`EmbeddedStack(worker="subprocess")`,
   SDK defaults, `max_cached_workflows` = 1000), started by the stack process.
 - **Floor worker process** — `python -m benchmarks.floor`: B0's no-op workflow and activity on
@@ -79,6 +82,8 @@ def headline(report: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows.append(("parked_lost", f"{r['parked_lost']}", mark("parked_lost == 0")))
     if "workspaces" in r:
         rows += _workspace_rows(r, mark)
+    if "content" in r:
+        rows += _content_rows(r, mark)
     return rows
 
 
@@ -189,6 +194,88 @@ def _workspace_rows(r: dict[str, Any], mark: Callable[[str], str]) -> list[tuple
             "workspace_changes_lost",
             f"{r['workspace_changes_lost']}",
             mark("workspace_changes_lost == 0"),
+        ),
+    ]
+
+
+def _content_rows(r: dict[str, Any], mark: Callable[[str], str]) -> list[tuple[str, str, str]]:
+    content = r["content"]
+    temporal, floor, outage = content["temporal"], content["floor"], content["outage"]
+    paced = content["paced"]
+    others, down = outage["others"], outage["down_target"]
+    rss = content["worker_rss_mb"]
+
+    def p50_p99(latency: dict[str, float]) -> str:
+        return f"{latency['p50']} / {latency['p99']}"
+
+    return [
+        (
+            f"content: items/s, 3 targets + 2 channels, {content['items_per_path']} items, "
+            f"window {content['window']}; floor",
+            f"{temporal['items_per_s']}; {floor['items_per_s']}",
+            "",
+        ),
+        (
+            "  at that load: approved → 3 targets p50 / p99 ms; floor",
+            f"{p50_p99(temporal['approved_to_targets_ms'])}; "
+            f"{p50_p99(floor['approved_to_targets_ms'])}",
+            "",
+        ),
+        (
+            f"content: approved → 3 targets delivered at {paced['rate_per_s']:g}/s, "
+            "p50 / p95 / p99 / max ms",
+            _quantiles(paced["temporal"]["approved_to_targets_ms"]),
+            "",
+        ),
+        (
+            "  floor (no Temporal), same run",
+            _quantiles(paced["floor"]["approved_to_targets_ms"]),
+            "",
+        ),
+        (
+            "  approved → all 5 (with the channels) p50 / p99 ms; floor",
+            f"{p50_p99(paced['temporal']['approved_to_all_ms'])}; "
+            f"{p50_p99(paced['floor']['approved_to_all_ms'])}",
+            "",
+        ),
+        ("content_lost", f"{r['content_lost']}", mark("content_lost == 0")),
+        (
+            f"content outage: {outage['down_endpoint']} down 1 h (compressed "
+            f"{outage['compression']:g}x: {outage['outage_s']} s), {outage['items']} approved "
+            "meanwhile; the other 4 got (before recovery)",
+            f"{others['delivered']}/{outage['items']} ({others['delivered_during_outage']})",
+            "",
+        ),
+        (
+            "  approved → the other 4 delivered p50 / p95 / p99 / max ms",
+            _quantiles(others["approved_to_all_ms"]),
+            "",
+        ),
+        (
+            "  the same at the same rate, every target up",
+            _quantiles(paced["temporal"]["approved_to_others_ms"]),
+            "",
+        ),
+        (
+            "  down target after recovery: delivered (exactly once); drain s (compressed h)",
+            f"{down['delivered']} ({down['exactly_once']}); {down['drain_s']} "
+            f"({down['drain_compressed_hours']} h)",
+            "",
+        ),
+        (
+            "content_outage_lost",
+            f"{r['content_outage_lost']}",
+            mark("content_outage_lost == 0"),
+        ),
+        (
+            "content_outage_duplicates",
+            f"{r['content_outage_duplicates']}",
+            mark("content_outage_duplicates == 0"),
+        ),
+        (
+            "  worker RSS MB before / peak / after (content)",
+            f"{rss['before']} / {rss['peak']} / {rss['after']}",
+            mark("content_worker_peak_rss_mb < 500"),
         ),
     ]
 
@@ -421,6 +508,76 @@ Changes at a tenth of the rate: `{json.dumps(low)}`
 Changes, both: `{json.dumps(rest)}`""")
 
 
+def _method_content(r: dict[str, Any]) -> str:
+    if "content" not in r:
+        return _not_run("content")
+    content = r["content"]
+    outage = content["outage"]
+    per_path = {
+        path: {k: v for k, v in content[path].items() if k != "path"}
+        for path in ("temporal", "floor")
+    }
+    paced = content["paced"]
+    rest = {k: v for k, v in content.items() if k not in ("temporal", "floor", "outage", "paced")}
+    return _rewrap(f"""\
+**Throughput and latency.** {content["items_per_path"]} product items per path are seeded in
+the Amplience simulator as Draft (`POST /_control/items`) and moved to 'Approved' through its
+control API (`POST /_control/items/{{id}}/workflow`); the simulator signs and sends its own
+`content-item.workflow.updated` webhook. Path *temporal*: the API's receiver (`POST
+/webhooks/amplience`) verifies it and signal-with-starts the item's
+`ContentDistributionWorkflow`, which reads and routes the version (`plan_distribution`: the
+Content Management API over HTTP, `plan_for`) and delivers to the route's three targets
+({", ".join(content["targets"])}) and two channels ({", ".join(content["channels"])}) in the
+webhook target simulator (`deliver_to_target`: one signed Standard Webhooks POST each), then
+moves the item to 'Distributed' in Amplience (not part of the figure). Path *floor*
+(`benchmarks/content_floor.py`, mounted only in the benchmark's API process): the simulator's
+webhooks pointed at `POST /bench/bare-amplience` (`PUT /_control/webhook`), which verifies
+and parses like the receiver, reads the version with the same `AmplienceClient`, plans with
+the same `plan_for` and POSTs every message with the same `WebhookSender` and the targets'
+secrets, in parallel, inline. An item's latency runs from the approval (just before the
+control call) to the receive time of its last message in the webhook target simulator (the
+harness reads `/_control/deliveries?since=` every 250 ms, which adds nothing to the figure):
+*3 targets* is the last of the three targets, *all 5* includes the channels. At most
+{content["window"]} items are approved but not yet delivered everywhere; items/s is the items
+delivered everywhere over the time from each half's first approval to its last message (the
+latency at that load is mostly the window's queue). The halves alternate (floor, temporal,
+floor, temporal) after a warm-up of each path. The bench stack's bundle lifts the targets'
+per-worker rate limit (10/s by default) to `BENCH_RATE_LIMIT_PER_S` so the figure is the
+system's, not the configured limit's. The latency without a window: {paced["items_per_path"]}
+items per path approved open-loop at {paced["rate_per_s"]:g}/s (the outage's rate), every
+target up, floor then temporal.
+
+**Outage.** The bench stack runs on a copy of the checkout's bundles
+(`benchmarks/content_bundle.py`) in which every target keeps the standard Standard Webhooks
+schedule (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) with time compressed
+{outage["compression"]:g} times: `{outage["retry_schedule_s"]}` s. The
+`{outage["down_endpoint"]}` endpoint answers 503 to every call (the webhook target's `down`
+knob) for one hour, compressed ({outage["outage_s"]} s), while {outage["items"]} items are
+approved at an even pace through the receiver and the workflows. Then the knob is lifted and
+the harness waits until every item reached every endpoint. *Others* are the four other
+endpoints: every item must reach them (`delivered`; `delivered_during_outage` of them before
+recovery), and their latency, approved → the last of the four, is the "unaffected" figure,
+beside the same figure of the paced temporal run (the same rate with every target up). The down
+target must get every item after recovery exactly once: the simulator keeps each webhook-id
+(`item:version:target`) once and counts any redelivery (`duplicates`). The drain is recovery
+→ the down target's last delivery; the schedule sets it, not the system's capacity: an item
+first refused up to 25 minutes into the outage has its fourth attempt (after 35 min) still in
+it and its fifth 2 h 35 min after its first (± 10 % jitter of the 2 h), up to about 2 h
+after recovery. `lost` counts items
+not delivered to every endpoint. `integration_failed_workflows` counts distribution
+workflows that gave up (visibility).
+
+Paced runs: `{json.dumps(paced)}`
+
+Temporal path (window): `{json.dumps(per_path["temporal"])}`
+
+Floor (window): `{json.dumps(per_path["floor"])}`
+
+Outage: `{json.dumps(outage)}`
+
+Both: `{json.dumps(rest)}`""")
+
+
 def markdown(report: dict[str, Any], analysis: str) -> str:
     r = report
     rows = [[a, b, c] for a, b, c in headline(r)]
@@ -475,6 +632,10 @@ Sizes: `{json.dumps(r["sizes"])}`. All keys are in [`report.json`](report.json).
 ### 4. Business workspaces
 
 {_method_workspaces(r)}
+
+### 5. Content distribution
+
+{_method_content(r)}
 
 ### CPU by process and phase
 

@@ -1,4 +1,4 @@
-"""Orchestrates one benchmark run: the stack process, the four parts, the report dict."""
+"""Orchestrates one benchmark run: the stack process, the five parts, the report dict."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from benchmarks import callbacks as cb
 from benchmarks.actions import actions_of
 from benchmarks.bare import BARE_CALLBACK_PATH
 from benchmarks.batch import BatchResult
+from benchmarks.content import ContentPhase
 from benchmarks.faults import run_fault_suite
 from benchmarks.harness import StackProcess, Target
 from benchmarks.machine import machine_info
@@ -56,7 +57,7 @@ async def run_benchmarks(options: BenchOptions, progress: Progress) -> dict[str,
     report["temporal_db"] = str(data_dir / "temporal.db")
     try:
         progress(f"starting the stack process (data in {data_dir})")
-        async with StackProcess(data_dir) as stack:
+        async with StackProcess(data_dir, options.content_compression) as stack:
             assert stack.target is not None and stack.client is not None
             target, client = stack.target, stack.client
             worker_pid = target.pids["worker"]
@@ -76,6 +77,7 @@ async def run_benchmarks(options: BenchOptions, progress: Progress) -> dict[str,
                         "callbacks": run.callbacks,
                         "scale": run.scale,
                         "workspaces": run.workspaces,
+                        "content": run.content,
                     }
                     for name, phase in phases.items():
                         if name in options.phases:
@@ -117,6 +119,10 @@ def goals(report: dict[str, Any]) -> dict[str, bool]:
         ),
         "workspaces_lost == 0": ("workspaces_lost", lambda v: v == 0),
         "workspace_changes_lost == 0": ("workspace_changes_lost", lambda v: v == 0),
+        "content_worker_peak_rss_mb < 500": ("content_worker_peak_rss_mb", lambda v: v < 500),
+        "content_lost == 0": ("content_lost", lambda v: v == 0),
+        "content_outage_lost == 0": ("content_outage_lost", lambda v: v == 0),
+        "content_outage_duplicates == 0": ("content_outage_duplicates", lambda v: v == 0),
     }
     return {goal: bool(met(report[key])) for goal, (key, met) in checks.items() if key in report}
 
@@ -128,7 +134,7 @@ def _sizes(options: BenchOptions) -> dict[str, Any]:
 
 
 class _Run:
-    """The four parts, sharing the stack, the clients and the process monitor."""
+    """The five parts, sharing the stack, the clients and the process monitor."""
 
     def __init__(
         self,
@@ -361,6 +367,13 @@ class _Run:
     # ---------------------------------------------------------------- part 4
     async def workspaces(self) -> dict[str, Any]:
         phase = WorkspacesPhase(
+            self.o, self.target, self.client, self.http, self.monitor, self.progress, self.tag
+        )
+        return await phase.run()
+
+    # ---------------------------------------------------------------- part 5
+    async def content(self) -> dict[str, Any]:
+        phase = ContentPhase(
             self.o, self.target, self.client, self.http, self.monitor, self.progress, self.tag
         )
         return await phase.run()

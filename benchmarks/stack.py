@@ -1,7 +1,8 @@
-"""The system under test, in its own process: `python -m benchmarks.stack DATA_DIR`.
+"""The system under test, in its own process: `python -m benchmarks.stack DATA_DIR [C]`.
 
 Runs the embedded stack (Temporal dev server, simulators at zero added latency, the docflow
-API with the bare callback endpoint and the workspace floor's receiver) plus two worker
+API with the bare callback endpoint and the workspace and content floors' receivers; the
+content targets' retry schedules compressed C times, `benchmarks.content_bundle`) plus two worker
 processes — the real `worker.py` and the B0 floor worker — prints one JSON line with URLs and
 process ids, and stops when its standard input closes.
 """
@@ -19,9 +20,11 @@ from typing import Any
 
 import psutil
 
-from benchmarks import bare, workspace_floor
+from benchmarks import bare, content_floor, workspace_floor
+from benchmarks.content_bundle import bench_config_dir
 from devstack.embedded import PROJECT_ROOT, EmbeddedStack, SimulatorOptions, StackPorts
 from docflow.docstore import document_store_from_settings
+from docflow.settings import Settings
 from simulators import core_signature
 from simulators.kit.server import ServedApp
 from starter.api.app import create_app
@@ -63,9 +66,12 @@ async def _wait_stdin_closed() -> None:
     await loop.run_in_executor(None, sys.stdin.read)
 
 
-async def serve(data_dir: Path) -> None:
+async def serve(data_dir: Path, compression: float = 30.0) -> None:
     """Run the stack until stdin closes; announce it with one JSON line on stdout."""
+    base = Settings()
+    config_dir = bench_config_dir(base.config_dir, base.profile, data_dir, compression)
     stack = EmbeddedStack(
+        settings=Settings(config_dir=config_dir),
         ports=StackPorts.any_free(),
         data_dir=data_dir,
         simulators=zero_latency_simulators(),
@@ -79,6 +85,7 @@ async def serve(data_dir: Path) -> None:
         )
         app.include_router(bare.router)
         app.include_router(workspace_floor.router)
+        app.include_router(content_floor.router)
         floor = await _start_floor_worker(stack, data_dir)
         try:
             async with ServedApp(app, port=stack.ports.api, name="docflow API"):
@@ -88,6 +95,8 @@ async def serve(data_dir: Path) -> None:
                     "core_signature_url": stack.core_signature_url,
                     "content_server_url": stack.content_server_url,
                     "crm_url": stack.crm_url,
+                    "amplience_url": stack.amplience_url,
+                    "webhook_target_url": stack.webhook_target_url,
                     "task_queue": stack.settings.temporal.task_queue,
                     "pids": {
                         "stack": os.getpid(),
@@ -100,6 +109,7 @@ async def serve(data_dir: Path) -> None:
                 await _wait_stdin_closed()
         finally:
             await workspace_floor.close(app)
+            await content_floor.close(app)
             floor.terminate()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(floor.wait(), timeout=30)
@@ -107,7 +117,8 @@ async def serve(data_dir: Path) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(serve(Path(sys.argv[1])))
+    compression = float(sys.argv[2]) if len(sys.argv) > 2 else 30.0
+    asyncio.run(serve(Path(sys.argv[1]), compression))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -111,17 +112,25 @@ def _control_routes() -> APIRouter:
 
     @router.get("/deliveries", response_model=None)
     async def deliveries(
-        request: Request, endpoint: str | None = None
+        request: Request,
+        endpoint: str | None = None,
+        raw: bool = True,
+        since: datetime | None = None,
     ) -> dict[str, Any] | JSONResponse:
-        """What arrived (each webhook-id once), per endpoint or across all of them."""
+        """What arrived (each webhook-id once), per endpoint or across all of them; `raw`
+        false leaves out the headers and body as received, `since` the messages received
+        before it (a load generator's poll)."""
         sim = _sim(request)
         if endpoint is not None and endpoint not in sim.endpoints:
             return _no_endpoint(endpoint)
         chosen = [sim.endpoints[endpoint]] if endpoint else list(sim.endpoints.values())
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
         results = [
-            {"endpoint": e.name, **m.to_json(raw=True)}
+            {"endpoint": e.name, **m.to_json(raw=raw)}
             for e in chosen
             for m in e.inbox.messages.values()
+            if since is None or m.received_at >= since
         ]
         return {
             "count": len(results),

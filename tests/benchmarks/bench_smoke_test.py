@@ -20,6 +20,10 @@ TINY = [
     "--workspaces", "4",
     "--change-seconds", "0.4",
     "--rest-seconds", "0.5",
+    "--content-items", "4",
+    "--content-paced-items", "3",
+    "--outage-items", "4",
+    "--content-compression", "3600",
 ]  # fmt: skip
 ALONE = [
     "--quick",
@@ -62,9 +66,21 @@ def test_tiny_bench_writes_a_complete_report(tmp_path: Path) -> None:
     assert report["actions_breakdown"]["starts"] == 1
     assert report["pipeline_completed"] == 4 and report["floor_completed"] == 4
     assert report["workspaces_lost"] == 0 and report["workspace_changes_lost"] == 0
+    content = report["content"]
+    for path in ("temporal", "floor"):
+        assert content[path]["approved"] == content[path]["delivered_everywhere"] == 4, path
+        assert content["paced"][path]["delivered_everywhere"] == 3, path
+    assert report["content_lost"] == 0 and report["content_outage_lost"] == 0
+    # An hour down (compressed to a second): the others got every item, the down target
+    # nothing before recovery and every item once after it.
+    outage = content["outage"]
+    assert outage["others"]["delivered"] == 4
+    down = outage["down_target"]
+    assert down["delivered_before_recovery"] == 0 and outage["down_target_answers"]["during_outage"]
+    assert down["delivered"] == down["exactly_once"] == 4 and down["duplicates"] == 0
     markdown = (tmp_path / "REPORT.md").read_text()
     assert "pipeline_vs_floor_ratio" in markdown and "## Method" in markdown
-    assert "workspaces_lost" in markdown
+    assert "workspaces_lost" in markdown and "content_outage_lost" in markdown
 
 
 def test_the_workspaces_phase_alone(tmp_path: Path) -> None:
@@ -100,3 +116,4 @@ def test_the_workspaces_phase_alone(tmp_path: Path) -> None:
     }
     markdown = (tmp_path / "REPORT.md").read_text()
     assert "change → metadata applied" in markdown and "Not run in this run" in markdown
+    assert "not run in this run" in markdown.lower() and "content_lost" not in markdown

@@ -47,6 +47,23 @@ async def test_a_verified_delivery_is_recorded(target: Served) -> None:
     assert record["received_at"]
 
 
+async def test_a_poll_reads_only_what_arrived_since_without_the_raw_message(
+    target: Served,
+) -> None:
+    client = target.client
+    await deliver(client, "portal", {"item": "A-1"}, msg_id="msg_old")
+    [old] = (await deliveries(client, "portal"))["results"]
+    await deliver(client, "portal", {"item": "A-2"}, msg_id="msg_new")
+    [new] = (await deliveries(client, "portal"))["results"][1:]
+    params = {"raw": False, "since": new["received_at"]}
+    polled = (await client.get("/_control/deliveries", params=params)).json()
+    assert [r["webhook_id"] for r in polled["results"]] == ["msg_new"]
+    assert "body" not in polled["results"][0] and "headers" not in polled["results"][0]
+    params = {"raw": False, "since": old["received_at"]}
+    both = (await client.get("/_control/deliveries", params=params)).json()
+    assert both["count"] == 2
+
+
 async def test_a_bad_signature_is_rejected_with_401(target: Served) -> None:
     client = target.client
     assert (await deliver(client, "portal", {"item": "A-1"}, secret=ERP_SECRET)).status_code == 401
