@@ -9,16 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from docflow.config.bundle import BundleReader
-from docflow.config.source_systems import SourceSystems, endpoint_problem
+from docflow.config.source_systems import EndpointNotAllowed, SourceSystems, endpoint_problem
 from docflow.settings import Settings
 
 
 class SourceSystemNotRegistered(LookupError):
     """The record's system has no entry in this environment's registry."""
-
-
-class EndpointNotAllowed(ValueError):
-    """The endpoint for a system is outside its allowed hosts or not http(s)."""
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,12 @@ from dataclasses import dataclass
 
 from docflow.config.bundle import BundleReader
 from docflow.config.distribution import ContentDistribution
-from docflow.config.source_systems import endpoint_problem
+from docflow.config.source_systems import EndpointNotAllowed, endpoint_problem
 from docflow.settings import Settings
 
 
 class TargetNotRegistered(LookupError):
     """The message names a target this environment's bundle does not have."""
-
-
-class EndpointNotAllowed(ValueError):
-    """The endpoint for a target is outside its allowed hosts or not http(s)."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,10 @@ from docflow.secrets import SecretRef
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 
 
+class EndpointNotAllowed(ValueError):
+    """An endpoint (a registry's, or an override's) is outside its allowed hosts or not http(s)."""
+
+
 def endpoint_problem(url: str, allowed_hosts: list[str]) -> str | None:
     """Why docflow must not POST to `url` for a system allowed these hosts, or None."""
     parts = urlsplit(url)
