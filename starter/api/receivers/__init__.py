@@ -1,1 +1,9 @@
-"""Webhook receivers, one module per sending system: verify, then hand over to the workflow."""
+"""Webhook receivers, one module per sending system: verify, then hand over to the workflow.
+
+What every receiver answers the same way lives here."""
+
+# Events are small JSON documents; anything bigger is refused (413) before it is parsed.
+MAX_EVENT_BYTES = 256 * 1024
+# Webhook senders time out after about 15 s; Temporal gets this long, then the answer is 503.
+RECEIVER_DEADLINE_S = 5.0
+NOT_TAKEN = "the event could not be taken right now; send it again later"

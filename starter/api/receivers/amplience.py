@@ -31,16 +31,13 @@ from starter.api.errors import (
     ServiceUnavailable,
     error_responses,
 )
+from starter.api.receivers import MAX_EVENT_BYTES, NOT_TAKEN, RECEIVER_DEADLINE_S
 from starter.api.schemas import CallbackAck
 from starter.processes.base import TemporalUnavailable
 from starter.processes.content import approval_of
 
 log = logging.getLogger("docflow.api")
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
-
-MAX_EVENT_BYTES = 256 * 1024
-RECEIVER_DEADLINE_S = 5.0
-NOT_TAKEN = "the event could not be taken right now; send it again later"
 
 
 class AmplienceWebhook(BaseModel):

@@ -36,6 +36,7 @@ from starter.api.errors import (
     ServiceUnavailable,
     error_responses,
 )
+from starter.api.receivers import MAX_EVENT_BYTES, NOT_TAKEN, RECEIVER_DEADLINE_S
 from starter.api.schemas import CallbackAck
 from starter.processes.base import TemporalUnavailable
 from starter.processes.workspaces import event_secret, is_mapped
@@ -43,10 +44,6 @@ from starter.processes.workspaces import event_secret, is_mapped
 log = logging.getLogger("docflow.api")
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
-MAX_EVENT_BYTES = 256 * 1024
-# Standard Webhooks senders time out after about 15 s; answer well before.
-RECEIVER_DEADLINE_S = 5.0
-NOT_TAKEN = "the event could not be taken right now; send it again later"
 EVENT_TYPES = {f"business_object.{kind.value}": kind for kind in BusinessObjectEventKind}
 
 

@@ -35,6 +35,7 @@ from starter.api.errors import (
     SenderShouldRetry,
     error_responses,
 )
+from starter.api.receivers import NOT_TAKEN
 from starter.api.schemas import CallbackAck
 from starter.processes.base import ProcessNotFound, TemporalUnavailable
 
@@ -45,7 +46,6 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 MAX_CALLBACK_BYTES = 256 * 1024
 CALLBACK_TOO_LARGE = "callback body too large"
 UNKNOWN_DOCUMENT = "unknown document"
-NOT_TAKEN = "the event could not be taken right now; send it again later"
 
 
 class CallbackRejected(ApiError):
