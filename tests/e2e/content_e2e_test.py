@@ -50,6 +50,15 @@ async def deliveries(
     return accepted
 
 
+async def distribution_in(ops: DocflowApiClient, item_id: str, state: str) -> dict[str, Any]:
+    """The item's distribution status once it is in `state`."""
+    found: dict[str, Any] = await eventually(
+        lambda: read_status(ops, f"/v1/content/items/{item_id}"),
+        lambda s: s.get("state") == state,
+    )
+    return found
+
+
 async def item(http: httpx.AsyncClient, stack: EmbeddedStack, item_id: str) -> dict[str, Any]:
     items = await get_json(http, f"{stack.amplience_url}/_control/items")
     return next(i for i in items["results"] if i["id"] == item_id)
@@ -73,10 +82,7 @@ async def test_an_approved_product_reaches_every_target_and_a_refusal_is_fixed(
     approved = await control(http, amp, f"items/{item_id}/workflow", state="Approved")
 
     # 1. Approved without a currency: two targets and both channels take it, the ERP refuses.
-    status = await eventually(
-        lambda: read_status(ops, f"/v1/content/items/{item_id}"),
-        lambda s: s.get("state") == "integration_failed",
-    )
+    status = await distribution_in(ops, item_id, "integration_failed")
     got = await deliveries(http, stack, item_id)
     assert set(got) == (TARGETS | CHANNELS) - {"erp-catalogue"}
     assert got["partner-portal"] == [approved["version"]]
@@ -91,10 +97,7 @@ async def test_an_approved_product_reaches_every_target_and_a_refusal_is_fixed(
     # 2. The content team adds the currency and approves again: everything is delivered.
     await control(http, amp, f"items/{item_id}/edit", body={**moved["body"], "currency": "EUR"})
     fixed = await control(http, amp, f"items/{item_id}/workflow", state="Approved")
-    done = await eventually(
-        lambda: read_status(ops, f"/v1/content/items/{item_id}"),
-        lambda s: s.get("state") == "distributed",
-    )
+    done = await distribution_in(ops, item_id, "distributed")
     assert done["distributed_version"] == fixed["version"]
     got = await deliveries(http, stack, item_id)
     assert got["erp-catalogue"] == [fixed["version"]] and set(got) == TARGETS | CHANNELS
@@ -121,10 +124,7 @@ async def test_a_target_down_for_a_while_is_delivered_on_its_schedule(
     seeded = await control(http, amp, "items", label="Boot", body=product(), workflow_state="Draft")
     item_id = seeded["id"]
     await control(http, amp, f"items/{item_id}/workflow", state="Approved")
-    done = await eventually(
-        lambda: read_status(ops, f"/v1/content/items/{item_id}"),
-        lambda s: s.get("state") == "distributed",
-    )
+    done = await distribution_in(ops, item_id, "distributed")
     b2b = next(d for d in done["deliveries"] if d["target"] == "B2B_NETWORK")
     assert b2b["attempts"] == 3 and b2b["status"] == "delivered"
     others = [d for d in done["deliveries"] if d["target"] != "B2B_NETWORK"]
@@ -185,9 +185,7 @@ async def test_an_operator_retries_only_the_failed_target_over_http(
     item_id = seeded["id"]
     await control(http, amp, f"items/{item_id}/workflow", state="Approved")
     path = f"/v1/content/items/{item_id}"
-    failed = await eventually(
-        lambda: read_status(ops, path), lambda s: s.get("state") == "integration_failed"
-    )
+    failed = await distribution_in(ops, item_id, "integration_failed")
     portal = next(d for d in failed["deliveries"] if d["target"] == "PARTNER_PORTAL")
     assert "abort" in portal["reason"].lower()
     hidden = await http.get(f"{stack.api_url}{path}", headers={"X-API-Key": "dev-crm-key"})
@@ -198,9 +196,7 @@ async def test_an_operator_retries_only_the_failed_target_over_http(
     assert refused.status_code in (403, 404)
     answer = await ops.call("POST", f"{path}/retries", json={"comment": "portal fixed"})
     assert answer == {"status": "retrying"}
-    done = await eventually(
-        lambda: read_status(ops, path), lambda s: s.get("state") == "distributed"
-    )
+    done = await distribution_in(ops, item_id, "distributed")
     got = await deliveries(http, stack, item_id)
     assert set(got) == TARGETS | CHANNELS and all(len(v) == 1 for v in got.values())
     assert [d["round"] for d in done["deliveries"] if d["target"] == "PARTNER_PORTAL"] == [1, 2]
@@ -224,9 +220,7 @@ async def test_an_approval_whose_webhook_never_came_is_distributed_on_request(
     assert await read_status(ops, path) == {}  # nothing started
     answer = await ops.call("POST", f"{path}/distributions")
     assert answer == {"status": "accepted"}
-    done = await eventually(
-        lambda: read_status(ops, path), lambda s: s.get("state") == "distributed"
-    )
+    done = await distribution_in(ops, item_id, "distributed")
     assert done["distributed_version"] == seeded["version"]
     assert set(await deliveries(http, stack, item_id)) == TARGETS | CHANNELS
     # Asked again: the version went out already, nothing is sent twice.
