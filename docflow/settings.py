@@ -174,6 +174,19 @@ class DistributionSettings(BaseModel):
     )
 
 
+class EcmEventsSettings(BaseModel):
+    """Runtime overrides of the bundle's ECM event subscriptions (`ecm-events.json`)."""
+
+    endpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="Subscription -> endpoint, replacing the bundle's (the dev stack's free "
+        "ports); must stay within that subscription's allowed hosts.",
+    )
+    poll_interval_s: float | None = Field(
+        default=None, gt=0, description="Overrides the audit poller's interval (tests, demo)."
+    )
+
+
 class NotificationSettings(BaseModel):
     url: str = Field(
         default="http://127.0.0.1:8103/notifications",
@@ -275,6 +288,7 @@ class Settings(BaseSettings):
     source_systems: SourceSystemsSettings = Field(default_factory=SourceSystemsSettings)
     case_sources: CaseSourcesSettings = Field(default_factory=CaseSourcesSettings)
     distribution: DistributionSettings = Field(default_factory=DistributionSettings)
+    ecm_events: EcmEventsSettings = Field(default_factory=EcmEventsSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     documents: DocumentStoreSettings = Field(default_factory=DocumentStoreSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)

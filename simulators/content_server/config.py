@@ -121,6 +121,10 @@ def _default_categories() -> dict[int, CategoryDef]:
             name="Filed Document",
             attributes={1: "document_type", 2: "source_record", 3: "source_id"},
         ),
+        9400: CategoryDef(
+            name="Document Status",
+            attributes={1: "status", 2: "detail", 3: "decided_by", 4: "decided_at", 5: "comment"},
+        ),
     }
 
 

@@ -1,0 +1,248 @@
+"""ECM events (Content Server → docflow → subscribed systems) and lifecycle actions: the models
+crossing Temporal boundaries.
+
+An event's identity is (node, event type, audit date): both intake paths carry ECM's audit date
+(the webhook in `data.audit.audit_date`, the poller from the audit entry), so an event seen by
+both is relayed once. The version is part of the message, not of the identity: the audit feed
+does not name it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from docflow.models.process import InboxState, ProcessSummary, RecordState
+
+MAX_NAME = 255
+MAX_EXCERPT = 300
+
+EventSource = Literal["webhook", "audit", "operator"]
+
+
+class EcmNode(BaseModel):
+    id: int = Field(gt=0)
+    parent_id: int | None = None
+    name: str = Field(default="", max_length=MAX_NAME)
+    type: int = 144
+    version: int | None = Field(default=None, ge=1)
+
+
+class EcmWorkspace(BaseModel):
+    id: int = Field(gt=0)
+    ext_system_id: str | None = Field(default=None, max_length=64)
+    bo_type: str | None = Field(default=None, max_length=64)
+    bo_id: str | None = Field(default=None, max_length=128)
+
+
+class EcmEvent(BaseModel):
+    """One Content Server event, from a webhook or the audit poller (a hint either way)."""
+
+    type: str = Field(max_length=64, examples=["node.approved"])
+    node: EcmNode
+    workspace: EcmWorkspace | None = None
+    audit_date: str = Field(
+        min_length=1, max_length=40, description="ECM's audit date of the change (its clock)."
+    )
+    audit_event_type: int | None = None
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="category_id, class_id, hold_id, version ..."
+    )
+    source: EventSource = "webhook"
+    message_id: str | None = Field(default=None, max_length=200, description="webhook-id.")
+    received_at: datetime
+
+    @property
+    def key(self) -> str:
+        """Identity across both intake paths: node, event type, audit date."""
+        return f"{self.node.id}:{self.type}:{self.audit_date}"
+
+    @property
+    def key_digest(self) -> str:
+        return hashlib.sha256(self.key.encode()).hexdigest()[:24]
+
+
+def document_workflow_id(node_id: int) -> str:
+    return f"ecm-doc:{node_id}"
+
+
+def subscriber_workflow_id(subscription: str) -> str:
+    return f"ecm-subscriber:{subscription}"
+
+
+def action_workflow_id(rule_id: str, event: EcmEvent) -> str:
+    return f"ecm-action:{rule_id}:{event.key_digest}"
+
+
+# ---------------------------------------------------------------- planning
+class PlanEventInput(BaseModel):
+    event: EcmEvent
+
+
+class PlannedAction(BaseModel):
+    """A lifecycle rule that matched (its category condition confirmed against ECM)."""
+
+    rule_id: str
+    kind: Literal["start_process", "review_task"]
+    description: str = ""
+
+
+class EventPlan(BaseModel):
+    config_version: str
+    subscribers: list[str] = Field(default_factory=list)
+    actions: list[PlannedAction] = Field(default_factory=list)
+    ignored_reason: str = Field(default="", description="Why nothing is done, when so.")
+
+
+# ---------------------------------------------------------------- delivery
+class RelayAttempt(BaseModel):
+    """One HTTP attempt at a subscriber, as logged and shown."""
+
+    number: int
+    at: datetime
+    status_code: int | None = None
+    latency_ms: int = 0
+    excerpt: str = Field(default="", max_length=MAX_EXCERPT)
+    outcome: Literal["delivered", "failed", "gone", "aborted", "disabled", "rate_limited"]
+    retry_after_s: float | None = None
+
+
+class RelayRequest(BaseModel):
+    """One signed message to one subscription (never a URL): the activity resolves it."""
+
+    subscription: str
+    message_id: str = Field(description="Sent as webhook-id and Idempotency-Key.")
+    event_type: str
+    payload: dict[str, Any]
+    attempt: int = Field(ge=1)
+
+
+MessageStatus = Literal["pending", "delivering", "delivered", "failed", "aborted"]
+
+
+class RelayMessage(BaseModel):
+    """One event for one subscriber, in the document's order, with its attempts."""
+
+    message_id: str
+    subscription: str
+    event_key: str
+    event_type: str
+    seq: int
+    status: MessageStatus = "pending"
+    attempts: list[RelayAttempt] = Field(default_factory=list)
+    rounds: int = Field(default=1, description="Schedules run (1 + replays/recoveries).")
+    next_attempt_at: datetime | None = None
+    finished_at: datetime | None = None
+    reason: str = ""
+
+
+class RelayedEvent(BaseModel):
+    """An event the document's workflow took in, with its plan."""
+
+    key: str
+    seq: int
+    type: str
+    audit_date: str
+    version: int | None = None
+    source: EventSource
+    received_at: datetime
+    relayed_at: datetime | None = None
+    config_version: str = ""
+    subscribers: list[str] = Field(default_factory=list)
+    actions: list[str] = Field(default_factory=list)
+    late: bool = Field(
+        default=False, description="Arrived after a later event of the document was relayed."
+    )
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class DocumentEventsState(BaseModel):
+    """All an EcmDocumentWorkflow carries over continue-as-new."""
+
+    node_id: int
+    inbox: InboxState[EcmEvent] = Field(default_factory=InboxState[EcmEvent])
+    events: list[RelayedEvent] = Field(default_factory=list)
+    messages: list[RelayMessage] = Field(default_factory=list)
+    next_seq: int = 1
+    counts: dict[str, int] = Field(default_factory=dict)
+    record: RecordState | None = None
+
+
+class ReplayRequest(BaseModel):
+    actor: str
+    subscription: str
+    message_id: str | None = Field(
+        default=None, description="One message; None: every failed one since `since`."
+    )
+    since: datetime | None = None
+
+
+class ReplayResult(BaseModel):
+    replayed: list[str] = Field(default_factory=list)
+
+
+class DocumentEventsStatus(BaseModel):
+    node_id: int
+    summary: ProcessSummary
+    events: list[RelayedEvent]
+    messages: list[RelayMessage]
+    counts: dict[str, int]
+
+
+# ---------------------------------------------------------------- subscribers
+class EndpointHealth(BaseModel):
+    """A subscriber as the relay sees it (kept by its EcmSubscriberWorkflow)."""
+
+    subscription: str
+    state: Literal["healthy", "failing", "disabled"] = "healthy"
+    failing_since: datetime | None = None
+    disabled_at: datetime | None = None
+    disabled_reason: str = ""
+    last_success_at: datetime | None = None
+    last_failure_at: datetime | None = None
+    last_failure: str = ""
+    exhausted: int = 0
+
+
+class EndpointReport(BaseModel):
+    """A delivery activity's word about an endpoint: it failed, it worked, or it is gone."""
+
+    subscription: str
+    kind: Literal["failed", "succeeded", "gone", "exhausted"]
+    at: datetime
+    reason: str = Field(default="", max_length=MAX_EXCERPT)
+    message_id: str | None = None
+
+
+class EnableRequest(BaseModel):
+    actor: str
+    comment: str = ""
+
+
+class RecoverRequest(BaseModel):
+    actor: str
+    since: datetime
+
+
+class RecoverResult(BaseModel):
+    documents: int
+    messages: int
+
+
+# ---------------------------------------------------------------- lifecycle actions
+class LifecycleActionInput(BaseModel):
+    """One (event, rule): acts once (the workflow id is made of both)."""
+
+    rule_id: str
+    event: EcmEvent
+    config_version: str
+
+
+class LifecycleActionResult(BaseModel):
+    rule_id: str
+    outcome: Literal["completed", "failed", "approved", "rejected", "expired", "refused"]
+    detail: dict[str, Any] = Field(default_factory=dict)
+    reason: str = ""
