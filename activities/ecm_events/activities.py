@@ -23,6 +23,7 @@ from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.content_server.auth import OtcsTicketAuth
 from activities.content_server.client import ContentServerClient
 from activities.ecm_events.audit import (
     event_from_audit,
@@ -35,6 +36,7 @@ from activities.http.error_mapping import configuration_lookup
 from activities.http.errors import ExternalServiceError, RetryableServiceError
 from activities.http.webhooks import DeliveryAbortedError, EndpointGoneError, signed_by
 from activities.targets.limiter import RateLimited, RateLimiter
+from activities.targets.schedule import next_delay
 from docflow import search_attributes as sa
 from docflow.config.ecm_events import EcmEvents, EventSubject, category_value
 from docflow.config.source_systems import EndpointNotAllowed
@@ -86,6 +88,22 @@ class EcmEventActivities:
         self._registry = registry or SubscriberRegistry(settings)
         self._limiter = limiter or RateLimiter()
         self._health: dict[str, tuple[float, EndpointHealth]] = {}
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, http: httpx.AsyncClient, *, client: Client | None = None
+    ) -> EcmEventActivities:
+        """On the shared pool, reading ECM under docflow's service account."""
+        otcs = settings.content_server
+        auth = OtcsTicketAuth(
+            http,
+            otcs.base_url,
+            otcs.username,
+            settings.secret(otcs.password),
+            timeout_s=otcs.timeout_s,
+        )
+        content_server = ContentServerClient(http, otcs.base_url, auth, timeout_s=otcs.timeout_s)
+        return cls(http, settings, content_server, client=client)
 
     # ------------------------------------------------------------------ planning
     @activity.defn(name="plan_ecm_event")
@@ -170,6 +188,16 @@ class EcmEventActivities:
                 latency_ms=_ms(clock),
                 outcome="delivered",
             )
+        if attempt.outcome == "failed":
+            delay = next_delay(
+                subscriber.retry_schedule_s,
+                request.attempt,
+                jitter=subscriber.jitter,
+                retry_after=(
+                    timedelta(seconds=attempt.retry_after_s) if attempt.retry_after_s else None
+                ),
+            )
+            attempt.next_delay_s = delay.total_seconds() if delay is not None else None
         _log(request, subscriber, attempt)
         await self._note_health(subscriber, attempt, request.message_id)
         return attempt
@@ -214,7 +242,10 @@ class EcmEventActivities:
         poller = config.poller
         client = self._need_client()
         since = overlap(request.cursor, lookback=timedelta(seconds=request.lookback_s))
-        result = PollResult(cursor=request.cursor)
+        interval = self._settings.ecm_events.poll_interval_s or poller.interval_s
+        result = PollResult(cursor=request.cursor, interval_s=interval, enabled=poller.enabled)
+        if not poller.enabled:
+            return result
         workspaces = await self._watched_workspaces(config)
         result.workspaces = len(workspaces)
         now = datetime.now(UTC)

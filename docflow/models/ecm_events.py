@@ -117,6 +117,9 @@ class RelayAttempt(BaseModel):
     excerpt: str = Field(default="", max_length=MAX_EXCERPT)
     outcome: Literal["delivered", "failed", "gone", "aborted", "disabled", "rate_limited"]
     retry_after_s: float | None = None
+    next_delay_s: float | None = Field(
+        default=None, description="After a failure: the schedule's next delay; None: spent."
+    )
 
 
 class RelayRequest(BaseModel):
@@ -129,7 +132,7 @@ class RelayRequest(BaseModel):
     attempt: int = Field(ge=1)
 
 
-MessageStatus = Literal["pending", "delivering", "delivered", "failed", "aborted"]
+MessageStatus = Literal["pending", "delivered", "failed"]
 
 
 class RelayMessage(BaseModel):
@@ -141,7 +144,11 @@ class RelayMessage(BaseModel):
     event_type: str
     seq: int
     status: MessageStatus = "pending"
-    attempts: list[RelayAttempt] = Field(default_factory=list)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    attempts: list[RelayAttempt] = Field(
+        default_factory=list, description="The latest attempts (at most 20)."
+    )
+    tries: int = Field(default=0, description="Attempts in the current round.")
     rounds: int = Field(default=1, description="Schedules run (1 + replays/recoveries).")
     next_attempt_at: datetime | None = None
     finished_at: datetime | None = None
@@ -263,11 +270,29 @@ class PollInput(BaseModel):
 
 class PollResult(BaseModel):
     cursor: datetime | None = None
+    interval_s: float = Field(default=60.0, description="The configured time to the next poll.")
+    enabled: bool = True
     workspaces: int = 0
     nodes: int = 0
     entries: int = 0
     submitted: int = 0
     truncated: bool = False
+
+
+class PollerInput(BaseModel):
+    cursor: datetime | None = None
+    polls: int = 0
+    submitted: int = 0
+    last: PollResult | None = None
+    history_budget: int = Field(default=1000, ge=100)
+
+
+class PollerStatus(BaseModel):
+    cursor: datetime | None
+    polls: int
+    submitted: int
+    last: PollResult | None
+    failing: str = ""
 
 
 class OperationalMessage(BaseModel):
