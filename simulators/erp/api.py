@@ -11,7 +11,8 @@ Business processes (bearer API key, fault gate):
   process or an invalid body → 422 `{"error", "detail"}`.
 - `GET /api/processes/{id}` (404 unknown), `GET /api/processes[?reference=]` → `{"items"}`.
 
-Control: `POST /_control/processes/faults` `{fail_next, reason, fail_process, duration_ms}`,
+Control: `POST /_control/processes/faults` `{fail_next, reason, fail_process, duration_ms,
+lose_answer_next}`,
 `GET /_control/processes[?reference=]` (counts and every process), `PUT
 /_control/processes/events-url` `{url}` (where finish events go; None: the events URL);
 `/_control/events/flush` waits for running processes and their events too.
@@ -118,10 +119,13 @@ def _process_routes() -> APIRouter:
             return JSONResponse(
                 {"error": "invalid process start", "detail": str(exc)}, status_code=422
             )
+        sim = _sim(request)
         try:
-            process, new = _sim(request).start_process(start, key)
+            process, new = sim.start_process(start, key)
         except RecordError as exc:
             return _error(exc)
+        if new and sim.lose_answer():
+            return JSONResponse({"error": "Gateway Timeout"}, status_code=504)
         headers = {"Location": f"/api/processes/{process.id}"}
         if not new:
             headers["Idempotent-Replayed"] = "true"

@@ -95,6 +95,12 @@ class ProcessFaults(BaseModel):
     duration_ms: int | None = Field(
         default=None, ge=0, description="How long new processes run; None: the config's."
     )
+    lose_answer_next: int = Field(
+        default=0,
+        ge=0,
+        description="The next N new starts are made but answered 504 (the answer lost on the "
+        "way): a retry with the same Idempotency-Key finds the process.",
+    )
 
     @field_validator("fail_process")
     @classmethod

@@ -155,6 +155,7 @@ class ErpSim(BusinessSystemSim):
         self.process_keys: dict[str, Process] = {}
         self.process_faults = ProcessFaults()
         self.fail_left = 0
+        self.lose_left = 0
         self.started: Counter[str] = Counter()
         self.replays = 0
         self.process_events_url = self.config.process_events_url
@@ -220,7 +221,15 @@ class ErpSim(BusinessSystemSim):
     def configure_processes(self, faults: ProcessFaults) -> ProcessFaults:
         self.process_faults = faults.model_copy()
         self.fail_left = faults.fail_next
+        self.lose_left = faults.lose_answer_next
         return self.process_faults
+
+    def lose_answer(self) -> bool:
+        """Whether the answer to the new start just made is lost (a fault knob)."""
+        if self.lose_left > 0:
+            self.lose_left -= 1
+            return True
+        return False
 
     def _process_finished(self, process: Process) -> None:
         """The finish timer: the process is settled and, when events are on, announced."""
@@ -257,7 +266,11 @@ class ErpSim(BusinessSystemSim):
             "replays": self.replays,
             "by_status": dict(Counter(p.status() for p in self.processes.values())),
             "references_started_twice": {r: n for r, n in by_reference.items() if n > 1},
-            "faults": {**self.process_faults.model_dump(), "fail_left": self.fail_left},
+            "faults": {
+                **self.process_faults.model_dump(),
+                "fail_left": self.fail_left,
+                "lose_answer_left": self.lose_left,
+            },
         }
 
     # ------------------------------------------------------------ transactions

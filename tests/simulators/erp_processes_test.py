@@ -264,3 +264,16 @@ async def test_finish_events_may_go_apart_from_the_business_object_events(
     assert message["body"]["data"]["id"] == process["id"]
     await client.post("/_control/reset")
     assert (await client.get("/_control/processes")).json()["count"] == 0
+
+
+async def test_a_lost_answer_is_recovered_by_retrying_with_the_same_key(erp_sim: Served) -> None:
+    client = erp_sim.client
+    await quick(client, lose_answer_next=1)
+    lost = await start(client, start_body("contract_activation", "act-lost"), key="lost-1")
+    assert lost.status_code == 504
+    retried = await start(client, start_body("contract_activation", "act-lost"), key="lost-1")
+    assert retried.status_code == 200
+    control = (await client.get("/_control/processes")).json()
+    assert (control["count"], control["replays"]) == (1, 1)
+    assert control["faults"]["lose_answer_left"] == 0
+    assert control["results"][0]["id"] == retried.json()["id"]
