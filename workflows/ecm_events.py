@@ -178,8 +178,7 @@ class EcmDocumentWorkflow:
         self._first_arrival = self._last_arrival = None
 
     def _take_in_order(self) -> list[EcmEvent]:
-        batch = self._inbox.take("")
-        return sorted(batch, key=lambda e: (e.audit_date, TYPE_RANK.get(e.type, 9)))
+        return _in_order(self._inbox.take(""))
 
     async def _relay_batch(self, batch: list[EcmEvent]) -> None:
         if not self._s.events and batch and batch[0].type not in CREATIONS:
@@ -203,7 +202,7 @@ class EcmDocumentWorkflow:
         found = [e for e in earlier if self._inbox.offer(e, keep=False) == "accepted"]
         if found:
             self._count("audit_earlier", len(found))
-        return found + batch
+        return _in_order(found + batch)
 
     # ------------------------------------------------------------------ planning
     async def _relay(self, event: EcmEvent) -> None:
@@ -493,6 +492,13 @@ class EcmDocumentWorkflow:
         self._draining = True
         await workflow.wait_condition(lambda: not self._pumps)
         await continue_as_new(self._input.model_copy(update={"resume": self._s}))
+
+
+def _in_order(events: list[EcmEvent]) -> list[EcmEvent]:
+    """ECM's order: audit date, then a document's life (created, versions, approval ...)."""
+    return sorted(
+        events, key=lambda e: (e.audit_date, TYPE_RANK.get(e.type, 9), e.node.version or 0)
+    )
 
 
 def _payload(event: EcmEvent, seq: int) -> dict[str, object]:

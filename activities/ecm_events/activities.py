@@ -25,12 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.content_server.auth import OtcsTicketAuth
 from activities.content_server.client import ContentServerClient
-from activities.ecm_events.audit import (
-    event_from_audit,
-    node_audit,
-    overlap,
-    watched_nodes,
-)
+from activities.ecm_events.audit import node_events, overlap, watched_nodes
 from activities.ecm_events.registry import Subscriber, SubscriberRegistry, SubscriptionNotFound
 from activities.http.error_mapping import configuration_lookup
 from activities.http.errors import ExternalServiceError, RetryableServiceError
@@ -219,19 +214,11 @@ class EcmEventActivities:
     # ------------------------------------------------------------------ the audit trail
     @activity.defn(name="earlier_ecm_events")
     async def earlier_events(self, request: EarlierEventsInput) -> list[EcmEvent]:
-        """The node's audit entries before `before` (its earlier events: a creation whose
-        webhook was lost, so it is relayed before what followed it)."""
+        """The node's events up to `before` (inclusive, audit dates are to the second) from
+        its audit trail: a creation whose webhook was lost is then relayed first."""
         node = (await self._cs.get_node(request.node_id, fields=("properties",))).properties
         before = datetime.fromisoformat(request.before.replace("Z", "+00:00"))
-        found: list[EcmEvent] = []
-        now = datetime.now(UTC)
-        async for entry in node_audit(self._cs, node.id, since=before - timedelta(days=400)):
-            moment = entry.audit_date.replace(tzinfo=entry.audit_date.tzinfo or UTC)
-            if moment >= before:
-                break
-            event = event_from_audit(entry, node, None, received_at=now)
-            if event is not None:
-                found.append(event)
+        found = await node_events(self._cs, node, None, until=before, received_at=datetime.now(UTC))
         return found[-50:]
 
     @activity.defn(name="poll_ecm_audit")
@@ -256,14 +243,12 @@ class EcmEventActivities:
             ):
                 result.nodes += 1
                 budget -= 1
-                async for entry in node_audit(self._cs, node.id, since=since):
+                events = await node_events(self._cs, node, workspace, since=since, received_at=now)
+                for event in events:
                     result.entries += 1
-                    event = event_from_audit(entry, node, workspace, received_at=now)
-                    moment = entry.audit_date.replace(tzinfo=entry.audit_date.tzinfo or UTC)
+                    moment = datetime.fromisoformat(event.audit_date.replace("Z", "+00:00"))
                     if result.cursor is None or moment > result.cursor:
                         result.cursor = moment
-                    if event is None:
-                        continue
                     await submit_event(
                         client,
                         event,
@@ -351,7 +336,10 @@ class EcmEventActivities:
 
     async def _endpoint_health(self, name: str) -> EndpointHealth:
         cached = self._health.get(name)
-        if cached is not None and time.monotonic() - cached[0] < HEALTH_TTL_S:
+        # A disabled endpoint is read afresh: its messages fail at once (no load to save), and
+        # one enabled again is called again at once.
+        fresh = cached is not None and time.monotonic() - cached[0] < HEALTH_TTL_S
+        if cached is not None and fresh and cached[1].state != "disabled":
             return cached[1]
         health = EndpointHealth(subscription=name)
         if self._client is not None:

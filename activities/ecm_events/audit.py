@@ -13,7 +13,13 @@ from datetime import UTC, datetime, timedelta
 
 from activities.content_server.client import ContentServerClient
 from activities.content_server.models import AuditEntry, NodeProperties
-from docflow.models.ecm_events import EcmEvent, EcmNode, EcmWorkspace, audit_instant
+from docflow.models.ecm_events import (
+    VERSION_TYPES,
+    EcmEvent,
+    EcmNode,
+    EcmWorkspace,
+    audit_instant,
+)
 
 BUSINESS_WORKSPACE = 848
 FOLDER = 0
@@ -41,20 +47,22 @@ def event_type_of(entry: AuditEntry, node: NodeProperties) -> str | None:
     return kind
 
 
-def event_from_audit(
+def _event(
+    kind: str,
     entry: AuditEntry,
     node: NodeProperties,
     workspace: EcmWorkspace | None,
-    *,
+    version: int | None,
     received_at: datetime,
-) -> EcmEvent | None:
-    kind = event_type_of(entry, node)
-    if kind is None:
-        return None
+) -> EcmEvent:
     return EcmEvent(
         type=kind,
         node=EcmNode(
-            id=node.id, parent_id=node.parent_id, name=node.name[:255], type=node.type or 144
+            id=node.id,
+            parent_id=node.parent_id,
+            name=node.name[:255],
+            type=node.type or 144,
+            version=version,
         ),
         workspace=workspace,
         audit_date=audit_instant(entry.audit_date),
@@ -64,21 +72,48 @@ def event_from_audit(
     )
 
 
-async def node_audit(
-    client: ContentServerClient, node_id: int, *, since: datetime | None
-) -> AsyncIterator[AuditEntry]:
-    """The node's audit entries at or after `since` (the API filters by day: the rest here)."""
-    day = since.date() if since is not None else None
+async def node_events(
+    client: ContentServerClient,
+    node: NodeProperties,
+    workspace: EcmWorkspace | None,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    received_at: datetime,
+) -> list[EcmEvent]:
+    """The node's events in its audit trail with `since <= audit date <= until`.
+
+    The whole trail is read (oldest first) so each version event names its version: a
+    document is version 1 at its creation and one more at every "Add Version"; an approval is
+    of the version current then. A node with no entry since `since` costs one small read."""
+    if since is not None:
+        recent = await client.audit_page(node.id, since=since.date(), page=1, limit=1)
+        if not recent.entries:
+            return []
+    found: list[EcmEvent] = []
+    version = 0
     for page in range(1, MAX_AUDIT_PAGES + 1):
-        found = await client.audit_page(node_id, since=day, page=page, limit=AUDIT_PAGE)
-        for entry in found.entries:
-            moment = entry.audit_date
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            if since is None or moment >= since:
-                yield entry
-        if page >= found.page_total:
-            return
+        trail = await client.audit_page(node.id, page=page, limit=AUDIT_PAGE)
+        for entry in trail.entries:
+            kind = event_type_of(entry, node)
+            if kind == "node.created" or kind == "workspace.created":
+                version = 1
+            elif kind == "node.version_added":
+                version += 1
+            if kind is None:
+                continue
+            moment = _utc(entry.audit_date)
+            if (since is not None and moment < since) or (until is not None and moment > until):
+                continue
+            versioned = version if kind in VERSION_TYPES or kind == "node.created" else None
+            found.append(_event(kind, entry, node, workspace, versioned, received_at))
+        if page >= trail.page_total:
+            break
+    return found
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def watched_nodes(

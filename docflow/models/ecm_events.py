@@ -1,10 +1,10 @@
 """ECM events (Content Server → docflow → subscribed systems) and lifecycle actions: the models
 crossing Temporal boundaries.
 
-An event's identity is (node, event type, audit date): both intake paths carry ECM's audit date
-(the webhook in `data.audit.audit_date`, the poller from the audit entry), so an event seen by
-both is relayed once. The version is part of the message, not of the identity: the audit feed
-does not name it.
+An event's identity is (node, event type, version or audit date): a creation happens once per
+node, a version is added or approved once, anything else at ECM's audit date (to the second).
+Both intake paths carry them (the webhook in `data`, the poller from the audit trail, where a
+version is counted from the document's creation), so an event seen by both is relayed once.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ MAX_NAME = 255
 MAX_EXCERPT = 300
 
 EventSource = Literal["webhook", "audit", "operator"]
+CREATION_TYPES = frozenset({"node.created", "workspace.created"})
+VERSION_TYPES = frozenset({"node.version_added", "node.approved"})
 
 
 def audit_instant(value: str | datetime) -> str:
@@ -66,7 +68,12 @@ class EcmEvent(BaseModel):
 
     @property
     def key(self) -> str:
-        """Identity across both intake paths: node, event type, audit date."""
+        """Identity across both intake paths: a node is created once; a version is added or
+        approved once; anything else happens at an audit date (to the second)."""
+        if self.type in CREATION_TYPES:
+            return f"{self.node.id}:{self.type}"
+        if self.type in VERSION_TYPES and self.node.version is not None:
+            return f"{self.node.id}:{self.type}:v{self.node.version}"
         return f"{self.node.id}:{self.type}:{self.audit_date}"
 
     @property

@@ -79,7 +79,8 @@ def event_from_webhook(
     """The event a verified, validated webhook carries."""
     data = raw.get("data") or {}
     node = message.data.node
-    if message.data.version is not None and node.version is None:
+    if message.data.version is not None:
+        # The version this event is about (the node's latest may have moved on since).
         node = node.model_copy(update={"version": message.data.version})
     details = {k: data[k] for k in DETAIL_KEYS if isinstance(data.get(k), int | str)}
     return EcmEvent(
