@@ -16,10 +16,11 @@ from activities.amplience import AmplienceActivities
 from activities.amplience.distribution import DistributionActivities
 from activities.case_sources import CaseSourceActivities
 from activities.content_server import ContentServerActivities
+from activities.content_server.events import EcmEventSource
 from activities.core_signature import CoreSignatureActivities
-from activities.ecm_events import EcmEventActivities
 from activities.notifications import NotificationActivities
 from activities.source_systems import SourceSystemActivities
+from activities.subscribers import SubscriberActivities
 from activities.targets import TargetActivities
 from activities.validation import ValidationActivities
 from docflow.docstore import DocumentStore, document_store_from_settings
@@ -30,9 +31,9 @@ __all__ = [
     "CaseSourceActivities",
     "ContentServerActivities",
     "CoreSignatureActivities",
-    "EcmEventActivities",
     "NotificationActivities",
     "SourceSystemActivities",
+    "SubscriberActivities",
     "TargetActivities",
     "ValidationActivities",
     "build_activities",
@@ -74,7 +75,8 @@ def build_activities(
     distribution = DistributionActivities.from_settings(settings, http)
     targets = TargetActivities(http, settings)
     amplience = _amplience(settings, http)
-    relay = EcmEventActivities.from_settings(settings, http, client=client)
+    ecm_events = EcmEventSource.from_settings(settings, http, client=client)
+    subscribers = SubscriberActivities(http, settings, client=client)
     return [
         distribution.plan,
         distribution.report,
@@ -101,13 +103,13 @@ def build_activities(
         cases.list_case_items,
         cases.fetch_case_items,
         targets.deliver,
-        relay.plan,
-        relay.plan_operational,
-        relay.relay,
-        relay.report_endpoint,
-        relay.earlier_events,
-        relay.poll_audit,
-        relay.recover,
+        ecm_events.plan,
+        ecm_events.earlier_events,
+        ecm_events.poll_audit,
+        subscribers.plan_operational,
+        subscribers.relay,
+        subscribers.report_endpoint,
+        subscribers.recover,
         *amplience,
     ]
 

@@ -39,8 +39,10 @@ from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
 
 with workflow.unsafe.imports_passed_through():
-    from activities.ecm_events import EcmEventActivities
-    from activities.ecm_events import options as relay
+    from activities.content_server import options as content_server
+    from activities.content_server.events import EcmEventSource
+    from activities.subscribers import SubscriberActivities
+    from activities.subscribers import options as relay
     from docflow import search_attributes as sa
     from docflow.models.ecm_events import (
         DocumentEventsInput,
@@ -191,9 +193,9 @@ class EcmDocumentWorkflow:
         for what came before (a lost webhook), so that is relayed first."""
         try:
             earlier = await call(
-                EcmEventActivities.earlier_events,
+                EcmEventSource.earlier_events,
                 EarlierEventsInput(node_id=self._input.node_id, before=batch[0].audit_date),
-                relay.PLAN,
+                content_server.PLAN_EVENT,
                 summary="Read the audit trail for earlier events",
             )
         except GaveUp as failure:
@@ -211,9 +213,9 @@ class EcmDocumentWorkflow:
         late = bool(self._s.events) and event.audit_date < self._s.events[-1].audit_date
         try:
             plan = await call(
-                EcmEventActivities.plan,
+                EcmEventSource.plan,
                 PlanEventInput(event=event),
-                relay.PLAN,
+                content_server.PLAN_EVENT,
                 summary=f"Plan {event.type} (#{seq})",
                 record=self._record,
             )
@@ -324,7 +326,7 @@ class EcmDocumentWorkflow:
             message.tries += 1
             try:
                 attempt = await call(
-                    EcmEventActivities.relay,
+                    SubscriberActivities.relay,
                     RelayRequest(
                         subscription=message.subscription,
                         message_id=message.message_id,
@@ -383,7 +385,7 @@ class EcmDocumentWorkflow:
         self._show()
         if exhausted:
             await best_effort(
-                EcmEventActivities.report_endpoint,
+                SubscriberActivities.report_endpoint,
                 EndpointReport(
                     subscription=message.subscription,
                     kind="exhausted",

@@ -21,8 +21,8 @@ from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
 
 with workflow.unsafe.imports_passed_through():
-    from activities.ecm_events import EcmEventActivities
-    from activities.ecm_events import options as relay
+    from activities.content_server import options as content_server
+    from activities.content_server.events import EcmEventSource
     from docflow.models.ecm_events import PollerInput, PollerStatus, PollInput
 
 POLLER_ID = "ecm-audit-poller"
@@ -54,9 +54,9 @@ class EcmAuditPollerWorkflow:
         s = self._s
         try:
             result = await call(
-                EcmEventActivities.poll_audit,
+                EcmEventSource.poll_audit,
                 PollInput(cursor=s.cursor),
-                relay.POLL,
+                content_server.POLL_AUDIT,
                 summary=f"Poll the audit trail since {s.cursor or 'the lookback'}",
             )
         except GaveUp as failure:

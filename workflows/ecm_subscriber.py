@@ -24,8 +24,8 @@ from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
 
 with workflow.unsafe.imports_passed_through():
-    from activities.ecm_events import EcmEventActivities
-    from activities.ecm_events import options as relay
+    from activities.subscribers import SubscriberActivities
+    from activities.subscribers import options as relay
     from docflow import search_attributes as sa
     from docflow.models.ecm_events import (
         EnableRequest,
@@ -159,7 +159,7 @@ class EcmSubscriberWorkflow:
         self._record.record("recover", request.actor, f"since {request.since:%Y-%m-%d %H:%M}")
         try:
             return await call(
-                EcmEventActivities.recover,
+                SubscriberActivities.recover,
                 RecoverInput(
                     subscription=self._health.subscription,
                     since=request.since,
@@ -198,9 +198,9 @@ class EcmSubscriberWorkflow:
     async def _send(self, message: OperationalMessage) -> None:
         try:
             subscribers = await call(
-                EcmEventActivities.plan_operational,
+                SubscriberActivities.plan_operational,
                 message,
-                relay.PLAN,
+                relay.CONFIG,
                 summary=f"Who gets {message.event_type}",
             )
         except GaveUp as failure:
@@ -214,7 +214,7 @@ class EcmSubscriberWorkflow:
         for tries in range(1, MAX_OPERATIONAL_TRIES + 1):
             try:
                 attempt = await call(
-                    EcmEventActivities.relay,
+                    SubscriberActivities.relay,
                     RelayRequest(
                         subscription=name,
                         message_id=message.key,

@@ -18,7 +18,7 @@ from temporalio import activity, workflow
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
-from activities.targets.schedule import next_delay
+from activities.http.schedule import next_delay
 from docflow.models import Notification
 from docflow.models.ecm_events import (
     DocumentEventsInput,

@@ -1,4 +1,4 @@
-"""How workflows call the ECM relay's activities.
+"""How workflows call the ECM relay's subscriber activities.
 
 A relay attempt is ONE HTTP attempt: the workflow runs the subscriber's schedule itself (each
 attempt is logged with status, latency and excerpt in the document's history and status), so
@@ -23,22 +23,8 @@ ATTEMPT = CallOptions(
         backoff_coefficient=2.0,
         maximum_interval=timedelta(minutes=1),
         maximum_attempts=0,
-        non_retryable_error_types=["SubscriptionNotFound", "EndpointNotAllowed", "BundleError"],
+        non_retryable_error_types=["SubscriptionNotFound", "EndpointNotAllowed"],
     ),
-)
-
-PLAN = CallOptions(
-    system="docflow",
-    start_to_close=timedelta(minutes=1),
-    give_up=timedelta(hours=6),
-    retry=RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=5),
-        maximum_attempts=0,
-        non_retryable_error_types=["BundleError"],
-    ),
-    expected=timedelta(minutes=2),
 )
 
 # Telling a subscriber's workflow about its health, or replaying an endpoint's failures.
@@ -54,17 +40,16 @@ CONTROL = CallOptions(
     ),
 )
 
-# One read of the watched workspaces' audit trails; a failed poll is retried at the next tick.
-POLL = CallOptions(
-    system="content_server",
-    start_to_close=timedelta(minutes=10),
-    give_up=timedelta(minutes=30),
+# Reading this environment's subscriptions (who gets an operational event).
+CONFIG = CallOptions(
+    system="docflow",
+    start_to_close=timedelta(minutes=1),
+    give_up=timedelta(hours=6),
     retry=RetryPolicy(
-        initial_interval=timedelta(seconds=5),
+        initial_interval=timedelta(seconds=1),
         backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=2),
+        maximum_interval=timedelta(minutes=5),
         maximum_attempts=0,
-        non_retryable_error_types=["BundleError", "AuthenticationError"],
     ),
-    heartbeat=timedelta(minutes=1),
+    expected=timedelta(minutes=2),
 )
