@@ -26,6 +26,7 @@ from docflow.temporal import connect
 from workflows.case_assembly import CaseAssemblyWorkflow, CaseSourceWorkflow
 from workflows.content_distribution import ContentDistributionWorkflow
 from workflows.delivery import DeliveryWorkflow
+from workflows.ecm_action import LifecycleActionWorkflow
 from workflows.master_data import MasterDataWorkflow
 from workflows.signing import SigningWorkflow
 from workflows.workspace import BusinessObjectWorkflow
@@ -39,6 +40,7 @@ PROCESSES: dict[str, list[type]] = {
     "cases": [CaseAssemblyWorkflow, CaseSourceWorkflow],
     "content-distribution": [ContentDistributionWorkflow],
     "master-data": [MasterDataWorkflow],
+    "lifecycle-actions": [LifecycleActionWorkflow],
 }
 
 

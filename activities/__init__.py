@@ -13,8 +13,10 @@ import httpx
 
 from activities.amplience import AmplienceActivities
 from activities.amplience.distribution import DistributionActivities
+from activities.business_processes import BusinessProcessActivities
 from activities.case_sources import CaseSourceActivities
 from activities.content_server import ContentServerActivities
+from activities.content_server.status_writeback import StatusWritebackActivities
 from activities.core_signature import CoreSignatureActivities
 from activities.notifications import NotificationActivities
 from activities.source_systems import SourceSystemActivities
@@ -25,11 +27,13 @@ from docflow.settings import Settings
 
 __all__ = [
     "AmplienceActivities",
+    "BusinessProcessActivities",
     "CaseSourceActivities",
     "ContentServerActivities",
     "CoreSignatureActivities",
     "NotificationActivities",
     "SourceSystemActivities",
+    "StatusWritebackActivities",
     "TargetActivities",
     "ValidationActivities",
     "build_activities",
@@ -69,6 +73,8 @@ def build_activities(
     distribution = DistributionActivities.from_settings(settings, http)
     targets = TargetActivities(http, settings)
     amplience = _amplience(settings, http)
+    processes = BusinessProcessActivities(settings, http)
+    status = StatusWritebackActivities.from_settings(settings, http)
     return [
         distribution.plan,
         distribution.report,
@@ -95,6 +101,11 @@ def build_activities(
         cases.list_case_items,
         cases.fetch_case_items,
         targets.deliver,
+        processes.resolve_rule,
+        processes.start,
+        processes.read,
+        processes.await_finished,
+        status.write_ecm_status,
         *amplience,
     ]
 

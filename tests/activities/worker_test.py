@@ -68,6 +68,11 @@ ACTIVITY_NAMES = {
     "amplience_publish",
     "plan_distribution",
     "report_distribution",
+    "resolve_lifecycle_rule",
+    "start_business_process",
+    "read_business_process",
+    "await_business_process",
+    "write_ecm_status",
 }
 
 
