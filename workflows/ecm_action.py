@@ -262,7 +262,7 @@ class LifecycleActionWorkflow:
         await self._notify.support(
             f"Lifecycle action {self._input.rule_id} for node "
             f"{self._input.event.node.id} failed: {reason}",
-            key=f"failed:{self._input.rule_id}",
+            key=f"{workflow.info().workflow_id}:failed",  # one per (event, rule)
             reason=reason,
         )
         raise ProcessEnded
@@ -291,7 +291,7 @@ class LifecycleActionWorkflow:
             )
             await self._notify.support(
                 f"Status '{outcome}' of node {node} could not be written",
-                key=f"status:{outcome}",
+                key=f"{workflow.info().workflow_id}:status:{outcome}",
                 reason=failure.reason,
             )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import httpx
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.business_processes.client import BusinessProcessClient
 from activities.http.error_mapping import configuration_lookup, current_bundle, external_call
@@ -107,9 +107,11 @@ class BusinessProcessActivities:
         poll clock retries it, adding no history events)."""
         process = await self.read(lookup)
         if not process.finished:
+            # Benign: the retry is the poll clock, not a failure (logged at debug, no alert).
             raise ApplicationError(
                 f"process {lookup.process_id} in {lookup.system} is still running",
                 type=STILL_RUNNING,
+                category=ApplicationErrorCategory.BENIGN,
             )
         return process
 
