@@ -11,8 +11,10 @@ from typing import Any
 import httpx
 import pytest
 from temporalio.client import WorkflowFailureError
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from activities.content_server.client import ContentServerClient
 from docflow import search_attributes as sa
@@ -29,7 +31,7 @@ from tests.ecm_actions.conftest import (
     status_writes,
 )
 from tests.workflows.kit.record_test import attributes_now
-from tests.workflows.kit.support import kit_worker
+from tests.workflows.kit.support import RUNNER, kit_worker
 from workflows.ecm_action import ACTION_FAILED, LifecycleActionWorkflow
 
 
@@ -53,6 +55,13 @@ async def test_an_approved_invoice_starts_invoice_processing_once_and_its_result
             await start_action(client, task_queue, event)
         result = await handle.result()
         attributes = await attributes_now(handle)
+        history = await handle.fetch_history()
+    replayer = Replayer(
+        workflows=[LifecycleActionWorkflow],
+        workflow_runner=RUNNER,
+        data_converter=pydantic_data_converter,
+    )
+    await replayer.replay_workflow(history)  # deterministic: the same commands again
     assert result.outcome == "completed" and result.rule_id == INVOICE_RULE
     assert result.detail["erp_document_no"].startswith("51000")
     summary = await erp.control("GET", f"/processes?reference={handle.id}")
