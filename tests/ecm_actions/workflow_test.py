@@ -6,6 +6,7 @@ within the timeout is a failure; a rule removed meanwhile is refused."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from temporalio.worker import Replayer
 
 from activities.content_server.client import ContentServerClient
 from docflow import search_attributes as sa
+from docflow.models.business_processes import ProcessResultHint
 from docflow.settings import Settings
 from tests.activities.simulated import Sim
 from tests.ecm_actions.conftest import (
@@ -176,3 +178,53 @@ async def test_sap_refusing_the_start_is_a_reported_failure_not_a_failed_run(
     assert result.outcome == "failed" and "SAP did not start invoice_processing" in result.reason
     assert (await status_category(otcs, node.id))["9400_1"] == "Failed"
     assert len(acts.notified) == 1
+
+
+async def test_result_events_are_hints_confirmed_with_sap(
+    time_skipping_env: WorkflowEnvironment,
+    task_queue: str,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    erp: Sim,
+    otcs: ContentServerClient,
+    tmp_path: Any,
+) -> None:
+    def an_hour(data: dict[str, Any]) -> None:
+        for rule in data["triggers"]:
+            if rule["id"] == INVOICE_RULE:
+                rule["action"]["result_timeout_s"] = 3600
+
+    client = time_skipping_env.client
+    acts = actions(settings, http, edited_bundle(tmp_path, an_hour))
+    node = await a_document(otcs, "INV-1006.pdf")
+    await erp.control("POST", "/processes/faults", json={"duration_ms": 3_600_000})
+    async with kit_worker(client, task_queue, [LifecycleActionWorkflow], acts.activities()):
+        handle = await start_action(client, task_queue, approved(node))
+        for _ in range(200):
+            summary = await handle.query(LifecycleActionWorkflow.status)
+            if summary.state == "waiting_for_result":
+                break
+            await asyncio.sleep(0.05)
+        [process] = (await erp.control("GET", f"/processes?reference={handle.id}"))["results"]
+
+        def hint(event_id: str, process_id: str, reference: str = handle.id) -> ProcessResultHint:
+            return ProcessResultHint(
+                system="SAP",
+                event_id=event_id,
+                process_id=process_id,
+                reference=reference,
+                status="completed",
+            )
+
+        await handle.signal(LifecycleActionWorkflow.process_result, hint("e1", "PRC-other"))
+        await handle.signal(
+            LifecycleActionWorkflow.process_result, hint("e2", process["id"], "ecm-action:x")
+        )
+        # A claim SAP does not confirm (the process still runs) decides nothing.
+        await handle.signal(LifecycleActionWorkflow.process_result, hint("e3", process["id"]))
+        result = await handle.result()
+        summary = await handle.query(LifecycleActionWorkflow.status)
+    kinds = [(entry.kind, entry.detail) for entry in summary.audit]
+    assert [k for k, _ in kinds].count("result_ignored") == 2
+    assert ("result_unconfirmed", "e3 says completed; still running") in kinds
+    assert result.outcome == "failed" and result.reason == "no result from SAP within 3600 s"
