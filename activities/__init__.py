@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from temporalio.client import Client
 
 from activities.amplience import AmplienceActivities
 from activities.amplience.distribution import DistributionActivities
@@ -18,6 +19,7 @@ from activities.case_sources import CaseSourceActivities
 from activities.content_server import ContentServerActivities
 from activities.content_server.status_writeback import StatusWritebackActivities
 from activities.core_signature import CoreSignatureActivities
+from activities.ecm_events import EcmEventActivities
 from activities.notifications import NotificationActivities
 from activities.source_systems import SourceSystemActivities
 from activities.targets import TargetActivities
@@ -31,6 +33,7 @@ __all__ = [
     "CaseSourceActivities",
     "ContentServerActivities",
     "CoreSignatureActivities",
+    "EcmEventActivities",
     "NotificationActivities",
     "SourceSystemActivities",
     "StatusWritebackActivities",
@@ -55,11 +58,13 @@ def build_activities(
     http: httpx.AsyncClient | None = None,
     *,
     store: DocumentStore | None = None,
+    client: Client | None = None,
 ) -> list[Callable[..., Any]]:
     """All activities as bound methods, each vendor package wired from `settings`.
 
     Pass the worker's pooled `http` client (the caller closes it); without one a new pool
-    is created for the life of the process.
+    is created for the life of the process. `client` (the worker's Temporal client) lets the
+    ECM relay hand polled events to their workflows and keep its subscribers' health.
     """
     http = http or new_http_client()
     store = store or document_store_from_settings(settings.documents)
@@ -73,6 +78,7 @@ def build_activities(
     distribution = DistributionActivities.from_settings(settings, http)
     targets = TargetActivities(http, settings)
     amplience = _amplience(settings, http)
+    relay = EcmEventActivities.from_settings(settings, http, client=client)
     processes = BusinessProcessActivities(settings, http)
     status = StatusWritebackActivities.from_settings(settings, http)
     return [
@@ -101,6 +107,13 @@ def build_activities(
         cases.list_case_items,
         cases.fetch_case_items,
         targets.deliver,
+        relay.plan,
+        relay.plan_operational,
+        relay.relay,
+        relay.report_endpoint,
+        relay.earlier_events,
+        relay.poll_audit,
+        relay.recover,
         processes.resolve_rule,
         processes.start,
         processes.read,

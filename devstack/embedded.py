@@ -24,7 +24,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from devstack.distribution import target_endpoints, target_urls
+from devstack.distribution import subscriber_urls, subscriptions, target_endpoints, target_urls
 from docflow import search_attributes as sa
 from docflow.config.source_systems import SourceSystems
 from docflow.docstore import document_store_from_settings
@@ -205,9 +205,7 @@ class EmbeddedStack:
             core_signature.create_app(cs_config), ports.core_signature, "Core Signature simulator"
         )
         await self._serve(
-            content_server.create_app(
-                sims.content_server or content_server.ContentServerConfig(seed=sims.seed)
-            ),
+            content_server.create_app(self._content_server_config()),
             ports.content_server,
             "Content Server simulator",
         )
@@ -217,6 +215,7 @@ class EmbeddedStack:
             "CRM simulator",
         )
         await self._serve(
+            # Its process results (lifecycle actions) go to the same receiver.
             erp.create_app(self._with_events(sims.erp or erp.ErpConfig(seed=sims.seed))),
             ports.erp,
             "ERP simulator",
@@ -400,6 +399,9 @@ class EmbeddedStack:
             distribution={
                 "endpoints": target_urls(self.settings, f"{base}:{ports.webhook_target}")
             },
+            ecm_events={
+                "endpoints": subscriber_urls(self.settings, f"{base}:{ports.webhook_target}")
+            },
             api={"host": "127.0.0.1", "port": ports.api, "public_url": api},
             documents={"root": str(self.data_dir / "documents")},
         )
@@ -411,6 +413,19 @@ class EmbeddedStack:
             return config
         url = f"{self.api_url}/webhooks/business-objects/{config.ext_system_id}"
         return config.model_copy(update={"events_url": url})
+
+    def _content_server_config(self) -> content_server.ContentServerConfig:
+        """Content Server with its events sent to the API's ECM receiver (unless the caller
+        chose an events_url); signed with the secret of the bundle's `ecm-events.json`."""
+        sims = self.simulators
+        config = sims.content_server or content_server.ContentServerConfig(seed=sims.seed)
+        if "events_url" in config.model_fields_set:
+            return config
+        update: dict[str, str] = {"events_url": f"{self.api_url}/webhooks/ecm"}
+        ecm = subscriptions(self.settings)
+        if ecm.secret:
+            update["events_secret"] = self.settings.secret(ecm.secret)
+        return config.model_copy(update=update)
 
     def _amplience_config(self) -> amplience.AmplienceConfig:
         """The hub's config with its webhooks sent to the API's receiver, signed with the

@@ -272,12 +272,15 @@ class EcmEvents(ConcernFile):
             if unknown:
                 yield f"triggers[{index}].when.event_types", f"unknown event types {unknown}"
             action = rule.action
-            if isinstance(action, StartProcess) and systems is not None:
-                if action.system not in systems.systems:
-                    yield (
-                        f"triggers[{index}].action.system",
-                        f"no source system {action.system!r} in source-systems.json",
-                    )
+            if (
+                isinstance(action, StartProcess)
+                and systems is not None
+                and action.system not in systems.systems
+            ):
+                yield (
+                    f"triggers[{index}].action.system",
+                    f"no source system {action.system!r} in source-systems.json",
+                )
 
     def subscribers_for(self, subject: EventSubject) -> list[str]:
         """The enabled subscriptions that want this event, in configuration order."""

@@ -10,7 +10,7 @@ does not name it.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -21,6 +21,15 @@ MAX_NAME = 255
 MAX_EXCERPT = 300
 
 EventSource = Literal["webhook", "audit", "operator"]
+
+
+def audit_instant(value: str | datetime) -> str:
+    """ECM's audit date as one canonical string (UTC, to the second — the audit API's
+    precision), whichever path it came by; naive times are Content Server's UTC."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class EcmNode(BaseModel):
@@ -108,6 +117,9 @@ class RelayAttempt(BaseModel):
     excerpt: str = Field(default="", max_length=MAX_EXCERPT)
     outcome: Literal["delivered", "failed", "gone", "aborted", "disabled", "rate_limited"]
     retry_after_s: float | None = None
+    next_delay_s: float | None = Field(
+        default=None, description="After a failure: the schedule's next delay; None: spent."
+    )
 
 
 class RelayRequest(BaseModel):
@@ -120,7 +132,7 @@ class RelayRequest(BaseModel):
     attempt: int = Field(ge=1)
 
 
-MessageStatus = Literal["pending", "delivering", "delivered", "failed", "aborted"]
+MessageStatus = Literal["pending", "delivered", "failed"]
 
 
 class RelayMessage(BaseModel):
@@ -132,7 +144,11 @@ class RelayMessage(BaseModel):
     event_type: str
     seq: int
     status: MessageStatus = "pending"
-    attempts: list[RelayAttempt] = Field(default_factory=list)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    attempts: list[RelayAttempt] = Field(
+        default_factory=list, description="The latest attempts (at most 20)."
+    )
+    tries: int = Field(default=0, description="Attempts in the current round.")
     rounds: int = Field(default=1, description="Schedules run (1 + replays/recoveries).")
     next_attempt_at: datetime | None = None
     finished_at: datetime | None = None
@@ -162,13 +178,21 @@ class RelayedEvent(BaseModel):
 class DocumentEventsState(BaseModel):
     """All an EcmDocumentWorkflow carries over continue-as-new."""
 
-    node_id: int
     inbox: InboxState[EcmEvent] = Field(default_factory=InboxState[EcmEvent])
     events: list[RelayedEvent] = Field(default_factory=list)
     messages: list[RelayMessage] = Field(default_factory=list)
     next_seq: int = 1
     counts: dict[str, int] = Field(default_factory=dict)
     record: RecordState | None = None
+
+
+class DocumentEventsInput(BaseModel):
+    node_id: int = Field(gt=0)
+    environment: str = "dev"
+    hold_s: float = Field(default=2.0, ge=0, le=300)
+    idle_days: float = Field(default=30.0, gt=0, description="Ends after this long quiet.")
+    history_budget: int = Field(default=5000, ge=200)
+    resume: DocumentEventsState | None = None
 
 
 class ReplayRequest(BaseModel):
@@ -211,6 +235,7 @@ class EndpointReport(BaseModel):
     """A delivery activity's word about an endpoint: it failed, it worked, or it is gone."""
 
     subscription: str
+    disable_after_s: float = Field(default=5 * 24 * 3600.0, gt=0)
     kind: Literal["failed", "succeeded", "gone", "exhausted"]
     at: datetime
     reason: str = Field(default="", max_length=MAX_EXCERPT)
@@ -225,6 +250,63 @@ class EnableRequest(BaseModel):
 class RecoverRequest(BaseModel):
     actor: str
     since: datetime
+
+
+class SubscriberInput(BaseModel):
+    subscription: str
+    history_budget: int = Field(default=2000, ge=100)
+    resume: EndpointHealth | None = None
+
+
+class EarlierEventsInput(BaseModel):
+    node_id: int
+    before: str = Field(description="Audit date (canonical) of the first event relayed.")
+
+
+class PollInput(BaseModel):
+    cursor: datetime | None = Field(default=None, description="Newest audit date seen.")
+    lookback_s: float = Field(default=3600.0, gt=0)
+
+
+class PollResult(BaseModel):
+    cursor: datetime | None = None
+    interval_s: float = Field(default=60.0, description="The configured time to the next poll.")
+    enabled: bool = True
+    workspaces: int = 0
+    nodes: int = 0
+    entries: int = 0
+    submitted: int = 0
+    truncated: bool = False
+
+
+class PollerInput(BaseModel):
+    cursor: datetime | None = None
+    polls: int = 0
+    submitted: int = 0
+    last: PollResult | None = None
+    history_budget: int = Field(default=1000, ge=100)
+
+
+class PollerStatus(BaseModel):
+    cursor: datetime | None
+    polls: int
+    submitted: int
+    last: PollResult | None
+    failing: str = ""
+
+
+class OperationalMessage(BaseModel):
+    """What the relay says about itself (message.attempt.exhausted, endpoint.disabled/enabled)."""
+
+    event_type: str
+    key: str = Field(description="Unique per occurrence: its webhook-id.")
+    data: dict[str, Any]
+
+
+class RecoverInput(BaseModel):
+    subscription: str
+    since: datetime
+    actor: str
 
 
 class RecoverResult(BaseModel):

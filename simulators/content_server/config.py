@@ -270,6 +270,7 @@ class ContentServerConfig(BaseModel):
     events_url: str | None = Field(
         default=None, description="Receiver of node events (Standard Webhooks); None = off."
     )
-    events_secret: str = "whsec_ZGV2LW90Y3MtZXZlbnRzLXNlY3JldC0xMjM0"
+    # "whsec_" + base64("dev-ecm-events-secret-1234"): the `secret` of config/dev/ecm-events.json.
+    events_secret: str = "whsec_ZGV2LWVjbS1ldmVudHMtc2VjcmV0LTEyMzQ="
     events_retry: RetryPolicy = Field(default_factory=RetryPolicy)
     events_faults: DeliveryFaults = Field(default_factory=DeliveryFaults)

@@ -33,6 +33,9 @@ class Approval(BaseModel):
 
 class EventsTarget(BaseModel):
     url: str | None = Field(description="Receiver of node events; None = events off.")
+    secret: str | None = Field(
+        default=None, description="Signs the events from now on (`whsec_...`); None: kept."
+    )
 
 
 class ConnectorKnob(BaseModel):
@@ -50,10 +53,13 @@ def control_routes() -> APIRouter:
 
     @router.put("/webhooks/url")
     async def put_events_url(body: EventsTarget, request: Request) -> dict[str, str | None]:
-        """Where node events go from now on (until reset: back to `events_url` of the
-        config); None turns them off (changes are still audited)."""
+        """Where node events go from now on, and optionally their secret (until reset: back
+        to the config's); None turns them off (changes are still audited)."""
         sim = current_sim(request)
-        sim.events_url = body.url
+        try:
+            sim.point_events(body.url, body.secret)
+        except Exception as exc:  # the library raises several types for a malformed secret
+            raise OtcsError(400, f"Invalid secret: {exc}") from None
         return {"events_url": sim.events_url}
 
     @router.post("/nodes/{node_id}/approve")

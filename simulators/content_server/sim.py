@@ -146,7 +146,6 @@ class ContentServerSim:
         self.config = config
         self.faults = FaultInjector(config.faults, seed=config.seed)
         self.events = CallbackDispatcher(config.events_retry, config.events_faults, config.seed)
-        self._signer = Webhook(config.events_secret)
         self.tickets: dict[str, datetime] = {}
         self.reset()
 
@@ -172,12 +171,22 @@ class ContentServerSim:
         self.events.clear()
         self.events.configure(self.config.events_faults)
         self.events_url = self.config.events_url
+        self.events_secret = self.config.events_secret
+        self._signer = Webhook(self.events_secret)
         now = datetime.now(UTC)
         for folder in self.config.folders:
             self._add(Node(folder.id, folder.name, folder.parent_id, FOLDER, "", now, now))
 
     async def aclose(self) -> None:
         await self.events.aclose()
+
+    def point_events(self, url: str | None, secret: str | None = None) -> None:
+        """Send node events to `url` from now on (None: off), signed with `secret` when given
+        (a retry of an earlier event is signed with it too)."""
+        self.events_url = url
+        if secret is not None:
+            self._signer = Webhook(secret)  # raises on a malformed secret, before the change
+            self.events_secret = secret
 
     # tickets
 

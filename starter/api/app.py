@@ -27,13 +27,14 @@ from starter.api.errors import (
     body_too_large,
     install_error_handlers,
 )
-from starter.api.receivers import amplience, business_objects, core_signature
+from starter.api.receivers import amplience, business_objects, core_signature, ecm
 from starter.api.receivers.core_signature import MAX_CALLBACK_BYTES
 from starter.api.routes import (
     actions,
     cases,
     content,
     documents,
+    ecm_events,
     health,
     master_data,
     operations,
@@ -184,6 +185,8 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(business_objects.router)
     app.include_router(content.router)
     app.include_router(amplience.router)
+    app.include_router(ecm.router)
+    app.include_router(ecm_events.router)
     app.include_router(health.router)
     app.include_router(actions.router)
     bodies = [

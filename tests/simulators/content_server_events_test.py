@@ -266,8 +266,22 @@ async def test_the_events_url_is_set_at_run_time_and_reset(
     assert [m["body"]["data"]["node"]["name"] for m in await flushed(client, receiver)] == [
         "Sent.pdf"
     ]
+    # Another secret signs from now on.
+    other = "whsec_b3RoZXItZWNtLWV2ZW50cy1zZWNyZXQtNTY3OA=="
+    receiver.reset()
+    await client.put("/_control/webhooks/url", json={"url": receiver.url, "secret": other})
+    await upload(client, ticket, 2000, "Resigned.pdf")
+    await client.post("/_control/webhooks/flush")
+    [message] = receiver.received
+    assert Webhook(other).verify(message["raw"], message["headers"])["type"] == "node.created"
+    bad = await client.put("/_control/webhooks/url", json={"url": None, "secret": "whsec_@@"})
+    assert bad.status_code == 400
+
     await client.post("/_control/reset")
     assert (await client.get("/_control/webhooks/url")).json() == {"events_url": None}
+    await events_to(client, receiver)
+    await upload(client, ticket, 2000, "Default.pdf")
+    assert len(await flushed(client, receiver)) == 1  # signed with the config's secret again
     off = await client.put("/_control/webhooks/url", json={"url": None})
     assert off.json() == {"events_url": None}
 
