@@ -36,14 +36,13 @@ with workflow.unsafe.imports_passed_through():
     from docflow.config.ecm_events import StartProcess, StatusWriteback
     from docflow.models.business_processes import (
         BusinessProcess,
-        ProcessBusinessObject,
-        ProcessDocument,
         ProcessLookup,
         ProcessResultHint,
-        ProcessStart,
         ResolvedRule,
         RuleLookup,
         StatusWrite,
+        process_start,
+        result_detail,
     )
     from docflow.models.ecm_events import LifecycleActionInput, LifecycleActionResult
     from docflow.models.process import ProcessSummary
@@ -52,7 +51,7 @@ INDEXED_STATES = {"waiting_for_result", "completed", "failed", "refused"}
 ACTION_FAILED = "action_failed"  # DocflowAttention: the action failed, support was told
 FIRST_POLL_AFTER = timedelta(minutes=10)  # callbacks first; then poll
 POLL_EVERY = timedelta(minutes=30)
-STARTED_WRITE_GIVE_UP = timedelta(hours=1)  # "In progress" must not hold the start back long
+NOTE_GIVE_UP = timedelta(hours=1)  # "In progress", "cancelled": never held back long
 MAX_HINTS = 10
 Outcome = Literal["completed", "failed", "refused"]
 
@@ -94,13 +93,13 @@ class LifecycleActionWorkflow:
         start = rule.action
         assert start is not None
         await self._write_status(
-            "started", f"{start.process} in {start.system}", give_up=STARTED_WRITE_GIVE_UP
+            "started", f"{start.process} in {start.system}", give_up=NOTE_GIVE_UP
         )
         self._record.set_state("starting", f"{start.system} to start {start.process}")
         try:
             process = await call(
                 BusinessProcessActivities.start,
-                self._process_start(start),
+                process_start(start, self._input, workflow.info().workflow_id),
                 business.START,
                 summary=f"Start {start.process} in {start.system} (key = this workflow's id)",
                 record=self._record,
@@ -150,26 +149,6 @@ class LifecycleActionWorkflow:
             "resolved", "system", f"{action.rule_id} (bundle {rule.config_version})"
         )
         return rule
-
-    def _process_start(self, start: StartProcess) -> ProcessStart:
-        event, key = self._input.event, workflow.info().workflow_id
-        space = event.workspace
-        bo = None
-        if space and space.ext_system_id and space.bo_type and space.bo_id:
-            bo = ProcessBusinessObject(
-                ext_system_id=space.ext_system_id, bo_type=space.bo_type, bo_id=space.bo_id
-            )
-        return ProcessStart(
-            system=start.system,
-            process=start.process,
-            reference=key,
-            idempotency_key=key,
-            document=ProcessDocument(
-                node_id=event.node.id, version=event.node.version, name=event.node.name
-            ),
-            business_object=bo,
-            data={"rule": self._input.rule_id, "event": event.type, "audit_date": event.audit_date},
-        )
 
     async def _wait_for_result(
         self, start: StartProcess, process: BusinessProcess
@@ -246,7 +225,7 @@ class LifecycleActionWorkflow:
         self, outcome: Outcome, reason: str, result: dict[str, Any] | None = None
     ) -> NoReturn:
         """Write the outcome on the document, report it; failures tell support."""
-        detail = reason or _short(result or {})
+        detail = reason or result_detail(result or {})
         if outcome != "refused":
             self._record.set_state("writing_outcome", f"Content Server to take '{outcome}'")
             await self._write_status(outcome, detail)
@@ -306,7 +285,7 @@ class LifecycleActionWorkflow:
         self._record.data.outcome_reason = reason
         self._record.record("cancelled", "system", reason)
         self._record.set_state("failed", "nothing (cancelled)")
-        await self._write_status("failed", reason, give_up=STARTED_WRITE_GIVE_UP)
+        await self._write_status("failed", reason, give_up=NOTE_GIVE_UP)
 
     @property
     def _system(self) -> str | None:
@@ -344,13 +323,3 @@ class LifecycleActionWorkflow:
         if self._result is not None:
             lines.append(f"Outcome: {self._result.outcome} {self._result.reason}".rstrip())
         return "\n\n".join(lines)
-
-
-def _short(result: dict[str, Any]) -> str:
-    """A detail for the document: the system's plain result values (`erp_document_no 51...`)."""
-    parts = [
-        f"{k} {v}"
-        for k, v in result.items()
-        if isinstance(v, str | int | float) and not isinstance(v, bool)
-    ]
-    return ", ".join(parts)[:200]

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from docflow.config.ecm_events import StartProcess, StatusWriteback
+from docflow.models.ecm_events import LifecycleActionInput
 
 MAX_REFERENCE = 200
 MAX_REASON = 500
@@ -47,6 +48,39 @@ class ProcessStart(BaseModel):
     document: ProcessDocument
     business_object: ProcessBusinessObject | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+def process_start(start: StartProcess, action: LifecycleActionInput, key: str) -> ProcessStart:
+    """What a lifecycle action asks the system: `key` (the action's workflow id) is both the
+    reference that comes back with the result and the idempotency key."""
+    event, space = action.event, action.event.workspace
+    bo = None
+    if space and space.ext_system_id and space.bo_type and space.bo_id:
+        bo = ProcessBusinessObject(
+            ext_system_id=space.ext_system_id, bo_type=space.bo_type, bo_id=space.bo_id
+        )
+    return ProcessStart(
+        system=start.system,
+        process=start.process,
+        reference=key,
+        idempotency_key=key,
+        document=ProcessDocument(
+            node_id=event.node.id, version=event.node.version, name=event.node.name
+        ),
+        business_object=bo,
+        data={"rule": action.rule_id, "event": event.type, "audit_date": event.audit_date},
+    )
+
+
+def result_detail(result: dict[str, Any]) -> str:
+    """A short detail for the document: the system's plain result values
+    (`erp_document_no 5100012345, posting_status posted`)."""
+    parts = [
+        f"{k} {v}"
+        for k, v in result.items()
+        if isinstance(v, str | int | float) and not isinstance(v, bool)
+    ]
+    return ", ".join(parts)[:200]
 
 
 class ProcessLookup(BaseModel):

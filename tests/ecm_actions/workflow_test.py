@@ -228,3 +228,26 @@ async def test_result_events_are_hints_confirmed_with_sap(
     assert [k for k, _ in kinds].count("result_ignored") == 2
     assert ("result_unconfirmed", "e3 says completed; still running") in kinds
     assert result.outcome == "failed" and result.reason == "no result from SAP within 3600 s"
+
+
+async def test_a_temporal_cancellation_ends_the_follow_up_as_failed(
+    time_skipping_env: WorkflowEnvironment,
+    task_queue: str,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    erp: Sim,
+    otcs: ContentServerClient,
+) -> None:
+    client, acts = time_skipping_env.client, actions(settings, http)
+    node = await a_document(otcs, "INV-1007.pdf")
+    await erp.control("POST", "/processes/faults", json={"duration_ms": 3_600_000})
+    async with kit_worker(client, task_queue, [LifecycleActionWorkflow], acts.activities()):
+        handle = await start_action(client, task_queue, approved(node))
+        for _ in range(200):
+            if (await handle.query(LifecycleActionWorkflow.status)).state == "waiting_for_result":
+                break
+            await asyncio.sleep(0.05)
+        await handle.cancel()
+        result = await handle.result()
+    assert result.outcome == "failed" and result.reason.startswith("cancelled in Temporal; SAP")
+    assert (await status_category(otcs, node.id))["9400_1"] == "Failed"
