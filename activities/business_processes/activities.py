@@ -13,12 +13,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.business_processes.client import BusinessProcessClient
-from activities.http.error_mapping import configuration_lookup, current_bundle, external_call
-from activities.source_systems.registry import (
+from activities.business_processes.registry import (
+    ProcessApiRegistry,
     ProcessesNotConfigured,
-    SourceSystemNotRegistered,
-    SourceSystemRegistry,
+    SystemNotRegistered,
 )
+from activities.http.error_mapping import configuration_lookup, current_bundle, external_call
 from docflow.config.bundle import BundleReader
 from docflow.config.ecm_events import EcmEvents, StartProcess
 from docflow.config.source_systems import EndpointNotAllowed
@@ -47,7 +47,7 @@ class BusinessProcessActivities:
         self._settings = settings
         self._http = http
         self._config = config or BundleReader(settings.profile, settings.config_dir)
-        self._registry = SourceSystemRegistry(settings, self._config)
+        self._registry = ProcessApiRegistry(settings, self._config)
 
     # ------------------------------------------------------------ activities
     @activity.defn(name="resolve_lifecycle_rule")
@@ -117,9 +117,7 @@ class BusinessProcessActivities:
 
     # --------------------------------------------------------------- helpers
     async def _client(self, system: str) -> BusinessProcessClient:
-        with configuration_lookup(
-            SourceSystemNotRegistered, ProcessesNotConfigured, EndpointNotAllowed
-        ):
+        with configuration_lookup(SystemNotRegistered, ProcessesNotConfigured, EndpointNotAllowed):
             api = await self._registry.process_api(system)
         try:
             key = self._settings.secret(api.api_key)

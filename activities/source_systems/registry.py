@@ -28,26 +28,10 @@ class ReportTarget:
     registry_version: str
 
 
-class ProcessesNotConfigured(LookupError):
-    """The system is registered but has no business-process API (`processes_endpoint`)."""
-
-
-@dataclass(frozen=True)
-class ProcessApi:
-    """One system's business-process API and its bearer key (a reference, not the key)."""
-
-    system: str
-    url: str
-    api_key: str
-    timeout_s: float
-    registry_version: str
-
-
 class SourceSystemRegistry:
-    def __init__(self, settings: Settings, config: BundleReader | None = None) -> None:
-        self._config = config or BundleReader(settings.profile, settings.config_dir)
+    def __init__(self, settings: Settings) -> None:
+        self._config = BundleReader(settings.profile, settings.config_dir)
         self._overrides = dict(settings.source_systems.endpoints)
-        self._process_overrides = dict(settings.source_systems.processes_endpoints)
 
     async def target(self, system: str) -> ReportTarget:
         """Raises SourceSystemNotRegistered, EndpointNotAllowed, or BundleError (bad files)."""
@@ -68,33 +52,6 @@ class SourceSystemRegistry:
             system=system,
             url=url,
             webhook_secret=entry.webhook_secret,
-            timeout_s=entry.timeout_s,
-            registry_version=registry.version,
-        )
-
-    async def process_api(self, system: str) -> ProcessApi:
-        """Raises SourceSystemNotRegistered, ProcessesNotConfigured, EndpointNotAllowed, or
-        BundleError (bad files)."""
-        bundle = await self._config.current()
-        registry = bundle.get(SourceSystems)
-        entry = registry.systems.get(system)
-        if entry is None:
-            raise SourceSystemNotRegistered(
-                f"source system {system!r} is not registered in {bundle.profile} "
-                f"(source systems {registry.version})"
-            )
-        if entry.processes_endpoint is None or entry.processes_api_key is None:
-            raise ProcessesNotConfigured(
-                f"source system {system!r} has no processes_endpoint in {bundle.profile}"
-            )
-        url = self._process_overrides.get(system, entry.processes_endpoint)
-        problem = endpoint_problem(url, entry.allowed_hosts)
-        if problem:
-            raise EndpointNotAllowed(f"source system {system!r}: processes {problem}")
-        return ProcessApi(
-            system=system,
-            url=url,
-            api_key=entry.processes_api_key,
             timeout_s=entry.timeout_s,
             registry_version=registry.version,
         )

@@ -115,7 +115,7 @@ async def test_the_activities_classify_and_poll(
 
     with pytest.raises(ApplicationError) as unknown:
         await env.run(acts.processes.read, ProcessLookup(system="NOPE", process_id="x"))
-    assert unknown.value.type == "SourceSystemNotRegistered" and unknown.value.non_retryable
+    assert unknown.value.type == "SystemNotRegistered" and unknown.value.non_retryable
     with pytest.raises(ApplicationError) as no_api:
         await env.run(acts.processes.read, ProcessLookup(system="SFDC", process_id="x"))
     assert no_api.value.type == "ProcessesNotConfigured" and no_api.value.non_retryable
