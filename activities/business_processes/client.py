@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
-from activities.business_processes.models import ProcessAnswer, StartBody
+from activities.business_processes.models import StartBody
 from activities.http.errors import RetryableServiceError, raise_for_response, transport_errors
 from docflow.models.business_processes import BusinessProcess, ProcessStart
 
@@ -71,7 +71,7 @@ class BusinessProcessClient:
 
     def _process(self, response: httpx.Response) -> BusinessProcess:
         try:
-            return ProcessAnswer.model_validate(response.json()).plain()
+            return BusinessProcess.model_validate(response.json())
         except (json.JSONDecodeError, UnicodeDecodeError, ValidationError, ValueError) as exc:
             # A proxy's error page or a half-deployed system: may well pass on retry.
             path = response.request.url.path

@@ -1,14 +1,14 @@
 """The process API's wire shapes (our design, external-apis.md §5): what docflow POSTs and
-what the system answers. The workflow sees `docflow.models.business_processes` only."""
+what the system answers (`BusinessProcess`; fields docflow does not use, such as the
+document it echoes, are ignored)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from docflow.models.business_processes import (
-    BusinessProcess,
     ProcessBusinessObject,
     ProcessDocument,
     ProcessStart,
@@ -32,16 +32,4 @@ class StartBody(BaseModel):
             document=start.document,
             business_object=start.business_object,
             data=start.data,
-        )
-
-
-class ProcessAnswer(BusinessProcess):
-    """The system's answer; fields docflow does not use (document, business_object) are
-    tolerated."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    def plain(self) -> BusinessProcess:
-        return BusinessProcess.model_validate(
-            self.model_dump(include=set(BusinessProcess.model_fields))
         )
