@@ -26,6 +26,7 @@ from docflow.temporal import connect
 from workflows.case_assembly import CaseAssemblyWorkflow, CaseSourceWorkflow
 from workflows.content_distribution import ContentDistributionWorkflow
 from workflows.delivery import DeliveryWorkflow
+from workflows.ecm_action import LifecycleActionWorkflow
 from workflows.ecm_events import EcmDocumentWorkflow
 from workflows.ecm_poller import EcmAuditPollerWorkflow
 from workflows.ecm_subscriber import EcmSubscriberWorkflow
@@ -42,7 +43,12 @@ PROCESSES: dict[str, list[type]] = {
     "cases": [CaseAssemblyWorkflow, CaseSourceWorkflow],
     "content-distribution": [ContentDistributionWorkflow],
     "master-data": [MasterDataWorkflow],
-    "ecm-events": [EcmDocumentWorkflow, EcmSubscriberWorkflow, EcmAuditPollerWorkflow],
+    "ecm-events": [
+        EcmDocumentWorkflow,
+        EcmSubscriberWorkflow,
+        EcmAuditPollerWorkflow,
+        LifecycleActionWorkflow,
+    ],
 }
 
 

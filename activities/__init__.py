@@ -14,9 +14,11 @@ from temporalio.client import Client
 
 from activities.amplience import AmplienceActivities
 from activities.amplience.distribution import DistributionActivities
+from activities.business_processes import BusinessProcessActivities
 from activities.case_sources import CaseSourceActivities
 from activities.content_server import ContentServerActivities
 from activities.content_server.events import EcmEventSource
+from activities.content_server.status_writeback import StatusWritebackActivities
 from activities.core_signature import CoreSignatureActivities
 from activities.notifications import NotificationActivities
 from activities.source_systems import SourceSystemActivities
@@ -28,11 +30,13 @@ from docflow.settings import Settings
 
 __all__ = [
     "AmplienceActivities",
+    "BusinessProcessActivities",
     "CaseSourceActivities",
     "ContentServerActivities",
     "CoreSignatureActivities",
     "NotificationActivities",
     "SourceSystemActivities",
+    "StatusWritebackActivities",
     "SubscriberActivities",
     "TargetActivities",
     "ValidationActivities",
@@ -77,6 +81,8 @@ def build_activities(
     amplience = _amplience(settings, http)
     ecm_events = EcmEventSource.from_settings(settings, http, client=client)
     subscribers = SubscriberActivities(http, settings, client=client)
+    processes = BusinessProcessActivities(settings, http)
+    status = StatusWritebackActivities.from_settings(settings, http)
     return [
         distribution.plan,
         distribution.report,
@@ -110,6 +116,11 @@ def build_activities(
         subscribers.relay,
         subscribers.report_endpoint,
         subscribers.recover,
+        processes.resolve_rule,
+        processes.start,
+        processes.read,
+        processes.await_finished,
+        status.write_ecm_status,
         *amplience,
     ]
 

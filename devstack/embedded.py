@@ -378,7 +378,10 @@ class EmbeddedStack:
                 "events_callback_url": f"{api}/webhooks/core-signature",
             },
             content_server={"base_url": f"{base}:{ports.content_server}/otcs/cs.exe/api"},
-            source_systems={"endpoints": status_endpoints},
+            source_systems={
+                "endpoints": status_endpoints,
+                "processes_endpoints": {ERP_SYSTEM: f"{erp}/api/processes"},
+            },
             case_sources={
                 "endpoints": {
                     ERP_HISTORY: erp,

@@ -152,6 +152,11 @@ class SourceSystemsSettings(BaseModel):
         description="System id -> status endpoint, replacing the registry's (the dev stack's "
         "free ports); must stay within that system's allowed hosts.",
     )
+    processes_endpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="System id -> business-process API, replacing the registry's "
+        "`processes_endpoint` (the dev stack's free ports); within its allowed hosts.",
+    )
 
 
 class CaseSourcesSettings(BaseModel):

@@ -68,6 +68,18 @@ ACTIVITY_NAMES = {
     "amplience_publish",
     "plan_distribution",
     "report_distribution",
+    "plan_ecm_event",
+    "plan_ecm_operational",
+    "relay_to_subscriber",
+    "report_ecm_endpoint",
+    "earlier_ecm_events",
+    "poll_ecm_audit",
+    "recover_ecm_failures",
+    "resolve_lifecycle_rule",
+    "start_business_process",
+    "read_business_process",
+    "await_business_process",
+    "write_ecm_status",
 }
 
 
