@@ -5,6 +5,7 @@ ECM event that approves it."""
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -144,10 +145,12 @@ async def a_document(otcs: ContentServerClient, name: str) -> EcmNode:
 
 
 def approved(node: EcmNode) -> EcmEvent:
+    """An approval: the event's identity is (node, type, version); the simulator numbers nodes
+    from the same id in every test, so each approval names a version of its own."""
     now = datetime.now(UTC)
     return EcmEvent(
         type="node.approved",
-        node=node,
+        node=node.model_copy(update={"version": secrets.randbelow(10**9) + 1}),
         audit_date=now.isoformat(timespec="microseconds"),
         received_at=now,
     )
