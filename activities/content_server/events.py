@@ -159,7 +159,7 @@ class EcmEventSource:
         return list(found.values())
 
     async def _categories(self, node_id: int) -> dict[str, Any]:
-        node = await self._cs.get_node(node_id, fields=("categories",))
+        node = await self._cs.get_node(node_id, fields=("properties", "categories"))
         flat: dict[str, Any] = {}
         for values in node.categories:
             flat.update({str(k): v for k, v in values.items()})

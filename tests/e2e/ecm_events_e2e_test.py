@@ -253,3 +253,24 @@ async def test_receiver_refuses_bad_input(stack: EmbeddedStack, http: httpx.Asyn
     )
     ignored = await http.post(url, content=other, headers=signed(other))
     assert ignored.status_code == 200 and ignored.json()["status"] == "ignored"
+
+
+async def test_an_approved_contract_activates_it_in_erp_and_the_result_comes_back(
+    stack: EmbeddedStack, http: httpx.AsyncClient, ecm: ContentServerClient
+) -> None:
+    folder = await workspace(http, stack)
+    doc = await ecm.upload_document(parent_id=folder, name="Supply contract.pdf", content=b"%PDF")
+    await cs_control(http, stack, "POST", f"/nodes/{doc.id}/approve", {})
+    await cs_control(http, stack, "POST", f"/nodes/{doc.id}/approve", {})  # approved again
+
+    async def status_on_document() -> dict[str, Any]:
+        node = await cs_control(http, stack, "GET", f"/nodes/{doc.id}")
+        return dict(node["detail"]["categories"].get("9400") or {})
+
+    written = await eventually(
+        status_on_document, lambda c: c.get("9400_1") == "Completed", within=60
+    )
+    assert "contract_no" in str(written.get("9400_2"))
+    found = (await http.get(f"{stack.erp_url}/_control/processes")).json()
+    mine = [p for p in found["results"] if p["document"]["node_id"] == doc.id]
+    assert [p["process"] for p in mine] == ["contract_activation"]  # once, however approved
