@@ -26,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from devstack.distribution import subscriber_urls, subscriptions, target_endpoints, target_urls
 from docflow import search_attributes as sa
+from docflow.config.bundle import BundleReader
 from docflow.config.source_systems import SourceSystems
 from docflow.docstore import document_store_from_settings
 from docflow.settings import Settings
@@ -42,6 +43,7 @@ from simulators import (
 from simulators.kit.business_objects import BusinessSystemConfig
 from simulators.kit.server import PortInUseError, ServedApp, free_port
 from starter.api.app import create_app
+from starter.processes.ecm_events import EcmRelay
 from worker import run_worker
 
 logger = logging.getLogger("docflow.embedded")
@@ -124,6 +126,8 @@ class EmbeddedStack:
     worker: Literal["in-process", "subprocess", "none"] = "in-process"
     api: bool = True
     temporal_log_level: str = "error"
+    # The ECM audit poller (every `ecm-events.json` interval over the watched workspaces).
+    ecm_poller: bool = False
 
     def __post_init__(self) -> None:
         self._temporal: WorkflowEnvironment | None = None
@@ -241,6 +245,13 @@ class EmbeddedStack:
             await self._serve(
                 create_app(self.settings, self.client, store), ports.api, "docflow API"
             )
+        if self.ecm_poller and self.client is not None:
+            relay = EcmRelay(
+                self.client,
+                self.settings,
+                BundleReader(self.settings.profile, self.settings.config_dir),
+            )
+            await relay.start_poller()
         logger.info("embedded stack up: API %s, Web UI %s", self.api_url, self.ui_url)
 
     async def stop(self) -> None:
