@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -433,13 +433,27 @@ class EmbeddedStack:
         chose an events_url); signed with the secret of the bundle's `ecm-events.json`."""
         sims = self.simulators
         config = sims.content_server or content_server.ContentServerConfig(seed=sims.seed)
+        if "first_node_id" not in config.model_fields_set:
+            # The data directory keeps Temporal's history across runs (processes keyed by node
+            # id among them): node ids of this run follow on from the last run's.
+            config = config.model_copy(update={"first_node_id": self._next_node_ids()})
         if "events_url" in config.model_fields_set:
             return config
-        update: dict[str, str] = {"events_url": f"{self.api_url}/webhooks/ecm"}
+        update: dict[str, Any] = {"events_url": f"{self.api_url}/webhooks/ecm"}
         ecm = subscriptions(self.settings)
         if ecm.secret:
             update["events_secret"] = self.settings.secret(ecm.secret)
         return config.model_copy(update=update)
+
+    def _next_node_ids(self) -> int:
+        """100,001 on a fresh data directory; then a block of a million ids per run."""
+        marker = self.data_dir / "content-server-runs"
+        try:
+            runs = int(marker.read_text()) + 1
+        except (OSError, ValueError):
+            runs = 1 if (self.data_dir / "temporal.db").exists() else 0
+        marker.write_text(str(runs))
+        return 100_001 + runs * 1_000_000
 
     def _amplience_config(self) -> amplience.AmplienceConfig:
         """The hub's config with its webhooks sent to the API's receiver, signed with the

@@ -267,6 +267,12 @@ class ContentServerConfig(BaseModel):
         default_factory=_default_members, description="Users and groups (`GET /v2/members`)."
     )
     faults: FaultSettings = Field(default_factory=FaultSettings)
+    first_node_id: int = Field(
+        default=100_001,
+        ge=1,
+        description="Ids of new nodes count from here (a stack that keeps its Temporal "
+        "history across runs starts elsewhere each run: a real server never reuses an id).",
+    )
     events_url: str | None = Field(
         default=None, description="Receiver of node events (Standard Webhooks); None = off."
     )

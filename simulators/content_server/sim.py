@@ -151,7 +151,7 @@ class ContentServerSim:
 
     def reset(self) -> None:
         """Back to the seeded structure; tickets stay valid."""
-        self._ids = itertools.count(FIRST_NODE_ID)
+        self._ids = itertools.count(self.config.first_node_id)
         self.nodes: dict[int, Node] = {}
         # Indexes, so lookups cost the same with 50,000 nodes as with 50 (nodes are never
         # deleted nor moved): children in creation order, and the workspace of each object.
