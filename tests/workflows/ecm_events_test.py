@@ -46,6 +46,8 @@ from workflows.ecm_events import EcmDocumentWorkflow
 from workflows.ecm_subscriber import EcmSubscriberWorkflow
 
 SCHEDULE = (0, 1, 5, 30)  # four attempts, then the message is dead-lettered
+# Every relay workflow the tests start (the replay recorder fetches their histories).
+STARTED: list[str] = []
 
 
 @workflow.defn(name="LifecycleActionWorkflow")
@@ -162,6 +164,7 @@ async def worker(client: Client, task_queue: str, ecm: Ecm, *ids: str) -> AsyncI
 async def send(
     client: Client, task_queue: str, ecm: Ecm, event: EcmEvent
 ) -> WorkflowHandle[Any, Any]:
+    STARTED.append(f"ecm-doc:{ecm.node_id}")
     return await client.start_workflow(
         EcmDocumentWorkflow.run,
         DocumentEventsInput(node_id=ecm.node_id, environment="local", hold_s=2),
@@ -260,6 +263,7 @@ async def test_an_endpoint_failing_for_five_days_is_disabled_and_re_enabled(
     def report(kind: str, at: datetime) -> EndpointReport:
         return EndpointReport(subscription=name, kind=kind, at=at, reason="HTTP 503")  # type: ignore[arg-type]
 
+    STARTED.append(workflow_id)
     async with worker(client, task_queue, ecm, workflow_id):
         handle = await client.start_workflow(
             EcmSubscriberWorkflow.run,
