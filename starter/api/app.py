@@ -196,6 +196,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
         *cases.OPENAPI_MODELS,
         *content.OPENAPI_MODELS,
         *master_data.OPENAPI_MODELS,
+        *ecm_events.OPENAPI_MODELS,
     ]
     _document_extra_models(
         app,
@@ -204,6 +205,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
             *core_signature.OPENAPI_MODELS,
             *business_objects.OPENAPI_MODELS,
             *amplience.OPENAPI_MODELS,
+            *ecm.OPENAPI_MODELS,
         ],
     )
     document_operations(app, body_models=bodies)

@@ -17,7 +17,7 @@ import logging
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -140,3 +140,6 @@ async def ecm_event(request: Request) -> CallbackAck:
         event.audit_date,
     )
     return CallbackAck(status="accepted")
+
+
+OPENAPI_MODELS: list[type[BaseModel]] = [EcmWebhook]

@@ -284,3 +284,6 @@ async def poll_now(
     await relay.start_poller()
     await relay.poll_now()
     return await relay.poller()
+
+
+OPENAPI_MODELS: list[type[BaseModel]] = [ReplayBody, EnableBody, RecoverBody]
