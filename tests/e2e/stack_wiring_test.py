@@ -15,6 +15,7 @@ from activities.http.webhooks import WebhookSender
 from activities.targets import TargetActivities
 from devstack.embedded import EmbeddedStack, StackPorts
 from docflow.config.distribution import ContentDistribution
+from docflow.config.ecm_events import EcmEvents
 from docflow.config.source_systems import SourceSystems
 from docflow.models.content import TargetMessage
 
@@ -104,7 +105,16 @@ async def test_business_systems_are_wired_to_the_stack(tmp_path: Path) -> None:
             for name, target in distribution.targets.items()
         }
         served = (await http.get(f"{stack.webhook_target_url}/_control/endpoints")).json()
-        assert served["count"] == len(distribution.targets)
+        # ... and so has every ECM event subscriber, and Content Server's events reach the
+        # API's ECM receiver signed with the bundle's secret.
+        ecm = EcmEvents.load(settings.bundle_dir / "ecm-events.json")
+        assert served["count"] == len(distribution.targets) + len(ecm.subscriptions)
+        assert settings.ecm_events.endpoints == {
+            name: f"{stack.webhook_target_url}/{sub.endpoint.rsplit('/', 1)[-1]}"
+            for name, sub in ecm.subscriptions.items()
+        }
+        events = (await http.get(f"{stack.content_server_url}/_control/webhooks/url")).json()
+        assert events["url"] == f"{stack.api_url}/webhooks/ecm"
 
         # A delivery signed as docflow signs the ERP catalogue's verifies there.
         message = TargetMessage(

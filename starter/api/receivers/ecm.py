@@ -107,6 +107,8 @@ async def ecm_event(request: Request) -> CallbackAck:
         Webhook(secret).verify(raw, dict(request.headers))
     except WebhookVerificationError as exc:
         raise EventRejected(f"missing or invalid webhook-signature: {exc}") from None
+    except UnicodeDecodeError:  # what no signature of ours covers: not UTF-8 at all
+        raise EventRejected("invalid webhook-signature: the body is not UTF-8") from None
     try:
         body = json.loads(raw)
         message = EcmWebhook.model_validate(body, context={CALLER_INPUT: True})
