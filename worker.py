@@ -26,6 +26,8 @@ from docflow.temporal import connect
 from workflows.case_assembly import CaseAssemblyWorkflow, CaseSourceWorkflow
 from workflows.content_distribution import ContentDistributionWorkflow
 from workflows.delivery import DeliveryWorkflow
+from workflows.ecm_review import EcmReviewTaskWorkflow
+from workflows.ecm_update import EcmContentUpdateWorkflow
 from workflows.master_data import MasterDataWorkflow
 from workflows.signing import SigningWorkflow
 from workflows.workspace import BusinessObjectWorkflow
@@ -39,6 +41,7 @@ PROCESSES: dict[str, list[type]] = {
     "cases": [CaseAssemblyWorkflow, CaseSourceWorkflow],
     "content-distribution": [ContentDistributionWorkflow],
     "master-data": [MasterDataWorkflow],
+    "ecm-requests": [EcmReviewTaskWorkflow, EcmContentUpdateWorkflow, DeliveryWorkflow],
 }
 
 

@@ -15,6 +15,7 @@ from activities.amplience import AmplienceActivities
 from activities.amplience.distribution import DistributionActivities
 from activities.case_sources import CaseSourceActivities
 from activities.content_server import ContentServerActivities
+from activities.content_server.document_status import EcmRequestActivities
 from activities.core_signature import CoreSignatureActivities
 from activities.notifications import NotificationActivities
 from activities.source_systems import SourceSystemActivities
@@ -28,6 +29,7 @@ __all__ = [
     "CaseSourceActivities",
     "ContentServerActivities",
     "CoreSignatureActivities",
+    "EcmRequestActivities",
     "NotificationActivities",
     "SourceSystemActivities",
     "TargetActivities",
@@ -69,6 +71,7 @@ def build_activities(
     distribution = DistributionActivities.from_settings(settings, http)
     targets = TargetActivities(http, settings)
     amplience = _amplience(settings, http)
+    ecm_requests = EcmRequestActivities.from_settings(settings, http, store)
     return [
         distribution.plan,
         distribution.report,
@@ -95,6 +98,11 @@ def build_activities(
         cases.list_case_items,
         cases.fetch_case_items,
         targets.deliver,
+        ecm_requests.confirm_document,
+        ecm_requests.write_review_status,
+        ecm_requests.node_versions,
+        ecm_requests.add_version,
+        ecm_requests.apply_metadata,
         *amplience,
     ]
 

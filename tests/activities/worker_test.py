@@ -68,6 +68,11 @@ ACTIVITY_NAMES = {
     "amplience_publish",
     "plan_distribution",
     "report_distribution",
+    "ecm_confirm_document",
+    "ecm_write_review_status",
+    "ecm_node_versions",
+    "ecm_add_version",
+    "ecm_apply_metadata",
 }
 
 
