@@ -1,6 +1,6 @@
-"""EcmReviewTaskWorkflow's deadlines on a time-skipping server of their own: reminder,
-escalation and expiry (the status written and reported), and the escalation reviewer deciding
-alone, each on a time-skipping server of its own."""
+"""EcmReviewTaskWorkflow's deadlines, each test on a time-skipping server of its own:
+reminder, escalation and expiry (the status written and reported), and the escalation
+reviewer deciding alone."""
 
 from __future__ import annotations
 
