@@ -222,11 +222,11 @@ class EcmContentUpdates(ProcessClient):
     ) -> ContentUpdateResult | None:
         """The update's result, waiting at most `wait`; None while it still runs."""
         key = request_key(system, request_id)
+        handle = self.client.get_workflow_handle(
+            self.workflow_id(key), result_type=ContentUpdateResult
+        )
         try:
-            return await asyncio.wait_for(
-                self.handle(key).result(result_type=ContentUpdateResult),
-                wait.total_seconds(),
-            )
+            return await asyncio.wait_for(handle.result(), wait.total_seconds())
         except TimeoutError:
             return None
         except Exception as exc:
