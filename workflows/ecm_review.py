@@ -118,7 +118,12 @@ class EcmReviewTaskWorkflow:
                 summary=f"Confirm node {task.node_id} v{task.version or 'latest'}",
                 record=self._record,
             )
-        except GaveUp as failure:
+        except GaveUp as failure:  # the requester hears of it; support learns why
+            await self._notify.support(
+                f"Review {task.key}: node {task.node_id} could not be read",
+                key="confirm",
+                reason=failure.reason,
+            )
             await self._conclude(ReviewOutcome.REFUSED, f"Content Server: {failure.reason}")
         self._found = found
         if not found.found:

@@ -35,6 +35,8 @@ from docflow.models.ecm_requests import (
 from docflow.settings import Settings
 
 MAX_DESCRIPTION = 255
+# A status comment attribute is a text field: long comments are cut (the trail keeps them).
+MAX_STATUS_COMMENT = 1000
 # Refusals retrying cannot change: the workflow turns them into a reported outcome.
 VERSION_CONFLICT = "VersionConflict"
 METADATA_REFUSED = "MetadataRefused"
@@ -123,7 +125,7 @@ class EcmRequestActivities:
             category.key(category.status): value,
             category.key(category.decided_by): write.decided_by,
             category.key(category.decided_at): write.decided_at.isoformat(),
-            category.key(category.comment): write.comment[:MAX_DESCRIPTION * 4],
+            category.key(category.comment): write.comment[:MAX_STATUS_COMMENT],
         }
         with external_call(f"write review status of node {write.node_id}"):
             await self._client.set_categories(write.node_id, category.category_id, values)

@@ -56,9 +56,7 @@ class ReviewPolicy(_Strict):
             raise ValueError("default_deadline is longer than max_deadline")
         if self.default_escalation_window > self.max_escalation_window:
             raise ValueError("default_escalation_window is longer than max_escalation_window")
-        missing = {"approved", "rejected", "changes_requested", "expired"} - set(
-            self.status_values
-        )
+        missing = {"approved", "rejected", "changes_requested", "expired"} - set(self.status_values)
         if missing:
             raise ValueError(f"status_values lacks {', '.join(sorted(missing))}")
         return self

@@ -295,4 +295,3 @@ class ContentUpdateAnswer(BaseModel):
 def callback_payload(**fields: Any) -> dict[str, Any]:
     """A callback's `data`: JSON-ready values (datetimes as ISO strings)."""
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in fields.items()}
-
