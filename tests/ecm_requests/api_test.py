@@ -9,6 +9,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 
 from docflow.docstore import LocalDocumentStore
 from docflow.settings import Settings
+from simulators.kit.server import ServedApp
 from starter.api import create_app
 from starter.cli import app as cli
 from tests.activities.simulated import Sim
@@ -244,3 +246,55 @@ def test_the_cli_documents_the_ecm_commands() -> None:
         result = runner.invoke(cli, args)
         assert result.exit_code == 0, result.output
     assert "--base-version" in runner.invoke(cli, ["ecm", "update", "--help"]).output
+
+
+async def test_the_cli_requests_decides_and_updates_through_the_api(
+    dev_server_env: WorkflowEnvironment,
+    settings: Settings,
+    store: LocalDocumentStore,
+    systems: Systems,
+    ecm: Sim,
+    http: httpx.AsyncClient,
+    tmp_path: Path,
+) -> None:
+    """`docflow ecm review create|status|decide` and `docflow ecm update` on loopback."""
+    client = dev_server_env.client
+    app = create_app(settings, client, store)
+    node_id, request = await new_document(ecm, http), request_id()
+    file = tmp_path / "contract-v2.pdf"
+    file.write_bytes(PDF + b"% v2\n")
+
+    async def docflow(base_url: str, key: str, *args: str) -> Any:
+        argv = [*args, "--api-url", base_url, "--api-key", f"test-{key}-key"]
+        return await asyncio.to_thread(CliRunner().invoke, cli, argv)
+
+    async with (
+        kit_worker(client, settings.temporal.task_queue, WORKFLOWS, systems.activities()),
+        ServedApp(app, name="docflow API (CLI)") as served,
+    ):
+        url = served.base_url
+        created = await docflow(
+            url, "crm", "ecm", "review", "create", str(node_id), "--request-id", request,
+            "--title", "Check it", "--assignee", ALICE,
+        )  # fmt: skip
+        assert created.exit_code == 0 and f"ecm-review:SFDC:{request}" in created.output
+        for _ in range(100):
+            shown = await docflow(url, "crm", "ecm", "review", "status", "SFDC", request)
+            if "awaiting_decision" in shown.output:
+                break
+            await asyncio.sleep(0.1)
+        assert "awaiting_decision" in shown.output, shown.output
+        decided = await docflow(
+            url, "alice", "ecm", "review", "decide", "SFDC", request, "approve", "--comment", "ok"
+        )
+        assert decided.exit_code == 0, decided.output
+        updated = await docflow(
+            url, "crm", "ecm", "update", str(node_id), str(file),
+            "--base-version", "1", "--request-id", request,
+        )  # fmt: skip
+        assert updated.exit_code == 0 and "updated — version 2" in updated.output, updated.output
+        stale = await docflow(
+            url, "crm", "ecm", "update", str(node_id), str(file),
+            "--base-version", "1", "--request-id", request_id(),
+        )  # fmt: skip
+        assert stale.exit_code == 1 and "409" in stale.output, stale.output
