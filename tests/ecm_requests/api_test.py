@@ -32,6 +32,7 @@ from tests.ecm_requests.conftest import (
     callbacks,
     new_document,
     node,
+    replays,
 )
 from tests.workflows.kit.support import kit_worker
 
@@ -82,7 +83,11 @@ async def update(
 
 # ---------------------------------------------------------------- updates
 async def test_a_new_version_is_added_once_with_its_metadata_and_called_back(
-    api: httpx.AsyncClient, ecm: Sim, requester: Sim, http: httpx.AsyncClient
+    api: httpx.AsyncClient,
+    ecm: Sim,
+    requester: Sim,
+    http: httpx.AsyncClient,
+    dev_server_env: WorkflowEnvironment,
 ) -> None:
     node_id, request = await new_document(ecm, http), request_id()
     metadata = {"document_info": {"document_type": "contract", "source_id": "006X"}}
@@ -104,6 +109,7 @@ async def test_a_new_version_is_added_once_with_its_metadata_and_called_back(
     assert message["data"]["outcome"] == "updated" and message["data"]["version"] == 2
     status = await api.get(f"/v1/ecm/updates/SFDC/{request}", headers=auth("crm"))
     assert status.status_code == 200 and status.json()["outcome"] == "updated"
+    await replays(dev_server_env.client.get_workflow_handle(answer["workflow_id"]))
     assert (
         await api.get(f"/v1/ecm/updates/SFDC/{request}", headers=auth("erp"))
     ).status_code == 404

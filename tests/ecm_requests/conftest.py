@@ -13,6 +13,9 @@ from typing import Any
 import httpx
 import pytest
 from temporalio import activity
+from temporalio.client import WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from activities.content_server.document_status import EcmRequestActivities
 from activities.source_systems import SourceSystemActivities
@@ -27,6 +30,7 @@ from simulators.crm import create_app as crm_app
 from simulators.kit.server import ServedApp
 from tests.activities.simulated import Sim
 from tests.api.conftest import make_settings
+from tests.workflows.kit.support import RUNNER
 from workflows.delivery import DeliveryWorkflow
 from workflows.ecm_review import EcmReviewTaskWorkflow
 from workflows.ecm_update import EcmContentUpdateWorkflow
@@ -127,6 +131,14 @@ class Systems:
 @pytest.fixture
 def systems(settings: Settings, http: httpx.AsyncClient, store: LocalDocumentStore) -> Systems:
     return Systems(settings, http, store)
+
+
+async def replays(handle: WorkflowHandle) -> None:
+    """The run's history replays on the current code (no nondeterminism in the story)."""
+    replayer = Replayer(
+        workflows=WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=RUNNER
+    )
+    await replayer.replay_workflow(await handle.fetch_history())
 
 
 async def new_document(ecm: Sim, http: httpx.AsyncClient, name: str | None = None) -> int:

@@ -21,6 +21,7 @@ from tests.ecm_requests.conftest import (
     callbacks,
     new_document,
     node,
+    replays,
 )
 from tests.ecm_requests.review_workflow_test import (
     ALICE,
@@ -61,6 +62,7 @@ async def test_no_decision_reminds_escalates_and_expires_with_the_status_written
         await delivered(env.client, status)
         [message] = await callbacks(requester, "ecm.review.completed")
     assert status.outcome == "expired" and status.stage is not None and status.stage.escalated
+    await replays(handle)
     assert systems.kinds() == ["approval_requested", "approval_reminder", "approval_escalated"]
     assert systems.notified[2].recipients == [CAROL]
     kinds = [e.kind for e in status.audit]

@@ -33,6 +33,7 @@ from tests.ecm_requests.conftest import (
     callbacks,
     new_document,
     node,
+    replays,
 )
 from tests.workflows.kit.support import kit_worker
 from workflows.ecm_review import EcmReviewTaskWorkflow
@@ -133,6 +134,7 @@ async def test_an_approval_is_written_to_ecm_and_called_back_signed(
         [message] = await callbacks(requester, "ecm.review.completed")
     assert status.outcome == "approved" and status.state == "approved"
     assert status.version == 1 and status.decided_by == "Bob@Example.com"
+    await replays(handle)
     values = node(ecm, node_id).categories[STATUS_CATEGORY]
     assert values[f"{STATUS_CATEGORY}_1"] == "Approved"
     assert values[f"{STATUS_CATEGORY}_2"] == "Bob@Example.com"
