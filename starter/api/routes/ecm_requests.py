@@ -307,9 +307,17 @@ async def update_content(
     return _update_response(answer, result)
 
 
+# How an update that did not add a version is answered (anything else: 502, ECM gave up).
+UPDATE_REFUSALS = {
+    ContentUpdateOutcome.CONFLICT: (409, "version_conflict"),
+    ContentUpdateOutcome.REFUSED: (404, "node_not_found"),
+}
+
+
 def _update_response(
     answer: ContentUpdateAnswer, result: ContentUpdateResult | None
 ) -> JSONResponse:
+    """201 with the new version, 202 while running, else the error beside the result."""
     body = answer.model_dump(mode="json")
     if result is None:
         return JSONResponse(body, status_code=202)
@@ -317,12 +325,7 @@ def _update_response(
     if outcome is ContentUpdateOutcome.UPDATED:
         return JSONResponse(body, status_code=201)
     status, code = (
-        {
-            ContentUpdateOutcome.CONFLICT: (409, "version_conflict"),
-            ContentUpdateOutcome.REFUSED: (404, "node_not_found"),
-        }.get(outcome, (502, "update_failed"))
-        if outcome
-        else (502, "update_failed")
+        UPDATE_REFUSALS.get(outcome, (502, "update_failed")) if outcome else (502, "update_failed")
     )
     error = {"code": code, "message": result.reason or f"the update ended {outcome}"}
     return JSONResponse(
