@@ -256,3 +256,24 @@ async def test_a_lifecycle_trigger_runs_the_review_as_a_child_without_a_callback
     assert status.outcome == "approved" and status.callback_workflow_id is None
     assert node(ecm, node_id).categories[STATUS_CATEGORY][f"{STATUS_CATEGORY}_1"] == "Approved"
     assert (await requester.control("GET", "/messages"))["count"] == 0
+
+
+async def test_a_temporal_cancellation_ends_the_review_cancelled_and_reported(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    systems: Systems,
+    ecm: Sim,
+    requester: Sim,
+    http: httpx.AsyncClient,
+) -> None:
+    node_id = await new_document(ecm, http)
+    async with kit_worker(env.client, task_queue, WORKFLOWS, systems.activities()):
+        handle = await start(env.client, task_queue, review(node_id))
+        await awaiting(handle)
+        await handle.cancel()
+        status = await handle.result()
+        await delivered(env.client, status)
+        [message] = await callbacks(requester, "ecm.review.completed")
+    assert status.outcome == "cancelled" and status.status_written is None
+    assert STATUS_CATEGORY not in node(ecm, node_id).categories
+    assert message["data"]["outcome"] == "cancelled"
