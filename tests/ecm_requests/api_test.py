@@ -9,6 +9,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,13 @@ from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
 from docflow.docstore import LocalDocumentStore
+from docflow.models.ecm_requests import ContentUpdateAnswer
 from docflow.settings import Settings
 from simulators.kit.server import ServedApp
 from starter.api import create_app
+from starter.api.routes.ecm_requests import update_response
 from starter.cli import app as cli
+from starter.processes.ecm_requests import EcmContentUpdates
 from tests.activities.simulated import Sim
 from tests.api.conftest import auth
 from tests.ecm_requests.conftest import (
@@ -304,3 +308,32 @@ async def test_the_cli_requests_decides_and_updates_through_the_api(
             "--base-version", "1", "--request-id", request_id(),
         )  # fmt: skip
         assert stale.exit_code == 1 and "409" in stale.output, stale.output
+
+
+async def test_an_update_still_running_is_answered_202_with_its_status_url(
+    api: httpx.AsyncClient,
+    dev_server_env: WorkflowEnvironment,
+    settings: Settings,
+    store: LocalDocumentStore,
+    ecm: Sim,
+    http: httpx.AsyncClient,
+) -> None:
+    node_id, request = await new_document(ecm, http), request_id()
+    await ecm.fail_next(503, count=2)  # Content Server busy: the first reads are retried
+    updates = EcmContentUpdates(dev_server_env.client, settings)
+    document = await store.put(PDF, filename="v2.pdf", content_type="application/pdf")
+    await updates.start(
+        system="SFDC",
+        request_id=request,
+        node_id=node_id,
+        base_version=1,
+        document=document,
+        metadata={},
+        started_by="app:crm",
+    )
+    assert await updates.result("SFDC", request, timedelta(milliseconds=50)) is None
+    answer = ContentUpdateAnswer(workflow_id="w", status_url="http://docflow.test/s")
+    running = update_response(answer, None)
+    assert running.status_code == 202 and json.loads(running.body)["result"] is None
+    done = await updates.result("SFDC", request, timedelta(seconds=20))
+    assert done is not None and done.outcome == "updated" and done.version == 2

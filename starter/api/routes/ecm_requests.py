@@ -304,7 +304,7 @@ async def update_content(
         principal.subject,
         result.outcome if result else "running",
     )
-    return _update_response(answer, result)
+    return update_response(answer, result)
 
 
 # How an update that did not add a version is answered (anything else: 502, ECM gave up).
@@ -314,7 +314,7 @@ UPDATE_REFUSALS = {
 }
 
 
-def _update_response(
+def update_response(
     answer: ContentUpdateAnswer, result: ContentUpdateResult | None
 ) -> JSONResponse:
     """201 with the new version, 202 while running, else the error beside the result."""
