@@ -26,7 +26,11 @@ from docflow.temporal import connect
 from workflows.case_assembly import CaseAssemblyWorkflow, CaseSourceWorkflow
 from workflows.content_distribution import ContentDistributionWorkflow
 from workflows.delivery import DeliveryWorkflow
+from workflows.ecm_action import LifecycleActionWorkflow
+from workflows.ecm_events import EcmDocumentWorkflow
+from workflows.ecm_poller import EcmAuditPollerWorkflow
 from workflows.ecm_review import EcmReviewTaskWorkflow
+from workflows.ecm_subscriber import EcmSubscriberWorkflow
 from workflows.ecm_update import EcmContentUpdateWorkflow
 from workflows.master_data import MasterDataWorkflow
 from workflows.signing import SigningWorkflow
@@ -41,6 +45,12 @@ PROCESSES: dict[str, list[type]] = {
     "cases": [CaseAssemblyWorkflow, CaseSourceWorkflow],
     "content-distribution": [ContentDistributionWorkflow],
     "master-data": [MasterDataWorkflow],
+    "ecm-events": [
+        EcmDocumentWorkflow,
+        EcmSubscriberWorkflow,
+        EcmAuditPollerWorkflow,
+        LifecycleActionWorkflow,
+    ],
     "ecm-requests": [EcmReviewTaskWorkflow, EcmContentUpdateWorkflow, DeliveryWorkflow],
 }
 
@@ -125,7 +135,8 @@ async def run_worker(
     queue = task_queue or settings.temporal.task_queue
     stop = stop or asyncio.Event()
     async with new_http_client() as http:
-        worker = build_worker(client, settings, build_activities(settings, http), queue)
+        activities = build_activities(settings, http, client=client)
+        worker = build_worker(client, settings, activities, queue)
         logger.info(
             "worker polling task queue %r in namespace %r (profile %s)",
             queue,

@@ -10,15 +10,20 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from temporalio.client import Client
 
 from activities.amplience import AmplienceActivities
 from activities.amplience.distribution import DistributionActivities
+from activities.business_processes import BusinessProcessActivities
 from activities.case_sources import CaseSourceActivities
 from activities.content_server import ContentServerActivities
 from activities.content_server.document_status import EcmRequestActivities
+from activities.content_server.events import EcmEventSource
+from activities.content_server.status_writeback import StatusWritebackActivities
 from activities.core_signature import CoreSignatureActivities
 from activities.notifications import NotificationActivities
 from activities.source_systems import SourceSystemActivities
+from activities.subscribers import SubscriberActivities
 from activities.targets import TargetActivities
 from activities.validation import ValidationActivities
 from docflow.docstore import DocumentStore, document_store_from_settings
@@ -26,12 +31,15 @@ from docflow.settings import Settings
 
 __all__ = [
     "AmplienceActivities",
+    "BusinessProcessActivities",
     "CaseSourceActivities",
     "ContentServerActivities",
     "CoreSignatureActivities",
     "EcmRequestActivities",
     "NotificationActivities",
     "SourceSystemActivities",
+    "StatusWritebackActivities",
+    "SubscriberActivities",
     "TargetActivities",
     "ValidationActivities",
     "build_activities",
@@ -53,11 +61,13 @@ def build_activities(
     http: httpx.AsyncClient | None = None,
     *,
     store: DocumentStore | None = None,
+    client: Client | None = None,
 ) -> list[Callable[..., Any]]:
     """All activities as bound methods, each vendor package wired from `settings`.
 
     Pass the worker's pooled `http` client (the caller closes it); without one a new pool
-    is created for the life of the process.
+    is created for the life of the process. `client` (the worker's Temporal client) lets the
+    ECM relay hand polled events to their workflows and keep its subscribers' health.
     """
     http = http or new_http_client()
     store = store or document_store_from_settings(settings.documents)
@@ -71,6 +81,10 @@ def build_activities(
     distribution = DistributionActivities.from_settings(settings, http)
     targets = TargetActivities(http, settings)
     amplience = _amplience(settings, http)
+    ecm_events = EcmEventSource.from_settings(settings, http, client=client)
+    subscribers = SubscriberActivities(http, settings, client=client)
+    processes = BusinessProcessActivities(settings, http)
+    status = StatusWritebackActivities.from_settings(settings, http)
     ecm_requests = EcmRequestActivities.from_settings(settings, http, store)
     return [
         distribution.plan,
@@ -98,6 +112,18 @@ def build_activities(
         cases.list_case_items,
         cases.fetch_case_items,
         targets.deliver,
+        ecm_events.plan,
+        ecm_events.earlier_events,
+        ecm_events.poll_audit,
+        subscribers.plan_operational,
+        subscribers.relay,
+        subscribers.report_endpoint,
+        subscribers.recover,
+        processes.resolve_rule,
+        processes.start,
+        processes.read,
+        processes.await_finished,
+        status.write_ecm_status,
         ecm_requests.confirm_document,
         ecm_requests.write_review_status,
         ecm_requests.node_versions,

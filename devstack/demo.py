@@ -4,7 +4,8 @@
 approvers decide through docflow's API with their own API keys (one from the action link of
 its notification, as a person would from the e-mail), and signers act through the Core
 Signature simulator's control API. The workspace and case steps (`demo_workspaces.py`) and
-the content distribution and master data steps (`demo_content.py`) follow on the same stack.
+the content distribution and master data steps (`demo_content.py`) and the ECM event relay
+and lifecycle trigger steps (`demo_ecm.py`) follow on the same stack.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rich.live import Live
 from rich.table import Table
 
 from devstack.demo_content import run_content_demo
+from devstack.demo_ecm import run_ecm_demo
 from devstack.demo_workspaces import run_workspace_demo
 from devstack.embedded import EmbeddedStack, StackPorts
 from devstack.samples import APPROVER_KEYS, CRM_KEY, OPS_KEY, contract_pdf, legal, sample_request
@@ -407,7 +409,9 @@ async def run_demo(
         case_policy={"source_give_up": timedelta(seconds=5)},
     )
     console.print(f"[bold]docflow demo[/] — starting the embedded stack (data in {data_dir})")
-    async with EmbeddedStack(settings=settings, ports=ports, data_dir=data_dir) as stack:
+    async with EmbeddedStack(
+        settings=settings, ports=ports, data_dir=data_dir, ecm_poller=True
+    ) as stack:
         console.print(
             f"  API        {stack.api_url}  (OpenAPI docs: {stack.api_url}/docs)\n"
             f"  Web UI     {stack.ui_url}\n"
@@ -429,6 +433,7 @@ async def run_demo(
             print_links(runs, ctx, console)
             steps = await run_workspace_demo(stack, http, console)
             content = await run_content_demo(stack, http, console)
+            ecm = await run_ecm_demo(stack, http, console)
         failed = [r for r in runs if not r.ok]
         console.print(
             f"[bold]{len(runs) - len(failed)}/{len(runs)}[/] samples ended as expected."
@@ -444,7 +449,12 @@ async def run_demo(
             f"[bold]{len(content) - len(unchecked)}/{len(content)}[/] content steps done."
             + (f" [red]Failed: {', '.join(s.name for s in unchecked)}[/]" if unchecked else "")
         )
+        relayed = [s for s in ecm if not s.ok]
+        console.print(
+            f"[bold]{len(ecm) - len(relayed)}/{len(ecm)}[/] ECM event steps done."
+            + (f" [red]Failed: {', '.join(s.name for s in relayed)}[/]" if relayed else "")
+        )
         if not once:
             console.print("Stack is up; press Ctrl-C to stop.")
             await until_stopped()
-    return not failed and not missed and not unchecked
+    return not failed and not missed and not unchecked and not relayed

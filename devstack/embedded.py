@@ -18,14 +18,15 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from devstack.distribution import target_endpoints, target_urls
+from devstack.distribution import subscriber_urls, subscriptions, target_endpoints, target_urls
 from docflow import search_attributes as sa
+from docflow.config.bundle import BundleReader
 from docflow.config.source_systems import SourceSystems
 from docflow.docstore import document_store_from_settings
 from docflow.settings import Settings
@@ -42,6 +43,7 @@ from simulators import (
 from simulators.kit.business_objects import BusinessSystemConfig
 from simulators.kit.server import PortInUseError, ServedApp, free_port
 from starter.api.app import create_app
+from starter.processes.ecm_events import EcmRelay
 from worker import run_worker
 
 logger = logging.getLogger("docflow.embedded")
@@ -124,6 +126,8 @@ class EmbeddedStack:
     worker: Literal["in-process", "subprocess", "none"] = "in-process"
     api: bool = True
     temporal_log_level: str = "error"
+    # The ECM audit poller (every `ecm-events.json` interval over the watched workspaces).
+    ecm_poller: bool = False
 
     def __post_init__(self) -> None:
         self._temporal: WorkflowEnvironment | None = None
@@ -205,9 +209,7 @@ class EmbeddedStack:
             core_signature.create_app(cs_config), ports.core_signature, "Core Signature simulator"
         )
         await self._serve(
-            content_server.create_app(
-                sims.content_server or content_server.ContentServerConfig(seed=sims.seed)
-            ),
+            content_server.create_app(self._content_server_config()),
             ports.content_server,
             "Content Server simulator",
         )
@@ -217,6 +219,7 @@ class EmbeddedStack:
             "CRM simulator",
         )
         await self._serve(
+            # Its process results (lifecycle actions) go to the same receiver.
             erp.create_app(self._with_events(sims.erp or erp.ErpConfig(seed=sims.seed))),
             ports.erp,
             "ERP simulator",
@@ -242,6 +245,13 @@ class EmbeddedStack:
             await self._serve(
                 create_app(self.settings, self.client, store), ports.api, "docflow API"
             )
+        if self.ecm_poller and self.client is not None:
+            relay = EcmRelay(
+                self.client,
+                self.settings,
+                BundleReader(self.settings.profile, self.settings.config_dir),
+            )
+            await relay.start_poller()
         logger.info("embedded stack up: API %s, Web UI %s", self.api_url, self.ui_url)
 
     async def stop(self) -> None:
@@ -379,7 +389,10 @@ class EmbeddedStack:
                 "events_callback_url": f"{api}/webhooks/core-signature",
             },
             content_server={"base_url": f"{base}:{ports.content_server}/otcs/cs.exe/api"},
-            source_systems={"endpoints": status_endpoints},
+            source_systems={
+                "endpoints": status_endpoints,
+                "processes_endpoints": {ERP_SYSTEM: f"{erp}/api/processes"},
+            },
             case_sources={
                 "endpoints": {
                     ERP_HISTORY: erp,
@@ -400,6 +413,9 @@ class EmbeddedStack:
             distribution={
                 "endpoints": target_urls(self.settings, f"{base}:{ports.webhook_target}")
             },
+            ecm_events={
+                "endpoints": subscriber_urls(self.settings, f"{base}:{ports.webhook_target}")
+            },
             api={"host": "127.0.0.1", "port": ports.api, "public_url": api},
             documents={"root": str(self.data_dir / "documents")},
         )
@@ -411,6 +427,33 @@ class EmbeddedStack:
             return config
         url = f"{self.api_url}/webhooks/business-objects/{config.ext_system_id}"
         return config.model_copy(update={"events_url": url})
+
+    def _content_server_config(self) -> content_server.ContentServerConfig:
+        """Content Server with its events sent to the API's ECM receiver (unless the caller
+        chose an events_url); signed with the secret of the bundle's `ecm-events.json`."""
+        sims = self.simulators
+        config = sims.content_server or content_server.ContentServerConfig(seed=sims.seed)
+        if "first_node_id" not in config.model_fields_set:
+            # The data directory keeps Temporal's history across runs (processes keyed by node
+            # id among them): node ids of this run follow on from the last run's.
+            config = config.model_copy(update={"first_node_id": self._next_node_ids()})
+        if "events_url" in config.model_fields_set:
+            return config
+        update: dict[str, Any] = {"events_url": f"{self.api_url}/webhooks/ecm"}
+        ecm = subscriptions(self.settings)
+        if ecm.secret:
+            update["events_secret"] = self.settings.secret(ecm.secret)
+        return config.model_copy(update=update)
+
+    def _next_node_ids(self) -> int:
+        """100,001 on a fresh data directory; then a block of a million ids per run."""
+        marker = self.data_dir / "content-server-runs"
+        try:
+            runs = int(marker.read_text()) + 1
+        except (OSError, ValueError):
+            runs = 1 if (self.data_dir / "temporal.db").exists() else 0
+        marker.write_text(str(runs))
+        return 100_001 + runs * 1_000_000
 
     def _amplience_config(self) -> amplience.AmplienceConfig:
         """The hub's config with its webhooks sent to the API's receiver, signed with the

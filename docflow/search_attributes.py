@@ -49,6 +49,8 @@ EXCEPTION_OPEN = "exception_open"  # an exception waits for support (correct, re
 REPORT_DEAD_LETTERED = "report_dead_lettered"  # the source never accepted the status report
 DELIVERY_DEAD_LETTERED = "delivery_dead_lettered"  # a target never accepted a delivered message
 DISTRIBUTION_FAILED = "distribution_failed"  # a content target refused or gave up
+RELAY_FAILED = "relay_failed"  # an ECM event was dead-lettered for a subscriber
+ENDPOINT_DISABLED = "endpoint_disabled"  # an ECM subscriber's endpoint was disabled
 
 # The names `temporal operator search-attribute create --type` and `start-dev` use.
 TYPE_NAMES = {

@@ -152,6 +152,11 @@ class SourceSystemsSettings(BaseModel):
         description="System id -> status endpoint, replacing the registry's (the dev stack's "
         "free ports); must stay within that system's allowed hosts.",
     )
+    processes_endpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="System id -> business-process API, replacing the registry's "
+        "`processes_endpoint` (the dev stack's free ports); within its allowed hosts.",
+    )
 
 
 class CaseSourcesSettings(BaseModel):
@@ -171,6 +176,19 @@ class DistributionSettings(BaseModel):
         default_factory=dict,
         description="Target id -> endpoint, replacing the bundle's (the dev stack's free "
         "ports); must stay within that target's allowed hosts.",
+    )
+
+
+class EcmEventsSettings(BaseModel):
+    """Runtime overrides of the bundle's ECM event subscriptions (`ecm-events.json`)."""
+
+    endpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="Subscription -> endpoint, replacing the bundle's (the dev stack's free "
+        "ports); must stay within that subscription's allowed hosts.",
+    )
+    poll_interval_s: float | None = Field(
+        default=None, gt=0, description="Overrides the audit poller's interval (tests, demo)."
     )
 
 
@@ -275,6 +293,7 @@ class Settings(BaseSettings):
     source_systems: SourceSystemsSettings = Field(default_factory=SourceSystemsSettings)
     case_sources: CaseSourcesSettings = Field(default_factory=CaseSourcesSettings)
     distribution: DistributionSettings = Field(default_factory=DistributionSettings)
+    ecm_events: EcmEventsSettings = Field(default_factory=EcmEventsSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     documents: DocumentStoreSettings = Field(default_factory=DocumentStoreSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)

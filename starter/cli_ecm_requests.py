@@ -1,5 +1,6 @@
 """`docflow ecm review create|status|decide` and `docflow ecm update`: work requested in ECM
-through docflow's HTTP API (a review task on a document, a new version of a node).
+through docflow's HTTP API (a review task on a document, a new version of a node). `register`
+adds them to the `docflow ecm` group (the relay's commands live in `cli_ecm.py`).
 
 Like every process operation, these go through the API with an API key: the key's system is
 the requester (it gets the signed callbacks), and a decision is recorded for the key's person.
@@ -20,17 +21,11 @@ from docflow.models.ecm_requests import ReviewTaskStatus
 from starter.api_client import DocflowApiClient
 from starter.cli_output import audit_table
 
-app = typer.Typer(
-    name="ecm",
-    help="Work requested in ECM: review tasks on documents, new versions of documents.",
-    no_args_is_help=True,
-)
 review = typer.Typer(
     name="review",
     help="Review tasks: people decide on a document; the decision becomes its ECM status.",
     no_args_is_help=True,
 )
-app.add_typer(review, name="review")
 console = Console()
 
 ApiUrl = Annotated[str, typer.Option(envvar="DOCFLOW_API_URL", help="docflow API base URL.")]
@@ -185,7 +180,6 @@ def decide(
     console.print(f"{decision} recorded: {accepted.detail} ({accepted.state})")
 
 
-@app.command("update")
 def update(
     node: Annotated[int, typer.Argument(help="The document's node id in Content Server.")],
     file: Annotated[Path, typer.Argument(help="The new version's file.", exists=True)],
@@ -219,3 +213,9 @@ def update(
         console.print(f"still running: {answer['status_url']}")
         return
     console.print(f"node {node}: {result['outcome']} — version {result['version']}")
+
+
+def register(ecm: typer.Typer) -> None:
+    """Add `review create|status|decide` and `update` to the `docflow ecm` group."""
+    ecm.add_typer(review, name="review")
+    ecm.command("update")(update)

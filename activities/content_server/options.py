@@ -37,3 +37,32 @@ CALL = CallOptions(
     retry=RETRY,
     expected=timedelta(minutes=10),
 )
+
+# Planning an ECM event (the bundle's rules; a rule's metadata read from Content Server).
+PLAN_EVENT = CallOptions(
+    system="content-server",
+    start_to_close=timedelta(minutes=1),
+    give_up=timedelta(hours=6),
+    retry=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=5),
+        maximum_attempts=0,
+    ),
+    expected=timedelta(minutes=2),
+)
+
+# One read of the watched workspaces' audit trails; a failed poll is retried at the next tick.
+POLL_AUDIT = CallOptions(
+    system="content-server",
+    start_to_close=timedelta(minutes=10),
+    give_up=timedelta(minutes=30),
+    retry=RetryPolicy(
+        initial_interval=timedelta(seconds=5),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=2),
+        maximum_attempts=0,
+        non_retryable_error_types=["BundleError", "AuthenticationError"],
+    ),
+    heartbeat=timedelta(minutes=1),
+)

@@ -171,6 +171,28 @@ class WorkspaceCalls:
                 break
         return found
 
+    async def workspaces_of_type(self, ext_system_id: str, bo_type: str) -> list[Workspace]:
+        """Every workspace bound to a business object of this type (the audit poller's
+        watch list), page by page, with `expanded_view` (beyond recently accessed ones)."""
+        found: list[Workspace] = []
+        for page in range(1, MAX_LOOKUP_PAGES + 1):
+            response = await self._request(
+                "GET",
+                "/v2/businessworkspaces",
+                params={
+                    "expanded_view": "true",
+                    "where_ext_system_id": ext_system_id,
+                    "where_bo_type": bo_type,
+                    "limit": LOOKUP_PAGE,
+                    "page": page,
+                },
+            )
+            body = response.json()
+            found += [_workspace(item) for item in _results(body)]
+            if page >= _page_total(body):
+                break
+        return found
+
     async def workspace_types(self) -> list[WorkspaceType]:
         response = await self._request(
             "GET",

@@ -29,20 +29,20 @@ from activities.http.errors import (
     PermanentServiceError,
     RetryableServiceError,
 )
+from activities.http.limiter import RateLimited, RateLimiter
+from activities.http.schedule import describe, next_delay
 from activities.http.webhooks import (
     DeliveryAbortedError,
     EndpointGoneError,
     WebhookSender,
     signed_by,
 )
-from activities.targets.limiter import RateLimited, RateLimiter
 from activities.targets.registry import (
     DeliveryTarget,
     EndpointNotAllowed,
     TargetNotRegistered,
     TargetRegistry,
 )
-from activities.targets.schedule import describe, next_delay
 from docflow.models.content import TargetMessage, TargetReceipt
 from docflow.settings import Settings
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from docflow.config.concern import ConcernFile, Concerns
 from docflow.config.distribution import ContentDistribution, production_leaks
+from docflow.config.ecm_events import EcmEvents, ecm_production_leaks
 from docflow.config.ecm_requests import EcmRequests
 from docflow.config.master_data import MasterData
 from docflow.config.routing import RoutingRules
@@ -54,6 +55,7 @@ CONCERNS: tuple[Concern, ...] = (
     Concern("case-sources.json", CaseSources),
     Concern("content-distribution.json", ContentDistribution),
     Concern("master-data.json", MasterData),
+    Concern("ecm-events.json", EcmEvents),
     Concern("ecm-requests.json", EcmRequests),
 )
 
@@ -239,6 +241,7 @@ def _production_leaks(
 ) -> Iterator[ConfigProblem]:
     """A non-production bundle naming production's Amplience hub or a production target
     (read from the `prod` bundle beside it, when there is one)."""
+    yield from _ecm_leaks(prod_dir, loaded)
     filename = "content-distribution.json"
     candidate = loaded.get(ContentDistribution)
     try:
@@ -261,6 +264,20 @@ def _production_leaks(
             "amplience.hub_id",
             f"is production's hub {prod_hub!r}: only the prod bundle may use it",
         )
+
+
+def _ecm_leaks(
+    prod_dir: Path, loaded: dict[type[ConcernFile], ConcernFile]
+) -> Iterator[ConfigProblem]:
+    filename = "ecm-events.json"
+    candidate = loaded.get(EcmEvents)
+    try:
+        production = EcmEvents.load(prod_dir / filename)
+    except (OSError, ValueError):
+        return
+    if isinstance(candidate, EcmEvents):
+        for path, message in ecm_production_leaks(candidate, production):
+            yield ConfigProblem(filename, path, message)
 
 
 def _read(path: Path, parse: Any, problems: list[ConfigProblem]) -> Any:

@@ -47,12 +47,27 @@ class SourceSystem(BaseModel):
         min_length=1, description="The only hosts reports may go to (endpoint and overrides)."
     )
     timeout_s: float = Field(default=30.0, gt=0)
+    processes_endpoint: str | None = Field(
+        default=None,
+        description="Its business-process API (`POST {endpoint}`, `GET {endpoint}/{id}`), "
+        "where lifecycle triggers start processes (invoice processing, contract activation); "
+        "None: docflow starts no processes in it.",
+    )
+    processes_api_key: SecretRef | None = Field(
+        default=None, description="Bearer key of the process API (with `processes_endpoint`)."
+    )
 
     @model_validator(mode="after")
     def _endpoint_is_allowed(self) -> SourceSystem:
         problem = endpoint_problem(self.status_endpoint, self.allowed_hosts)
         if problem:
             raise ValueError(problem)
+        if self.processes_endpoint is not None:
+            problem = endpoint_problem(self.processes_endpoint, self.allowed_hosts)
+            if problem:
+                raise ValueError(f"processes_endpoint: {problem}")
+        if (self.processes_endpoint is None) != (self.processes_api_key is None):
+            raise ValueError("processes_endpoint and processes_api_key go together")
         return self
 
 

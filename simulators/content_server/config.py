@@ -121,6 +121,10 @@ def _default_categories() -> dict[int, CategoryDef]:
             name="Filed Document",
             attributes={1: "document_type", 2: "source_record", 3: "source_id"},
         ),
+        9400: CategoryDef(
+            name="Document Status",
+            attributes={1: "status", 2: "detail", 3: "decided_by", 4: "decided_at", 5: "comment"},
+        ),
     }
 
 
@@ -263,9 +267,16 @@ class ContentServerConfig(BaseModel):
         default_factory=_default_members, description="Users and groups (`GET /v2/members`)."
     )
     faults: FaultSettings = Field(default_factory=FaultSettings)
+    first_node_id: int = Field(
+        default=100_001,
+        ge=1,
+        description="Ids of new nodes count from here (a stack that keeps its Temporal "
+        "history across runs starts elsewhere each run: a real server never reuses an id).",
+    )
     events_url: str | None = Field(
         default=None, description="Receiver of node events (Standard Webhooks); None = off."
     )
-    events_secret: str = "whsec_ZGV2LW90Y3MtZXZlbnRzLXNlY3JldC0xMjM0"
+    # "whsec_" + base64("dev-ecm-events-secret-1234"): the `secret` of config/dev/ecm-events.json.
+    events_secret: str = "whsec_ZGV2LWVjbS1ldmVudHMtc2VjcmV0LTEyMzQ="
     events_retry: RetryPolicy = Field(default_factory=RetryPolicy)
     events_faults: DeliveryFaults = Field(default_factory=DeliveryFaults)

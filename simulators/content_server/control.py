@@ -1,5 +1,7 @@
 """Control API of the Content Server simulator: inspect the tree, bindings and category
-writes (with their times), seed workspaces, expire tickets (+ the kit's)."""
+writes (with their times), seed workspaces, approve documents, expire tickets, point node events
+elsewhere (+ the kit's: `/_control/webhooks[/flush|/faults]` lists the events sent and sets
+their faults: drop, duplicate, delay, reorder)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,18 @@ class SeedWorkspace(BaseModel):
     bo_id: str | None = None
 
 
+class Approval(BaseModel):
+    version: int | None = Field(default=None, ge=1, description="Default: the latest.")
+    user_id: int | None = Field(default=None, description="Default: the service account.")
+
+
+class EventsTarget(BaseModel):
+    url: str | None = Field(description="Receiver of node events; None = events off.")
+    secret: str | None = Field(
+        default=None, description="Signs the events from now on (`whsec_...`); None: kept."
+    )
+
+
 class ConnectorKnob(BaseModel):
     preempt_next: int = Field(default=1, ge=0)
 
@@ -32,6 +46,35 @@ def control_routes() -> APIRouter:
     router = control_router(
         Outbound("webhooks", dispatcher=lambda sim: sim.events, filters=("node_id",))
     )
+
+    @router.get("/webhooks/url")
+    async def get_events_url(request: Request) -> dict[str, str | None]:
+        return {"events_url": current_sim(request).events_url}
+
+    @router.put("/webhooks/url")
+    async def put_events_url(body: EventsTarget, request: Request) -> dict[str, str | None]:
+        """Where node events go from now on, and optionally their secret (until reset: back
+        to the config's); None turns them off (changes are still audited)."""
+        sim = current_sim(request)
+        try:
+            sim.point_events(body.url, body.secret)
+        except Exception as exc:  # the library raises several types for a malformed secret
+            raise OtcsError(400, f"Invalid secret: {exc}") from None
+        return {"events_url": sim.events_url}
+
+    @router.post("/nodes/{node_id}/approve")
+    async def approve(node_id: int, body: Approval, request: Request) -> dict[str, Any]:
+        """Someone approves a document version in Content Server: one audit entry ("Approved",
+        9003) and one `node.approved` event. Every call is another approval (a re-approval is
+        an event of its own), never deduplicated here."""
+        sim = current_sim(request)
+        emitted = sim.approve(sim.node(node_id), body.version, body.user_id)
+        return {
+            "audit": sim.audit_json(emitted.audit),
+            "event": emitted.event,
+            "webhook_id": emitted.webhook_id,
+            "deliveries": [d.to_json() for d in emitted.deliveries],
+        }
 
     @router.get("/nodes")
     async def control_nodes(request: Request) -> dict[str, Any]:

@@ -1,4 +1,22 @@
-"""The simulated Content Server: node tree, categories, records management, workspaces."""
+"""The simulated Content Server: node tree, categories, records management, workspaces.
+
+Every change is audited (`GET /v2/nodes/{id}/audit`); the changes of docflow's event contract
+(external-apis.md §2) are also sent, when an events URL is set, as Standard Webhooks:
+
+    {"type": "node.version_added", "timestamp": "...Z",
+     "data": {"node": {"id", "parent_id", "name", "type", "version" (latest or null), ...the
+                       other node properties},
+              "workspace": {"id", "ext_system_id", "bo_type", "bo_id"} | null,
+              "audit": {"event_type": 28, "audit_date": "2026-12-07T18:00:00Z"},
+              ...extras: "version" (version_added, approved), "category_id", "class_id",
+              "hold_id"}}
+
+`workspace` is the node's nearest enclosing business workspace (the node itself for
+`workspace.*`) with its first bound business object (nulls when unbound); `audit` names the
+entry the change wrote, its `audit_date` the very string the audit API shows for it, so the
+webhook and the audit feed of one change can be matched. Audit dates are second-granular, as on
+the real server: two changes of one type to one node in the same second share a date.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +29,7 @@ import secrets
 import uuid
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,7 +62,7 @@ from simulators.content_server.models import (
     as_int,
     otcs_date,
 )
-from simulators.kit.delivery import CallbackDispatcher
+from simulators.kit.delivery import CallbackDispatcher, Delivery
 from simulators.kit.faults import FaultInjector
 from simulators.kit.pdf import make_pdf
 
@@ -58,11 +77,19 @@ SERVICE_USER_ID = 1000
 CONNECTOR_USER_ID = 999
 # Audit event types (id, name) per event. 9, 10 and 264 are Content Server's own ids; the
 # others are this simulator's choice (no public list): readers match on audit_event_types.
+#
+# Every event type of docflow's contract can be told apart from the audit feed alone
+# (`GET /v2/nodes/{id}/audit`, the poller's path): each audit event type maps to one contract
+# type, except "Create" (1), shared by `node.created` and `workspace.created` — a reader tells
+# them apart by the audited node's type (848 is a business workspace, as on the real server;
+# `contract_event_type` below is that rule). "Business Object Reference Removed" and
+# "Permission Changed" are audited but are no events of the contract.
 AUDIT_EVENTS: dict[str, tuple[int, str]] = {
     "node.created": (1, "Create"),
     "workspace.created": (1, "Create"),
     "node.version_added": (28, "Add Version"),
     "node.categories_updated": (10, "Attribute Value Changed"),
+    "node.approved": (9003, "Approved"),
     "node.rm_classified": (264, "Classification Applied"),
     "node.hold_applied": (266, "Hold Applied"),
     "workspace.reference_added": (9001, "Business Object Reference Added"),
@@ -78,12 +105,38 @@ EVENT_TYPES = frozenset(
         "node.created",
         "node.version_added",
         "node.categories_updated",
+        "node.approved",
         "node.rm_classified",
         "node.hold_applied",
         "workspace.created",
         "workspace.reference_added",
     }
 )
+
+
+def contract_event_type(audit_event_type: int, node_type: int) -> str | None:
+    """The contract event type an audit entry of a node of `node_type` stands for (None: not
+    an event of the contract). "Create" is `workspace.created` on a workspace (848)."""
+    if audit_event_type == AUDIT_EVENTS["node.created"][0]:
+        return "workspace.created" if node_type == BUSINESS_WORKSPACE else "node.created"
+    found = [
+        event
+        for event, (event_id, _) in AUDIT_EVENTS.items()
+        if event_id == audit_event_type and event in EVENT_TYPES
+    ]
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """What one audited change produced: its audit entry, the contract event (None when the
+    change is no event of the contract), its webhook-id and deliveries (None / [] when events
+    are off)."""
+
+    audit: AuditEntry
+    event: dict[str, Any] | None
+    webhook_id: str | None
+    deliveries: list[Delivery]
 
 
 class ContentServerSim:
@@ -93,13 +146,12 @@ class ContentServerSim:
         self.config = config
         self.faults = FaultInjector(config.faults, seed=config.seed)
         self.events = CallbackDispatcher(config.events_retry, config.events_faults, config.seed)
-        self._signer = Webhook(config.events_secret)
         self.tickets: dict[str, datetime] = {}
         self.reset()
 
     def reset(self) -> None:
         """Back to the seeded structure; tickets stay valid."""
-        self._ids = itertools.count(FIRST_NODE_ID)
+        self._ids = itertools.count(self.config.first_node_id)
         self.nodes: dict[int, Node] = {}
         # Indexes, so lookups cost the same with 50,000 nodes as with 50 (nodes are never
         # deleted nor moved): children in creation order, and the workspace of each object.
@@ -118,12 +170,23 @@ class ContentServerSim:
         self.faults.configure(self.config.faults)
         self.events.clear()
         self.events.configure(self.config.events_faults)
+        self.events_url = self.config.events_url
+        self.events_secret = self.config.events_secret
+        self._signer = Webhook(self.events_secret)
         now = datetime.now(UTC)
         for folder in self.config.folders:
             self._add(Node(folder.id, folder.name, folder.parent_id, FOLDER, "", now, now))
 
     async def aclose(self) -> None:
         await self.events.aclose()
+
+    def point_events(self, url: str | None, secret: str | None = None) -> None:
+        """Send node events to `url` from now on (None: off), signed with `secret` when given
+        (a retry of an earlier event is signed with it too)."""
+        self.events_url = url
+        if secret is not None:
+            self._signer = Webhook(secret)  # raises on a malformed secret, before the change
+            self.events_secret = secret
 
     # tickets
 
@@ -674,11 +737,12 @@ class ContentServerSim:
 
     # audit
 
-    def audit(self, node: Node, event: str) -> None:
+    def audit(self, node: Node, event: str) -> AuditEntry:
+        """Write the audit entry of a change; returns it (an event references it)."""
         event_type, name = AUDIT_EVENTS[event]
-        node.audit.append(
-            AuditEntry(node.id, event_type, name, datetime.now(UTC), self._acting_user)
-        )
+        entry = AuditEntry(node.id, event_type, name, datetime.now(UTC), self._acting_user)
+        node.audit.append(entry)
+        return entry
 
     @staticmethod
     def audit_json(entry: AuditEntry) -> dict[str, Any]:
@@ -693,23 +757,78 @@ class ContentServerSim:
             "audit_name": entry.audit_name,
         }
 
+    # approvals (a workflow step in Content Server; `POST /_control/nodes/{id}/approve`)
+
+    def approve(self, node: Node, version: int | None, user_id: int | None) -> Emitted:
+        """Record an approval of a document version (default: the latest) by `user_id`
+        (default: the service account): one audit entry and one `node.approved` event.
+
+        Not idempotent on purpose: each call is another approval (a re-approval is a real
+        event of its own, with its own audit entry and webhook-id)."""
+        if node.type != DOCUMENT or not node.versions:
+            raise OtcsError(400, f"Node {node.id} is not a document with versions.")
+        number = node.versions[-1].number if version is None else version
+        if not 1 <= number <= len(node.versions):
+            raise OtcsError(400, f"Node {node.id} has no version {number}.")
+        self._acting_user = SERVICE_USER_ID if user_id is None else user_id
+        try:
+            return self.notify("node.approved", node, version=number)
+        finally:
+            self._acting_user = SERVICE_USER_ID
+
     # events (our design)
 
-    def notify(self, event_type: str, node: Node, **data: Any) -> None:
+    def enclosing_workspace(self, node: Node) -> Node | None:
+        """The nearest business workspace holding the node (the node itself if it is one)."""
+        current: Node | None = node
+        while current is not None:
+            if current.type == BUSINESS_WORKSPACE:
+                return current
+            current = self.nodes.get(current.parent_id)
+        return None
+
+    def event_data(self, node: Node, entry: AuditEntry, **extra: Any) -> dict[str, Any]:
+        """`data` of a contract event: the node (with its latest version number), its
+        nearest workspace and that workspace's first business object, the audit entry (its
+        `audit_date` is the string the audit API returns), then the event's extras."""
+        workspace = self.enclosing_workspace(node)
+        ref = workspace.references[0] if workspace is not None and workspace.references else None
+        return {
+            "node": {
+                **self.properties(node),
+                "version": node.versions[-1].number if node.versions else None,
+            },
+            "workspace": None
+            if workspace is None
+            else {
+                "id": workspace.id,
+                "ext_system_id": ref.ext_system_id if ref else None,
+                "bo_type": ref.bo_type if ref else None,
+                "bo_id": ref.bo_id if ref else None,
+            },
+            "audit": {
+                "event_type": entry.event_type,
+                "audit_date": otcs_date(entry.audit_date),
+            },
+            **extra,
+        }
+
+    def notify(self, event_type: str, node: Node, **data: Any) -> Emitted:
         """Audit the change; send it as a webhook when events are on (not every audited
         change is an event of our contract)."""
-        self.audit(node, event_type)
-        url = self.config.events_url
-        if not url or event_type not in EVENT_TYPES:
-            return
+        entry = self.audit(node, event_type)
+        if event_type not in EVENT_TYPES:
+            return Emitted(entry, None, None, [])
+        event = {
+            "type": event_type,
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "data": self.event_data(node, entry, **data),
+        }
+        url = self.events_url
+        if not url:
+            return Emitted(entry, event, None, [])
         msg_id = f"msg_{uuid.uuid4().hex}"
-        body = json.dumps(
-            {
-                "type": event_type,
-                "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-                "data": {"node": self.properties(node), **data},
-            }
-        )
+        body = json.dumps(event)
 
         def headers() -> dict[str, str]:
             now = datetime.now(UTC)
@@ -721,7 +840,7 @@ class ContentServerSim:
                 "Idempotency-Key": msg_id,
             }
 
-        self.events.submit(
+        deliveries = self.events.submit(
             url,
             body.encode(),
             event_id=msg_id,
@@ -729,6 +848,7 @@ class ContentServerSim:
             headers=headers,
             meta={"node_id": node.id},
         )
+        return Emitted(entry, event, msg_id, deliveries)
 
     # representations
 

@@ -1,4 +1,5 @@
-"""State of the ERP simulator: the kit's business system plus a seeded transaction history.
+"""State of the ERP simulator: the kit's business system, a seeded transaction history, and
+the business processes docflow starts (`simulators/erp/processes.py`).
 
 Transactions are derived from (seed, case reference, position) alone, so seeding the same case
 again gives the same ids, fields and statement PDFs (byte for byte: their SHA-256 is stable).
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import random
 import secrets
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,8 +20,15 @@ from typing import Any
 
 from pydantic import Field
 
-from simulators.kit.business_objects import BusinessSystemConfig, BusinessSystemSim, RecordError
+from simulators.erp.processes import PROCESS_KINDS, Process, ProcessFaults, ProcessStart
+from simulators.kit.business_objects import (
+    BusinessSystemConfig,
+    BusinessSystemSim,
+    RecordError,
+    iso,
+)
 from simulators.kit.pdf import make_pdf
+from simulators.kit.timers import Timers
 
 MAX_TRANSACTIONS = 10_000
 _KINDS = ("Invoice", "Credit memo", "Payment received", "Dunning fee", "Down payment")
@@ -38,6 +48,14 @@ class ErpConfig(BusinessSystemConfig):
     max_limit: int = Field(default=200, ge=1)
     transactions: dict[str, int] = Field(
         default_factory=dict, description="Initial history: case reference -> count."
+    )
+    process_duration_ms: int = Field(
+        default=300, ge=0, description="How long a started business process runs."
+    )
+    process_events_url: str | None = Field(
+        default=None,
+        description="Where process.completed / process.failed go; None: to `events_url` "
+        "(with the business-object events; both None: not sent).",
     )
 
 
@@ -127,10 +145,20 @@ class ErpSim(BusinessSystemSim):
     config: ErpConfig
 
     def __init__(self, config: ErpConfig) -> None:
+        self._timers = Timers()
         super().__init__(config)
 
     def reset(self) -> None:
+        self._timers.cancel_all()
         super().reset()
+        self.processes: dict[str, Process] = {}
+        self.process_keys: dict[str, Process] = {}
+        self.process_faults = ProcessFaults()
+        self.fail_left = 0
+        self.lose_left = 0
+        self.started: Counter[str] = Counter()
+        self.replays = 0
+        self.process_events_url = self.config.process_events_url
         self.histories: dict[str, list[Transaction]] = {}
         self.by_id: dict[str, Transaction] = {}
         self.downloads: Counter[str] = Counter()
@@ -138,8 +166,112 @@ class ErpSim(BusinessSystemSim):
         for case_reference, count in self.config.transactions.items():
             self.seed_transactions(case_reference, count)
 
+    async def settle(self, timeout_s: float) -> bool:
+        """Wait until every process has finished and its event was delivered."""
+        return await self._timers.settle(self.events, timeout_s)
+
+    async def aclose(self) -> None:
+        self._timers.cancel_all()
+        await super().aclose()
+
     def new_id(self, bo_type: str) -> str:
         return sap_id(bo_type)
+
+    # ------------------------------------------------------------ business processes
+    def start_process(self, start: ProcessStart, key: str) -> tuple[Process, bool]:
+        """Start a process, or find the one this Idempotency-Key started: (process, is_new).
+        The same key with another process kind or reference is a conflict (409)."""
+        known = self.process_keys.get(key)
+        if known is not None:
+            if (known.process, known.reference) != (start.process, start.reference):
+                raise RecordError(
+                    409,
+                    f"Idempotency-Key {key!r} already started {known.process} {known.id} "
+                    f"for reference {known.reference!r}",
+                )
+            known.replays += 1
+            self.replays += 1
+            return known, False
+        faults = self.process_faults
+        fail_reason = None
+        if self.fail_left > 0 and faults.fail_process in (None, start.process):
+            self.fail_left -= 1
+            fail_reason = faults.reason
+        duration = (
+            faults.duration_ms
+            if faults.duration_ms is not None
+            else self.config.process_duration_ms
+        )
+        process = Process.create(start, key, duration, fail_reason)
+        self.processes[process.id] = process
+        self.process_keys[key] = process
+        self.started[process.process] += 1
+        self._timers.later(duration, lambda: self._process_finished(process))
+        return process, True
+
+    def process(self, process_id: str) -> Process:
+        found = self.processes.get(process_id)
+        if found is None:
+            raise RecordError(404, f"no process {process_id}")
+        return found
+
+    def find_processes(self, reference: str | None) -> list[Process]:
+        return [p for p in self.processes.values() if reference in (None, p.reference)]
+
+    def configure_processes(self, faults: ProcessFaults) -> ProcessFaults:
+        self.process_faults = faults.model_copy()
+        self.fail_left = faults.fail_next
+        self.lose_left = faults.lose_answer_next
+        return self.process_faults
+
+    def lose_answer(self) -> bool:
+        """Whether the answer to the new start just made is lost (a fault knob)."""
+        if self.lose_left > 0:
+            self.lose_left -= 1
+            return True
+        return False
+
+    def _process_finished(self, process: Process) -> None:
+        """The finish timer: the process is settled and, when events are on, announced."""
+        process.settled = True
+        url = self.process_events_url or self.events_url
+        if not url:
+            return
+        event_type = f"process.{process.outcome}"
+        now = datetime.now(UTC)
+        body = json.dumps(
+            {"type": event_type, "timestamp": iso(now), "data": process.event_data()}
+        ).encode()
+        process.event_id = f"msg_{uuid.uuid4().hex}"
+        self.events.submit(
+            url,
+            body,
+            event_id=process.event_id,
+            event_type=event_type,
+            headers=self._headers(process.event_id, body),
+            meta={
+                "process_id": process.id,
+                "process": process.process,
+                "reference": process.reference,
+            },
+        )
+
+    def processes_summary(self) -> dict[str, Any]:
+        """Counts for `/_control/processes`: starts per kind, replays, statuses, and the
+        references started more than once (by different Idempotency-Keys)."""
+        by_reference = Counter(p.reference for p in self.processes.values())
+        return {
+            "count": len(self.processes),
+            "started": {kind: self.started[kind] for kind in PROCESS_KINDS},
+            "replays": self.replays,
+            "by_status": dict(Counter(p.status() for p in self.processes.values())),
+            "references_started_twice": {r: n for r, n in by_reference.items() if n > 1},
+            "faults": {
+                **self.process_faults.model_dump(),
+                "fail_left": self.fail_left,
+                "lose_answer_left": self.lose_left,
+            },
+        }
 
     # ------------------------------------------------------------ transactions
     def seed_transactions(self, case_reference: str, count: int) -> list[Transaction]:

@@ -22,7 +22,7 @@ Control side (`/_control`, never faulted):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -137,13 +137,19 @@ def business_api_routes(dependencies: Sequence[DependsParam] = ()) -> APIRouter:
     return router
 
 
-def business_control_routes() -> APIRouter:
-    """The kit's `/_control` router with the business system's knobs."""
+def business_control_routes(
+    *,
+    flush: Callable[[Any, float], Awaitable[bool]] | None = None,
+    filters: tuple[str, ...] = (),
+) -> APIRouter:
+    """The kit's `/_control` router with the business system's knobs; a system with events of
+    its own adds their `filters` (delivery meta fields) and a `flush` that waits for them."""
     router = control_router(
         Outbound(
             "events",
             dispatcher=lambda sim: sim.events,
-            filters=("bo_type", "bo_id", "version", "replay_of"),
+            flush=flush,
+            filters=("bo_type", "bo_id", "version", "replay_of", *filters),
         )
     )
 

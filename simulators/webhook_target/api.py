@@ -1,4 +1,11 @@
-"""HTTP surface of the webhook target: `POST /{endpoint}` and its control knobs."""
+"""HTTP surface of the webhook target: `POST /{endpoint}` and its control knobs.
+
+Subscribers: `POST /{endpoint}` (each name its own secret and knobs). Control:
+`GET /_control/endpoints`, `GET|PUT|PATCH /_control/endpoints/{endpoint}` (PUT replaces the
+knobs and creates a new endpoint, with its secret; PATCH changes only those given),
+`GET /_control/endpoints/{endpoint}/received[?after=N]` (arrival order, per document, duplicate
+webhook-ids), `GET /_control/deliveries[?endpoint=&raw=&since=]` (the messages themselves).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
 from simulators.kit.control import control_router, simulator_app
@@ -15,6 +22,7 @@ from simulators.kit.faults import fault_gate
 from simulators.kit.inbox import SignatureRejected, signature_rejected, signed_headers
 from simulators.webhook_target.sim import (
     Endpoint,
+    EndpointChanges,
     EndpointSettings,
     WebhookTargetConfig,
     WebhookTargetSim,
@@ -109,6 +117,32 @@ def _control_routes() -> APIRouter:
             return _sim(request).configure(endpoint, body).to_json()
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=422)
+
+    @router.get("/endpoints/{endpoint}", response_model=None)
+    async def endpoint_view(endpoint: str, request: Request) -> dict[str, Any] | JSONResponse:
+        target = _sim(request).endpoints.get(endpoint)
+        return _no_endpoint(endpoint) if target is None else target.to_json()
+
+    @router.patch("/endpoints/{endpoint}", response_model=None)
+    async def change(
+        endpoint: str, body: EndpointChanges, request: Request
+    ) -> dict[str, Any] | JSONResponse:
+        """Change only the knobs given (`{"down": false}`: the subscriber is back)."""
+        try:
+            return _sim(request).change(endpoint, body).to_json()
+        except KeyError:
+            return _no_endpoint(endpoint)
+
+    @router.get("/endpoints/{endpoint}/received", response_model=None)
+    async def received(
+        endpoint: str, request: Request, after: int = Query(default=0, ge=0)
+    ) -> dict[str, Any] | JSONResponse:
+        """The subscriber's accepted messages in arrival order, compact (webhook-id, type,
+        `data.node.id` / `.version`), per document, and the webhook-ids accepted more than
+        once: enough to check per-document order and exactly-once. `after`: skip the first
+        N (poll with the answer's `next`)."""
+        target = _sim(request).endpoints.get(endpoint)
+        return _no_endpoint(endpoint) if target is None else target.received(after)
 
     @router.get("/deliveries", response_model=None)
     async def deliveries(

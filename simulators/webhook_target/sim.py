@@ -1,8 +1,13 @@
-"""State of the webhook target: named endpoints, each with its secret, inbox and knobs."""
+"""State of the webhook target: named endpoints, each with its secret, inbox and knobs.
+
+One server plays several subscribers at once: each endpoint name is a subscriber with its own
+secret, knobs (down, gone, slow, scripted answers such as 429 + Retry-After or abort-message,
+required fields, rate limit), answers log and inbox (deduplicated by webhook-id, in arrival
+order)."""
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -51,6 +56,28 @@ class EndpointSettings(BaseModel):
     rate_limit_per_s: float | None = Field(
         default=None, gt=0, description="Over it: 429 with `Retry-After: 1`; None: no limit."
     )
+
+    @field_validator("script", mode="before")
+    @classmethod
+    def _bare_statuses(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"status": v} if isinstance(v, int) else v for v in value]
+        return value
+
+
+class EndpointChanges(BaseModel):
+    """`PATCH /_control/endpoints/{endpoint}`: only the knobs given change (a subscriber
+    going down and coming back keeps its other knobs)."""
+
+    secret: str | None = None
+    script: list[ScriptedAnswer] | None = Field(
+        default=None, description="Replaces the answers left to give."
+    )
+    latency_ms: int | None = Field(default=None, ge=0)
+    gone: bool | None = None
+    down: bool | None = None
+    required_fields: list[str] | None = None
+    rate_limit_per_s: float | None = Field(default=None, gt=0)
 
     @field_validator("script", mode="before")
     @classmethod
@@ -114,6 +141,50 @@ class Endpoint:
 
         return [f for f in self.settings.required_fields if value(f) in (None, "", [], {})]
 
+    def received(self, after: int = 0) -> dict[str, Any]:
+        """What this subscriber accepted, in arrival order (of each webhook-id's first accepted
+        copy), compact: `seq` (1-based arrival position), webhook-id, type, `node_id` /
+        `node_version` (from `data.node` when present), copies accepted, and attempts answered
+        for that webhook-id (any status); `by_node` the same per document, in arrival order;
+        `duplicate_ids` the webhook-ids accepted more than once. `after` skips the first
+        `after` messages (a poll)."""
+        tried = Counter(a["webhook_id"] for a in self.attempts)
+        results = []
+        for seq, message in enumerate(self.inbox.messages.values(), start=1):
+            if seq <= after:
+                continue
+            node_id, node_version = _node_of(message.payload)
+            results.append(
+                {
+                    "seq": seq,
+                    "webhook_id": message.webhook_id,
+                    "type": message.payload.get("type"),
+                    "node_id": node_id,
+                    "node_version": node_version,
+                    "received_at": message.received_at.isoformat(),
+                    "deliveries": message.deliveries,
+                    "attempts": tried[message.webhook_id],
+                }
+            )
+        by_node: dict[str, list[dict[str, Any]]] = {}
+        for item in results:
+            if item["node_id"] is not None:
+                by_node.setdefault(str(item["node_id"]), []).append(
+                    {k: item[k] for k in ("seq", "type", "node_version", "webhook_id")}
+                )
+        return {
+            "endpoint": self.name,
+            "count": len(self.inbox.messages),
+            "next": len(self.inbox.messages),
+            "duplicates": self.inbox.duplicates,
+            "duplicate_ids": {
+                m.webhook_id: m.deliveries for m in self.inbox.messages.values() if m.deliveries > 1
+            },
+            "rejected": self.inbox.rejected,
+            "results": results,
+            "by_node": by_node,
+        }
+
     def to_json(self) -> dict[str, Any]:
         return {
             "endpoint": self.name,
@@ -155,3 +226,30 @@ class WebhookTargetSim:
             endpoint.inbox.secret = secret
         self.endpoints[name] = endpoint
         return endpoint
+
+    def change(self, name: str, changes: EndpointChanges) -> Endpoint:
+        """Change the knobs given (explicit nulls too: `rate_limit_per_s: null` lifts the
+        limit), keep the others; the script left is kept unless a new one is given."""
+        current = self.endpoints.get(name)
+        if current is None:
+            raise KeyError(name)
+        given = changes.model_dump(exclude_unset=True)
+        script = given.pop("script", None)
+        settings = current.settings.model_copy(
+            update={k: v for k, v in given.items() if v is not None or k == "rate_limit_per_s"}
+        )
+        settings.script = (
+            [ScriptedAnswer.model_validate(a) for a in script]
+            if script is not None
+            else list(current.script)
+        )
+        return self.configure(name, EndpointSettings.model_validate(settings.model_dump()))
+
+
+def _node_of(payload: dict[str, Any]) -> tuple[Any, Any]:
+    """`data.node.id` and `data.node.version` of a message (None when absent)."""
+    data = payload.get("data")
+    node = data.get("node") if isinstance(data, dict) else None
+    if not isinstance(node, dict):
+        return None, None
+    return node.get("id"), node.get("version")

@@ -27,13 +27,14 @@ from starter.api.errors import (
     body_too_large,
     install_error_handlers,
 )
-from starter.api.receivers import amplience, business_objects, core_signature
+from starter.api.receivers import amplience, business_objects, core_signature, ecm
 from starter.api.receivers.core_signature import MAX_CALLBACK_BYTES
 from starter.api.routes import (
     actions,
     cases,
     content,
     documents,
+    ecm_events,
     ecm_requests,
     health,
     master_data,
@@ -186,6 +187,8 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(business_objects.router)
     app.include_router(content.router)
     app.include_router(amplience.router)
+    app.include_router(ecm.router)
+    app.include_router(ecm_events.router)
     app.include_router(health.router)
     app.include_router(actions.router)
     app.include_router(ecm_requests.router)
@@ -196,6 +199,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
         *cases.OPENAPI_MODELS,
         *content.OPENAPI_MODELS,
         *master_data.OPENAPI_MODELS,
+        *ecm_events.OPENAPI_MODELS,
         *ecm_requests.OPENAPI_MODELS,
     ]
     _document_extra_models(
@@ -205,6 +209,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
             *core_signature.OPENAPI_MODELS,
             *business_objects.OPENAPI_MODELS,
             *amplience.OPENAPI_MODELS,
+            *ecm.OPENAPI_MODELS,
         ],
     )
     document_operations(app, body_models=bodies)

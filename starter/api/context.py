@@ -16,6 +16,7 @@ from docflow.settings import Settings
 from starter.api.auth import Authenticator
 from starter.processes.base import TemporalUnavailable
 from starter.processes.content import ContentDistributions
+from starter.processes.ecm_events import EcmRelay
 from starter.processes.signing import SigningProcesses
 from starter.processes.workspaces import BusinessObjects
 
@@ -62,6 +63,9 @@ class ApiContext:
 
     async def content_distributions(self) -> ContentDistributions:
         return ContentDistributions(await self.temporal.client(), self.settings, self.config)
+
+    async def ecm_relay(self) -> EcmRelay:
+        return EcmRelay(await self.temporal.client(), self.settings, self.config)
 
     @cached_property
     def config(self) -> BundleReader:

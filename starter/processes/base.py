@@ -93,6 +93,11 @@ class StartResult(ProcessRun):
     created: bool
 
 
+def quoted(value: str) -> str:
+    """A string literal for a visibility (List Filter) query."""
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
 def temporal_unavailable(exc: BaseException) -> bool:
     """True when an error means "Temporal is unreachable right now" (retry later)."""
     if isinstance(exc, TemporalUnavailable | WorkflowUpdateRPCTimeoutOrCancelledError):

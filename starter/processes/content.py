@@ -24,7 +24,7 @@ from docflow.models.content import (
     TargetDelivery,
 )
 from docflow.settings import Settings
-from starter.processes.base import QUERY_TIMEOUT, Delivery, ProcessClient
+from starter.processes.base import QUERY_TIMEOUT, Delivery, ProcessClient, quoted
 
 SOURCE_SYSTEM = "AMPLIENCE"
 EVENT_WORKFLOW_UPDATED = "dynamic-content.content-item.workflow.updated"
@@ -135,7 +135,7 @@ class ContentDistributions(ProcessClient):
     async def by_target(self, target: str, limit: int = MAX_BY_TARGET) -> list[TargetDelivery]:
         """Deliveries to `target` across the items most recently routed to it (live: the
         processes Temporal still holds; the read model keeps them for years)."""
-        query = f"WorkflowType = '{self.workflow_type}' AND {sa.TARGETS.name} = '{_quoted(target)}'"
+        query = f"WorkflowType = '{self.workflow_type}' AND {sa.TARGETS.name} = '{quoted(target)}'"
         found: list[TargetDelivery] = []
         try:
             async for execution in self.client.list_workflows(
@@ -149,7 +149,3 @@ class ContentDistributions(ProcessClient):
         except Exception as exc:
             self.fail(exc, f"target {target}")
         return sorted(found, key=lambda d: d.started_at, reverse=True)
-
-
-def _quoted(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")

@@ -1,4 +1,4 @@
-"""ECM request fixtures: the Content Server simulator (with a review status category) plays ECM,
+"""ECM request fixtures: the Content Server simulator (its Document Status category) plays ECM,
 the CRM simulator plays the requester (it verifies docflow's signed callbacks), the real
 activities run against both; notifications are recorded by a stand-in."""
 
@@ -23,9 +23,7 @@ from docflow.docstore import LocalDocumentStore
 from docflow.models import Notification
 from docflow.models.ecm_requests import ContentUpdateInput, ReviewTaskInput
 from docflow.settings import Settings
-from simulators.content_server import ContentServerConfig
 from simulators.content_server import create_app as content_server_app
-from simulators.content_server.config import CategoryDef
 from simulators.crm import create_app as crm_app
 from simulators.kit.server import ServedApp
 from tests.activities.simulated import Sim
@@ -37,23 +35,14 @@ from workflows.ecm_update import EcmContentUpdateWorkflow
 
 PDF = b"%PDF-1.4\n% a contract\n%%EOF\n"
 FOLDER = 2000  # "Customers", seeded by the simulator
-STATUS_CATEGORY = 9400  # ecm-requests.json (tests/config/local)
+STATUS_CATEGORY = 9400  # "Document Status": ecm-requests.json (tests/config/local)
 WORKFLOWS = [EcmReviewTaskWorkflow, EcmContentUpdateWorkflow, DeliveryWorkflow]
 _ = (ReviewTaskInput, ContentUpdateInput)
 
 
-def _content_server_config() -> ContentServerConfig:
-    config = ContentServerConfig()
-    config.categories[STATUS_CATEGORY] = CategoryDef(
-        name="Review Status",
-        attributes={1: "status", 2: "decided_by", 3: "decided_at", 4: "comment"},
-    )
-    return config
-
-
 @pytest.fixture(scope="module")
 async def _content_server() -> AsyncIterator[ServedApp]:
-    app = content_server_app(_content_server_config())
+    app = content_server_app()
     async with ServedApp(app, name="content-server-sim") as served:
         yield served
 

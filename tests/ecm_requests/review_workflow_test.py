@@ -137,8 +137,8 @@ async def test_an_approval_is_written_to_ecm_and_called_back_signed(
     await replays(handle)
     values = node(ecm, node_id).categories[STATUS_CATEGORY]
     assert values[f"{STATUS_CATEGORY}_1"] == "Approved"
-    assert values[f"{STATUS_CATEGORY}_2"] == "Bob@Example.com"
-    assert values[f"{STATUS_CATEGORY}_4"] == "ok by me"
+    assert values[f"{STATUS_CATEGORY}_3"] == "Bob@Example.com"
+    assert values[f"{STATUS_CATEGORY}_5"] == "ok by me"
     data = message["data"]
     assert data["outcome"] == "approved" and data["decided_by"] == "Bob@Example.com"
     assert (data["node_id"], data["version"], data["comment"]) == (node_id, 1, "ok by me")

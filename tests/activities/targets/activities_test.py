@@ -15,8 +15,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.http.limiter import RateLimiter
 from activities.targets import TargetActivities
-from activities.targets.limiter import RateLimiter
 from docflow.models.content import TargetMessage, TargetReceipt
 from docflow.settings import Settings
 from tests.activities.simulated import Sim

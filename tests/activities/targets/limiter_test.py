@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from activities.targets.limiter import RateLimited, RateLimiter
+from activities.http.limiter import RateLimited, RateLimiter
 
 
 class Clock:

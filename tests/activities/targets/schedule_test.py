@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from activities.targets.schedule import MAX_RETRY_AFTER, describe, next_delay
+from activities.http.schedule import MAX_RETRY_AFTER, describe, next_delay
 
 SCHEDULE = (0, 5, 300, 1800)
 

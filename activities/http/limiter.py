@@ -1,4 +1,4 @@
-"""Per-worker rate limits of the targets: one token bucket per target id.
+"""Per-worker rate limits of outbound endpoints (targets, subscribers): one token bucket per id.
 
 A delivery waits for its turn inside the activity when the wait is short; a longer backlog
 raises RateLimited with the wait, which the activity turns into a retry after that delay

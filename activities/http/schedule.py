@@ -1,5 +1,5 @@
-"""A target's retry schedule: the delay before the next delivery attempt, or None when the
-schedule is spent. Pure; the randomness for the jitter is injectable."""
+"""A delivery retry schedule (a target's, a subscriber's): the delay before the next attempt,
+or None when the schedule is spent. Pure; the randomness for the jitter is injectable."""
 
 from __future__ import annotations
 
