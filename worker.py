@@ -29,7 +29,9 @@ from workflows.delivery import DeliveryWorkflow
 from workflows.ecm_action import LifecycleActionWorkflow
 from workflows.ecm_events import EcmDocumentWorkflow
 from workflows.ecm_poller import EcmAuditPollerWorkflow
+from workflows.ecm_review import EcmReviewTaskWorkflow
 from workflows.ecm_subscriber import EcmSubscriberWorkflow
+from workflows.ecm_update import EcmContentUpdateWorkflow
 from workflows.master_data import MasterDataWorkflow
 from workflows.signing import SigningWorkflow
 from workflows.workspace import BusinessObjectWorkflow
@@ -49,6 +51,7 @@ PROCESSES: dict[str, list[type]] = {
         EcmAuditPollerWorkflow,
         LifecycleActionWorkflow,
     ],
+    "ecm-requests": [EcmReviewTaskWorkflow, EcmContentUpdateWorkflow, DeliveryWorkflow],
 }
 
 

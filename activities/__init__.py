@@ -17,6 +17,7 @@ from activities.amplience.distribution import DistributionActivities
 from activities.business_processes import BusinessProcessActivities
 from activities.case_sources import CaseSourceActivities
 from activities.content_server import ContentServerActivities
+from activities.content_server.document_status import EcmRequestActivities
 from activities.content_server.events import EcmEventSource
 from activities.content_server.status_writeback import StatusWritebackActivities
 from activities.core_signature import CoreSignatureActivities
@@ -34,6 +35,7 @@ __all__ = [
     "CaseSourceActivities",
     "ContentServerActivities",
     "CoreSignatureActivities",
+    "EcmRequestActivities",
     "NotificationActivities",
     "SourceSystemActivities",
     "StatusWritebackActivities",
@@ -83,6 +85,7 @@ def build_activities(
     subscribers = SubscriberActivities(http, settings, client=client)
     processes = BusinessProcessActivities(settings, http)
     status = StatusWritebackActivities.from_settings(settings, http)
+    ecm_requests = EcmRequestActivities.from_settings(settings, http, store)
     return [
         distribution.plan,
         distribution.report,
@@ -121,6 +124,11 @@ def build_activities(
         processes.read,
         processes.await_finished,
         status.write_ecm_status,
+        ecm_requests.confirm_document,
+        ecm_requests.write_review_status,
+        ecm_requests.node_versions,
+        ecm_requests.add_version,
+        ecm_requests.apply_metadata,
         *amplience,
     ]
 

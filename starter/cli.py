@@ -24,7 +24,14 @@ from rich.console import Console
 from rich.table import Table
 
 from docflow.models import Signer, SigningRequest
-from starter import cli_cases, cli_distribution, cli_ecm, cli_workspaces, config_cli
+from starter import (
+    cli_cases,
+    cli_distribution,
+    cli_ecm,
+    cli_ecm_requests,
+    cli_workspaces,
+    config_cli,
+)
 from starter.api.server import ApiServerError, PortInUse
 from starter.api_client import DocflowApiClient, DocflowApiError
 from starter.cli_output import audit_table
@@ -469,6 +476,7 @@ app.add_typer(cli_workspaces.app, name="workspace", rich_help_panel=OPERATIONS_P
 app.add_typer(cli_cases.app, name="case", rich_help_panel=OPERATIONS_PANEL)
 app.add_typer(cli_distribution.app, name="content", rich_help_panel=OPERATIONS_PANEL)
 app.add_typer(cli_ecm.app, name="ecm", rich_help_panel=OPERATIONS_PANEL)
+cli_ecm_requests.register(cli_ecm.app)  # review tasks and content updates
 
 
 # ---------------------------------------------------------------- dev commands

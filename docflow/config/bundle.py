@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from docflow.config.concern import ConcernFile, Concerns
 from docflow.config.distribution import ContentDistribution, production_leaks
 from docflow.config.ecm_events import EcmEvents, ecm_production_leaks
+from docflow.config.ecm_requests import EcmRequests
 from docflow.config.master_data import MasterData
 from docflow.config.routing import RoutingRules
 from docflow.config.source_systems import SourceSystems
@@ -55,6 +56,7 @@ CONCERNS: tuple[Concern, ...] = (
     Concern("content-distribution.json", ContentDistribution),
     Concern("master-data.json", MasterData),
     Concern("ecm-events.json", EcmEvents),
+    Concern("ecm-requests.json", EcmRequests),
 )
 
 C = TypeVar("C", bound=ConcernFile)

@@ -35,6 +35,7 @@ from starter.api.routes import (
     content,
     documents,
     ecm_events,
+    ecm_requests,
     health,
     master_data,
     operations,
@@ -66,6 +67,7 @@ TAGS = [
         "name": "master data",
         "description": "Records of governed sources (PIM, ERP) into Amplience content items.",
     },
+    {"name": "ecm requests", "description": "Review tasks and new versions requested in ECM."},
     {"name": "documents", "description": "Upload documents into the document store."},
     {"name": "webhooks", "description": "Callbacks from external systems (signed, verified)."},
     {"name": "health", "description": "Liveness and readiness probes."},
@@ -151,7 +153,7 @@ def body_limit(settings: Settings) -> Callable[[Scope], int]:
 
 def _takes_uploads(path: str) -> bool:
     return path in ("/v1/documents", "/v1/signing-processes") or (
-        path.startswith(("/v1/signing-processes/", "/v1/business-objects/"))
+        path.startswith(("/v1/signing-processes/", "/v1/business-objects/", "/v1/ecm/nodes/"))
         and path.endswith(("/versions", "/documents"))
     )
 
@@ -189,6 +191,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(ecm_events.router)
     app.include_router(health.router)
     app.include_router(actions.router)
+    app.include_router(ecm_requests.router)
     bodies = [
         *signing.OPENAPI_MODELS,
         *operations.OPENAPI_MODELS,
@@ -197,6 +200,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
         *content.OPENAPI_MODELS,
         *master_data.OPENAPI_MODELS,
         *ecm_events.OPENAPI_MODELS,
+        *ecm_requests.OPENAPI_MODELS,
     ]
     _document_extra_models(
         app,

@@ -80,6 +80,11 @@ ACTIVITY_NAMES = {
     "read_business_process",
     "await_business_process",
     "write_ecm_status",
+    "ecm_confirm_document",
+    "ecm_write_review_status",
+    "ecm_node_versions",
+    "ecm_add_version",
+    "ecm_apply_metadata",
 }
 
 
