@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         EventPlan,
         LifecycleActionInput,
         PlanEventInput,
+        PlannedAction,
         RelayAttempt,
         RelayedEvent,
         RelayMessage,
@@ -62,9 +63,11 @@ with workflow.unsafe.imports_passed_through():
         ReplayResult,
         action_workflow_id,
     )
+    from docflow.models.ecm_requests import review_workflow_id
     from docflow.models.process import ProcessSummary
 
 INDEXED_STATES = {"relaying", "relay_failed", "quiet"}
+TRIGGERS = "ECM"  # the requester name of the reviews lifecycle rules ask for
 CREATIONS = ("workspace.created", "node.created")
 # Within one audit second, the order a document's life has.
 TYPE_RANK = {
@@ -243,7 +246,7 @@ class EcmDocumentWorkflow:
             self._pump(subscription)
         self._index_targets(plan.subscribers)
         for action in plan.actions:
-            await self._act(event, action.rule_id, plan.config_version)
+            await self._act(event, action, plan.config_version)
 
     def _remember(self, event: EcmEvent, seq: int, plan: EventPlan, late: bool) -> None:
         self._s.events.append(
@@ -271,13 +274,29 @@ class EcmDocumentWorkflow:
             detail += f"; {plan.ignored_reason}"
         self._record.record("event", "ecm", detail)
 
-    async def _act(self, event: EcmEvent, rule_id: str, config_version: str) -> None:
-        """Start the rule's action once for this event (the child's id is made of both)."""
-        try:
-            await workflow.start_child_workflow(
+    async def _act(self, event: EcmEvent, action: PlannedAction, config_version: str) -> None:
+        """Start the rule's action once for this event (the child's id is made of both): a
+        process in a business system, or a review by people in docflow."""
+        rule_id = action.rule_id
+        # A review is addressed like any requested review (`/v1/ecm/review-tasks/ECM/<id>`).
+        workflow_type, arg, child_id = (
+            (
+                "EcmReviewTaskWorkflow",
+                action.review,
+                review_workflow_id(TRIGGERS, action.review.request_id),
+            )
+            if action.review is not None
+            else (
                 "LifecycleActionWorkflow",
                 LifecycleActionInput(rule_id=rule_id, event=event, config_version=config_version),
-                id=action_workflow_id(rule_id, event),
+                action_workflow_id(rule_id, event),
+            )
+        )
+        try:
+            await workflow.start_child_workflow(
+                workflow_type,
+                arg,
+                id=child_id,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 static_summary=f"{rule_id}: {event.type} of node {event.node.id}",

@@ -19,7 +19,13 @@ from activities.content_server.auth import OtcsTicketAuth
 from activities.content_server.client import ContentServerClient
 from activities.http.error_mapping import configuration_lookup
 from docflow.config.bundle import BundleReader
-from docflow.config.ecm_events import EcmEvents, EventSubject, category_value
+from docflow.config.ecm_events import (
+    EcmEvents,
+    EventSubject,
+    ReviewTask,
+    TriggerRule,
+    category_value,
+)
 from docflow.ecm_intake import submit_event
 from docflow.models.ecm_events import (
     EarlierEventsInput,
@@ -31,6 +37,8 @@ from docflow.models.ecm_events import (
     PollInput,
     PollResult,
 )
+from docflow.models.ecm_requests import REVIEW_STAGE, ReviewTaskInput
+from docflow.models.signing import ApprovalStageSpec, Quorum
 from docflow.settings import Settings
 
 
@@ -82,7 +90,12 @@ class EcmEventSource:
                 if str(category_value(categories, condition) or "") != condition.equals:
                     continue
             actions.append(
-                PlannedAction(rule_id=rule.id, kind=rule.action.kind, description=rule.description)
+                PlannedAction(
+                    rule_id=rule.id,
+                    kind=rule.action.kind,
+                    description=rule.description,
+                    review=self._review(rule, event),
+                )
             )
         return EventPlan(
             config_version=config.version,
@@ -164,6 +177,33 @@ class EcmEventSource:
         for values in node.categories:
             flat.update({str(k): v for k, v in values.items()})
         return flat
+
+    def _review(self, rule: TriggerRule, event: EcmEvent) -> ReviewTaskInput | None:
+        """The review a `review_task` rule asks for on this event's document (no requester:
+        the decision goes onto the document, nobody gets a callback)."""
+        action = rule.action
+        if not isinstance(action, ReviewTask):
+            return None
+        request_id = f"{rule.id}.{event.key_digest}"
+        return ReviewTaskInput(
+            key=f"ECM/{request_id}",  # addressed as the requests of system 'ECM' are
+            request_id=request_id,
+            node_id=event.node.id,
+            version=event.node.version,
+            title=action.title,
+            instructions=rule.description,
+            stage=ApprovalStageSpec(
+                name=REVIEW_STAGE,
+                approvers=action.assignees,
+                quorum=Quorum(action.quorum),
+                deadline=timedelta(seconds=action.deadline_s),
+                reminder_before=timedelta(seconds=action.reminder_before_s),
+                escalation_approver=action.escalation_to,
+                escalation_window=timedelta(seconds=action.escalation_window_s),
+            ),
+            started_by=f"rule:{rule.id}",
+            environment=self._settings.profile,
+        )
 
     async def _config(self) -> EcmEvents:
         with configuration_lookup():

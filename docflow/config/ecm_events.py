@@ -167,14 +167,17 @@ class StartProcess(_Strict):
 
 
 class ReviewTask(_Strict):
-    """Ask people in docflow (the kit's human task) to review the document."""
+    """Ask people in docflow to review the document (the kit's human task: reminders,
+    escalation, expiry); the decision is written onto the document's status in ECM."""
 
     kind: Literal["review_task"] = "review_task"
     title: str = Field(min_length=1, max_length=200)
     assignees: list[str] = Field(min_length=1, max_length=20)
     quorum: Literal["any", "all"] = "any"
     deadline_s: float = Field(default=3 * 24 * 3600.0, gt=0)
-    escalation_to: list[str] = Field(default_factory=list, max_length=20)
+    reminder_before_s: float = Field(default=24 * 3600.0, ge=0)
+    escalation_to: str | None = Field(default=None, description="Decides alone after it.")
+    escalation_window_s: float = Field(default=24 * 3600.0, gt=0)
 
 
 Action = Annotated[StartProcess | ReviewTask, Field(discriminator="kind")]

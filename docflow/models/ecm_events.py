@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from docflow.models.ecm_requests import ReviewTaskInput
 from docflow.models.process import InboxState, ProcessSummary, RecordState
 
 MAX_NAME = 255
@@ -104,6 +105,9 @@ class PlannedAction(BaseModel):
     rule_id: str
     kind: Literal["start_process", "review_task"]
     description: str = ""
+    review: ReviewTaskInput | None = Field(
+        default=None, description="For a review task: the review, as the rule asks for it."
+    )
 
 
 class EventPlan(BaseModel):

@@ -5,6 +5,7 @@ recovery, and the audit poller."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -274,3 +275,36 @@ async def test_an_approved_contract_activates_it_in_erp_and_the_result_comes_bac
     found = (await http.get(f"{stack.erp_url}/_control/processes")).json()
     mine = [p for p in found["results"] if p["document"]["node_id"] == doc.id]
     assert [p["process"] for p in mine] == ["contract_activation"]  # once, however approved
+
+
+async def test_legal_review_done_starts_a_commercial_review_whose_decision_lands_on_the_document(
+    stack: EmbeddedStack, http: httpx.AsyncClient, ecm: ContentServerClient
+) -> None:
+    folder = await workspace(http, stack)
+    doc = await ecm.upload_document(parent_id=folder, name="Draft agreement.docx", content=b"PK")
+    await ecm.set_categories(doc.id, 9400, {"9400_1": "Legal review done"})
+    carol = DocflowApiClient(stack.api_url, "dev-carol-key", http=http)
+
+    async def the_review() -> dict[str, Any]:
+        relay = await read_status(
+            DocflowApiClient(stack.api_url, "dev-ops-key", http=http), f"/v1/ecm/documents/{doc.id}"
+        )
+        review = next(
+            (e for e in relay.get("events", []) if "commercial-approval" in e["actions"]), None
+        )
+        return review or {}
+
+    event = await eventually(the_review, lambda e: bool(e), within=60)
+    key = f"{doc.id}:node.categories_updated:{event['audit_date']}"
+    request_id = f"commercial-approval.{hashlib.sha256(key.encode()).hexdigest()[:24]}"
+    path = f"/v1/ecm/review-tasks/ECM/{request_id}"
+    task = await eventually(lambda: read_status(carol, path), lambda t: bool(t.get("stage")))
+    assert task["title"] == "Commercial approval" and "carol@example.com" in task["participants"]
+    await carol.call("POST", f"{path}/decision", json={"decision": "approve", "comment": "ok"})
+
+    async def status_on_document() -> dict[str, Any]:
+        node = await cs_control(http, stack, "GET", f"/nodes/{doc.id}")
+        return dict(node["detail"]["categories"].get("9400") or {})
+
+    written = await eventually(status_on_document, lambda c: c.get("9400_1") == "Approved")
+    assert written["9400_3"] == "carol@example.com"
