@@ -21,7 +21,8 @@ from docflow.models.ecm_events import (
 from starter.api_client import DocflowApiClient
 
 app = typer.Typer(
-    help="ECM events relayed to subscribed systems: documents, subscribers, recovery.",
+    help="ECM: events relayed to subscribed systems (documents, subscribers, recovery), "
+    "review tasks and content updates requested in ECM.",
     no_args_is_help=True,
 )
 console = Console()
