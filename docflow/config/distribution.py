@@ -100,6 +100,13 @@ class Target(_Strict):
         return (urlsplit(self.endpoint).hostname or "").lower()
 
 
+def one_of(patterns: list[str], value: str | None) -> bool:
+    """An empty list matches anything; otherwise `value` matches a shell-style pattern."""
+    if not patterns:
+        return True
+    return value is not None and any(fnmatch.fnmatchcase(value, p) for p in patterns)
+
+
 class Match(_Strict):
     """An empty list matches anything; patterns are shell-style (`PROMO-*`)."""
 
@@ -109,11 +116,6 @@ class Match(_Strict):
     folders: list[str] = Field(default_factory=list, description="Folder ids.")
 
     def matches(self, item: RoutedItem) -> bool:
-        def one_of(patterns: list[str], value: str | None) -> bool:
-            if not patterns:
-                return True
-            return value is not None and any(fnmatch.fnmatchcase(value, p) for p in patterns)
-
         return (
             one_of(self.schemas, item.schema_uri)
             and one_of(self.labels, item.label)

@@ -10,7 +10,6 @@ planning activity reads it from Content Server (an event is a hint, the value is
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -18,7 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from docflow.config.concern import ConcernFile, Concerns
-from docflow.config.distribution import MAX_SCHEDULE, STANDARD_SCHEDULE_S
+from docflow.config.distribution import MAX_SCHEDULE, STANDARD_SCHEDULE_S, one_of
 from docflow.config.source_systems import SourceSystems, endpoint_problem
 from docflow.secrets import SecretRef
 
@@ -63,11 +62,6 @@ class EventFilter(_Strict):
     names: list[str] = Field(default_factory=list, description="Node name patterns.")
 
     def matches(self, subject: EventSubject) -> bool:
-        def one_of(patterns: list[str], value: str | None) -> bool:
-            if not patterns:
-                return True
-            return value is not None and any(fnmatch.fnmatchcase(value, p) for p in patterns)
-
         return (
             one_of(self.ext_system_ids, subject.ext_system_id)
             and one_of(self.bo_types, subject.bo_type)

@@ -35,14 +35,18 @@ from docflow.models.workspaces import (
 from docflow.secrets import SecretResolutionError
 from starter.api.context import api_context
 from starter.api.errors import (
-    ApiError,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
     error_responses,
 )
-from starter.api.receivers import MAX_EVENT_BYTES, NOT_TAKEN, RECEIVER_DEADLINE_S
+from starter.api.receivers import (
+    MAX_EVENT_BYTES,
+    NOT_TAKEN,
+    RECEIVER_DEADLINE_S,
+)
+from starter.api.receivers import StandardWebhookRejected as EventRejected
 from starter.api.schemas import CallbackAck
 from starter.processes.base import TemporalUnavailable
 from starter.processes.ecm_actions import LifecycleActions, is_action_reference
@@ -85,14 +89,6 @@ class ProcessResultMessage(BaseModel):
     type: str = Field(max_length=100, examples=["process.completed"])
     timestamp: datetime
     data: ProcessResult
-
-
-class EventRejected(ApiError):
-    status_code = 401
-    code = "invalid_signature"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, headers={"WWW-Authenticate": 'StandardWebhooks realm="docflow"'})
 
 
 System = Annotated[

@@ -27,28 +27,24 @@ from docflow.models.bounds import CALLER_INPUT
 from docflow.secrets import SecretResolutionError
 from starter.api.context import api_context
 from starter.api.errors import (
-    ApiError,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
     error_responses,
 )
-from starter.api.receivers import MAX_EVENT_BYTES, NOT_TAKEN, RECEIVER_DEADLINE_S
+from starter.api.receivers import (
+    MAX_EVENT_BYTES,
+    NOT_TAKEN,
+    RECEIVER_DEADLINE_S,
+)
+from starter.api.receivers import StandardWebhookRejected as EventRejected
 from starter.api.schemas import CallbackAck
 from starter.processes.base import TemporalUnavailable
 from starter.processes.ecm_events import EcmWebhook, event_from_webhook
 
 log = logging.getLogger("docflow.api")
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
-
-
-class EventRejected(ApiError):
-    status_code = 401
-    code = "invalid_signature"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, headers={"WWW-Authenticate": 'StandardWebhooks realm="docflow"'})
 
 
 @router.post(
