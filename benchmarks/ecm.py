@@ -44,9 +44,11 @@ from typing import Any
 
 import httpx
 from standardwebhooks import Webhook
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
-from benchmarks.content_bundle import HOUR_S
+from benchmarks.content_bundle import HOUR_S, compressed_schedule
 from benchmarks.ecm_bundle import THIRD_SUBSCRIBER, compressed_hold
 from benchmarks.ecm_floor import FLOOR_ECM_PATH
 from benchmarks.harness import Target
@@ -55,7 +57,13 @@ from benchmarks.options import BenchOptions
 from benchmarks.stats import latency_summary, rate, ratio
 from benchmarks.ticker import ticking
 from devstack.distribution import subscriptions
-from docflow.models.ecm_events import EcmEvent, EcmNode, EndpointHealth, subscriber_workflow_id
+from docflow.models.ecm_events import (
+    EcmEvent,
+    EcmNode,
+    EndpointHealth,
+    document_workflow_id,
+    subscriber_workflow_id,
+)
 from docflow.settings import Settings
 
 Progress = Callable[[str], None]
@@ -75,6 +83,62 @@ SEND_TRIES = 10  # a 503 (Temporal busy) or a refused connection is sent again, 
 OUTAGE_WITHOUT_FAULTS_S = 60.0  # the outage runs without --faults when it fits in this
 PATHS = ("floor", "temporal")
 DOCUMENT_WORKFLOW = 'WorkflowType = "EcmDocumentWorkflow"'
+TRACED_DOCUMENTS = 30  # documents of the paced temporal run whose histories are read
+E = EventType
+
+
+def _at(event: HistoryEvent) -> float:
+    return float(event.event_time.ToMicroseconds()) / 1e6
+
+
+def trace_history(events: list[HistoryEvent]) -> dict[str, list[float]]:
+    """Where a document workflow's time goes (server clock, seconds): each workflow task's
+    and activity's queue wait (scheduled → started) and run (started → completed), by kind,
+    the hold timers, and each signal → the first relay activity scheduled after it."""
+    by_id = {e.event_id: e for e in events}
+    spans: dict[str, list[float]] = {}
+
+    def add(name: str, seconds: float) -> None:
+        spans.setdefault(name, []).append(max(0.0, seconds))
+
+    activity_of: dict[int, str] = {}
+    signals: list[float] = []
+    for event in events:
+        kind = event.event_type
+        if kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            signals.append(_at(event))
+        elif kind == E.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            scheduled = by_id.get(event.workflow_task_started_event_attributes.scheduled_event_id)
+            if scheduled is not None:
+                add("workflow_task_wait", _at(event) - _at(scheduled))
+        elif kind == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            started = by_id.get(event.workflow_task_completed_event_attributes.started_event_id)
+            if started is not None:
+                add("workflow_task_run", _at(event) - _at(started))
+        elif kind == E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            name = event.activity_task_scheduled_event_attributes.activity_type.name
+            activity_of[event.event_id] = name
+            if name == "relay_to_subscriber" and signals:
+                add("signal_to_first_relay_scheduled", _at(event) - signals.pop(0))
+                signals.clear()
+        elif kind == E.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            attrs = event.activity_task_started_event_attributes
+            scheduled = by_id.get(attrs.scheduled_event_id)
+            if scheduled is not None:
+                add(
+                    f"{activity_of.get(attrs.scheduled_event_id)}_wait", _at(event) - _at(scheduled)
+                )
+        elif kind == E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            attrs = event.activity_task_completed_event_attributes
+            started = by_id.get(attrs.started_event_id)
+            if started is not None:
+                add(f"{activity_of.get(attrs.scheduled_event_id)}_run", _at(event) - _at(started))
+        elif kind == E.EVENT_TYPE_TIMER_FIRED:
+            started = by_id.get(event.timer_fired_event_attributes.started_event_id)
+            if started is not None:
+                add("hold_timer", _at(event) - _at(started))
+    add("history_events", float(len(events)))
+    return spans
 
 
 @dataclass(frozen=True)
@@ -358,6 +422,7 @@ class EcmPhase:
                     "compression": self.o.ecm_compression,
                     "hold_s": compressed_hold(self.configured_hold_s, self.o.ecm_compression),
                     "configured_hold_s": self.configured_hold_s,
+                    "retry_schedule_s": compressed_schedule(self.o.ecm_compression),
                 },
                 **throughput,
                 "paced": paced,
@@ -490,10 +555,32 @@ class EcmPhase:
                     await watch.read()
                 lasts = [t for t in (watch.last(e.key) for e in events) if t is not None]
                 run.wall_s = (max(lasts) if lasts else time.time()) - started
+        traced = sorted({key[0] for key in runs["temporal"].sent})[:TRACED_DOCUMENTS]
         return {
             "rate_per_s": o.ecm_paced_rate,
             "events_per_path": o.ecm_paced_events,
             **{path: run.summary(watch) for path, run in runs.items()},
+            "temporal_stages": await self._stages(traced),
+        }
+
+    async def _stages(self, nodes: list[int]) -> dict[str, Any]:
+        """`trace_history` over the documents' histories: p50/p95/p99/max ms per span
+        (`history_events`: per document, a count)."""
+        spans: dict[str, list[float]] = {}
+        for node in nodes:
+            try:
+                history = await self.client.get_workflow_handle(
+                    document_workflow_id(node)
+                ).fetch_history()
+            except Exception:  # a trace is a bonus: a history that cannot be read is skipped
+                continue
+            for name, values in trace_history(list(history.events)).items():
+                spans.setdefault(name, []).extend(values)
+        counts = spans.pop("history_events", [])
+        return {
+            "documents": len(nodes),
+            "history_events_per_document": round(sum(counts) / len(counts), 1) if counts else 0,
+            **{name: latency_summary(values) for name, values in sorted(spans.items())},
         }
 
     # -------------------------------------------------------------- outage
