@@ -57,6 +57,7 @@ from benchmarks.options import BenchOptions
 from benchmarks.stats import latency_summary, rate, ratio
 from benchmarks.ticker import ticking
 from devstack.distribution import subscriptions
+from docflow.ecm_intake import submit_event
 from docflow.models.ecm_events import (
     EcmEvent,
     EcmNode,
@@ -65,6 +66,7 @@ from docflow.models.ecm_events import (
     subscriber_workflow_id,
 )
 from docflow.settings import Settings
+from starter.processes.ecm_events import EcmWebhook, event_from_webhook
 
 Progress = Callable[[str], None]
 Key = tuple[int, str, int]  # (node id, event type, version): one event
@@ -82,6 +84,10 @@ SETTLE_S = 120.0  # after a run's last send, how long undelivered events are wai
 SEND_TRIES = 10  # a 503 (Temporal busy) or a refused connection is sent again, as a sender does
 OUTAGE_WITHOUT_FAULTS_S = 60.0  # the outage runs without --faults when it fits in this
 PATHS = ("floor", "temporal")
+# The latency runs also hand events straight to the intake with no hold (`submit_event`,
+# hold_s=0), to tell the relay's own latency from the hold's.
+NO_HOLD = "temporal_no_hold"
+PACED_PATHS = (*PATHS, NO_HOLD)
 DOCUMENT_WORKFLOW = 'WorkflowType = "EcmDocumentWorkflow"'
 TRACED_DOCUMENTS = 30  # documents of the paced temporal run whose histories are read
 E = EventType
@@ -225,6 +231,29 @@ class EventSender:
             "content-type": "application/json",
         }
         return body, headers
+
+    def event(self, event: BenchEvent) -> EcmEvent:
+        """The event as the receiver would hand it to the intake."""
+        body, headers = self._signed(event)
+        raw = json.loads(body)
+        message = EcmWebhook.model_validate(raw)
+        return event_from_webhook(raw, message, headers["webhook-id"], datetime.now(UTC))
+
+    async def submit(
+        self, event: BenchEvent, client: Client, task_queue: str, environment: str
+    ) -> float:
+        """`submit_event` directly (signal-with-start), with no hold; when (epoch s)."""
+        at = time.time()
+        async with self._gate:
+            await submit_event(
+                client,
+                self.event(event),
+                task_queue=task_queue,
+                environment=environment,
+                hold_s=0.0,
+            )
+        self.statuses["submit_event"] += 1
+        return at
 
     async def send(self, event: BenchEvent, url: str) -> float:
         """POST until taken (2xx); when it was first sent (epoch s)."""
@@ -379,13 +408,16 @@ class EcmPhase:
         self.urls = {
             "temporal": f"{target.api_url}{RECEIVER_PATH}",
             "floor": f"{target.api_url}{FLOOR_ECM_PATH}",
+            NO_HOLD: NO_HOLD,
         }
+        self.task_queue = target.task_queue
         settings = Settings()
         config = subscriptions(settings)
         if config.secret is None:
             raise RuntimeError("this environment's ecm-events.json takes no ECM webhooks")
         self.sender = EventSender(http, settings.secret(config.secret))
         self.configured_hold_s = config.ordering.hold_s
+        self.environment = settings.profile
         self._next_node = NODE_BASE
 
     def _documents(self, count: int, events_each: int) -> list[list[BenchEvent]]:
@@ -456,8 +488,13 @@ class EcmPhase:
         if before is not None:
             await asyncio.wait({before})
         try:
-            run.sent[event.key] = await self.sender.send(event, url)
-        except (RuntimeError, httpx.HTTPError) as exc:
+            if url == NO_HOLD:
+                run.sent[event.key] = await self.sender.submit(
+                    event, self.client, self.task_queue, self.environment
+                )
+            else:
+                run.sent[event.key] = await self.sender.send(event, url)
+        except Exception as exc:  # counted: the event is lost to this run
             run.failures.append(f"{event.key}: {exc}"[:300])
 
     async def _windowed(
@@ -542,9 +579,9 @@ class EcmPhase:
         o = self.o
         each = o.ecm_events_per_document
         documents = max(1, -(-o.ecm_paced_events // each))
-        runs = {path: PathRun(path) for path in PATHS}
+        runs = {path: PathRun(path) for path in PACED_PATHS}
         async with RelayWatch(self.sink, self.http) as watch:
-            for path in PATHS:
+            for path in PACED_PATHS:
                 events = interleaved(self._documents(documents, each))[: o.ecm_paced_events]
                 self.progress(f"ecm: {len(events)} events at {o.ecm_paced_rate:g}/s, {path} path")
                 run = runs[path]
@@ -555,12 +592,16 @@ class EcmPhase:
                     await watch.read()
                 lasts = [t for t in (watch.last(e.key) for e in events) if t is not None]
                 run.wall_s = (max(lasts) if lasts else time.time()) - started
-        traced = sorted({key[0] for key in runs["temporal"].sent})[:TRACED_DOCUMENTS]
         return {
             "rate_per_s": o.ecm_paced_rate,
             "events_per_path": o.ecm_paced_events,
             **{path: run.summary(watch) for path, run in runs.items()},
-            "temporal_stages": await self._stages(traced),
+            **{
+                f"{path}_stages": await self._stages(
+                    sorted({key[0] for key in runs[path].sent})[:TRACED_DOCUMENTS]
+                )
+                for path in ("temporal", NO_HOLD)
+            },
         }
 
     async def _stages(self, nodes: list[int]) -> dict[str, Any]:

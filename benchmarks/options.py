@@ -37,7 +37,7 @@ class BenchOptions:
     ecm_documents: int = 250  # documents per path (throughput), each with its events
     ecm_events_per_document: int = 4  # created, versions, approved
     ecm_window: int = 100  # events submitted but not yet delivered to all three, at most
-    ecm_paced_events: int = 300  # per path, open loop at ecm_paced_rate (latency)
+    ecm_paced_events: int = 200  # per path, open loop at ecm_paced_rate (latency)
     ecm_paced_rate: float = 5.0  # events per second in the latency runs
     ecm_outage_events: int = 10_000  # events arriving while one subscriber is down
     ecm_outage_documents: int = 1000  # the documents they are about

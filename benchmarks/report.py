@@ -308,6 +308,11 @@ def _ecm_rows(r: dict[str, Any], mark: Callable[[str], str]) -> list[tuple[str, 
             _quantiles(paced["floor"]["event_to_delivered_ms"]),
             "",
         ),
+        (
+            "  relay without the hold (submit_event, hold_s 0), same run",
+            _quantiles(paced["temporal_no_hold"]["event_to_delivered_ms"]),
+            "",
+        ),
         ("ecm_lost", f"{r['ecm_lost']}", mark("ecm_lost == 0")),
     ]
     if outage.get("ran"):
@@ -705,7 +710,11 @@ events each, at most {ecm["window"]} events sent but not yet received by all thr
 alternate (floor, temporal, floor, temporal) after a warm-up of each path; events/s = events
 received by all three over the time from each half's first send to its last receipt.
 **Latency.** {paced["events_per_path"]} events per path sent open loop at
-{paced["rate_per_s"]:g}/s, floor then temporal.
+{paced["rate_per_s"]:g}/s: floor, temporal, then *temporal_no_hold*: the same events handed
+straight to the intake (`docflow.ecm_intake.submit_event`, the receiver's call, from the load
+generator) with `hold_s` 0, so the relay's own latency shows apart from the hold's.
+`*_stages` break sampled documents' histories down (server clock): each workflow task's and
+activity's queue wait and run, the hold timers, and signal → the first relay scheduled.
 
 **Outage.** {outage_text} Every event must reach every subscriber exactly once (the simulator
 keeps each webhook-id once and counts redeliveries; a second webhook-id for the same event
