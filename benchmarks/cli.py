@@ -88,6 +88,14 @@ def bench(
             "without --faults only when it and its drain fit in about a minute).",
         ),
     ] = None,
+    ecm_outage: Annotated[
+        bool | None,
+        typer.Option(
+            "--ecm-outage/--no-ecm-outage",
+            help="Run (or skip) the ECM outage whatever its length; default: with --faults, "
+            "or when it fits in about a minute.",
+        ),
+    ] = None,
     only: Annotated[
         str | None,
         typer.Option(
@@ -144,6 +152,7 @@ def bench(
             ecm_outage_events=ecm_outage_events,
             ecm_outage_documents=ecm_outage_documents,
             ecm_compression=ecm_compression,
+            ecm_outage=ecm_outage,
             phases=tuple(p.strip() for p in only.split(",") if p.strip()) if only else None,
             out_dir=out_dir,
         )

@@ -425,7 +425,10 @@ class EcmPhase:
         return [document_events(first + i, events_each) for i in range(count)]
 
     def outage_runs(self) -> bool:
-        """The hour compressed plus the schedule's drain (about two compressed hours)."""
+        """As asked (`--ecm-outage/--no-ecm-outage`); else with --faults, or when the hour
+        compressed plus the schedule's drain (about two compressed hours) fit in a minute."""
+        if self.o.ecm_outage is not None:
+            return self.o.ecm_outage
         return self.o.faults or 3 * HOUR_S / self.o.ecm_compression <= OUTAGE_WITHOUT_FAULTS_S
 
     async def run(self) -> dict[str, Any]:
@@ -437,7 +440,10 @@ class EcmPhase:
             if self.outage_runs()
             else {
                 "ran": False,
-                "reason": "takes more than a minute at this compression: run with --faults",
+                "reason": "skipped (--no-ecm-outage)"
+                if self.o.ecm_outage is False
+                else "takes more than a minute at this compression: run with --faults "
+                "or --ecm-outage",
             }
         )
         phases = ("ecm_floor", "ecm_temporal", "ecm_paced_floor", "ecm_paced_temporal")
@@ -644,7 +650,8 @@ class EcmPhase:
             f"ecm: {DOWN} down for an hour compressed {o.ecm_compression:g}x ({outage_s:g} s); "
             f"{len(events)} events about {len(documents)} documents meanwhile"
         )
-        async with RelayWatch(self.sink, self.http, OUTAGE_POLL_S) as watch:
+        poll_s = OUTAGE_POLL_S if len(events) >= 1000 else POLL_S
+        async with RelayWatch(self.sink, self.http, poll_s) as watch:
             with self.monitor.phase("ecm_outage"):
                 await self._endpoint(DOWN, down=True)
                 down_at = time.time()

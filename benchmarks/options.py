@@ -42,6 +42,7 @@ class BenchOptions:
     ecm_outage_events: int = 10_000  # events arriving while one subscriber is down
     ecm_outage_documents: int = 1000  # the documents they are about
     ecm_compression: float = 30.0  # the ECM subscriptions' schedules and hold, and the outage
+    ecm_outage: bool | None = None  # None: with --faults, or when it fits in about a minute
     phases: tuple[str, ...] = PHASES
     profile: bool = False
     faults: bool = False

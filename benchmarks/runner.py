@@ -138,7 +138,9 @@ def goals(report: dict[str, Any]) -> dict[str, bool]:
 
 def _sizes(options: BenchOptions) -> dict[str, Any]:
     return {
-        k: v for k, v in vars(options).items() if k not in ("quick", "profile", "faults", "out_dir")
+        k: v
+        for k, v in vars(options).items()
+        if k not in ("quick", "profile", "faults", "out_dir", "ecm_outage")
     }
 
 

@@ -122,20 +122,19 @@ def test_the_workspaces_phase_alone(tmp_path: Path) -> None:
 ECM = [
     "--quick",
     "--only", "ecm",
-    "--warmup", "1",
     "--ecm-documents", "4",
     "--ecm-events-per-document", "3",
     "--ecm-paced-events", "6",
     "--ecm-paced-rate", "20",
     "--ecm-outage-events", "24",
     "--ecm-outage-documents", "6",
-    "--ecm-compression", "1200",
+    "--ecm-compression", "1800",
 ]  # fmt: skip
 
 
 def test_the_ecm_phase_alone(tmp_path: Path) -> None:
     """`--only ecm`: events to three subscribers along both paths, none lost; a subscriber
-    down for an hour compressed to 3 s (short enough to run without --faults) gets every
+    down for an hour compressed to 2 s (short enough to run without --faults) gets every
     event exactly once and in each document's order after recovery (correctness, not timing)."""
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", *ECM, "--out-dir", str(tmp_path)],
