@@ -72,8 +72,8 @@ class BenchOptions:
                 content_compression=360.0,
                 ecm_documents=50,
                 ecm_paced_events=50,
-                ecm_outage_events=500,
-                ecm_outage_documents=100,
+                ecm_outage_events=200,
+                ecm_outage_documents=50,
                 ecm_compression=360.0,
             )
         given = {k: v for k, v in overrides.items() if v is not None}

@@ -24,6 +24,13 @@ TINY = [
     "--content-paced-items", "3",
     "--outage-items", "4",
     "--content-compression", "3600",
+    "--ecm-documents", "2",
+    "--ecm-events-per-document", "2",
+    "--ecm-paced-events", "2",
+    "--ecm-paced-rate", "20",
+    "--ecm-outage-events", "4",
+    "--ecm-outage-documents", "2",
+    "--ecm-compression", "1800",
 ]  # fmt: skip
 ALONE = [
     "--quick",
@@ -81,6 +88,8 @@ def test_tiny_bench_writes_a_complete_report(tmp_path: Path) -> None:
     markdown = (tmp_path / "REPORT.md").read_text()
     assert "pipeline_vs_floor_ratio" in markdown and "## Method" in markdown
     assert "workspaces_lost" in markdown and "content_outage_lost" in markdown
+    assert report["ecm_lost"] == 0 and report["ecm_outage_lost"] == 0
+    assert "ecm_outage_out_of_order" in markdown
 
 
 def test_the_workspaces_phase_alone(tmp_path: Path) -> None:
