@@ -23,7 +23,8 @@ trail, and the names match no lifecycle rule. A document's events are sent in it
 3. *Outage* (with `--faults`, or on its own when the compressed hour and its drain fit in
    about a minute): project-portal answers 503 to everything for an hour compressed
    `ecm_compression` times while `ecm_outage_events` events about `ecm_outage_documents`
-   documents arrive at an even pace; then it is back. Every event must reach every subscriber
+   documents are sent at an even pace; it is back when the compressed hour has passed and
+   the receiver has taken the last of them (so every event arrives while it is down). Every event must reach every subscriber
    exactly once (webhook-id; the simulator counts redeliveries) and, per document, in the
    document's order (arrival order at each subscriber against the events' order and the
    relay's `sequence`); none lost. The worker's peak RSS is reported.
@@ -744,12 +745,24 @@ class EcmPhase:
         }
 
     async def _health(self, subscription: str) -> dict[str, Any]:
+        """The subscriber's health afterwards, and how many reports its workflow got (the
+        activities report changes of health, not every attempt)."""
         handle = self.client.get_workflow_handle(subscriber_workflow_id(subscription))
         try:
             health = await handle.query("health", result_type=EndpointHealth)
+            history = await handle.fetch_history()
         except Exception as exc:  # no workflow: nothing went wrong with it (not expected)
             return {"state": "unknown", "error": str(exc)[:200]}
-        return health.model_dump(mode="json")
+        reports = Counter(
+            e.workflow_execution_signaled_event_attributes.signal_name
+            for e in history.events
+            if e.event_type == E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+        )
+        return {
+            **health.model_dump(mode="json"),
+            "signals": dict(reports),
+            "history_events": len(history.events),
+        }
 
     def _outage_summary(
         self,
@@ -815,7 +828,10 @@ class EcmPhase:
                 "drain_s": round(drain, 2),
                 "drain_compressed_hours": round(drain * o.ecm_compression / HOUR_S, 2),
                 "answers": answers,
-                "health_after": {k: health.get(k) for k in ("state", "exhausted", "failing_since")},
+                "health_after": {
+                    k: health.get(k)
+                    for k in ("state", "exhausted", "failing_since", "signals", "history_events")
+                },
             },
             "order": order,
             "delivered_to_all": delivered,

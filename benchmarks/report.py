@@ -675,8 +675,10 @@ target's `down` knob) for one hour, compressed ({outage["outage_s"]} s), while
 {outage["events"]} events about {outage["documents"]} documents ({outage["events_per_document"]}
 each: created, versions added, the last version approved; documents interleaved, so each
 document's events are spread over the hour) are sent to the receiver at an even pace
-({outage["rate_per_s"]:g}/s). Then the knob is lifted and the harness waits until every event
-reached every subscriber."""
+({outage["rate_per_s"]:g}/s offered). The knob is lifted when the compressed hour has passed
+and the receiver has taken the last event (a sender retries a 503), so every event arrives
+while the subscriber is down; `outage_s` is how long that was. Then the harness waits until
+every event reached every subscriber."""
         if outage.get("ran")
         else f"Not run in this run: {outage.get('reason', '')}."
     )
