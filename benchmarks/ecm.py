@@ -24,8 +24,8 @@ trail, and the names match no lifecycle rule. A document's events are sent in it
    about a minute): project-portal answers 503 to everything for an hour compressed
    `ecm_compression` times while `ecm_outage_events` events about `ecm_outage_documents`
    documents are sent at an even pace; it is back when the compressed hour has passed and
-   the receiver has taken the last of them (so every event arrives while it is down). Every event must reach every subscriber
-   exactly once (webhook-id; the simulator counts redeliveries) and, per document, in the
+   the receiver has taken the last of them (so every event arrives while it is down). Every
+   event must reach every subscriber exactly once (webhook-id; the simulator counts redeliveries) and, per document, in the
    document's order (arrival order at each subscriber against the events' order and the
    relay's `sequence`); none lost. The worker's peak RSS is reported.
 """
