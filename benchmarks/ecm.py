@@ -20,14 +20,15 @@ trail, and the names match no lifecycle rule. A document's events are sent in it
 2. *Latency.* `ecm_paced_events` per path sent open loop at `ecm_paced_rate`: an event's
    latency runs from just before its POST to the last of the three subscribers' receive
    times (the simulator's clock, this machine's; polling adds nothing).
-3. *Outage* (with `--faults` or `--ecm-outage`, or on its own when the compressed hour and its drain fit in
-   about a minute): project-portal answers 503 to everything for an hour compressed
-   `ecm_compression` times while `ecm_outage_events` events about `ecm_outage_documents`
-   documents are sent at an even pace; it is back when the compressed hour has passed and
-   the receiver has taken the last of them (so every event arrives while it is down). Every
-   event must reach every subscriber exactly once (webhook-id; the simulator counts
-   redeliveries) and, per document, in the document's order (arrival order at each
-   subscriber against the events' order and the relay's `sequence`); none lost. The worker's peak RSS is reported.
+3. *Outage* (with `--faults` or `--ecm-outage`, or on its own when the compressed hour and
+   its drain fit in about a minute): project-portal answers 503 to everything for an hour
+   compressed `ecm_compression` times while `ecm_outage_events` events about
+   `ecm_outage_documents` documents are sent at an even pace; it is back when the compressed
+   hour has passed and the receiver has taken the last of them (so every event arrives while
+   it is down). Every event must reach every subscriber exactly once (webhook-id; the
+   simulator counts redeliveries) and, per document, in the document's order (arrival order
+   at each subscriber against the events' order and the relay's `sequence`); none lost. The
+   worker's peak RSS is reported.
 """
 
 from __future__ import annotations
