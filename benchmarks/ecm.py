@@ -477,7 +477,9 @@ class EcmPhase:
             },
             "ecm_events_per_s": throughput["temporal"]["events_per_s"],
             "ecm_floor_events_per_s": throughput["floor"]["events_per_s"],
-            "ecm_lost": throughput["temporal"]["lost"] + paced["temporal"]["lost"],
+            "ecm_lost": throughput["temporal"]["lost"]
+            + paced["temporal"]["lost"]
+            + paced[NO_HOLD]["lost"],
             "ecm_worker_peak_rss_mb": peak,
         }
         if outage.get("ran", True):
