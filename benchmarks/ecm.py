@@ -61,6 +61,7 @@ from benchmarks.ticker import ticking
 from devstack.distribution import subscriptions
 from docflow.ecm_intake import submit_event
 from docflow.models.ecm_events import (
+    DocumentEventsStatus,
     EcmEvent,
     EcmNode,
     EndpointHealth,
@@ -486,6 +487,7 @@ class EcmPhase:
             result |= {
                 "ecm_outage_lost": outage["lost"],
                 "ecm_outage_duplicates": outage["duplicates"],
+                "ecm_outage_redelivered": outage["redelivered"],
                 "ecm_outage_out_of_order": outage["out_of_order"],
             }
         return result
@@ -693,9 +695,49 @@ class EcmPhase:
         order = {name: await self._order(watch, since, name, events) for name in SUBSCRIBERS}
         answers = await self._answers(events, down_at, up_at)
         health = await self._health(DOWN)
-        return self._outage_summary(
+        summary = self._outage_summary(
             run, events, watch, others, down_at, up_at, at_recovery, order, answers, health
         )
+        summary["redelivery_samples"] = await self._redeliveries(watch)
+        return summary
+
+    async def _redeliveries(self, watch: RelayWatch, limit: int = 5) -> list[dict[str, Any]]:
+        """Messages a subscriber accepted more than once, with the relay's attempts at them
+        (the document workflow's status): why they were sent again."""
+        samples: list[dict[str, Any]] = []
+        for (endpoint, key), copies in sorted(watch.copies.items()):
+            if copies <= 1 or len(samples) >= limit:
+                continue
+            node, event_type, version = key
+            attempts: list[dict[str, Any]] = []
+            with contextlib.suppress(Exception):  # a diagnosis is a bonus
+                status = await self.client.get_workflow_handle(document_workflow_id(node)).query(
+                    "status", result_type=DocumentEventsStatus
+                )
+                for message in status.messages:
+                    if message.subscription == endpoint and message.event_type == event_type:
+                        attempts.append(
+                            {
+                                "event_key": message.event_key,
+                                "rounds": message.rounds,
+                                "attempts": [
+                                    a.model_dump(mode="json", exclude_none=True)
+                                    for a in message.attempts
+                                ],
+                            }
+                        )
+            samples.append(
+                {
+                    "endpoint": endpoint,
+                    "event": [node, event_type, version],
+                    "copies": copies,
+                    "relay_messages": [
+                        m for m in attempts if m["event_key"].endswith(f"v{version}")
+                    ]
+                    or attempts,
+                }
+            )
+        return samples
 
     def _counter(
         self, watch: RelayWatch, events: list[BenchEvent], endpoints: list[str]
@@ -805,7 +847,6 @@ class EcmPhase:
                     down_latency.append(got - at)
         delivered = sum(1 for e in events if watch.complete(e.key))
         drain = max(after_recovery) if after_recovery else 0.0
-        duplicates = sum(c - 1 for c in copies) + extra_ids
         return {
             "ran": True,
             "events": len(events),
@@ -839,7 +880,11 @@ class EcmPhase:
             "order": order,
             "delivered_to_all": delivered,
             "lost": len(events) - delivered,
-            "duplicates": duplicates,
+            # An event accepted as two messages (two webhook-ids): the subscriber acts twice.
+            "duplicates": extra_ids,
+            # The same webhook-id POSTed again after it was accepted: the subscriber's
+            # dedupe by webhook-id absorbs it (Standard Webhooks is at least once).
+            "redelivered": sum(c - 1 for c in copies),
             "out_of_order": sum(
                 v["out_of_order"] + v["sequence_not_increasing"] for v in order.values()
             ),

@@ -343,6 +343,12 @@ def _ecm_rows(r: dict[str, Any], mark: Callable[[str], str]) -> list[tuple[str, 
                 mark("ecm_outage_duplicates == 0"),
             ),
             (
+                "  the same webhook-id POSTed again after it was accepted (absorbed by the "
+                "subscriber's dedupe)",
+                f"{outage.get('redelivered', '-')}",
+                "",
+            ),
+            (
                 "ecm_outage_out_of_order",
                 f"{r['ecm_outage_out_of_order']}",
                 mark("ecm_outage_out_of_order == 0"),
@@ -718,10 +724,12 @@ generator) with `hold_s` 0, so the relay's own latency shows apart from the hold
 `*_stages` break sampled documents' histories down (server clock): each workflow task's and
 activity's queue wait and run, the hold timers, and signal → the first relay scheduled.
 
-**Outage.** {outage_text} Every event must reach every subscriber exactly once (the simulator
-keeps each webhook-id once and counts redeliveries; a second webhook-id for the same event
-would count too: `duplicates`) and, per document, in its order at each subscriber (arrival
-order against the document's life and the relay's `sequence`: `out_of_order`); `lost` counts
+**Outage.** {outage_text} Every event must reach every subscriber exactly once: as one message
+(`duplicates` counts events a subscriber accepted under a second webhook-id, which it would act
+on twice); the same webhook-id POSTed again after it was accepted is counted apart
+(`redelivered`: the simulator, like any Standard Webhooks receiver, keeps each webhook-id once,
+and `redelivery_samples` shows the relay's attempts at such messages) and, per document, in
+its order at each subscriber (arrival order against the document's life and the relay's `sequence`: `out_of_order`); `lost` counts
 events not received by all three. The drain is recovery → the down subscriber's last receipt;
 the schedule sets it (the fifth attempt, 2 h 35 min after the first). The down subscriber's
 answers to this run's messages are counted during and after the outage, and its health
