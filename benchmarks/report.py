@@ -728,13 +728,13 @@ activity's queue wait and run, the hold timers, and signal → the first relay s
 (`duplicates` counts events a subscriber accepted under a second webhook-id, which it would act
 on twice); the same webhook-id POSTed again after it was accepted is counted apart
 (`redelivered`: the simulator, like any Standard Webhooks receiver, keeps each webhook-id once,
-and `redelivery_samples` shows the relay's attempts at such messages) and, per document, in
-its order at each subscriber (arrival order against the document's life and the relay's
-`sequence`: `out_of_order`); `lost` counts events not received by all three. The drain is recovery → the down subscriber's last receipt;
-the schedule sets it (the fifth attempt, 2 h 35 min after the first). The down subscriber's
-answers to this run's messages are counted during and after the outage, and its health
-(`EcmSubscriberWorkflow`) read afterwards; `relay_failed_documents` counts documents with a
-dead-lettered message (visibility).
+and `redelivery_samples` shows the relay's attempts at such messages) and, per document, in its
+order at each subscriber (arrival order against the document's life and the relay's `sequence`:
+`out_of_order`); `lost` counts events not received by all three. The drain is recovery → the
+down subscriber's last receipt; the schedule sets it (the fifth attempt, 2 h 35 min after the
+first). The down subscriber's answers to this run's messages are counted during and after the
+outage, and its health (`EcmSubscriberWorkflow`) read afterwards; `relay_failed_documents`
+counts documents with a dead-lettered message (visibility).
 
 Paced runs: `{json.dumps(paced)}`
 
