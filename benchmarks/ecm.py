@@ -449,15 +449,17 @@ class EcmPhase:
                 "or --ecm-outage",
             }
         )
-        phases = ("ecm_floor", "ecm_temporal", "ecm_paced_floor", "ecm_paced_temporal")
-        peak = max(self.monitor.peak_rss_by_phase.get(p, 0.0) for p in (*phases, "ecm_outage"))
+        phases = ["ecm_floor", "ecm_temporal", "ecm_outage"]
+        phases += [f"ecm_paced_{path}" for path in PACED_PATHS]
+        peak = max(self.monitor.peak_rss_by_phase.get(p, 0.0) for p in phases)
         failed = await self.client.count_workflows(
             f'{DOCUMENT_WORKFLOW} AND DocflowStatus = "relay_failed"'
         )
         result: dict[str, Any] = {
             "ecm": {
                 "submission": "signed webhooks (docflow's ECM event contract) POSTed by the "
-                "load generator: to /webhooks/ecm (Temporal path), to /bench/bare-ecm (floor)",
+                "load generator: to /webhooks/ecm (Temporal path), to /bench/bare-ecm (floor); "
+                "the no-hold latency run calls submit_event (the receiver's call) directly",
                 "subscribers": SUBSCRIBERS,
                 "bundle": {
                     "compression": self.o.ecm_compression,
