@@ -59,10 +59,47 @@ def bench(
         float | None,
         typer.Option(min=1, help="Time compression of the hour-long outage and the schedules."),
     ] = None,
+    ecm_documents: Annotated[
+        int | None, typer.Option(min=2, help="ECM documents per path (throughput).")
+    ] = None,
+    ecm_events_per_document: Annotated[
+        int | None, typer.Option(min=1, help="ECM events per document (created, versions, ...).")
+    ] = None,
+    ecm_window: Annotated[
+        int | None, typer.Option(min=1, help="ECM events submitted but not yet delivered.")
+    ] = None,
+    ecm_paced_events: Annotated[
+        int | None, typer.Option(min=1, help="ECM events per path in the latency runs.")
+    ] = None,
+    ecm_paced_rate: Annotated[
+        float | None, typer.Option(min=0.1, help="ECM events per second in the latency runs.")
+    ] = None,
+    ecm_outage_events: Annotated[
+        int | None, typer.Option(min=1, help="ECM events arriving while a subscriber is down.")
+    ] = None,
+    ecm_outage_documents: Annotated[
+        int | None, typer.Option(min=1, help="Documents the outage's ECM events are about.")
+    ] = None,
+    ecm_compression: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="Time compression of the ECM outage, schedules and hold (the outage runs "
+            "without --faults only when it and its drain fit in about a minute).",
+        ),
+    ] = None,
+    ecm_outage: Annotated[
+        bool | None,
+        typer.Option(
+            "--ecm-outage/--no-ecm-outage",
+            help="Run (or skip) the ECM outage whatever its length; default: with --faults, "
+            "or when it fits in about a minute.",
+        ),
+    ] = None,
     only: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated phases to run: pipeline,callbacks,scale,workspaces,content."
+            help="Comma-separated phases to run: pipeline,callbacks,scale,workspaces,content,ecm."
         ),
     ] = None,
     out_dir: Annotated[
@@ -73,7 +110,8 @@ def bench(
     """Benchmark the pipeline against its floor, the callbacks, 10,000 parked processes,
     10,000 live business workspaces (provisioning, then change latency against its floor) and
     content distribution (approval to every target against its floor; a target down for a
-    time-compressed hour).
+    time-compressed hour) and the ECM event relay (events to three subscribers against its
+    floor; a subscriber down for a time-compressed hour, with --faults at the full size).
 
     Runs against a fresh embedded stack in a child process (worker in its own process),
     prints a table and writes report.json and REPORT.md.
@@ -106,6 +144,15 @@ def bench(
             content_paced_items=content_paced_items,
             outage_items=outage_items,
             content_compression=content_compression,
+            ecm_documents=ecm_documents,
+            ecm_events_per_document=ecm_events_per_document,
+            ecm_window=ecm_window,
+            ecm_paced_events=ecm_paced_events,
+            ecm_paced_rate=ecm_paced_rate,
+            ecm_outage_events=ecm_outage_events,
+            ecm_outage_documents=ecm_outage_documents,
+            ecm_compression=ecm_compression,
+            ecm_outage=ecm_outage,
             phases=tuple(p.strip() for p in only.split(",") if p.strip()) if only else None,
             out_dir=out_dir,
         )

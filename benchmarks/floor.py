@@ -12,6 +12,7 @@ import compileall
 import logging
 import signal
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity, workflow
@@ -19,6 +20,9 @@ from temporalio.worker import Worker
 
 FLOOR_TASK_QUEUE = "docflow-bench-floor"
 FLOOR_WORKFLOW = "FloorWorkflow"
+ECM_FLOOR_WORKFLOW = "EcmFloorWorkflow"
+ECM_FLOOR_SIGNAL = "ecm_event"
+ECM_FLOOR_IDLE = timedelta(hours=1)
 # The same "wait for a person, but not forever" timers the signing workflow starts.
 APPROVAL_WAIT = timedelta(hours=48)
 SIGNATURE_WAIT = timedelta(hours=6)
@@ -93,6 +97,30 @@ class FloorWorkflow:
         return self._stage_open and not self._decided
 
 
+@workflow.defn(name=ECM_FLOOR_WORKFLOW)
+class EcmFloorWorkflow:
+    """The ECM relay's floor (`benchmarks.ecm_floor`): signal-with-started per event like
+    EcmDocumentWorkflow, it only counts its signals and ends after an idle hour."""
+
+    def __init__(self) -> None:
+        self._events = 0
+
+    @workflow.run
+    async def run(self, request: dict[str, Any]) -> int:
+        while True:
+            seen = self._events
+            try:
+                await workflow.wait_condition(
+                    lambda seen=seen: self._events != seen, timeout=ECM_FLOOR_IDLE
+                )
+            except TimeoutError:
+                return self._events
+
+    @workflow.signal(name=ECM_FLOOR_SIGNAL)
+    def ecm_event(self, event: dict[str, Any]) -> None:
+        self._events += 1
+
+
 async def _main() -> None:
     from docflow.settings import Settings
     from docflow.temporal import connect
@@ -107,7 +135,7 @@ async def _main() -> None:
     worker = Worker(
         client,
         task_queue=FLOOR_TASK_QUEUE,
-        workflows=[FloorWorkflow],
+        workflows=[FloorWorkflow, EcmFloorWorkflow],
         activities=[floor_noop],
     )
     async with worker:

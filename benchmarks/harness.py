@@ -38,9 +38,12 @@ class Target:
 class StackProcess:
     """`python -m benchmarks.stack` as a child process; an async context manager."""
 
-    def __init__(self, data_dir: Path, compression: float = 30.0) -> None:
+    def __init__(
+        self, data_dir: Path, compression: float = 30.0, ecm_compression: float = 30.0
+    ) -> None:
         self.data_dir = data_dir
         self.compression = compression  # of the content targets' retry schedules
+        self.ecm_compression = ecm_compression  # of the ECM subscriptions' schedules and hold
         self._process: asyncio.subprocess.Process | None = None
         self.target: Target | None = None
         self.client: Client | None = None
@@ -55,6 +58,7 @@ class StackProcess:
             "benchmarks.stack",
             str(self.data_dir),
             str(self.compression),
+            str(self.ecm_compression),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=log,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
-PHASES = ("pipeline", "callbacks", "scale", "workspaces", "content")
+PHASES = ("pipeline", "callbacks", "scale", "workspaces", "content", "ecm")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,15 @@ class BenchOptions:
     content_paced_items: int = 200  # per path, approved at the outage's rate, all targets up
     outage_items: int = 1000  # items approved while one target is down
     content_compression: float = 30.0  # time compression: an hour's outage takes 3600/C s
+    ecm_documents: int = 250  # documents per path (throughput), each with its events
+    ecm_events_per_document: int = 4  # created, versions, approved
+    ecm_window: int = 100  # events submitted but not yet delivered to all three, at most
+    ecm_paced_events: int = 200  # per path, open loop at ecm_paced_rate (latency)
+    ecm_paced_rate: float = 5.0  # events per second in the latency runs
+    ecm_outage_events: int = 10_000  # events arriving while one subscriber is down
+    ecm_outage_documents: int = 1000  # the documents they are about
+    ecm_compression: float = 30.0  # the ECM subscriptions' schedules and hold, and the outage
+    ecm_outage: bool | None = None  # None: with --faults, or when it fits in about a minute
     phases: tuple[str, ...] = PHASES
     profile: bool = False
     faults: bool = False
@@ -61,6 +70,11 @@ class BenchOptions:
                 content_paced_items=50,
                 outage_items=100,
                 content_compression=360.0,
+                ecm_documents=50,
+                ecm_paced_events=50,
+                ecm_outage_events=200,
+                ecm_outage_documents=50,
+                ecm_compression=360.0,
             )
         given = {k: v for k, v in overrides.items() if v is not None}
         unknown = set(given.get("phases", ())) - set(PHASES)

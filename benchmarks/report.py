@@ -22,13 +22,16 @@ LAYOUT = """\
   Signature / Content Server / CRM simulators at zero added latency (no faults, immediate
   conversion) and the docflow HTTP API (plus `POST /bench/bare-callback` and the workspace
   floor's `POST /bench/bare-business-object/{system}` and the content floor's
-  `POST /bench/bare-amplience`, mounted only here), the Amplience and webhook target
-  simulators, on a copy of the bundles whose content targets' retry schedules are
-  time-compressed (`benchmarks/content_bundle.py`).
+  `POST /bench/bare-amplience` and the ECM relay floor's `POST /bench/bare-ecm`, mounted only
+  here), the Amplience and webhook target simulators, on a copy of the bundles whose content
+  targets' retry schedules are time-compressed (`benchmarks/content_bundle.py`) and whose ECM
+  subscriptions have a third subscriber and compressed schedules and hold
+  (`benchmarks/ecm_bundle.py`).
 - **Worker process** — the real `python worker.py` (`EmbeddedStack(worker="subprocess")`,
   SDK defaults, `max_cached_workflows` = 1000), started by the stack process.
-- **Floor worker process** — `python -m benchmarks.floor`: B0's no-op workflow and activity on
-  task queue `docflow-bench-floor`, same Worker defaults.
+- **Floor worker process** — `python -m benchmarks.floor`: B0's no-op workflow and activity
+  (and the ECM floor's `EcmFloorWorkflow`, which only counts its signals) on task queue
+  `docflow-bench-floor`, same Worker defaults.
 
 The worker's RSS (with any children) is sampled every 200 ms with psutil from the load
 generator; CPU seconds of every process are recorded per phase."""
@@ -84,6 +87,8 @@ def headline(report: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows += _workspace_rows(r, mark)
     if "content" in r:
         rows += _content_rows(r, mark)
+    if "ecm" in r:
+        rows += _ecm_rows(r, mark)
     return rows
 
 
@@ -278,6 +283,87 @@ def _content_rows(r: dict[str, Any], mark: Callable[[str], str]) -> list[tuple[s
             mark("content_worker_peak_rss_mb < 500"),
         ),
     ]
+
+
+def _ecm_rows(r: dict[str, Any], mark: Callable[[str], str]) -> list[tuple[str, str, str]]:
+    ecm = r["ecm"]
+    temporal, floor, paced, outage = ecm["temporal"], ecm["floor"], ecm["paced"], ecm["outage"]
+    rss = ecm["worker_rss_mb"]
+    rows = [
+        (
+            f"ecm: events/s to 3 subscribers, {ecm['documents_per_path']} documents x "
+            f"{ecm['events_per_document']} events, window {ecm['window']}; floor",
+            f"{temporal['events_per_s']}; {floor['events_per_s']}",
+            "",
+        ),
+        ("  ecm relay vs floor ratio", f"{ecm['temporal_vs_floor_ratio']}", ""),
+        (
+            f"ecm: event → delivered to all 3 at {paced['rate_per_s']:g}/s, "
+            "p50 / p95 / p99 / max ms",
+            _quantiles(paced["temporal"]["event_to_delivered_ms"]),
+            "",
+        ),
+        (
+            "  floor (signal-with-start + 3 POSTs), same run",
+            _quantiles(paced["floor"]["event_to_delivered_ms"]),
+            "",
+        ),
+        (
+            "  relay without the hold (submit_event, hold_s 0), same run",
+            _quantiles(paced["temporal_no_hold"]["event_to_delivered_ms"]),
+            "",
+        ),
+        ("ecm_lost", f"{r['ecm_lost']}", mark("ecm_lost == 0")),
+    ]
+    if outage.get("ran"):
+        down, others = outage["down"], outage["others"]
+        rows += [
+            (
+                f"ecm outage: {outage['down_subscriber']} down 1 h (compressed "
+                f"{outage['compression']:g}x: {outage['outage_s']} s), {outage['events']} "
+                f"events about {outage['documents']} documents meanwhile; the other 2 got",
+                f"{others['delivered']}/{outage['events']}",
+                "",
+            ),
+            (
+                "  event → the other 2 delivered p50 / p95 / p99 / max ms",
+                _quantiles(others["event_to_delivered_ms"]),
+                "",
+            ),
+            (
+                "  down subscriber: delivered (before recovery); drain s (compressed h)",
+                f"{down['delivered']} ({down['delivered_before_recovery']}); "
+                f"{down['drain_s']} ({down['drain_compressed_hours']} h)",
+                "",
+            ),
+            ("ecm_outage_lost", f"{r['ecm_outage_lost']}", mark("ecm_outage_lost == 0")),
+            (
+                "ecm_outage_duplicates",
+                f"{r['ecm_outage_duplicates']}",
+                mark("ecm_outage_duplicates == 0"),
+            ),
+            (
+                "  the same webhook-id POSTed again after it was accepted (absorbed by the "
+                "subscriber's dedupe)",
+                f"{outage.get('redelivered', '-')}",
+                "",
+            ),
+            (
+                "ecm_outage_out_of_order",
+                f"{r['ecm_outage_out_of_order']}",
+                mark("ecm_outage_out_of_order == 0"),
+            ),
+        ]
+    else:
+        rows.append(("ecm outage", f"not run: {outage.get('reason', '')}", ""))
+    rows.append(
+        (
+            "  worker RSS MB before / peak / after (ecm)",
+            f"{rss['before']} / {rss['peak']} / {rss['after']}",
+            mark("ecm_worker_peak_rss_mb < 500"),
+        )
+    )
+    return rows
 
 
 def machine_line(report: dict[str, Any]) -> str:
@@ -578,6 +664,89 @@ Outage: `{json.dumps(outage)}`
 Both: `{json.dumps(rest)}`""")
 
 
+def _method_ecm(r: dict[str, Any]) -> str:
+    if "ecm" not in r:
+        return _not_run("ecm")
+    ecm = r["ecm"]
+    outage = ecm["outage"]
+    paced = ecm["paced"]
+    bundle = ecm["bundle"]
+    per_path = {
+        path: {k: v for k, v in ecm[path].items() if k != "path"} for path in ("temporal", "floor")
+    }
+    rest = {k: v for k, v in ecm.items() if k not in ("temporal", "floor", "outage", "paced")}
+    outage_text = (
+        f"""The `{outage["down_subscriber"]}` endpoint answers 503 to every call (the webhook
+target's `down` knob) for one hour, compressed ({outage["outage_s"]} s), while
+{outage["events"]} events about {outage["documents"]} documents ({outage["events_per_document"]}
+each: created, versions added, the last version approved; documents interleaved, so each
+document's events are spread over the hour) are sent to the receiver at an even pace
+({outage["rate_per_s"]:g}/s offered). The knob is lifted when the compressed hour has passed
+and the receiver has taken the last event (a sender retries a 503), so every event arrives
+while the subscriber is down; `outage_s` is how long that was. Then the harness waits until
+every event reached every subscriber."""
+        if outage.get("ran")
+        else f"Not run in this run: {outage.get('reason', '')}."
+    )
+    return _rewrap(f"""\
+**How events are submitted.** The cheapest realistic way: the load generator signs docflow's ECM
+event contract (`{{type, timestamp, data: {{node, workspace, audit: {{event_type, audit_date}},
+version}}}}`, Standard Webhooks with the bundle's ECM secret) and POSTs it, as the Content
+Server's event handler would, to the API's receiver (`POST /webhooks/ecm`: verify, parse,
+`submit_event`, i.e. signal-with-start of the document's `EcmDocumentWorkflow`). The relay then
+holds the document's events `hold_s`, plans each (`plan_ecm_event`) and delivers one message
+per subscriber, FIFO per (document, subscriber), one `relay_to_subscriber` activity per HTTP
+attempt. Subscribers: {", ".join(ecm["subscribers"])} on the webhook target simulator; the
+third exists only in the bench stack's bundle (`benchmarks/ecm_bundle.py`). No Content Server
+node is involved: each document's first event is its creation, so the relay never reads the
+audit trail, and the names match no lifecycle rule. A document's events are sent in its order
+(each after the previous one was answered), documents interleaved. *Floor*
+(`benchmarks/ecm_floor.py`, mounted only in the bench's API process): the same signed webhook
+to `POST /bench/bare-ecm`, which verifies and parses like the receiver, signal-with-starts
+`EcmFloorWorkflow` (it only counts signals; floor worker) with the intake's arguments, then
+POSTs the relay's message body to every subscriber the bundle names (`subscribers_for`) with
+the same `signed_by` sender, in parallel, inline, once. An event's latency runs from just before
+its first POST to the last of the three subscribers' receive times in the webhook target (its
+clock, this machine's; the harness polls `/_control/deliveries?since=`, which adds nothing to
+the figure). The bench bundle compresses time {bundle["compression"]:g} times: the standard
+schedule (`{bundle["retry_schedule_s"]}` s), the disable-after-failing time and the hold
+({bundle["hold_s"]} s instead of {bundle["configured_hold_s"]:g} s: latencies here leave out
+most of the hold production adds by design); rate limits are lifted.
+
+**Throughput.** {ecm["documents_per_path"]} documents per path, {ecm["events_per_document"]}
+events each, at most {ecm["window"]} events sent but not yet received by all three; halves
+alternate (floor, temporal, floor, temporal) after a warm-up of each path; events/s = events
+received by all three over the time from each half's first send to its last receipt.
+**Latency.** {paced["events_per_path"]} events per path sent open loop at
+{paced["rate_per_s"]:g}/s: floor, temporal, then *temporal_no_hold*: the same events handed
+straight to the intake (`docflow.ecm_intake.submit_event`, the receiver's call, from the load
+generator) with `hold_s` 0, so the relay's own latency shows apart from the hold's.
+`*_stages` break sampled documents' histories down (server clock): each workflow task's and
+activity's queue wait and run, the hold timers, and signal → the first relay scheduled.
+
+**Outage.** {outage_text} Every event must reach every subscriber exactly once: as one message
+(`duplicates` counts events a subscriber accepted under a second webhook-id, which it would act
+on twice); the same webhook-id POSTed again after it was accepted is counted apart
+(`redelivered`: the simulator, like any Standard Webhooks receiver, keeps each webhook-id once,
+and `redelivery_samples` shows the relay's attempts at such messages) and, per document, in its
+order at each subscriber (arrival order against the document's life and the relay's `sequence`:
+`out_of_order`); `lost` counts events not received by all three. The drain is recovery → the
+down subscriber's last receipt; the schedule sets it (the fifth attempt, 2 h 35 min after the
+first). The down subscriber's answers to this run's messages are counted during and after the
+outage, and its health (`EcmSubscriberWorkflow`) read afterwards; `relay_failed_documents`
+counts documents with a dead-lettered message (visibility).
+
+Paced runs: `{json.dumps(paced)}`
+
+Temporal path (window): `{json.dumps(per_path["temporal"])}`
+
+Floor (window): `{json.dumps(per_path["floor"])}`
+
+Outage: `{json.dumps(outage)}`
+
+Both: `{json.dumps(rest)}`""")
+
+
 def markdown(report: dict[str, Any], analysis: str) -> str:
     r = report
     rows = [[a, b, c] for a, b, c in headline(r)]
@@ -636,6 +805,10 @@ Sizes: `{json.dumps(r["sizes"])}`. All keys are in [`report.json`](report.json).
 ### 5. Content distribution
 
 {_method_content(r)}
+
+### 6. ECM event relay
+
+{_method_ecm(r)}
 
 ### CPU by process and phase
 

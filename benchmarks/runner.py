@@ -1,4 +1,4 @@
-"""Orchestrates one benchmark run: the stack process, the five parts, the report dict."""
+"""Orchestrates one benchmark run: the stack process, the six parts, the report dict."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from benchmarks.actions import actions_of
 from benchmarks.bare import BARE_CALLBACK_PATH
 from benchmarks.batch import BatchResult
 from benchmarks.content import ContentPhase
+from benchmarks.ecm import EcmPhase
 from benchmarks.faults import run_fault_suite
 from benchmarks.harness import StackProcess, Target
 from benchmarks.machine import machine_info
@@ -57,7 +58,9 @@ async def run_benchmarks(options: BenchOptions, progress: Progress) -> dict[str,
     report["temporal_db"] = str(data_dir / "temporal.db")
     try:
         progress(f"starting the stack process (data in {data_dir})")
-        async with StackProcess(data_dir, options.content_compression) as stack:
+        async with StackProcess(
+            data_dir, options.content_compression, options.ecm_compression
+        ) as stack:
             assert stack.target is not None and stack.client is not None
             target, client = stack.target, stack.client
             worker_pid = target.pids["worker"]
@@ -78,6 +81,7 @@ async def run_benchmarks(options: BenchOptions, progress: Progress) -> dict[str,
                         "scale": run.scale,
                         "workspaces": run.workspaces,
                         "content": run.content,
+                        "ecm": run.ecm,
                     }
                     for name, phase in phases.items():
                         if name in options.phases:
@@ -123,13 +127,20 @@ def goals(report: dict[str, Any]) -> dict[str, bool]:
         "content_lost == 0": ("content_lost", lambda v: v == 0),
         "content_outage_lost == 0": ("content_outage_lost", lambda v: v == 0),
         "content_outage_duplicates == 0": ("content_outage_duplicates", lambda v: v == 0),
+        "ecm_worker_peak_rss_mb < 500": ("ecm_worker_peak_rss_mb", lambda v: v < 500),
+        "ecm_lost == 0": ("ecm_lost", lambda v: v == 0),
+        "ecm_outage_lost == 0": ("ecm_outage_lost", lambda v: v == 0),
+        "ecm_outage_duplicates == 0": ("ecm_outage_duplicates", lambda v: v == 0),
+        "ecm_outage_out_of_order == 0": ("ecm_outage_out_of_order", lambda v: v == 0),
     }
     return {goal: bool(met(report[key])) for goal, (key, met) in checks.items() if key in report}
 
 
 def _sizes(options: BenchOptions) -> dict[str, Any]:
     return {
-        k: v for k, v in vars(options).items() if k not in ("quick", "profile", "faults", "out_dir")
+        k: v
+        for k, v in vars(options).items()
+        if k not in ("quick", "profile", "faults", "out_dir", "ecm_outage")
     }
 
 
@@ -374,6 +385,13 @@ class _Run:
     # ---------------------------------------------------------------- part 5
     async def content(self) -> dict[str, Any]:
         phase = ContentPhase(
+            self.o, self.target, self.client, self.http, self.monitor, self.progress, self.tag
+        )
+        return await phase.run()
+
+    # ---------------------------------------------------------------- part 6
+    async def ecm(self) -> dict[str, Any]:
+        phase = EcmPhase(
             self.o, self.target, self.client, self.http, self.monitor, self.progress, self.tag
         )
         return await phase.run()

@@ -1,8 +1,10 @@
-"""The system under test, in its own process: `python -m benchmarks.stack DATA_DIR [C]`.
+"""The system under test, in its own process: `python -m benchmarks.stack DATA_DIR [C [E]]`.
 
 Runs the embedded stack (Temporal dev server, simulators at zero added latency, the docflow
 API with the bare callback endpoint and the workspace and content floors' receivers; the
-content targets' retry schedules compressed C times, `benchmarks.content_bundle`) plus two worker
+content targets' retry schedules compressed C times, `benchmarks.content_bundle`; the ECM
+subscriptions' schedules and hold compressed E times with a third subscriber,
+`benchmarks.ecm_bundle`) plus two worker
 processes — the real `worker.py` and the B0 floor worker — prints one JSON line with URLs and
 process ids, and stops when its standard input closes.
 """
@@ -20,8 +22,9 @@ from typing import Any
 
 import psutil
 
-from benchmarks import bare, content_floor, workspace_floor
+from benchmarks import bare, content_floor, ecm_floor, workspace_floor
 from benchmarks.content_bundle import bench_config_dir
+from benchmarks.ecm_bundle import rewrite_ecm_bundle
 from devstack.embedded import PROJECT_ROOT, EmbeddedStack, SimulatorOptions, StackPorts
 from docflow.docstore import document_store_from_settings
 from docflow.settings import Settings
@@ -66,10 +69,11 @@ async def _wait_stdin_closed() -> None:
     await loop.run_in_executor(None, sys.stdin.read)
 
 
-async def serve(data_dir: Path, compression: float = 30.0) -> None:
+async def serve(data_dir: Path, compression: float = 30.0, ecm_compression: float = 30.0) -> None:
     """Run the stack until stdin closes; announce it with one JSON line on stdout."""
     base = Settings()
     config_dir = bench_config_dir(base.config_dir, base.profile, data_dir, compression)
+    rewrite_ecm_bundle(config_dir, base.profile, ecm_compression)
     stack = EmbeddedStack(
         settings=Settings(config_dir=config_dir),
         ports=StackPorts.any_free(),
@@ -86,6 +90,7 @@ async def serve(data_dir: Path, compression: float = 30.0) -> None:
         app.include_router(bare.router)
         app.include_router(workspace_floor.router)
         app.include_router(content_floor.router)
+        app.include_router(ecm_floor.router)
         floor = await _start_floor_worker(stack, data_dir)
         try:
             async with ServedApp(app, port=stack.ports.api, name="docflow API"):
@@ -110,6 +115,7 @@ async def serve(data_dir: Path, compression: float = 30.0) -> None:
         finally:
             await workspace_floor.close(app)
             await content_floor.close(app)
+            await ecm_floor.close(app)
             floor.terminate()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(floor.wait(), timeout=30)
@@ -118,7 +124,8 @@ async def serve(data_dir: Path, compression: float = 30.0) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     compression = float(sys.argv[2]) if len(sys.argv) > 2 else 30.0
-    asyncio.run(serve(Path(sys.argv[1]), compression))
+    ecm_compression = float(sys.argv[3]) if len(sys.argv) > 3 else 30.0
+    asyncio.run(serve(Path(sys.argv[1]), compression, ecm_compression))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,13 @@ TINY = [
     "--content-paced-items", "3",
     "--outage-items", "4",
     "--content-compression", "3600",
+    "--ecm-documents", "2",
+    "--ecm-events-per-document", "2",
+    "--ecm-paced-events", "2",
+    "--ecm-paced-rate", "20",
+    "--ecm-outage-events", "4",
+    "--ecm-outage-documents", "2",
+    "--ecm-compression", "1800",
 ]  # fmt: skip
 ALONE = [
     "--quick",
@@ -81,6 +88,8 @@ def test_tiny_bench_writes_a_complete_report(tmp_path: Path) -> None:
     markdown = (tmp_path / "REPORT.md").read_text()
     assert "pipeline_vs_floor_ratio" in markdown and "## Method" in markdown
     assert "workspaces_lost" in markdown and "content_outage_lost" in markdown
+    assert report["ecm_lost"] == 0 and report["ecm_outage_lost"] == 0
+    assert "ecm_outage_out_of_order" in markdown
 
 
 def test_the_workspaces_phase_alone(tmp_path: Path) -> None:
@@ -117,3 +126,52 @@ def test_the_workspaces_phase_alone(tmp_path: Path) -> None:
     markdown = (tmp_path / "REPORT.md").read_text()
     assert "change → metadata applied" in markdown and "Not run in this run" in markdown
     assert "not run in this run" in markdown.lower() and "content_lost" not in markdown
+
+
+ECM = [
+    "--quick",
+    "--only", "ecm",
+    "--ecm-documents", "4",
+    "--ecm-events-per-document", "3",
+    "--ecm-paced-events", "6",
+    "--ecm-paced-rate", "20",
+    "--ecm-outage-events", "24",
+    "--ecm-outage-documents", "6",
+    "--ecm-compression", "1800",
+]  # fmt: skip
+
+
+def test_the_ecm_phase_alone(tmp_path: Path) -> None:
+    """`--only ecm`: events to three subscribers along both paths, none lost; a subscriber
+    down for an hour compressed to 2 s (short enough to run without --faults) gets every
+    event exactly once and in each document's order after recovery (correctness, not timing)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", *ECM, "--out-dir", str(tmp_path)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert "content" not in report and "scale" not in report
+    ecm = report["ecm"]
+    assert ecm["subscribers"] == ["erp-finance", "project-portal", "records-archive"]
+    for path in ("temporal", "floor"):
+        assert ecm[path]["sent"] == ecm[path]["delivered_to_all"] == 12, path
+    for path in ("temporal", "floor", "temporal_no_hold"):
+        assert ecm["paced"][path]["delivered_to_all"] == 6, path
+    assert report["ecm_lost"] == 0 and ecm["relay_failed_documents"] == 0
+    outage = ecm["outage"]
+    assert outage["ran"] and outage["events"] == 24
+    assert outage["others"]["delivered"] == 24
+    down = outage["down"]
+    assert down["delivered"] == 24 and down["delivered_before_recovery"] == 0
+    assert "503" in down["answers"]["during_outage"]  # it was tried while down
+    assert outage["lost"] == outage["duplicates"] == outage["out_of_order"] == 0
+    assert all(o["messages"] == 24 and o["documents"] == 6 for o in outage["order"].values())
+    assert set(report["goals"]) >= {"ecm_lost == 0", "ecm_outage_out_of_order == 0"}
+    assert all(report["goals"].values())
+    markdown = (tmp_path / "REPORT.md").read_text()
+    assert "ecm_outage_lost" in markdown and "### 6. ECM event relay" in markdown
