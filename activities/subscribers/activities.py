@@ -233,6 +233,13 @@ class SubscriberActivities:
             kind = "failed"
         if kind is None:
             return
+        # Noted before it is sent: the worker's other attempts at this endpoint, running at the
+        # same moment, see the change and do not report it again.
+        state = {"gone": "disabled", "succeeded": "healthy", "failed": "failing"}[kind]
+        self._health[subscriber.name] = (
+            time.monotonic(),
+            known.model_copy(update={"state": state}),
+        )
         report = EndpointReport(
             subscription=subscriber.name,
             disable_after_s=subscriber.disable_after_s,
@@ -245,12 +252,7 @@ class SubscriberActivities:
             await asyncio.wait_for(self.report_endpoint(report), timeout=10)
         except Exception as exc:  # health is advisory: the attempt stands
             activity.logger.warning("could not report %s of %s: %s", kind, subscriber.name, exc)
-            return
-        state = {"gone": "disabled", "succeeded": "healthy", "failed": "failing"}[kind]
-        self._health[subscriber.name] = (
-            time.monotonic(),
-            known.model_copy(update={"state": state, "failing_since": known.failing_since}),
-        )
+            self._health.pop(subscriber.name, None)  # read it afresh next time
 
 
 def _failed(
