@@ -28,9 +28,9 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from temporalio.common import WorkflowIDReusePolicy
 
 from activities import new_http_client
-from activities.ecm_events.activities import subject_of
-from activities.ecm_events.registry import SubscriberRegistry
+from activities.content_server.events import subject_of
 from activities.http.webhooks import signed_by
+from activities.subscribers.registry import SubscriberRegistry
 from benchmarks.floor import ECM_FLOOR_SIGNAL, ECM_FLOOR_WORKFLOW, FLOOR_TASK_QUEUE
 from docflow.config.ecm_events import EcmEvents
 from docflow.models.bounds import CALLER_INPUT

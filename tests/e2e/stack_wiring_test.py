@@ -114,7 +114,7 @@ async def test_business_systems_are_wired_to_the_stack(tmp_path: Path) -> None:
             for name, sub in ecm.subscriptions.items()
         }
         events = (await http.get(f"{stack.content_server_url}/_control/webhooks/url")).json()
-        assert events["url"] == f"{stack.api_url}/webhooks/ecm"
+        assert events["events_url"] == f"{stack.api_url}/webhooks/ecm"
 
         # A delivery signed as docflow signs the ERP catalogue's verifies there.
         message = TargetMessage(
