@@ -84,6 +84,7 @@ SEEN_EVENTS = 2000  # event keys remembered (far more than a document has in a r
 KEPT_EVENTS = 200  # relayed events shown (newest)
 KEPT_FINISHED = 300  # delivered / failed messages kept (newest); pending ones are all kept
 KEPT_ATTEMPTS = 20  # attempts shown per message (newest)
+EARLIER_GIVE_UP = timedelta(minutes=2)  # reading a document's earlier events from its trail
 MAX_HOLD_FACTOR = 10  # a steady stream is relayed after at most 10 times hold_s
 
 
@@ -198,7 +199,8 @@ class EcmDocumentWorkflow:
             earlier = await call(
                 EcmEventSource.earlier_events,
                 EarlierEventsInput(node_id=self._input.node_id, before=batch[0].audit_date),
-                content_server.PLAN_EVENT,
+                # Not worth holding the document's events for long: without it they still go.
+                content_server.PLAN_EVENT.giving_up_after(EARLIER_GIVE_UP),
                 summary="Read the audit trail for earlier events",
             )
         except GaveUp as failure:
