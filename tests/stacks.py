@@ -10,15 +10,22 @@ from typing import Any, Literal
 
 import httpx
 
-from devstack.embedded import EmbeddedStack, StackPorts
+from devstack.embedded import EmbeddedStack, SimulatorOptions, StackPorts
 from docflow.settings import Settings
+from simulators.content_server.config import ContentServerConfig
 
 
 @asynccontextmanager
 async def fast_polling_stack(
-    data_dir: Path, worker: Literal["in-process", "subprocess"] = "in-process"
+    data_dir: Path,
+    worker: Literal["in-process", "subprocess"] = "in-process",
+    *,
+    ecm_events: bool = False,
 ) -> AsyncIterator[EmbeddedStack]:
-    """The whole stack on free ports; a lost callback is polled for after seconds, not hours."""
+    """The whole stack on free ports; a lost callback is polled for after seconds, not hours.
+
+    Content Server's events go to the ECM receiver only with `ecm_events` (the relay's own
+    tests): elsewhere every node a test creates would be relayed, work no assertion reads."""
     settings = Settings().with_overrides(
         signing_policy={
             "signature_poll_after": timedelta(seconds=3),
@@ -31,8 +38,15 @@ async def fast_polling_stack(
             "retry_for": timedelta(hours=2),
         },
     )
+    simulators = SimulatorOptions()
+    if not ecm_events:
+        simulators.content_server = ContentServerConfig(seed=simulators.seed, events_url=None)
     async with EmbeddedStack(
-        settings=settings, ports=StackPorts.any_free(), data_dir=data_dir, worker=worker
+        settings=settings,
+        ports=StackPorts.any_free(),
+        data_dir=data_dir,
+        worker=worker,
+        simulators=simulators,
     ) as running:
         yield running
 

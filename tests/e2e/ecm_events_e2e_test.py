@@ -20,9 +20,17 @@ from activities.content_server.client import ContentServerClient
 from devstack.embedded import EmbeddedStack
 from starter.api_client import DocflowApiClient, DocflowApiError
 from tests.e2e.workspaces_e2e_test import eventually, read_status
+from tests.stacks import fast_polling_stack
 
 SUPPLIERS = 2001  # the Supplier workspaces' location in the simulator
 SUPPLIER_TYPE = 8
+
+
+@pytest.fixture(scope="module")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedStack]:
+    """The e2e stack with Content Server's events sent to the ECM receiver."""
+    async with fast_polling_stack(tmp_path_factory.mktemp("docflow-ecm"), ecm_events=True) as up:
+        yield up
 
 
 @pytest.fixture
