@@ -2,8 +2,11 @@
 replay: after a forged 'declined' was refuted, the run scheduled the status poll at once (event
 36) where a replay starts the first-poll timer (`kit/signature.py` → `await_outcome`, whose
 `first_poll_after` is `poll_from - workflow.now()`). The code of f4c8a06 fails the same way, so
-this predates the ECM work. Kept as a strict expected failure: when the cause is fixed this
-test fails, and the history moves into the corpus."""
+this predates the ECM work. New runs no longer branch there on the clock (the patch
+`kit.await.first-poll-timer` always starts the timer); this history, begun before, keeps its
+old choice, and why the live run's clock disagreed with its replay is not known yet. Kept as a
+strict expected failure: when the cause is found and fixed this test fails, and the history
+moves into the corpus."""
 
 from __future__ import annotations
 
