@@ -136,6 +136,7 @@ class EmbeddedStack:
         self._worker_task: asyncio.Task[None] | None = None
         self.worker_process: asyncio.subprocess.Process | None = None
         self.client: Client | None = None
+        self._first_node_id = 100_001
 
     # ---------------------------------------------------------------- URLs
     @property
@@ -200,6 +201,8 @@ class EmbeddedStack:
         self.ports = ports
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.settings = self._wire_settings(ports)
+        # Before Temporal creates its database here: a fresh directory counts from the start.
+        self._first_node_id = self._next_node_ids()
 
         await self._start_temporal()
 
@@ -436,7 +439,7 @@ class EmbeddedStack:
         if "first_node_id" not in config.model_fields_set:
             # The data directory keeps Temporal's history across runs (processes keyed by node
             # id among them): node ids of this run follow on from the last run's.
-            config = config.model_copy(update={"first_node_id": self._next_node_ids()})
+            config = config.model_copy(update={"first_node_id": self._first_node_id})
         if "events_url" in config.model_fields_set:
             return config
         update: dict[str, Any] = {"events_url": f"{self.api_url}/webhooks/ecm"}
