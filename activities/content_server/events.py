@@ -24,7 +24,6 @@ from docflow.config.ecm_events import (
     EventSubject,
     ReviewTask,
     TriggerRule,
-    category_value,
 )
 from docflow.ecm_intake import submit_event
 from docflow.models.ecm_events import (
@@ -81,13 +80,14 @@ class EcmEventSource:
             )
         subject = subject_of(event)
         actions: list[PlannedAction] = []
-        categories: dict[str, Any] | None = None
+        applied: dict[int, dict[str, Any]] | None = None
         for rule in config.triggers_for(subject):
             condition = rule.when.category
             if condition is not None:
-                if categories is None:
-                    categories = await self._categories(event.node.id)
-                if str(category_value(categories, condition) or "") != condition.equals:
+                if applied is None:  # one read, whatever the number of rules
+                    applied = await self._cs.get_categories(event.node.id)
+                value = applied.get(condition.category_id, {}).get(condition.attribute)
+                if str(value or "") != condition.equals:
                     continue
             actions.append(
                 PlannedAction(
@@ -170,13 +170,6 @@ class EcmEventSource:
                     bo_id=ws.business_properties.business_object_id,
                 )
         return list(found.values())
-
-    async def _categories(self, node_id: int) -> dict[str, Any]:
-        node = await self._cs.get_node(node_id, fields=("properties", "categories"))
-        flat: dict[str, Any] = {}
-        for values in node.categories:
-            flat.update({str(k): v for k, v in values.items()})
-        return flat
 
     def _review(self, rule: TriggerRule, event: EcmEvent) -> ReviewTaskInput | None:
         """The review a `review_task` rule asks for on this event's document (no requester:

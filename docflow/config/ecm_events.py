@@ -11,7 +11,7 @@ planning activity reads it from Content Server (an event is a hint, the value is
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -315,8 +315,3 @@ def ecm_production_leaks(candidate: EcmEvents, production: EcmEvents) -> Iterato
                 f"host {sub.host!r} is production's subscriber {hosts[sub.host]!r}: a "
                 f"{candidate.environment} bundle must never deliver to production",
             )
-
-
-def category_value(categories: dict[str, Any], condition: CategoryCondition) -> Any:
-    """The attribute's value in a `{"<cat>_<attr>": value}` map (None when absent)."""
-    return categories.get(condition.attribute)
