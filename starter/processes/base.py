@@ -107,6 +107,8 @@ def temporal_unavailable(exc: BaseException) -> bool:
         # a worker crash) as CANCELLED "Timeout expired", and a connection that broke during
         # the call (the server restarting) as UNKNOWN "transport error". A query while the
         # workflow task is being retried (its worker crashed) is refused as WorkflowNotReady.
+        # A busy server sheds load as RESOURCE_EXHAUSTED (e.g. "consistent query buffer is
+        # full" while a workflow's task cannot run): also a "send it again later".
         if exc.status is RPCStatusCode.UNKNOWN:
             return exc.message == "transport error"
         if exc.status is RPCStatusCode.FAILED_PRECONDITION:
@@ -118,6 +120,7 @@ def temporal_unavailable(exc: BaseException) -> bool:
             RPCStatusCode.UNAVAILABLE,
             RPCStatusCode.DEADLINE_EXCEEDED,
             RPCStatusCode.CANCELLED,
+            RPCStatusCode.RESOURCE_EXHAUSTED,
         )
     if isinstance(exc, ConnectionError | TimeoutError):
         return True

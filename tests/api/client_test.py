@@ -36,6 +36,7 @@ def _not_ready() -> RPCError:
         (RPCError("slow", RPCStatusCode.DEADLINE_EXCEEDED, b""), True),
         (RPCError("Timeout expired", RPCStatusCode.CANCELLED, b""), True),
         (RPCError("transport error", RPCStatusCode.UNKNOWN, b""), True),
+        (RPCError("consistent query buffer is full", RPCStatusCode.RESOURCE_EXHAUSTED, b""), True),
         (RPCError("odd", RPCStatusCode.UNKNOWN, b""), False),
         (_not_ready(), True),
         (RPCError("other precondition", RPCStatusCode.FAILED_PRECONDITION, b""), False),
