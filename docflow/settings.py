@@ -210,6 +210,24 @@ class DocumentStoreSettings(BaseModel):
     s3_prefix: str = "docflow/"
 
 
+class RecordsSettings(BaseModel):
+    """The read model's database: SQLite in the data directory by default, PostgreSQL in
+    production (`postgresql+psycopg://user@host/db`, the password as a reference)."""
+
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; None: sqlite:///<data_dir>/records.db (embedded).",
+    )
+    password: OptionalSecretRef = Field(
+        default=None, description="Database password, merged into the URL at connect time."
+    )
+    pool_size: int = Field(default=5, ge=1, le=100)
+    link_key: SecretRef = Field(
+        default="value:dev-partner-link-key-change-me-0123456789",
+        description="Signs partner download links (HMAC-SHA256).",
+    )
+
+
 class ApiKeyConfig(BaseModel):
     """One calling application or person: its key (a reference), identity and scopes."""
 
@@ -297,6 +315,7 @@ class Settings(BaseSettings):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     documents: DocumentStoreSettings = Field(default_factory=DocumentStoreSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    records: RecordsSettings = Field(default_factory=RecordsSettings)
     signing_policy: SigningPolicy = Field(default_factory=SigningPolicy)
     case_policy: CaseRetryPolicy = Field(
         default_factory=CaseRetryPolicy,
