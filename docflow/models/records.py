@@ -9,10 +9,11 @@ changes nothing, and writes that arrive out of order leave the newest state in p
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
+T = TypeVar("T")
 ContentSource = Literal["ecm", "amplience"]
 
 # Audit entries of this kind are approvals: data carries decision, comment and stage.
@@ -20,6 +21,8 @@ DECISION_KIND = "decision"
 # Audit entries that open or lift a retention hold on the process's document (data: hold).
 HOLD_APPLIED_KIND = "hold_applied"
 HOLD_RELEASED_KIND = "hold_released"
+# A downstream target refused or gave up on a delivery (data: target, reason).
+DELIVERY_FAILED_KIND = "delivery_failed"
 
 
 class ApprovedVersion(BaseModel):
@@ -122,3 +125,158 @@ class AccessEvent(BaseModel):
     client_ip: str = Field(default="", max_length=64)
     user_agent: str = Field(default="", max_length=255)
     detail: str = Field(default="", max_length=1000)
+
+
+# ---------------------------------------------------------------- reading the model
+
+
+class RecordScope(BaseModel):
+    """Who may see which records (authorization per object): the caller's source systems
+    ('*' all), tenants ('*' all), and for people without systems, the participants they are."""
+
+    source_systems: list[str] = Field(default_factory=list)
+    tenants: list[str] = Field(default_factory=lambda: ["*"])
+
+
+class RecordQuery(BaseModel):
+    """Filters over processes; every field optional; dates are inclusive-from, exclusive-to."""
+
+    process_type: list[str] = Field(default_factory=list, max_length=20)
+    state: list[str] = Field(default_factory=list, max_length=30)
+    source_system: list[str] = Field(default_factory=list, max_length=20)
+    outcome: Literal["open", "closed", "attention"] | None = None
+    business_key: str | None = Field(default=None, max_length=255)
+    document_node_id: int | None = None
+    workspace_id: int | None = None
+    business_object_type: str | None = Field(default=None, max_length=128)
+    business_object_id: str | None = Field(default=None, max_length=255)
+    started_from: datetime | None = None
+    started_to: datetime | None = None
+    updated_from: datetime | None = None
+    updated_to: datetime | None = None
+    closed_from: datetime | None = None
+    closed_to: datetime | None = None
+
+
+class ProcessRow(BaseModel):
+    """A process as the read model holds it."""
+
+    process_key: str
+    workflow_id: str
+    process_type: str
+    business_key: str
+    state: str
+    stage: str | None = None
+    waiting_for: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    attention_reason: str = ""
+    outcome_reason: str = ""
+    closed: bool = False
+    source_system: str = ""
+    tenant: str = ""
+    document_node_id: int | None = None
+    document_version: int | None = None
+    document_name: str = ""
+    workspace_id: int | None = None
+    business_object_type: str = ""
+    business_object_id: str = ""
+    retention_class: int | None = None
+    disposition_at: datetime | None = None
+    started_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None = None
+    version: int
+
+
+class ApprovalRow(BaseModel):
+    process_key: str
+    process_type: str
+    business_key: str
+    seq: int
+    at: datetime
+    actor: str
+    decision: str
+    comment: str = ""
+    stage: str = ""
+
+
+class AuditRecord(AuditRow):
+    process_key: str
+    process_type: str
+    business_key: str
+
+
+class HoldRow(BaseModel):
+    document_node_id: int
+    hold: str
+    workspace_id: int | None = None
+    applied_at: datetime
+    applied_by: str = ""
+    released_at: datetime | None = None
+
+
+class ApprovedVersionRow(ApprovedVersion):
+    process_key: str = ""
+    superseded_at: datetime | None = Field(
+        default=None, description="When a newer approved version replaced it (never served)."
+    )
+    size: int | None = None
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a listing; pass `next_cursor` back as `cursor` for the next one."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class CountBy(BaseModel):
+    key: str
+    label: str = ""
+    count: int
+
+
+class AgeBucket(BaseModel):
+    """Open processes of a type by how long they have been in their current state."""
+
+    process_type: str
+    under_1h: int = 0
+    under_1d: int = 0
+    under_7d: int = 0
+    over_7d: int = 0
+
+
+class Turnaround(BaseModel):
+    """Signature turnaround (started → completed) of signing processes closed in the window."""
+
+    completed: int = 0
+    p50_hours: float | None = None
+    p90_hours: float | None = None
+    by_day: list[CountBy] = Field(default_factory=list, description="key: YYYY-MM-DD")
+
+
+class WorkspaceCompliance(BaseModel):
+    workspace_id: int
+    processes: int = 0
+    open: int = 0
+    attention: int = 0
+    approved_versions: int = 0
+    active_holds: int = 0
+    disposition_due_90d: int = Field(default=0, description="Disposition within 90 days.")
+    last_activity: datetime | None = None
+
+
+class DashboardFigures(BaseModel):
+    """The dashboard's and /metrics' figures, computed over what the caller may see."""
+
+    generated_at: datetime
+    by_state: list[CountBy] = Field(description="key: '<process_type>/<state>'")
+    ages: list[AgeBucket]
+    approvals_overdue: int = Field(description="Open processes waiting on a person past until.")
+    overdue: list[ProcessRow] = Field(default_factory=list, description="The oldest, at most 20.")
+    turnaround: Turnaround
+    delivery_failures: list[CountBy] = Field(description="key: target")
+    active_holds: int
+    holds_by_workspace: list[CountBy] = Field(description="key: workspace id")
+    compliance: list[WorkspaceCompliance] = Field(description="Up to 50 busiest workspaces.")
