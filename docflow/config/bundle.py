@@ -21,6 +21,7 @@ from docflow.config.concern import ConcernFile, Concerns
 from docflow.config.distribution import ContentDistribution, production_leaks
 from docflow.config.ecm_events import EcmEvents, ecm_production_leaks
 from docflow.config.ecm_requests import EcmRequests
+from docflow.config.records import Records
 from docflow.config.master_data import MasterData
 from docflow.config.routing import RoutingRules
 from docflow.config.source_systems import SourceSystems
@@ -57,6 +58,7 @@ CONCERNS: tuple[Concern, ...] = (
     Concern("master-data.json", MasterData),
     Concern("ecm-events.json", EcmEvents),
     Concern("ecm-requests.json", EcmRequests),
+    Concern("records.json", Records),
 )
 
 C = TypeVar("C", bound=ConcernFile)
