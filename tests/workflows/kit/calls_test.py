@@ -135,6 +135,7 @@ class WatchedWorkflow:
             await call(step, "archive", SLOW_RETRY, summary="Archive the thing", record=record)
         except GaveUp:
             record.record("gave_up", "system")
+        await record.flush(closed=True)
         return ProcessSummary.model_validate(record.summary_fields())
 
 

@@ -35,6 +35,7 @@ class RecordWorkflow:
         for n in range(6):
             record.record("note", "system", f"note {n}")
         record.set_state("done", "nothing (finished)")
+        await record.flush(closed=True)
         return ProcessSummary.model_validate(record.summary_fields())
 
 
@@ -114,6 +115,7 @@ class AttentionWorkflow:
         record.set_state("working", "the archive again")
         await workflow.sleep(timedelta(hours=1))
         record.set_state("done", "nothing (finished)")
+        await record.flush(closed=True)
         return ProcessSummary.model_validate(record.summary_fields())
 
     @workflow.signal
@@ -161,6 +163,7 @@ class CondenseWorkflow:
         for _ in range(100):
             record.record("polled", "system", "status 'sent'")
         record.set_state("waiting", "x", until=timedelta(days=1))
+        await record.flush(closed=True)
         return ProcessSummary.model_validate(record.summary_fields())
 
 

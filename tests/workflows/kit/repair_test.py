@@ -60,6 +60,7 @@ class RepairWorkflow:
             waiting="filing_exception",
             deadline=timedelta(days=2),
         )
+        await self.record.flush(closed=True)
         return f"filed as {outcome}" if isinstance(outcome, int) else f"given up: {outcome}"
 
     @workflow.update
