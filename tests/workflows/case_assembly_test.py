@@ -276,7 +276,8 @@ async def test_a_recovered_source_is_retried_automatically(cases: Cases) -> None
     assert len(rounds) == 1 and rounds[0].repeated == 3  # condensed: one entry, three rounds
     assert [e.kind for e in status.audit].count("source_failed") == 1  # the same reason
     history = await handle.fetch_history()
-    assert len(history.events) < 150, len(history.events)  # a few events per round
+    # A few events per round (the read-model write of each round's condensed entry included).
+    assert len(history.events) < 200, len(history.events)
 
 
 async def test_the_retry_window_ends_with_gaps_and_support_is_told(cases: Cases) -> None:

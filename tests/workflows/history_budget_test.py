@@ -18,8 +18,9 @@ from workflows.kit.signature import MAX_PROGRESS_EVENTS
 from workflows.signing import HISTORY_BUDGET, SigningWorkflow
 
 # A run continues as new once it reaches HISTORY_BUDGET events; one workflow task's batch of
-# signals may land past the check, so a run ends within this.
-RUN_CEILING = HISTORY_BUDGET + 500
+# signals may land past the check, and the run's last read-model write is awaited before it
+# continues, so a run ends within this.
+RUN_CEILING = HISTORY_BUDGET + 600
 CALLBACKS = int(os.environ.get("DOCFLOW_BUDGET_CALLBACKS", "10000"))
 
 
@@ -49,7 +50,8 @@ async def test_a_month_unsigned_with_default_polling_stays_under_1000_events(
     assert status.state is SigningState.AWAITING_SIGNATURE
     assert harness.systems.polls >= 700, harness.systems.polls
     assert len(history.events) < 1000, len(history.events)
-    assert len(history.events) < 40  # in fact: constant, whatever the wait
+    # In fact constant, whatever the wait (the read-model writes of its three states included).
+    assert len(history.events) < 60
     await handle.cancel()  # the business cancel: leaves nothing running on the shared server
     assert (await handle.result()).state is SigningState.CANCELLED
 

@@ -13,9 +13,13 @@ Rules:
   (`step_retrying`, raised and cleared by `calls.call`). Each upsert is a billed action and
   a visibility write. Runs started before these attributes existed keep their old upserts
   (patch `kit.record.operator-attributes`);
-- every change (state, audit entry, facts) is written to the read model by the activity
-  `record_process_change`, at most one write in flight: changes made while one is running go
-  in the next, so a burst of entries costs one or two activities. Each write carries the
+- the read model gets the process at each state change (state, stage, deadline or attention;
+  a refresh of what it waits for goes with the next write), when its facts change, for the
+  audit entries an auditor must see at once (decisions, holds, failed deliveries) and at its
+  end, by the activity
+  `record_process_change`; other audit entries go with the next write. At most one write is
+  in flight: changes made while one runs go in the next, so a burst costs one or two
+  activities (each about six history events). Each write carries the
   process's row, a version (highest wins) and the audit entries since the last acknowledged one
   by sequence number, so retries and replays write nothing twice. `flush()` waits for the last
   write before the run ends or continues as new. Runs started before the read model keep
@@ -36,7 +40,16 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from docflow import search_attributes as sa
     from docflow.models.process import AuditEntry, RecordState
-    from docflow.models.records import ApprovedVersion, AuditRow, ProcessChange, RecordWritten
+    from docflow.models.records import (
+        DECISION_KIND,
+        DELIVERY_FAILED_KIND,
+        HOLD_APPLIED_KIND,
+        HOLD_RELEASED_KIND,
+        ApprovedVersion,
+        AuditRow,
+        ProcessChange,
+        RecordWritten,
+    )
 
 OPERATOR_ATTRIBUTES_PATCH = "kit.record.operator-attributes"
 READ_MODEL_PATCH = "kit.record.read-model"
@@ -49,6 +62,10 @@ RECORD_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=2),
 )
 APPROVED_KEPT = 20
+# Audit entries written at once rather than with the next state change.
+WRITTEN_AT_ONCE = frozenset(
+    {DECISION_KIND, HOLD_APPLIED_KIND, HOLD_RELEASED_KIND, DELIVERY_FAILED_KIND}
+)
 
 
 class ProcessRecord:
@@ -75,6 +92,7 @@ class ProcessRecord:
         self._dirty = False
         self._writing = False
         self._closed = False
+        self._unwritten = False  # audit entries waiting for the next write
         self._pump: asyncio.Task[None] | None = None
 
     @property
@@ -96,6 +114,7 @@ class ProcessRecord:
         exception is open."""
         now = workflow.now()
         data = self.data
+        before = (data.state, data.stage, data.until, data.attention_reason)
         if data.state != state or data.since is None:
             data.since = now
         reason = sa.EXCEPTION_OPEN if attention is True else (attention or "")
@@ -103,7 +122,8 @@ class ProcessRecord:
         data.attention, data.attention_reason = bool(reason), reason
         data.until = now + until if isinstance(until, timedelta) else until
         self.show()
-        self._changed()
+        if (data.state, data.stage, data.until, data.attention_reason) != before:
+            self._changed()  # a new wait; what it waits for alone goes with the next write
         if self.operator_attributes():
             self._index()
             return
@@ -227,13 +247,15 @@ class ProcessRecord:
         ):
             last.repeated += 1
             last.last_at = now
-            self._changed()
+            self._unwritten = True
             return
         entries.append(AuditEntry(at=now, kind=kind, actor=actor, detail=detail, data=data or {}))
         if len(entries) > self._audit_limit:
             del entries[1]  # keep "started": it says who asked for the process
             self.data.audit_dropped += 1
-        self._changed()
+        self._unwritten = True
+        if kind in WRITTEN_AT_ONCE:
+            self._changed()
 
     def last(self, kind: str) -> AuditEntry | None:
         return next((e for e in reversed(self.data.audit) if e.kind == kind), None)
@@ -283,6 +305,8 @@ class ProcessRecord:
         if closed and not self._closed:
             self._closed = True
             self._changed()
+        elif self._unwritten:
+            self._changed()
         if self._pump is None:
             return
         await workflow.wait_condition(lambda: not self._dirty and not self._writing)
@@ -324,6 +348,7 @@ class ProcessRecord:
     def _change(self) -> ProcessChange:
         data, info = self.data, workflow.info()
         data.written_version += 1
+        self._unwritten = False
         rows = []
         for index, entry in enumerate(data.audit):
             seq = 0 if index == 0 else data.audit_dropped + index

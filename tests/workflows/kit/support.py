@@ -31,7 +31,10 @@ async def kit_worker(
         client,
         task_queue=task_queue,
         workflows=list(workflows),
-        activities=[record_process_change, *activities],
+        activities=[
+            record_process_change,
+            *(a for a in activities if a is not record_process_change),
+        ],
         workflow_runner=RUNNER,
     ) as worker:
         yield worker
