@@ -843,16 +843,21 @@ class RecordStore:
         states: list[str],
     ) -> list[ProcessRow]:
         """The open processes waiting on a person longest past their deadline."""
-        if not states:
-            return []
         c = processes.c
-        stmt = (
-            select(processes)
-            .where(*where, c.closed == false(), c.state.in_(states), c.until < now)
-            .order_by(c.until, c.process_key)
-            .limit(OVERDUE_LISTED)
-        )
-        return [ProcessRow.model_validate(dict(r._mapping)) for r in connection.execute(stmt)]
+        rows: list[ProcessRow] = []
+        # One query per state: each walks its deadline index in order and stops at the limit.
+        for state in states:
+            stmt = (
+                select(processes)
+                .where(*where, c.closed == false(), c.state == state, c.until < now)
+                .order_by(c.until, c.process_key)
+                .limit(OVERDUE_LISTED)
+            )
+            rows.extend(
+                ProcessRow.model_validate(dict(r._mapping)) for r in connection.execute(stmt)
+            )
+        rows.sort(key=lambda row: (row.until, row.process_key))
+        return rows[:OVERDUE_LISTED]
 
     def _hours(self, start: Any, end: Any) -> Any:
         if self.dialect == "sqlite":
@@ -916,10 +921,15 @@ class RecordStore:
     ) -> dict[str, Any]:
         h = holds.c
         # Holds count where the scope may see the process that applied them.
+        # Driven from the (few) holds: each one's process is checked by its key.
+        seen = (
+            select(literal(1))
+            .where(processes.c.process_key == h.process_key, *_scope_filter(scope))
+            .exists()
+        )
         stmt = (
             select(h.workspace_id, func.count())
-            .select_from(holds.join(processes, processes.c.process_key == h.process_key))
-            .where(*_scope_filter(scope), h.released_at.is_(None))
+            .where(h.released_at.is_(None), seen)
             .group_by(h.workspace_id)
             .order_by(func.count().desc(), h.workspace_id)
         )

@@ -57,7 +57,8 @@ def upgrade() -> None:
     for name, columns in (
         ("ix_processes_updated", ["updated_at", "process_key"]),
         ("ix_processes_started", ["started_at", "process_key"]),
-        ("ix_processes_type_state", ["process_type", "state", "source_system", "tenant"]),
+        ("ix_processes_type_state", ["process_type", "state"]),
+        ("ix_processes_scope_state", ["source_system", "tenant", "process_type", "state"]),
         (
             "ix_processes_open",
             [
@@ -72,15 +73,18 @@ def upgrade() -> None:
             ],
         ),
         (
-            "ix_processes_workspace",
-            ["workspace_id", "source_system", "tenant", "closed", "updated_at", "disposition_at"],
+            "ix_processes_deadline",
+            ["closed", "state", "until", "process_key", "source_system", "tenant"],
         ),
-        ("ix_processes_source_tenant", ["source_system", "tenant"]),
+        ("ix_processes_workspace", ["workspace_id", "closed", "updated_at", "disposition_at"]),
+        (
+            "ix_processes_scope_workspace",
+            ["source_system", "tenant", "workspace_id", "closed", "updated_at", "disposition_at"],
+        ),
         ("ix_processes_business_key", ["business_key"]),
         ("ix_processes_document", ["document_node_id"]),
         ("ix_processes_business_object", ["business_object_type", "business_object_id"]),
         ("ix_processes_closed_at", ["closed_at"]),
-        ("ix_processes_until", ["until"]),
         ("ix_processes_attention", ["attention_reason"]),
     ):
         op.create_index(name, "processes", columns)
