@@ -82,6 +82,7 @@ DISPOSITION_HORIZON = timedelta(days=90)
 MAX_LIMIT = 1000
 # Rows per multi-row INSERT (well under SQLite's and PostgreSQL's parameter limits).
 INSERT_CHUNK = 200
+PROCESS_CHUNK = 100
 
 
 def _utc(value: datetime) -> datetime:
@@ -281,100 +282,73 @@ class RecordStore:
         with self._writer.begin() as connection:
             return self._apply(connection, change, disposition_at)
 
-    def bulk_apply(self, changes: Iterable[ProcessChange]) -> int:
-        """Apply many changes in one transaction (seeding, benchmarks); the number applied."""
+    def bulk_apply(self, changes: Iterable[ProcessChange], *, batch: int = 500) -> int:
+        """Apply many changes in one transaction (seeding, benchmarks); the number applied.
+        Changes of distinct processes are written `batch` at a time with multi-row statements;
+        the result is the same as applying them one by one, in order."""
         applied = 0
         with self._writer.begin() as connection:
+            pending: dict[str, ProcessChange] = {}
             for change in changes:
-                applied += self._apply(connection, change, None).applied
+                if change.process_key in pending or len(pending) >= batch:
+                    applied += self._apply_batch(connection, list(pending.values()))
+                    pending = {}
+                pending[change.process_key] = change
+            applied += self._apply_batch(connection, list(pending.values()))
         return applied
 
     def _apply(
         self, connection: Connection, change: ProcessChange, disposition_at: datetime | None
     ) -> RecordWritten:
-        applied = self._write_process(connection, change, disposition_at)
-        written = self._write_audit(connection, change)
-        self._write_approvals(connection, change)
+        applied = self._write_processes(connection, [_process_values(change, disposition_at)])
+        written = self._write_audit(connection, _audit_values(change))
+        self._write_approvals(connection, _approval_values(change))
         self._write_holds(connection, change)
         for approved in change.facts.approved:
             self._write_approved(connection, change.process_key, approved)
-        return RecordWritten(applied=applied, audit_written=written)
+        return RecordWritten(applied=applied == 1, audit_written=written)
 
-    def _write_process(
-        self, connection: Connection, change: ProcessChange, disposition_at: datetime | None
-    ) -> bool:
-        facts = change.facts
-        at = _utc(change.at)
-        values: dict[str, Any] = {
-            "process_key": change.process_key,
-            "workflow_id": change.workflow_id,
-            "run_id": change.run_id,
-            "process_type": change.process_type,
-            "business_key": change.business_key,
-            "state": change.state,
-            "stage": change.stage,
-            "waiting_for": change.waiting_for,
-            "since": change.since,
-            "until": change.until,
-            "attention_reason": change.attention_reason,
-            "outcome_reason": change.outcome_reason,
-            "closed": change.closed,
-            "source_system": facts.source_system,
-            "tenant": facts.tenant,
-            "document_node_id": facts.document_node_id,
-            "document_version": facts.document_version,
-            "document_name": facts.document_name,
-            "workspace_id": facts.workspace_id,
-            "business_object_type": facts.business_object_type,
-            "business_object_id": facts.business_object_id,
-            "retention_class": facts.retention_class,
-            "disposition_at": disposition_at,
-            "started_at": change.started_at,
-            "updated_at": at,
-            "closed_at": at if change.closed else None,
-            "version": change.version,
-        }
-        stmt = self._insert(processes).values(values)
-        new = stmt.excluded
-        stored = processes.c
-        set_: dict[str, Any] = {
-            name: new[name]
-            for name in values
-            if name not in {"process_key", "closed_at", "disposition_at"}
-        }
-        # Closing keeps the first close's time; a later reopening (not closed) clears it.
-        set_["closed_at"] = case(
-            (new.closed == true(), func.coalesce(stored.closed_at, new.updated_at)),
-            else_=None,
-        )
-        set_["disposition_at"] = func.coalesce(new.disposition_at, stored.disposition_at)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[stored.process_key],
-            set_=set_,
-            where=stored.version < new.version,
-        ).returning(stored.process_key)
-        return connection.execute(stmt).first() is not None
+    def _apply_batch(self, connection: Connection, changes: list[ProcessChange]) -> int:
+        """Changes of distinct processes, as multi-row statements; the number applied."""
+        if not changes:
+            return 0
+        applied = self._write_processes(connection, [_process_values(c, None) for c in changes])
+        self._write_audit(connection, [row for c in changes for row in _audit_values(c)])
+        self._write_approvals(connection, [row for c in changes for row in _approval_values(c)])
+        for change in changes:
+            self._write_holds(connection, change)
+            for approved in change.facts.approved:
+                self._write_approved(connection, change.process_key, approved)
+        return applied
 
-    def _write_audit(self, connection: Connection, change: ProcessChange) -> int:
-        entries: dict[int, AuditRow] = {}
-        for entry in change.audit:
-            known = entries.get(entry.seq)
-            if known is None or entry.repeated > known.repeated:
-                entries[entry.seq] = entry
-        rows = [
-            {
-                "process_key": change.process_key,
-                "seq": entry.seq,
-                "at": entry.at,
-                "kind": entry.kind,
-                "actor": entry.actor,
-                "detail": entry.detail,
-                "data": entry.data,
-                "repeated": entry.repeated,
-                "last_at": entry.last_at,
+    def _write_processes(self, connection: Connection, rows: list[dict[str, Any]]) -> int:
+        """Insert process rows, or update those stored at a lower version; the number written."""
+        written = 0
+        for start in range(0, len(rows), PROCESS_CHUNK):
+            stmt = self._insert(processes).values(rows[start : start + PROCESS_CHUNK])
+            new = stmt.excluded
+            stored = processes.c
+            set_: dict[str, Any] = {
+                name: new[name]
+                for name in rows[0]
+                if name not in {"process_key", "closed_at", "disposition_at"}
             }
-            for entry in sorted(entries.values(), key=lambda e: e.seq)
-        ]
+            # Closing keeps the first close's time; a later reopening (not closed) clears it.
+            set_["closed_at"] = case(
+                (new.closed == true(), func.coalesce(stored.closed_at, new.updated_at)),
+                else_=None,
+            )
+            set_["disposition_at"] = func.coalesce(new.disposition_at, stored.disposition_at)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[stored.process_key],
+                set_=set_,
+                where=stored.version < new.version,
+            ).returning(stored.process_key)
+            written += len(connection.execute(stmt).all())
+        return written
+
+    def _write_audit(self, connection: Connection, rows: list[dict[str, Any]]) -> int:
+        """Insert audit rows, or update those a condensed entry grew; the number written."""
         written = 0
         for start in range(0, len(rows), INSERT_CHUNK):
             stmt = self._insert(audit_entries).values(rows[start : start + INSERT_CHUNK])
@@ -402,19 +376,7 @@ class RecordStore:
             written += len(connection.execute(stmt).all())
         return written
 
-    def _write_approvals(self, connection: Connection, change: ProcessChange) -> None:
-        rows = [
-            {
-                "process_key": change.process_key,
-                "seq": entry.seq,
-                "at": entry.at,
-                "actor": entry.actor,
-                "decision": entry.data.get("decision", ""),
-                "comment": entry.data.get("comment", ""),
-                "stage": entry.data.get("stage", ""),
-            }
-            for entry in {e.seq: e for e in change.audit if e.kind == DECISION_KIND}.values()
-        ]
+    def _write_approvals(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
         for start in range(0, len(rows), INSERT_CHUNK):
             stmt = self._insert(approvals).values(rows[start : start + INSERT_CHUNK])
             connection.execute(stmt.on_conflict_do_nothing())
@@ -1007,6 +969,79 @@ class RecordStore:
             )
             for workspace, total, open_, disposing, last in rows
         ]
+
+
+def _process_values(change: ProcessChange, disposition_at: datetime | None) -> dict[str, Any]:
+    facts = change.facts
+    at = _utc(change.at)
+    return {
+        "process_key": change.process_key,
+        "workflow_id": change.workflow_id,
+        "run_id": change.run_id,
+        "process_type": change.process_type,
+        "business_key": change.business_key,
+        "state": change.state,
+        "stage": change.stage,
+        "waiting_for": change.waiting_for,
+        "since": change.since,
+        "until": change.until,
+        "attention_reason": change.attention_reason,
+        "outcome_reason": change.outcome_reason,
+        "closed": change.closed,
+        "source_system": facts.source_system,
+        "tenant": facts.tenant,
+        "document_node_id": facts.document_node_id,
+        "document_version": facts.document_version,
+        "document_name": facts.document_name,
+        "workspace_id": facts.workspace_id,
+        "business_object_type": facts.business_object_type,
+        "business_object_id": facts.business_object_id,
+        "retention_class": facts.retention_class,
+        "disposition_at": disposition_at,
+        "started_at": change.started_at,
+        "updated_at": at,
+        "closed_at": at if change.closed else None,
+        "version": change.version,
+    }
+
+
+def _audit_values(change: ProcessChange) -> list[dict[str, Any]]:
+    """A change's audit rows, one per seq (the most condensed one if repeated)."""
+    entries: dict[int, AuditRow] = {}
+    for entry in change.audit:
+        known = entries.get(entry.seq)
+        if known is None or entry.repeated > known.repeated:
+            entries[entry.seq] = entry
+    return [
+        {
+            "process_key": change.process_key,
+            "seq": entry.seq,
+            "at": entry.at,
+            "kind": entry.kind,
+            "actor": entry.actor,
+            "detail": entry.detail,
+            "data": entry.data,
+            "repeated": entry.repeated,
+            "last_at": entry.last_at,
+        }
+        for entry in sorted(entries.values(), key=lambda e: e.seq)
+    ]
+
+
+def _approval_values(change: ProcessChange) -> list[dict[str, Any]]:
+    """The decisions among a change's audit entries."""
+    return [
+        {
+            "process_key": change.process_key,
+            "seq": entry.seq,
+            "at": entry.at,
+            "actor": entry.actor,
+            "decision": entry.data.get("decision", ""),
+            "comment": entry.data.get("comment", ""),
+            "stage": entry.data.get("stage", ""),
+        }
+        for entry in {e.seq: e for e in change.audit if e.kind == DECISION_KIND}.values()
+    ]
 
 
 def _waits_on_person(state: str) -> bool:

@@ -229,9 +229,25 @@ def test_concurrent_writers_of_one_process(store: RecordStore) -> None:
 
 
 def test_bulk_apply(store: RecordStore) -> None:
-    applied = store.bulk_apply(change(f"p{n}", entries=[audit(0)]) for n in range(20))
+    applied = store.bulk_apply((change(f"p{n}", entries=[audit(0)]) for n in range(20)), batch=7)
     assert applied == 20
     assert len(store.processes(RecordQuery(), ALL, limit=100).items) == 20
+    # Same results as one by one, in order: a newer version wins, an older one is ignored.
+    decision = audit(1, DECISION_KIND, decision="approve")
+    applied = store.bulk_apply(
+        [
+            change("p1", 3, hours=3, state="signed", entries=[decision]),
+            change("p1", 2, hours=2, state="stale", entries=[audit(2)]),
+            change("p2", 2, hours=2, state="closed", closed=True),
+            change("p2", 3, hours=3, state="closed", closed=True),
+        ]
+    )
+    assert applied == 3
+    p1, p2 = store.process("p1"), store.process("p2")
+    assert p1 is not None and (p1.version, p1.state) == (3, "signed")
+    assert p2 is not None and (p2.version, p2.closed_at) == (3, at(2))
+    assert [e.seq for e in _audit(store, "p1")] == [0, 1, 2]
+    assert len(store.approvals(RecordQuery(), ALL, limit=10).items) == 1
 
 
 def test_from_settings_defaults_to_sqlite_in_the_data_dir(tmp_path: Path) -> None:
