@@ -304,7 +304,7 @@ class RecordStore:
         written = self._write_audit(connection, _audit_values(change))
         self._write_approvals(connection, _approval_values(change))
         self._write_holds(connection, change)
-        for approved in change.facts.approved:
+        for approved in _lock_order(change.facts.approved):
             self._write_approved(connection, change.process_key, approved)
         return RecordWritten(applied=applied == 1, audit_written=written)
 
@@ -317,7 +317,7 @@ class RecordStore:
         self._write_approvals(connection, [row for c in changes for row in _approval_values(c)])
         for change in changes:
             self._write_holds(connection, change)
-            for approved in change.facts.approved:
+            for approved in _lock_order(change.facts.approved):
                 self._write_approved(connection, change.process_key, approved)
         return applied
 
@@ -447,6 +447,11 @@ class RecordStore:
         self, connection: Connection, process_key: str, approved: ApprovedVersion
     ) -> None:
         stored = approved_versions.c
+        if self.dialect == "postgresql":
+            # Writers of one object's versions take turns (SQLite's writers always do), so a
+            # version stored concurrently with a newer one cannot miss its supersession.
+            key = f"approved:{approved.source}:{approved.object_id}"
+            connection.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
         stmt = self._insert(approved_versions).values(
             source=approved.source,
             object_id=approved.object_id,
@@ -1042,6 +1047,11 @@ def _approval_values(change: ProcessChange) -> list[dict[str, Any]]:
         }
         for entry in {e.seq: e for e in change.audit if e.kind == DECISION_KIND}.values()
     ]
+
+
+def _lock_order(approved: list[ApprovedVersion]) -> list[ApprovedVersion]:
+    """Approved versions in one order for every writer (their locks cannot deadlock)."""
+    return sorted(approved, key=lambda a: (a.source, a.object_id, a.version))
 
 
 def _waits_on_person(state: str) -> bool:

@@ -228,6 +228,20 @@ def test_concurrent_writers_of_one_process(store: RecordStore) -> None:
     assert [e.seq for e in _audit(store)] == list(range(1, 31))
 
 
+def test_concurrent_approvals_of_one_object(store: RecordStore) -> None:
+    changes = [change(f"v{n}", facts={"approved": [_approved(n, n)]}) for n in range(1, 13)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(store.apply, reversed(changes)))
+    latest = store.latest_approved("ecm", "node-9")
+    assert latest is not None and latest.version == 12
+    current = store.approved_versions("ecm", limit=100).items
+    assert [(r.object_id, r.version) for r in current] == [("node-9", 12)]
+    for n in range(1, 12):
+        row = store.approved_version("ecm", "node-9", n)
+        assert row is not None and row.superseded_at is not None
+        assert row.superseded_at > row.approved_at
+
+
 def test_bulk_apply(store: RecordStore) -> None:
     applied = store.bulk_apply((change(f"p{n}", entries=[audit(0)]) for n in range(20)), batch=7)
     assert applied == 20
