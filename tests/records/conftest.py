@@ -21,8 +21,8 @@ from sqlalchemy import create_engine, text
 from docflow.records import RecordStore
 
 PG_USER = "docflow"
-# PostgreSQL refuses to run as root: as root, the server runs as this (Debian's) account.
-PG_SYSTEM_ACCOUNT = "postgres"
+# PostgreSQL refuses to run as root: as root, the server runs as the first of these accounts.
+PG_SYSTEM_ACCOUNTS = ("postgres", "nobody")
 
 
 def pg_bindir() -> Path | None:
@@ -40,6 +40,19 @@ def pg_bindir() -> Path | None:
         if (Path(directory) / "initdb").exists():
             return Path(directory)
     return None
+
+
+def _unprivileged_account() -> pwd.struct_passwd:
+    for name in PG_SYSTEM_ACCOUNTS:
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    pytest.fail(
+        f"running as root and none of the accounts {PG_SYSTEM_ACCOUNTS} exists to run "
+        "PostgreSQL as (it refuses to run as root)",
+        pytrace=False,
+    )
 
 
 def _free_port() -> int:
@@ -101,9 +114,9 @@ def postgres_server() -> Iterator[PostgresServer]:
     root = Path(tempfile.mkdtemp(prefix="docflow-pg-"))
     run_as: list[str] = []
     if os.geteuid() == 0:
-        account = pwd.getpwnam(PG_SYSTEM_ACCOUNT)
+        account = _unprivileged_account()
         os.chown(root, account.pw_uid, account.pw_gid)
-        run_as = ["runuser", "-u", PG_SYSTEM_ACCOUNT, "--"]
+        run_as = ["runuser", "-u", account.pw_name, "--"]
     server = PostgresServer(bindir=bindir, root=root, port=_free_port(), run_as=run_as)
     try:
         server.start()
