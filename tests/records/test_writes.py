@@ -298,3 +298,20 @@ def test_datetimes_come_back_in_utc(store: RecordStore) -> None:
     assert row is not None
     assert row.started_at == datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     assert row.started_at.tzinfo == UTC
+
+
+def test_many_audit_rows_in_one_change(store: RecordStore) -> None:
+    entries = [audit(n, hours=n / 100) for n in range(450)]
+    assert store.apply(change(entries=entries)).audit_written == 450
+    assert store.apply(change(version=2, entries=entries)).audit_written == 0
+    assert len(store.audit(RecordQuery(), ALL, limit=1000).items) == 450
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    store = RecordStore(f"sqlite:///{tmp_path / 'wal.db'}")
+    try:
+        with store.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+    finally:
+        store.close()
