@@ -28,6 +28,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
     true,
@@ -101,11 +102,26 @@ def visible(row: ProcessRow, scope: RecordScope) -> bool:
     return _allows(scope.source_systems, row.source_system) and _allows(scope.tenants, row.tenant)
 
 
-def _scope_filter(scope: RecordScope) -> list[ColumnElement[bool]]:
+class _Unindexed:
+    """The processes table's columns as SQLite expressions its planner uses no index for
+    (`+column`): a listing then walks its order's index and stops at the page's end, where
+    SQLite would rather fetch every row of a broad filter (e.g. a source system) and sort."""
+
+    def __getattr__(self, name: str) -> ColumnElement[Any]:
+        column = processes.c[name]
+        return literal_column(f"+{processes.name}.{column.name}", type_=column.type)
+
+
+def _columns(unindexed: bool) -> Any:
+    return _Unindexed() if unindexed else processes.c
+
+
+def _scope_filter(scope: RecordScope, *, unindexed: bool = False) -> list[ColumnElement[bool]]:
+    c = _columns(unindexed)
     conditions: list[ColumnElement[bool]] = []
     for column, allowed in (
-        (processes.c.source_system, scope.source_systems),
-        (processes.c.tenant, scope.tenants),
+        (c.source_system, scope.source_systems),
+        (c.tenant, scope.tenants),
     ):
         if "*" in allowed:
             continue
@@ -113,8 +129,8 @@ def _scope_filter(scope: RecordScope) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _query_filter(query: RecordQuery) -> list[ColumnElement[bool]]:
-    c = processes.c
+def _query_filter(query: RecordQuery, *, unindexed: bool = False) -> list[ColumnElement[bool]]:
+    c = _columns(unindexed)
     conditions: list[ColumnElement[bool]] = []
     if query.process_type:
         conditions.append(c.process_type.in_(query.process_type))
@@ -149,8 +165,26 @@ def _query_filter(query: RecordQuery) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _process_filter(query: RecordQuery, scope: RecordScope) -> list[ColumnElement[bool]]:
-    return _scope_filter(scope) + _query_filter(query)
+def _narrow(query: RecordQuery, order: ProcessOrder) -> bool:
+    """Whether a query has a filter that narrows it to few rows through its own index."""
+    ranges = {
+        "started": (query.updated_from, query.updated_to, query.closed_from, query.closed_to),
+        "updated": (query.started_from, query.started_to, query.closed_from, query.closed_to),
+    }[order]
+    keys = (
+        query.business_key,
+        query.document_node_id,
+        query.workspace_id,
+        query.business_object_type,
+        query.business_object_id,
+    )
+    return any(value is not None for value in (*keys, *ranges))
+
+
+def _process_filter(
+    query: RecordQuery, scope: RecordScope, *, unindexed: bool = False
+) -> list[ColumnElement[bool]]:
+    return _scope_filter(scope, unindexed=unindexed) + _query_filter(query, unindexed=unindexed)
 
 
 # ---------------------------------------------------------------- cursors
@@ -202,7 +236,11 @@ def _after(
     beyond = first < head if descending else first > head
     if not rest:
         return beyond
-    return or_(beyond, and_(first == head, _after(rest, tail, descending=descending)))
+    # The leading bound on its own lets the database seek the index instead of walking it.
+    reached = first <= head if descending else first >= head
+    return and_(
+        reached, or_(beyond, and_(first == head, _after(rest, tail, descending=descending)))
+    )
 
 
 def _limit(limit: int) -> int:
@@ -549,7 +587,9 @@ class RecordStore:
             raise ValueError(f"unknown order {order!r}")
         column = processes.c.updated_at if order == "updated" else processes.c.started_at
         keys = [column, processes.c.process_key]
-        stmt = select(processes).where(*_process_filter(query, scope))
+        # Without a narrowing filter, SQLite must walk the order's index (see _Unindexed).
+        unindexed = self.dialect == "sqlite" and not _narrow(query, order)
+        stmt = select(processes).where(*_process_filter(query, scope, unindexed=unindexed))
         if cursor is not None:
             stmt = stmt.where(
                 _after(keys, _decode_cursor(cursor, order, [datetime, str]), descending=True)
