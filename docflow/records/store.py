@@ -165,20 +165,24 @@ def _query_filter(query: RecordQuery, *, unindexed: bool = False) -> list[Column
     return conditions
 
 
-def _narrow(query: RecordQuery, order: ProcessOrder) -> bool:
-    """Whether a query has a filter that narrows it to few rows through its own index."""
+def _narrow(query: RecordQuery, order: ProcessOrder | None = None) -> bool:
+    """Whether a query has a filter that narrows it to few processes through its own index
+    (a range on the listing's own order column does not: that index serves the order)."""
     ranges = {
-        "started": (query.updated_from, query.updated_to, query.closed_from, query.closed_to),
-        "updated": (query.started_from, query.started_to, query.closed_from, query.closed_to),
-    }[order]
-    keys = (
+        "started": (query.started_from, query.started_to),
+        "updated": (query.updated_from, query.updated_to),
+    }
+    values = (
         query.business_key,
         query.document_node_id,
         query.workspace_id,
         query.business_object_type,
         query.business_object_id,
+        *(bound for name, pair in ranges.items() if name != order for bound in pair),
+        query.closed_from,
+        query.closed_to,
     )
-    return any(value is not None for value in (*keys, *ranges))
+    return any(value is not None for value in values)
 
 
 def _process_filter(
@@ -564,6 +568,10 @@ class RecordStore:
 
     # ------------------------------------------------------------ reading
 
+    def _walk_order(self, query: RecordQuery, order: ProcessOrder | None = None) -> bool:
+        """SQLite: whether a listing should walk its order's index (see `_Unindexed`)."""
+        return self.dialect == "sqlite" and not _narrow(query, order)
+
     def process(self, process_key: str) -> ProcessRow | None:
         """One process, unscoped: callers check `visible(row, scope)`."""
         with self.engine.connect() as connection:
@@ -588,7 +596,7 @@ class RecordStore:
         column = processes.c.updated_at if order == "updated" else processes.c.started_at
         keys = [column, processes.c.process_key]
         # Without a narrowing filter, SQLite must walk the order's index (see _Unindexed).
-        unindexed = self.dialect == "sqlite" and not _narrow(query, order)
+        unindexed = self._walk_order(query, order)
         stmt = select(processes).where(*_process_filter(query, scope, unindexed=unindexed))
         if cursor is not None:
             stmt = stmt.where(
@@ -621,7 +629,7 @@ class RecordStore:
         stmt = (
             select(audit_entries, processes.c.process_type, processes.c.business_key)
             .join(processes, processes.c.process_key == a.process_key)
-            .where(*_process_filter(query, scope))
+            .where(*_process_filter(query, scope, unindexed=self._walk_order(query)))
         )
         if cursor is not None:
             values = _decode_cursor(cursor, "audit", [datetime, str, int])
@@ -646,7 +654,7 @@ class RecordStore:
         stmt = (
             select(approvals, processes.c.process_type, processes.c.business_key)
             .join(processes, processes.c.process_key == a.process_key)
-            .where(*_process_filter(query, scope))
+            .where(*_process_filter(query, scope, unindexed=self._walk_order(query)))
         )
         if cursor is not None:
             values = _decode_cursor(cursor, "approvals", [datetime, str, int])
