@@ -63,7 +63,7 @@ def _process_indexes(url: str) -> set[str]:
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            return {ix["name"] for ix in inspect(connection).get_indexes("processes")}  # type: ignore[misc]
+            return {str(ix["name"]) for ix in inspect(connection).get_indexes("processes")}
     finally:
         engine.dispose()
 
