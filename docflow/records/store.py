@@ -81,9 +81,6 @@ OVERDUE_LISTED = 20
 COMPLIANCE_WORKSPACES = 50
 DISPOSITION_HORIZON = timedelta(days=90)
 MAX_LIMIT = 1000
-# Rows per multi-row INSERT (well under SQLite's and PostgreSQL's parameter limits).
-INSERT_CHUNK = 200
-PROCESS_CHUNK = 100
 
 
 def _utc(value: datetime) -> datetime:
@@ -363,65 +360,65 @@ class RecordStore:
                 self._write_approved(connection, change.process_key, approved)
         return applied
 
+    # Row writes are executemany: one compiled (and cached) statement, which SQLAlchemy sends
+    # as multi-row INSERTs ("insertmanyvalues") with RETURNING on SQLite and PostgreSQL.
+
     def _write_processes(self, connection: Connection, rows: list[dict[str, Any]]) -> int:
         """Insert process rows, or update those stored at a lower version; the number written."""
-        written = 0
-        for start in range(0, len(rows), PROCESS_CHUNK):
-            stmt = self._insert(processes).values(rows[start : start + PROCESS_CHUNK])
-            new = stmt.excluded
-            stored = processes.c
-            set_: dict[str, Any] = {
-                name: new[name]
-                for name in rows[0]
-                if name not in {"process_key", "closed_at", "disposition_at"}
-            }
-            # Closing keeps the first close's time; a later reopening (not closed) clears it.
-            set_["closed_at"] = case(
-                (new.closed == true(), func.coalesce(stored.closed_at, new.updated_at)),
-                else_=None,
-            )
-            set_["disposition_at"] = func.coalesce(new.disposition_at, stored.disposition_at)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[stored.process_key],
-                set_=set_,
-                where=stored.version < new.version,
-            ).returning(stored.process_key)
-            written += len(connection.execute(stmt).all())
-        return written
+        if not rows:
+            return 0
+        stmt = self._insert(processes)
+        new = stmt.excluded
+        stored = processes.c
+        set_: dict[str, Any] = {
+            column.name: new[column.name]
+            for column in processes.columns
+            if column.name not in {"process_key", "closed_at", "disposition_at"}
+        }
+        # Closing keeps the first close's time; a later reopening (not closed) clears it.
+        set_["closed_at"] = case(
+            (new.closed == true(), func.coalesce(stored.closed_at, new.updated_at)),
+            else_=None,
+        )
+        set_["disposition_at"] = func.coalesce(new.disposition_at, stored.disposition_at)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[stored.process_key],
+            set_=set_,
+            where=stored.version < new.version,
+        ).returning(stored.process_key)
+        return len(connection.execute(stmt, rows).all())
 
     def _write_audit(self, connection: Connection, rows: list[dict[str, Any]]) -> int:
         """Insert audit rows, or update those a condensed entry grew; the number written."""
-        written = 0
-        for start in range(0, len(rows), INSERT_CHUNK):
-            stmt = self._insert(audit_entries).values(rows[start : start + INSERT_CHUNK])
-            new = stmt.excluded
-            stored = audit_entries.c
-            grew = or_(
-                new.repeated > stored.repeated,
-                and_(
-                    new.last_at.is_not(None),
-                    or_(stored.last_at.is_(None), new.last_at > stored.last_at),
-                ),
-            )
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[stored.process_key, stored.seq],
-                set_={
-                    "repeated": func.max(new.repeated, stored.repeated)
-                    if self.dialect == "sqlite"
-                    else func.greatest(new.repeated, stored.repeated),
-                    "last_at": new.last_at,
-                    "detail": new.detail,
-                    "data": new.data,
-                },
-                where=grew,
-            ).returning(stored.seq)
-            written += len(connection.execute(stmt).all())
-        return written
+        if not rows:
+            return 0
+        stmt = self._insert(audit_entries)
+        new = stmt.excluded
+        stored = audit_entries.c
+        grew = or_(
+            new.repeated > stored.repeated,
+            and_(
+                new.last_at.is_not(None),
+                or_(stored.last_at.is_(None), new.last_at > stored.last_at),
+            ),
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[stored.process_key, stored.seq],
+            set_={
+                "repeated": func.max(new.repeated, stored.repeated)
+                if self.dialect == "sqlite"
+                else func.greatest(new.repeated, stored.repeated),
+                "last_at": new.last_at,
+                "detail": new.detail,
+                "data": new.data,
+            },
+            where=grew,
+        ).returning(stored.seq)
+        return len(connection.execute(stmt, rows).all())
 
     def _write_approvals(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
-        for start in range(0, len(rows), INSERT_CHUNK):
-            stmt = self._insert(approvals).values(rows[start : start + INSERT_CHUNK])
-            connection.execute(stmt.on_conflict_do_nothing())
+        if rows:
+            connection.execute(self._insert(approvals).on_conflict_do_nothing(), rows)
 
     def _write_holds(self, connection: Connection, change: ProcessChange) -> None:
         node = change.facts.document_node_id
