@@ -22,6 +22,7 @@ from docflow.config.distribution import ContentDistribution, production_leaks
 from docflow.config.ecm_events import EcmEvents, ecm_production_leaks
 from docflow.config.ecm_requests import EcmRequests
 from docflow.config.master_data import MasterData
+from docflow.config.read_access import ReadAccess
 from docflow.config.routing import RoutingRules
 from docflow.config.source_systems import SourceSystems
 from docflow.config.workspaces import CaseSources, WorkspaceMappings
@@ -57,6 +58,7 @@ CONCERNS: tuple[Concern, ...] = (
     Concern("master-data.json", MasterData),
     Concern("ecm-events.json", EcmEvents),
     Concern("ecm-requests.json", EcmRequests),
+    Concern("read-access.json", ReadAccess),
 )
 
 C = TypeVar("C", bound=ConcernFile)
