@@ -50,7 +50,9 @@ def open_store(settings: Settings) -> ReadStore:
     """The configured store (SQLite in the data directory, PostgreSQL in production)."""
     from docflow.records.store import RecordStore  # the store's engine loads only when used
 
-    store: ReadStore = RecordStore.from_settings(settings)
+    store = RecordStore.from_settings(settings)
+    if store.dialect == "sqlite":
+        store.migrate()  # the embedded database; PostgreSQL is migrated by its operators
     return store
 
 
