@@ -32,6 +32,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from docflow import search_attributes as sa
 from docflow.config.read_access import Inbox, Party, ReadAccess
+from docflow.config.workspaces import category_values
 from docflow.filetypes import DOC, DOCX, PDF, DocumentTypeError, check_document, safe_filename
 from docflow.models.ecm_requests import REQUEST_ID_PATTERN
 from docflow.models.records import ApprovedVersionRow, ContentSource
@@ -572,10 +573,10 @@ def _metadata(raw: str | None, inbox: Inbox) -> dict[str, str]:
 
 
 def _category_values(inbox: Inbox, values: dict[str, str]) -> dict[str, str]:
+    """Attribute id → value (the filing activity makes Content Server's `<cat>_<attr>`)."""
     if inbox.category_id is None:
         return {}
-    fields = {**inbox.required_metadata, **inbox.optional_metadata}
-    return {f"{inbox.category_id}_{fields[name]}": value for name, value in values.items()}
+    return category_values({**inbox.required_metadata, **inbox.optional_metadata}, values)
 
 
 def _upload_status(
