@@ -1,11 +1,14 @@
 """Schema: who may read approved content and who may exchange documents (`read-access.json`).
 
-Portals are API callers (existing `[[api.api_keys]]` with scope `content:read`, or OIDC
-subjects) that read the latest approved version of what they are entitled to. Parties are
-external organisations (suppliers, auditors, customers, distributors): each authenticates with
-its own credential (a secret reference), sees only the approved documents its entitlements
-name, may mint expiring links to one version, and may upload into its inbox folders — never
-anywhere else in a workspace.
+Portals are API callers (`[[api.api_keys]]` or OIDC subjects) with scope `content:read`: they
+read the latest approved version of any content, or of what `portals` narrows them to.
+Parties are external organisations (suppliers, auditors, customers, distributors) that
+authenticate like every caller — an API key in `settings.toml` (`[[api.api_keys]]`, its key a
+secret reference: `env:`/`file:` in test and prod) or an OIDC token — with scope `partner` and
+the subject a party here names (`party:<id>` unless set). A party sees only the approved
+documents its entitlements name, mints expiring links to one version, and uploads into its
+inbox folders — never anywhere else in a workspace. A `partner` principal no party names is
+entitled to nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from docflow.config.concern import ConcernFile, Concerns
 from docflow.models.records import ApprovedVersion
-from docflow.secrets import SecretRef
 
 PARTY_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 FIELD_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -56,7 +58,7 @@ class Entitlements(_Strict):
 
 
 class Portal(_Strict):
-    """An API principal (its subject) that serves approved content to a portal."""
+    """Narrows what one `content:read` principal (its subject) may read."""
 
     subject: str = Field(min_length=1, max_length=255)
     entitlements: Entitlements = Field(default_factory=lambda: Entitlements(everything=True))
@@ -90,9 +92,17 @@ class Party(_Strict):
     id: str = Field(pattern=PARTY_ID_PATTERN)
     kind: PartyKind
     name: str = Field(min_length=1, max_length=255)
-    credential: SecretRef = Field(description="The party's API key (a reference).")
+    subject: str | None = Field(
+        default=None,
+        max_length=255,
+        description="The API principal that is this party; None: 'party:<id>'.",
+    )
     entitlements: Entitlements = Field(default_factory=Entitlements)
     inboxes: list[Inbox] = Field(default_factory=list, max_length=100)
+
+    @property
+    def principal(self) -> str:
+        return (self.subject or f"party:{self.id}").casefold()
 
     def inbox(self, workspace_id: int) -> Inbox | None:
         return next((i for i in self.inboxes if i.workspace_id == workspace_id), None)
@@ -122,9 +132,9 @@ class ReadAccess(ConcernFile):
         ids = [p.id for p in self.parties]
         if len(ids) != len(set(ids)):
             raise ValueError("party ids must be unique")
-        refs = [p.credential for p in self.parties]
-        if len(refs) != len(set(refs)):
-            raise ValueError("each party needs its own credential")
+        subjects = [p.principal for p in self.parties]
+        if len(subjects) != len(set(subjects)):
+            raise ValueError("each party needs its own subject")
         for party in self.parties:
             workspaces = [i.workspace_id for i in party.inboxes]
             if len(workspaces) != len(set(workspaces)):
@@ -133,6 +143,11 @@ class ReadAccess(ConcernFile):
 
     def party(self, party_id: str) -> Party | None:
         return next((p for p in self.parties if p.id == party_id), None)
+
+    def party_of(self, subject: str) -> Party | None:
+        """The party an authenticated principal is, if any."""
+        folded = subject.casefold()
+        return next((p for p in self.parties if p.principal == folded), None)
 
     def portal(self, subject: str) -> Portal | None:
         folded = subject.casefold()

@@ -48,6 +48,7 @@ PORTAL = {"X-API-Key": "dev-portal-key"}
 NO_SCOPE = {"X-API-Key": "test-crm-key"}
 ACME = {"X-API-Key": "dev-party-acme-supplies-key"}
 AUDITOR = {"X-API-Key": "dev-party-kpmg-audit-key"}
+NOBODY = {"X-API-Key": "dev-party-nobody-key"}  # scope partner, but no party names it
 PDF_V1 = b"%PDF-1.4\n" + b"version one of the specification " * 40
 PDF_V2 = b"%PDF-1.4\n" + b"version two, approved and current " * 40
 PDF_V3 = b"%PDF-1.4\n" + b"version three, still in review " * 40
@@ -153,6 +154,15 @@ def settings_for(tmp_path: Path) -> Settings:
                     key="value:dev-portal-key",
                     subject="app:portal",
                     scopes=["processes:read", "content:read"],
+                ),
+                *(
+                    ApiKeyConfig(
+                        name=party,
+                        key=f"value:dev-party-{party}-key",
+                        subject=f"party:{party}",
+                        scopes=["partner"],
+                    )
+                    for party in ("acme-supplies", "kpmg-audit", "nobody")
                 ),
                 ApiKeyConfig(
                     name="crm",

@@ -12,6 +12,7 @@ from docflow.partner_links import LinkClaims, PartnerLinks
 from tests.partner.conftest import (
     ACME,
     AUDITOR,
+    NOBODY,
     PDF_V1,
     PDF_V2,
     PDF_V3,
@@ -57,12 +58,23 @@ async def test_a_party_cannot_fetch_or_link_outside_its_entitlements(stack: Stac
     assert any(e.action == "download" and e.version == 2 for e in denied)
 
 
-async def test_an_unknown_credential_is_refused_and_logged(stack: Stack) -> None:
+async def test_unknown_credentials_and_other_scopes_are_refused_and_logged(stack: Stack) -> None:
     response = await stack.api.get("/v1/partner/documents", headers={"X-API-Key": "nope"})
     assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthenticated"
     portal_key = await stack.api.get("/v1/partner/documents", headers=PORTAL)
-    assert portal_key.status_code == 401  # portals are no parties
-    assert len([e for e in stack.events(party="anonymous") if e.action == "denied"]) == 2
+    assert portal_key.status_code == 403  # portals are no parties
+    assert [e.outcome for e in stack.events(party="anonymous")] == ["unauthenticated"]
+    assert [e.outcome for e in stack.events(party="app:portal")] == ["insufficient_scope"]
+
+
+async def test_a_partner_principal_no_party_names_is_entitled_to_nothing(stack: Stack) -> None:
+    listed = await stack.api.get("/v1/partner/documents", headers=NOBODY)
+    assert listed.status_code == 200 and listed.json()["items"] == []
+    fetched = await stack.api.get(f"/v1/partner/documents/ecm/{stack.spec}/content", headers=NOBODY)
+    assert fetched.status_code == 404
+    assert (await _link(stack, NOBODY, object_id=str(stack.spec))).status_code == 404
+    assert (await _upload(stack, PDF_V1, headers=NOBODY)).status_code == 404
 
 
 # --------------------------------------------------------------------- links

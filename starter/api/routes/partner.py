@@ -15,7 +15,6 @@ to the access log.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import re
@@ -23,15 +22,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from docflow import search_attributes as sa
-from docflow.config.read_access import Inbox, Party, ReadAccess
+from docflow.config.read_access import Entitlements, Inbox, Party, ReadAccess
 from docflow.config.workspaces import category_values
 from docflow.filetypes import DOC, DOCX, PDF, DocumentTypeError, check_document, safe_filename
 from docflow.models.ecm_requests import REQUEST_ID_PATTERN
@@ -39,11 +37,11 @@ from docflow.models.records import ApprovedVersionRow, ContentSource
 from docflow.models.workspaces import FiledDocument, FileDocumentInput
 from docflow.partner_links import ExpiredLink, ForgedLink, LinkClaims, PartnerLinks
 from docflow.settings import Settings
+from starter.api.auth import Principal, Scope, require
 from starter.api.context import api_context
 from starter.api.errors import (
     ApiError,
     InvalidRequest,
-    NotAuthenticated,
     NotFound,
     PayloadTooLarge,
     UnsupportedDocument,
@@ -60,7 +58,9 @@ from starter.api.routes.portal import (
     content_response,
     exact_version,
     latest_approved,
+    log_refusal,
     not_found,
+    read_access,
     refusal,
 )
 from starter.api.uploads import file_part, json_body, json_request_body, text_part
@@ -232,73 +232,49 @@ async def inbox_filing(request: Request) -> InboxFiling:
 
 
 # ------------------------------------------------------------------ auth
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey")
-_bearer = HTTPBearer(auto_error=False, scheme_name="Bearer")
-
-
-class PartyKeys:
-    """Party credentials of one bundle version, resolved once, compared in constant time."""
-
-    def __init__(self, version: str, keys: list[tuple[bytes, str]]) -> None:
-        self.version = version
-        self._keys = keys
-
-    def party(self, presented: str) -> str | None:
-        candidate = presented.encode()
-        match: str | None = None
-        for secret, party in self._keys:
-            if hmac.compare_digest(candidate, secret) and match is None:
-                match = party
-        return match
-
-
-async def _party_keys(request: Request) -> tuple[ReadAccess, PartyKeys]:
-    context = api_context(request)
-    bundle = await context.config.current()
-    access = bundle.get(ReadAccess)
-    cached: PartyKeys | None = getattr(request.app.state, "party_keys", None)
-    if cached is None or cached.version != bundle.version:
-        keys = []
-        for party in access.parties:
-            try:
-                keys.append((context.settings.secret(party.credential).encode(), party.id))
-            except Exception:  # an unresolvable credential: that party cannot sign in
-                log.error("credential of party %s does not resolve", party.id)
-        cached = PartyKeys(bundle.version, keys)
-        request.app.state.party_keys = cached
-    return access, cached
-
-
-def _presented(api_key: str | None, bearer: HTTPAuthorizationCredentials | None) -> str | None:
-    return api_key or (bearer.credentials if bearer else None)
-
-
 @dataclass(frozen=True)
 class PartyCaller:
-    party: Party
+    """An authenticated `partner` principal and the party it is (None: entitled to nothing)."""
+
+    principal: Principal
+    party: Party | None
     access: ReadAccess
     log: AccessLog
+
+    @property
+    def id(self) -> str:
+        return self.party.id if self.party else self.principal.subject
+
+    @property
+    def entitlements(self) -> Entitlements:
+        return self.party.entitlements if self.party else Entitlements()
+
+    def inbox(self, workspace_id: int) -> Inbox | None:
+        return self.party.inbox(workspace_id) if self.party else None
 
 
 async def party_caller(
     request: Request,
-    api_key: Annotated[str | None, Security(_api_key)],
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    principal: Annotated[Principal, Depends(require(Scope.PARTNER, refused=log_refusal))],
     audit: Annotated[AccessLog, Depends(access_log)],
 ) -> PartyCaller:
-    presented = _presented(api_key, bearer)
-    if not presented:
-        raise await audit.refuse(
-            "anonymous", NotAuthenticated("credentials required: your party's API key")
-        )
-    access, keys = await _party_keys(request)
-    party_id = keys.party(presented)
-    party = access.party(party_id) if party_id else None
-    if party is None:
-        raise await audit.refuse(
-            "anonymous", NotAuthenticated("invalid party credential", invalid_token=True)
-        )
-    return PartyCaller(party, access, audit)
+    access = await read_access(request)
+    return PartyCaller(principal, access.party_of(principal.subject), access, audit)
+
+
+async def _presenter(request: Request, access: ReadAccess) -> str | None:
+    """The party whose credential accompanies a link, if one does (any other: None)."""
+    api_key = request.headers.get("x-api-key")
+    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+    token = bearer.strip() if scheme.lower() == "bearer" else ""
+    if not api_key and not token:
+        return None
+    try:
+        principal = await api_context(request).auth.authenticate(api_key, token or None)
+    except ApiError:
+        return None
+    party = access.party_of(principal.subject)
+    return party.id if party else None
 
 
 Caller = Annotated[PartyCaller, Depends(party_caller)]
@@ -327,7 +303,7 @@ async def _entitled_version(
         row = await latest_approved(store, source, object_id)
     else:
         row = await exact_version(store, source, object_id, version)
-    if row is None or not caller.party.entitlements.allows(row):
+    if row is None or not caller.entitlements.allows(row):
         raise not_found(source, object_id, version)
     return row
 
@@ -348,7 +324,7 @@ async def list_documents(
     limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> PartnerDocuments:
-    entitled = caller.party.entitlements
+    entitled = caller.entitlements
     if source == "ecm":
         workspaces = None if entitled.folder_ids or entitled.everything else entitled.workspace_ids
         types = entitled.document_types or None
@@ -386,7 +362,7 @@ async def list_documents(
             if row.superseded_at is None and entitled.allows(row)
         ]
     await caller.log.record(
-        caller.party.id, "read", source=source, detail=f"listed {len(items)} documents"
+        caller.id, "read", source=source, detail=f"listed {len(items)} documents"
     )
     return PartnerDocuments(items=items, next_cursor=next_cursor)
 
@@ -401,7 +377,7 @@ async def list_documents(
 async def download_document(
     request: Request, source: Source, object_id: ObjectId, caller: Caller, store: Store
 ) -> Response:
-    party = caller.party.id
+    party = caller.id
     try:
         row = await _entitled_version(caller, store, source, object_id, None)
         content = await approved_content(request, store, row, caller.access.max_content_bytes)
@@ -435,7 +411,7 @@ def _links(request: Request) -> PartnerLinks:
     openapi_extra=json_request_body("LinkRequest"),
 )
 async def create_link(request: Request, caller: Caller, store: Store) -> PartnerLink:
-    party = caller.party.id
+    party = caller.id
     body = await json_body(request, LinkRequest)
     policy = caller.access.links
     try:
@@ -500,8 +476,6 @@ async def follow_link(
     token: Token,
     store: Store,
     audit: Annotated[AccessLog, Depends(access_log)],
-    api_key: Annotated[str | None, Security(_api_key)] = None,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
 ) -> Response:
     try:
         claims = _links(request).verify(token)
@@ -519,9 +493,8 @@ async def follow_link(
             version=c.version,
         ) from None
     where = {"source": claims.source, "object_id": claims.object_id, "version": claims.version}
-    access, keys = await _party_keys(request)
-    presented = _presented(api_key, bearer)
-    presenter = keys.party(presented) if presented else None
+    access = await read_access(request)
+    presenter = await _presenter(request, access)
     try:
         if presenter is not None and presenter != claims.party:
             raise refusal(403, "wrong_party", "this link was issued to another party")
@@ -613,11 +586,11 @@ async def upload(
     caller: Caller,
     filing: Annotated[InboxFiling, Depends(inbox_filing)],
 ) -> JSONResponse:
-    party = caller.party.id
+    party = caller.id
     where = {"source": "ecm", "object_id": str(workspace_id)}
     context = api_context(request)
     try:
-        inbox = caller.party.inbox(workspace_id)
+        inbox = caller.inbox(workspace_id)
         if inbox is None:
             raise NotFound(f"no inbox for you in workspace {workspace_id}")
         limit = min(inbox.max_bytes, context.settings.api.max_upload_bytes)
@@ -680,10 +653,10 @@ async def upload_status(
     caller: Caller,
     filing: Annotated[InboxFiling, Depends(inbox_filing)],
 ) -> InboxUpload:
-    inbox = caller.party.inbox(workspace_id)
+    inbox = caller.inbox(workspace_id)
     if inbox is None:
         raise await caller.log.refuse(
-            caller.party.id, NotFound(f"no inbox for you in workspace {workspace_id}")
+            caller.id, NotFound(f"no inbox for you in workspace {workspace_id}")
         )
-    filed = await filing.result(f"{caller.party.id}-{request_id}", timedelta(seconds=1))
-    return _upload_status(request, caller.party.id, request_id, inbox, filed)
+    filed = await filing.result(f"{caller.id}-{request_id}", timedelta(seconds=1))
+    return _upload_status(request, caller.id, request_id, inbox, filed)

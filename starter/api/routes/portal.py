@@ -28,8 +28,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import httpx
-from fastapi import APIRouter, Depends, Path, Request, Response, Security
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel
 
 from activities.amplience.client import AmplienceClient
@@ -42,21 +41,18 @@ from docflow.filetypes import safe_filename
 from docflow.models import DocumentRef
 from docflow.models.records import AccessEvent, ApprovedVersionRow, ContentSource
 from docflow.settings import Settings
-from starter.api.auth import Principal
+from starter.api.auth import Principal, Scope, require
 from starter.api.context import api_context
 from starter.api.errors import (
     ApiError,
-    InsufficientScope,
     NotFound,
-    NotPermitted,
     error_responses,
 )
-from starter.api.records_store import ReadStore, get_store
+from starter.api.records_store import ReadStore, get_store, store_for
 
 log = logging.getLogger("docflow.api")
 router = APIRouter(prefix="/v1/portal")
 
-CONTENT_READ = "content:read"
 MAX_NODE_ID = 2**53
 MAX_VERSION = 1_000_000
 ITEM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
@@ -409,8 +405,12 @@ def not_found(source: ContentSource, object_id: str, version: int | None = None)
 
 
 # ------------------------------------------------------------ portal auth
-_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey")
-_bearer = HTTPBearer(auto_error=False, scheme_name="Bearer")
+async def log_refusal(request: Request, who: str, error: ApiError) -> None:
+    """`require(...)`'s refusals (no or a bad credential, no scope) into the access log."""
+    store = store_for(request.app.state, api_context(request).settings)
+    source = "amplience" if "/content/" in request.url.path else "ecm"
+    detail = f"{request.method} {request.url.path}"
+    await AccessLog.of(request, store).refuse(who, error, source=source, detail=detail)
 
 
 @dataclass(frozen=True)
@@ -423,29 +423,15 @@ class PortalCaller:
 
 async def portal_caller(
     request: Request,
-    api_key: Annotated[str | None, Security(_api_key)],
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    principal: Annotated[Principal, Depends(require(Scope.CONTENT_READ, refused=log_refusal))],
     audit: Annotated[AccessLog, Depends(access_log)],
 ) -> PortalCaller:
-    """An API principal with `content:read` that read-access.json lists as a portal."""
-    try:
-        principal = await api_context(request).auth.authenticate(
-            api_key, bearer.credentials if bearer else None
-        )
-    except ApiError as exc:
-        raise await audit.refuse("anonymous", exc, detail=f"portal {request.url.path}") from None
-    if CONTENT_READ not in principal.scopes:
-        raise await audit.refuse(
-            principal.subject, InsufficientScope.lacking(principal.subject, [CONTENT_READ])
-        )
+    """A principal with `content:read`: all approved content unless read-access.json lists it
+    under `portals` with narrower entitlements."""
     access = await read_access(request)
     portal = access.portal(principal.subject)
-    if portal is None:
-        raise await audit.refuse(
-            principal.subject,
-            NotPermitted(f"{principal.subject} is not a portal in read-access.json"),
-        )
-    return PortalCaller(principal, portal.entitlements, access, audit)
+    entitlements = portal.entitlements if portal else Entitlements(everything=True)
+    return PortalCaller(principal, entitlements, access, audit)
 
 
 Caller = Annotated[PortalCaller, Depends(portal_caller)]
