@@ -314,7 +314,7 @@ async def _entitled_version(
     tags=["partners"],
     summary="The approved documents your party may read (latest versions, with SHA-256)",
     response_model=PartnerDocuments,
-    responses=error_responses(401, 422),
+    responses=error_responses(401, 403, 422),
 )
 async def list_documents(
     request: Request,
@@ -372,7 +372,7 @@ async def list_documents(
     tags=["partners"],
     summary="Download the latest approved version of a document your party may read",
     response_class=Response,
-    responses=error_responses(401, 404, 422),
+    responses=error_responses(401, 403, 404, 422),
 )
 async def download_document(
     request: Request, source: Source, object_id: ObjectId, caller: Caller, store: Store
@@ -407,7 +407,7 @@ def _links(request: Request) -> PartnerLinks:
     summary="An expiring download link for one approved version, bound to your party",
     status_code=201,
     response_model=PartnerLink,
-    responses=error_responses(401, 404, 422),
+    responses=error_responses(401, 403, 404, 422),
     openapi_extra=json_request_body("LinkRequest"),
 )
 async def create_link(request: Request, caller: Caller, store: Store) -> PartnerLink:
@@ -469,7 +469,7 @@ async def create_link(request: Request, caller: Caller, store: Store) -> Partner
     "expired (410 `link_expired`), is presented with another party's credential (403 "
     "`wrong_party`), or its version was superseded (410 `version_superseded`).",
     response_class=Response,
-    responses=error_responses(403, 404),
+    responses=error_responses(403, 404, 422),
 )
 async def follow_link(
     request: Request,
@@ -576,7 +576,7 @@ def _upload_status(
     response_model=InboxUpload,
     responses={
         202: {"model": InboxUpload, "description": "Still filing: see status_url."},
-        **error_responses(401, 404, 413, 415, 422, 503),
+        **error_responses(401, 403, 404, 413, 415, 422, 503),
     },
     openapi_extra=_INBOX_BODY,
 )
@@ -644,7 +644,7 @@ async def upload(
     tags=["partners"],
     summary="How one of your uploads fared",
     response_model=InboxUpload,
-    responses=error_responses(401, 404, 503),
+    responses=error_responses(401, 403, 404, 422, 503),
 )
 async def upload_status(
     request: Request,

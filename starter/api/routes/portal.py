@@ -478,7 +478,7 @@ async def _serve(
     description="Never a newer version awaiting approval, never a superseded one. Strong "
     "`ETag` (SHA-256), `If-None-Match` → 304, single `Range` → 206 / 416.",
     response_class=Response,
-    responses={**_CONTENT_RESPONSES, **error_responses(401, 403, 404, 503)},
+    responses={**_CONTENT_RESPONSES, **error_responses(401, 403, 404, 422, 503)},
 )
 async def portal_document(
     request: Request, node_id: NodeId, caller: Caller, store: Store
@@ -494,7 +494,7 @@ async def portal_document(
     tags=["approved content"],
     summary="One approved version of an ECM document (410 once superseded)",
     response_class=Response,
-    responses={**_CONTENT_RESPONSES, **error_responses(401, 403, 404, 503)},
+    responses={**_CONTENT_RESPONSES, **error_responses(401, 403, 404, 422, 503)},
 )
 async def portal_document_version(
     request: Request, node_id: NodeId, version: VersionNo, caller: Caller, store: Store
@@ -516,7 +516,7 @@ async def portal_document_version(
     tags=["approved content"],
     summary="The latest approved version of an Amplience content item (its JSON)",
     response_class=Response,
-    responses={**_CONTENT_RESPONSES, **error_responses(401, 403, 404, 503)},
+    responses={**_CONTENT_RESPONSES, **error_responses(401, 403, 404, 422, 503)},
 )
 async def portal_content(
     request: Request, item_id: ItemId, caller: Caller, store: Store
@@ -537,7 +537,7 @@ async def portal_content(
     tags=["approved content"],
     summary="One approved version of an Amplience content item (410 once superseded)",
     response_class=Response,
-    responses={**_CONTENT_RESPONSES, **error_responses(401, 403, 404, 503)},
+    responses={**_CONTENT_RESPONSES, **error_responses(401, 403, 404, 422, 503)},
 )
 async def portal_content_version(
     request: Request, item_id: ItemId, version: VersionNo, caller: Caller, store: Store
