@@ -186,6 +186,7 @@ async def test_a_good_upload_is_filed_into_the_inbox_folder_only(stack: Stack) -
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["status"] == "filed" and body["folder_id"] == 2001
+    assert response.headers["location"] == body["status_url"]
     filed = body["document"]
     assert filed["folder_id"] == 2001 and filed["sha256"] == sha(PDF_V1)
     node = await stack.cs.get_node(filed["node_id"])

@@ -1,7 +1,8 @@
 """Controlled external access under /v1/partner and /v1/links: suppliers, auditors, customers
 and distributors (the parties of `read-access.json`).
 
-A party authenticates with its own credential (`X-API-Key` or `Authorization: Bearer`); it
+A party authenticates like every caller (`X-API-Key` or `Authorization: Bearer`: its API key
+or an OIDC token) with scope `partner` and the subject read-access.json names for it; it
 lists the approved documents its entitlements name (latest versions, with SHA-256), downloads
 them, mints expiring links bound to itself and one version, and uploads into its inbox folder
 of a workspace — and sees nothing else: whatever lies outside its entitlements does not exist
@@ -636,7 +637,11 @@ async def upload(
         detail=f"{filename} ({document.sha256}) into folder {inbox.folder_id}",
     )
     answer = _upload_status(request, party, request_id, inbox, filed)
-    return JSONResponse(answer.model_dump(mode="json"), status_code=201 if filed else 202)
+    return JSONResponse(
+        answer.model_dump(mode="json"),
+        status_code=201 if filed else 202,
+        headers={"Location": answer.status_url},
+    )
 
 
 @router.get(
