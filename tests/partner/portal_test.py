@@ -115,3 +115,18 @@ async def test_every_read_and_refusal_is_in_the_access_log(stack: Stack) -> None
     assert any(e.user_agent == "portal/1.0" for e in reads)
     assert refusals[0].outcome == "version_superseded" and refusals[0].version == 1
     assert all(e.client_ip for e in events)
+
+
+async def test_revalidation_of_a_known_hash_needs_no_content(stack: Stack) -> None:
+    class Down:
+        async def ecm_version(self, node_id: int, version: int) -> bytes:
+            raise AssertionError("Content Server must not be asked")
+
+    node = await stack.cs.upload_document(parent_id=2001, name="known.pdf", content=PDF_V1)
+    stack.approve(approved(node.id, 1, sha=sha(PDF_V1), name="known.pdf"))
+    stack.app.state.content_reader = Down()
+    response = await stack.api.get(
+        f"/v1/portal/documents/{node.id}", headers={**PORTAL, "If-None-Match": f'"{sha(PDF_V1)}"'}
+    )
+    assert response.status_code == 304
+    assert response.headers["etag"] == f'"{sha(PDF_V1)}"'

@@ -63,6 +63,7 @@ from starter.api.routes.portal import (
     not_found,
     read_access,
     refusal,
+    serve_approved,
 )
 from starter.api.uploads import file_part, json_body, json_request_body, text_part
 from starter.processes.base import ProcessClient
@@ -381,8 +382,7 @@ async def download_document(
     party = caller.id
     try:
         row = await _entitled_version(caller, store, source, object_id, None)
-        content = await approved_content(request, store, row, caller.access.max_content_bytes)
-        response = content_response(request, content)
+        response = await serve_approved(request, store, row, caller.access.max_content_bytes)
     except ApiError as exc:
         raise await caller.log.refuse(party, exc, source=source, object_id=object_id) from None
     await caller.log.record(

@@ -6,8 +6,8 @@ is approved and whether it was superseded; the bytes come from Content Server (c
 document store by SHA-256, checked against the hash the approval knew, or learnt then) and,
 for Amplience, the approved version's JSON. Answers carry a strong `ETag` (the SHA-256),
 `Repr-Digest`, `Content-Disposition`, honour `If-None-Match` (304) and single `Range`s (206 /
-416). Callers are API principals with scope `content:read` listed as portals in
-`read-access.json`; every read and refusal is written to the access log.
+416). Callers are API principals with scope `content:read` (`portals` in read-access.json
+may narrow what one of them reads); every read and refusal is written to the access log.
 
 The helpers here (`ContentReader`, `approved_content`, `content_response`, `AccessLog`) are
 shared with the partner routes.
@@ -43,11 +43,7 @@ from docflow.models.records import AccessEvent, ApprovedVersionRow, ContentSourc
 from docflow.settings import Settings
 from starter.api.auth import Principal, Scope, require
 from starter.api.context import api_context
-from starter.api.errors import (
-    ApiError,
-    NotFound,
-    error_responses,
-)
+from starter.api.errors import ApiError, NotFound, error_responses
 from starter.api.records_store import ReadStore, get_store, store_for
 
 log = logging.getLogger("docflow.api")
@@ -88,7 +84,9 @@ class ContentUnavailable(ApiError):
 
 
 class ContentTooLarge(ApiError):
-    status_code = 413
+    """The approved content is larger than read-access.json lets docflow serve."""
+
+    status_code = 502
     code = "content_too_large"
 
 
@@ -351,6 +349,18 @@ def content_response(request: Request, content: Content) -> Response:
     return Response(content.data, media_type=content.media_type, headers=headers)
 
 
+async def serve_approved(
+    request: Request, store: ReadStore, row: ApprovedVersionRow, max_bytes: int
+) -> Response:
+    """The approved version's answer; a revalidation against a known hash (`If-None-Match`)
+    is answered 304 without reading the content at all."""
+    if_none_match = request.headers.get("if-none-match")
+    if row.sha256 and if_none_match is not None and _matches(if_none_match, etag_of(row.sha256)):
+        headers = {"ETag": etag_of(row.sha256), "Cache-Control": "private, no-cache"}
+        return Response(status_code=304, headers=headers)
+    return content_response(request, await approved_content(request, store, row, max_bytes))
+
+
 def _single_range(header: str, size: int) -> tuple[int, int] | None:
     """(first, last) byte of one `bytes=` range; None to ignore the header (several ranges
     or another unit: the whole content is answered, as RFC 9110 allows); 416 if it lies
@@ -452,8 +462,7 @@ async def _serve(
         row = await find()
         if row is None or not caller.entitlements.allows(row):
             raise not_found(source, object_id, version)
-        content = await approved_content(request, store, row, caller.access.max_content_bytes)
-        response = content_response(request, content)
+        response = await serve_approved(request, store, row, caller.access.max_content_bytes)
     except ApiError as exc:
         raise await caller.log.refuse(
             who, exc, source=source, object_id=object_id, version=version
