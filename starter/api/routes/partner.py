@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from temporalio.client import Client
@@ -47,6 +48,7 @@ from starter.api.errors import (
     PayloadTooLarge,
     UnsupportedDocument,
     error_responses,
+    validation_error,
 )
 from starter.api.records_store import ReadStore, get_store
 from starter.api.routes.portal import (
@@ -413,7 +415,11 @@ def _links(request: Request) -> PartnerLinks:
 )
 async def create_link(request: Request, caller: Caller, store: Store) -> PartnerLink:
     party = caller.id
-    body = await json_body(request, LinkRequest)
+    try:
+        body = await json_body(request, LinkRequest)
+    except RequestValidationError as exc:
+        await caller.log.refuse(party, validation_error(exc.errors()), detail="link request")
+        raise
     policy = caller.access.links
     try:
         ttl = timedelta(seconds=body.ttl_seconds) if body.ttl_seconds else policy.default_ttl
