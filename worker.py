@@ -21,6 +21,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 import workflows
 from activities import build_activities, new_http_client
 from activities.http.heartbeat import HeartbeatInterceptor
+from docflow.records.store import RecordStore
 from docflow.settings import Settings
 from docflow.temporal import connect
 from workflows.case_assembly import CaseAssemblyWorkflow, CaseSourceWorkflow
@@ -140,8 +141,10 @@ async def run_worker(
     """Poll `task_queue` until `stop` is set (or forever); one HTTP pool for all activities."""
     queue = task_queue or settings.temporal.task_queue
     stop = stop or asyncio.Event()
+    records = RecordStore.from_settings(settings)
+    await asyncio.to_thread(records.migrate)
     async with new_http_client() as http:
-        activities = build_activities(settings, http, client=client)
+        activities = build_activities(settings, http, client=client, records=records)
         worker = build_worker(client, settings, activities, queue)
         logger.info(
             "worker polling task queue %r in namespace %r (profile %s)",
@@ -152,6 +155,7 @@ async def run_worker(
         async with worker:
             await stop.wait()
             logger.info("stopping worker on task queue %r", queue)
+    records.close()
     logger.info("worker stopped")
 
 

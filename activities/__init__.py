@@ -22,11 +22,14 @@ from activities.content_server.events import EcmEventSource
 from activities.content_server.status_writeback import StatusWritebackActivities
 from activities.core_signature import CoreSignatureActivities
 from activities.notifications import NotificationActivities
+from activities.records.activities import RecordActivities
 from activities.source_systems import SourceSystemActivities
 from activities.subscribers import SubscriberActivities
 from activities.targets import TargetActivities
 from activities.validation import ValidationActivities
+from docflow.config.bundle import BundleReader
 from docflow.docstore import DocumentStore, document_store_from_settings
+from docflow.records.store import RecordStore
 from docflow.settings import Settings
 
 __all__ = [
@@ -62,12 +65,15 @@ def build_activities(
     *,
     store: DocumentStore | None = None,
     client: Client | None = None,
+    records: RecordStore | None = None,
 ) -> list[Callable[..., Any]]:
     """All activities as bound methods, each vendor package wired from `settings`.
 
     Pass the worker's pooled `http` client (the caller closes it); without one a new pool
     is created for the life of the process. `client` (the worker's Temporal client) lets the
     ECM relay hand polled events to their workflows and keep its subscribers' health.
+    `records` is the read model's store (migrated by the caller); without one, the settings'
+    store is opened (and must be migrated: `docflow records migrate`).
     """
     http = http or new_http_client()
     store = store or document_store_from_settings(settings.documents)
@@ -86,7 +92,12 @@ def build_activities(
     processes = BusinessProcessActivities(settings, http)
     status = StatusWritebackActivities.from_settings(settings, http)
     ecm_requests = EcmRequestActivities.from_settings(settings, http, store)
+    read_model = RecordActivities(
+        records or RecordStore.from_settings(settings),
+        BundleReader(settings.profile, settings.config_dir),
+    )
     return [
+        read_model.record_process_change,
         distribution.plan,
         distribution.report,
         validation.validate_signing_request,

@@ -134,7 +134,7 @@ class CaseAssemblyWorkflow:
             )
             title = f": {self._request.title}" if self._request.title else ""
             self._record.record("started", case.started_by, f"{self._key}{title}")
-        await run_story(self._story, on_cancel=self._temporal_cancel)
+        await run_story(self._story, on_cancel=self._temporal_cancel, record=self._record)
         return self.status()
 
     async def _story(self) -> None:
@@ -237,7 +237,9 @@ class CaseAssemblyWorkflow:
             )
             if history_due(HISTORY_BUDGET) and not carry.asked:
                 carry.runs += 1
-                await continue_as_new(self._input.model_copy(update={"resume": carry}))
+                await continue_as_new(
+                    self._input.model_copy(update={"resume": carry}), record=self._record
+                )
             wait = min(policy.retry_every, carry.retry_until - now)
             try:
                 await workflow.wait_condition(
@@ -483,6 +485,7 @@ class CaseSourceWorkflow:
             state="gathering",
             indexed_states=(),
             details=self._details,
+            read_model=False,  # a step of its case, which the read model shows
         )
 
     @workflow.run

@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         TargetDelivery,
         TargetMessage,
     )
+    from docflow.models.records import DELIVERY_FAILED_KIND, ApprovedVersion
 
 INDEXED_STATES = {"waiting", "distributing", "distributed", "integration_failed"}
 SEEN_EVENTS = 500  # webhook ids remembered per item (older duplicates are stale by version)
@@ -93,7 +94,7 @@ class ContentDistributionWorkflow:
                 source_system="AMPLIENCE",
             )
             self._record.record("started", "amplience", request.item_id)
-        await run_story(self._story, on_cancel=self._cancelled)
+        await run_story(self._story, on_cancel=self._cancelled, record=self._record)
         return self.status()
 
     async def _story(self) -> None:
@@ -171,6 +172,18 @@ class ContentDistributionWorkflow:
             self._back_to_rest()
             return
         carry.plan, carry.unplanned = plan, None
+        self._record.approved(
+            ApprovedVersion(
+                source="amplience",
+                object_id=plan.item_id,
+                version=plan.version,
+                name=plan.label[:255],
+                mime_type="application/json",
+                approved_at=workflow.now(),
+                approved_by="amplience",
+                document_type=(plan.schema_uri or "")[:128],
+            )
+        )
         if plan.route is None:
             self._record.record("no_route", "system", f"v{plan.version}: {plan.why_not}")
             carry.distributed_version = plan.version
@@ -298,6 +311,13 @@ class ContentDistributionWorkflow:
                 )
             return
         reasons = "; ".join(f"{t}: {r}" for t, r in sorted(failed.items()))
+        for target, reason in sorted(failed.items()):
+            self._record.record(
+                DELIVERY_FAILED_KIND,
+                "system",
+                f"v{plan.version} to {target}: {reason}"[:500],
+                data={"target": target, "reason": reason[:300]},
+            )
         self._record.record("integration_failed", "system", f"v{plan.version}: {reasons}")
         self._record.set_state(
             "integration_failed",
@@ -462,4 +482,6 @@ class ContentDistributionWorkflow:
         return text + (f", failed: {', '.join(failed)}" if failed else "")
 
     async def _continue_as_new(self) -> None:
-        await continue_as_new(self._input.model_copy(update={"resume": self._carry}))
+        await continue_as_new(
+            self._input.model_copy(update={"resume": self._carry}), record=self._record
+        )

@@ -44,6 +44,7 @@ class DeliveryWorkflow:
             message.business_key,
             state="delivering",
             indexed_states={"dead_lettered", "delivered", "abandoned"},
+            read_model=False,  # a step of the process it reports for
         )
         self._redeliver: RedeliverRequest | None = None
 

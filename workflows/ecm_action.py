@@ -84,7 +84,7 @@ class LifecycleActionWorkflow:
             "ecm",
             f"{event.type} of node {event.node.id} ({event.key}) → {action.rule_id}",
         )
-        await run_story(self._story, on_cancel=self._cancelled)
+        await run_story(self._story, on_cancel=self._cancelled, record=self._record)
         assert self._result is not None
         return self._result
 

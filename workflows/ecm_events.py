@@ -62,9 +62,16 @@ with workflow.unsafe.imports_passed_through():
         ReplayRequest,
         ReplayResult,
         action_workflow_id,
+        audit_instant,
     )
     from docflow.models.ecm_requests import review_workflow_id
     from docflow.models.process import ProcessSummary
+    from docflow.models.records import (
+        DELIVERY_FAILED_KIND,
+        HOLD_APPLIED_KIND,
+        HOLD_RELEASED_KIND,
+        ApprovedVersion,
+    )
 
 INDEXED_STATES = {"relaying", "relay_failed", "quiet"}
 TRIGGERS = "ECM"  # the requester name of the reviews lifecycle rules ask for
@@ -85,6 +92,7 @@ KEPT_EVENTS = 200  # relayed events shown (newest)
 KEPT_FINISHED = 300  # delivered / failed messages kept (newest); pending ones are all kept
 KEPT_ATTEMPTS = 20  # attempts shown per message (newest)
 EARLIER_GIVE_UP = timedelta(minutes=2)  # reading a document's earlier events from its trail
+HOLD_TYPES = {"node.hold_applied": HOLD_APPLIED_KIND, "node.hold_released": HOLD_RELEASED_KIND}
 MAX_HOLD_FACTOR = 10  # a steady stream is relayed after at most 10 times hold_s
 
 
@@ -131,7 +139,7 @@ class EcmDocumentWorkflow:
             )
         for subscription in self._subscriptions_with_work():
             self._pump(subscription)
-        await run_story(self._story, on_cancel=self._cancelled)
+        await run_story(self._story, on_cancel=self._cancelled, record=self._record)
         return self.status()
 
     async def _story(self) -> None:
@@ -275,6 +283,39 @@ class EcmDocumentWorkflow:
         if plan.ignored_reason:
             detail += f"; {plan.ignored_reason}"
         self._record.record("event", "ecm", detail)
+        self._describe(event)
+
+    def _describe(self, event: EcmEvent) -> None:
+        """What the read model shows of the document: where it lives, its holds, and the
+        versions ECM approved (which portals and partners may read)."""
+        node, workspace, record = event.node, event.workspace, self._record
+        facts: dict[str, object] = {"document_node_id": node.id}
+        if node.name:
+            facts["document_name"] = node.name
+        if node.version is not None:
+            facts["document_version"] = node.version
+        if workspace is not None:
+            facts["workspace_id"] = workspace.id
+            if workspace.bo_type and workspace.bo_id:
+                facts["business_object_type"] = f"{workspace.ext_system_id}/{workspace.bo_type}"
+                facts["business_object_id"] = workspace.bo_id
+        record.describe(**facts)
+        hold = str(event.details.get("hold_id", ""))[:64]
+        if event.type in HOLD_TYPES and hold:
+            record.record(HOLD_TYPES[event.type], "ecm", f"hold {hold}", data={"hold": hold})
+        if event.type == "node.approved" and node.version is not None:
+            record.approved(
+                ApprovedVersion(
+                    source="ecm",
+                    object_id=str(node.id),
+                    version=node.version,
+                    name=node.name,
+                    approved_at=datetime.fromisoformat(audit_instant(event.audit_date)),
+                    approved_by=str(event.details.get("user", ""))[:255],
+                    workspace_id=workspace.id if workspace else None,
+                    folder_id=node.parent_id,
+                )
+            )
 
     async def _act(self, event: EcmEvent, action: PlannedAction, config_version: str) -> None:
         """Start the rule's action once for this event (the child's id is made of both): a
@@ -401,7 +442,10 @@ class EcmDocumentWorkflow:
         message.status, message.finished_at, message.reason = "failed", workflow.now(), reason
         self._count("failed")
         self._record.record(
-            "dead_lettered", "system", f"#{message.seq} to {message.subscription}: {reason}"
+            DELIVERY_FAILED_KIND,
+            "system",
+            f"#{message.seq} to {message.subscription} dead-lettered: {reason}"[:500],
+            data={"target": message.subscription, "reason": reason[:300]},
         )
         self._show()
         if exhausted:
@@ -514,7 +558,9 @@ class EcmDocumentWorkflow:
     async def _continue_as_new(self) -> None:
         self._draining = True
         await workflow.wait_condition(lambda: not self._pumps)
-        await continue_as_new(self._input.model_copy(update={"resume": self._s}))
+        await continue_as_new(
+            self._input.model_copy(update={"resume": self._s}), record=self._record
+        )
 
 
 def _in_order(events: list[EcmEvent]) -> list[EcmEvent]:

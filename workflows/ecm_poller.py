@@ -35,7 +35,11 @@ class EcmAuditPollerWorkflow:
     def __init__(self, request: PollerInput) -> None:
         self._s = request
         self._record = ProcessRecord(
-            "ecm_audit_poller", POLLER_ID, state="polling", indexed_states={"failing"}
+            "ecm_audit_poller",
+            POLLER_ID,
+            state="polling",
+            indexed_states={"failing"},
+            read_model=False,  # infrastructure: its events are the documents' records
         )
         self._notify = Notifier(POLLER_ID, self._record)
         self._wake = False

@@ -105,7 +105,7 @@ class EcmReviewTaskWorkflow:
             participants=[*spec.approvers, *filter(None, [spec.escalation_approver])],
         )
         self._record.record("started", task.started_by, f"review of node {task.node_id}")
-        await run_story(self._story, on_cancel=self._cancelled)
+        await run_story(self._story, on_cancel=self._cancelled, record=self._record)
         return self.status()
 
     async def _story(self) -> None:

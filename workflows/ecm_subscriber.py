@@ -55,6 +55,7 @@ class EcmSubscriberWorkflow:
             self._key,
             state=self._health.state,
             indexed_states={"healthy", "failing", "disabled"},
+            read_model=False,  # an endpoint's health, not a business record
         )
         self._notify = Notifier(self._key, self._record)
         self._reports: list[EndpointReport] = []

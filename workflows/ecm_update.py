@@ -73,7 +73,7 @@ class EcmContentUpdateWorkflow:
         self._record.record(
             "started", update.started_by, f"node {update.node_id} on v{update.base_version}"
         )
-        await run_story(self._story, on_cancel=self._cancelled)
+        await run_story(self._story, on_cancel=self._cancelled, record=self._record)
         return self.result()
 
     async def _story(self) -> None:

@@ -82,7 +82,7 @@ class MasterDataWorkflow:
                 source_system=process.source,
             )
             self._record.record("started", process.started_by, process.key)
-        await run_story(self._story, on_cancel=self._temporal_cancel)
+        await run_story(self._story, on_cancel=self._temporal_cancel, record=self._record)
         return self.status()
 
     async def _story(self) -> None:
@@ -124,7 +124,9 @@ class MasterDataWorkflow:
     async def _continue_as_new(self) -> None:
         self._carry.runs += 1
         self._record.record("continued", "system", f"run {self._carry.runs}")
-        await continue_as_new(self._input.model_copy(update={"resume": self._carry}))
+        await continue_as_new(
+            self._input.model_copy(update={"resume": self._carry}), record=self._record
+        )
 
     # ------------------------------------------------------------------ apply
     async def _apply(self, record: MasterDataRecord) -> None:

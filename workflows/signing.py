@@ -65,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
     from docflow.models.events import (
         SignatureEventType,
     )
+    from docflow.models.records import ApprovedVersion
     from docflow.models.status import TERMINAL_STATES
     from docflow.models.workspaces import FiledDocument, MilestoneKind, WorkspaceMilestone
     from docflow.repairs import describe_repairs, signing_repairs
@@ -149,7 +150,15 @@ class SigningWorkflow:
                 participants=sa.participants(self._request.approval_stages),
             )
             self._record.record("started", process.started_by, f"document v{self._doc.version}")
-        await run_story(self._story, on_cancel=self._temporal_cancel)
+            target = self._request.workspace
+            self._record.describe(
+                source_system=source.system,
+                business_object_type=f"{target.ext_system_id}/{target.bo_type}",
+                business_object_id=target.bo_id,
+                document_name=self._doc.filename,
+                document_version=self._doc.version,
+            )
+        await run_story(self._story, on_cancel=self._temporal_cancel, record=self._record)
         return self.status()
 
     async def _story(self) -> None:
@@ -181,6 +190,7 @@ class SigningWorkflow:
             self._record.record("refused", "system", "; ".join(result.reasons))
             await self._finish(S.REFUSED, "; ".join(result.reasons))
         route = result.route
+        self._record.describe(retention_class=route.rm_classification_id)
         self._record.record(
             "routed",
             "system",
@@ -361,7 +371,9 @@ class SigningWorkflow:
                     assert self._carry.request.created is not None
                     return self._signature.polled(self._carry.request.created.document_uuid, "si")
                 self._raise_if_cancelled()
-            await continue_as_new(self._input.model_copy(update={"resume": self._carry}))
+            await continue_as_new(
+                self._input.model_copy(update={"resume": self._carry}), record=self._record
+            )
 
     async def _withdraw(self, why: str) -> bool:
         """Withdraw the open request; True (and the cancel refused) when it is signed."""
@@ -482,6 +494,35 @@ class SigningWorkflow:
                 archive.audit_trail_node_id = node.node_id
         self._record.record(
             "archived", "system", f"workspace {workspace.id}, node {archive.document_node_id}"
+        )
+        self._describe_archive(signed)
+
+    def _describe_archive(self, signed: SignedArtifacts) -> None:
+        """The signed document is the approved version portals and partners may read; its
+        retention clock starts now."""
+        archive, now = self._carry.archive, workflow.now()
+        record = self._record
+        record.describe(
+            workspace_id=archive.workspace_id,
+            document_node_id=archive.document_node_id,
+            document_name=archive.document_name,
+            retention_from=now,
+        )
+        if archive.document_node_id is None:
+            return
+        record.approved(
+            ApprovedVersion(
+                source="ecm",
+                object_id=str(archive.document_node_id),
+                version=archive.document_version,
+                name=archive.document_name,
+                mime_type=signed.signed_pdf.content_type,
+                sha256=signed.signed_pdf.sha256,
+                approved_at=signed.completed_at or now,
+                approved_by=", ".join(s.email for s in signed.signers)[:255],
+                workspace_id=archive.workspace_id,
+                document_type=self._request.document_type,
+            )
         )
 
     # ------------------------------------------------------------ the end
@@ -664,7 +705,11 @@ class SigningWorkflow:
             "decision",
             decision.actor,
             f"{decision.decision.value} in stage '{stage.name}'{comment}",
-            data={"comment": decision.comment, "decision": decision.decision.value},
+            data={
+                "comment": decision.comment,
+                "decision": decision.decision.value,
+                "stage": stage.name,
+            },
         )
         closed = f"closed: {stage.outcome.value}" if stage.outcome else "still open"
         return UpdateAccepted(state=self._record.state, stage=stage.name, detail=f"stage {closed}")

@@ -119,7 +119,7 @@ class BusinessObjectWorkflow:
                 source_system=obj.ext_system_id,
             )
             self._record.record("started", process.started_by, obj.key)
-        await run_story(self._story, on_cancel=self._temporal_cancel)
+        await run_story(self._story, on_cancel=self._temporal_cancel, record=self._record)
         return self.status()
 
     async def _story(self) -> None:
@@ -156,7 +156,9 @@ class BusinessObjectWorkflow:
     async def _continue_as_new(self) -> None:
         self._carry.runs += 1
         self._record.record("continued", "system", f"run {self._carry.runs}")
-        await continue_as_new(self._input.model_copy(update={"resume": self._carry}))
+        await continue_as_new(
+            self._input.model_copy(update={"resume": self._carry}), record=self._record
+        )
 
     # ------------------------------------------------------------- provision
     async def _provision(self) -> None:

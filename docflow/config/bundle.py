@@ -23,6 +23,7 @@ from docflow.config.ecm_events import EcmEvents, ecm_production_leaks
 from docflow.config.ecm_requests import EcmRequests
 from docflow.config.master_data import MasterData
 from docflow.config.read_access import ReadAccess
+from docflow.config.records import Records
 from docflow.config.routing import RoutingRules
 from docflow.config.source_systems import SourceSystems
 from docflow.config.workspaces import CaseSources, WorkspaceMappings
@@ -58,6 +59,7 @@ CONCERNS: tuple[Concern, ...] = (
     Concern("master-data.json", MasterData),
     Concern("ecm-events.json", EcmEvents),
     Concern("ecm-requests.json", EcmRequests),
+    Concern("records.json", Records),
     Concern("read-access.json", ReadAccess),
 )
 

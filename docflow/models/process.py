@@ -8,6 +8,8 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
+from docflow.models.records import RecordFacts
+
 E = TypeVar("E", bound=BaseModel)
 
 
@@ -66,6 +68,12 @@ class RecordState(BaseModel):
         default_factory=dict,
         description="Operator search attributes as last upserted (name → value, '' = unset).",
     )
+    facts: RecordFacts = Field(
+        default_factory=RecordFacts, description="What the process knows of its subject."
+    )
+    started_at: datetime | None = Field(default=None, description="When the process began.")
+    written_version: int = Field(default=0, description="Last read-model write acknowledged.")
+    written_seq: int = Field(default=-1, description="Highest audit seq acknowledged written.")
 
 
 class InboxState(BaseModel, Generic[E]):

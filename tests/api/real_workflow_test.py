@@ -49,6 +49,7 @@ from tests.api.support import (
     wait_until,
     workflow,
 )
+from tests.read_model_fake import record_process_change
 from workflows.kit.signature import MAX_PROGRESS_EVENTS
 from workflows.signing import SigningWorkflow
 
@@ -134,6 +135,7 @@ class Systems:
     def activities(self, *, notify: Callable[..., Awaitable[None]] | None = None) -> list[Any]:
         """Every stand-in under its real name (`notify`: the real notification activity)."""
         return [
+            record_process_change,
             self.validate,
             self.create,
             self.cancel,

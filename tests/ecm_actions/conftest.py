@@ -39,6 +39,7 @@ from simulators.erp import create_app as erp_app
 from simulators.kit.server import ServedApp
 from tests.activities.simulated import Sim
 from tests.conftest import TEST_CONFIG_DIR
+from tests.read_model_fake import record_process_change
 from workflows.ecm_action import LifecycleActionWorkflow
 
 INVOICE_RULE = "invoice-final-approval"
@@ -120,6 +121,7 @@ class Actions:
     def activities(self) -> list[Callable[..., Any]]:
         p = self.processes
         return [
+            record_process_change,
             p.resolve_rule,
             p.start,
             p.read,

@@ -28,6 +28,7 @@ from simulators.crm import create_app as crm_app
 from simulators.kit.server import ServedApp
 from tests.activities.simulated import Sim
 from tests.api.conftest import make_settings
+from tests.read_model_fake import record_process_change
 from tests.workflows.kit.support import RUNNER
 from workflows.delivery import DeliveryWorkflow
 from workflows.ecm_review import EcmReviewTaskWorkflow
@@ -107,6 +108,7 @@ class Systems:
     def activities(self) -> list[Callable[..., Any]]:
         e = self.ecm
         return [
+            record_process_change,
             e.confirm_document,
             e.write_review_status,
             e.node_versions,

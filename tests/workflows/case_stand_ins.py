@@ -31,6 +31,7 @@ from docflow.models.workspaces import (
     ProvisionedWorkspace,
     WorkspacePlan,
 )
+from tests.read_model_fake import record_process_change
 
 PAGE = 100
 
@@ -210,6 +211,7 @@ class FakeCaseSystems:
 
     def activities(self) -> list[Callable[..., object]]:
         return [
+            record_process_change,
             self.plan_case,
             self.plan_workspace,
             self.provision,

@@ -48,6 +48,7 @@ from docflow.models import (
     WorkspaceTarget,
 )
 from docflow.models.events import STATUS_TO_EVENT
+from tests.read_model_fake import record_process_change
 from workflows.signing import SigningWorkflow
 
 # The status a genuine deciding event leaves the document in (a bounce leaves it sent).
@@ -238,6 +239,7 @@ class FakeSystems:
 
     def activities(self) -> list[Callable[..., object]]:
         return [
+            record_process_change,
             self.validate,
             self.validate_correction,
             self.create,

@@ -41,6 +41,7 @@ from docflow.models.content import (
     TargetMessage,
     TargetReceipt,
 )
+from tests.read_model_fake import record_process_change
 from tests.workflows.kit.support import kit_worker
 from workflows.content_distribution import ContentDistributionWorkflow
 
@@ -141,7 +142,7 @@ class Content:
         self.notified.append(notification)
 
     def activities(self) -> list[Callable[..., Any]]:
-        return [self.plan, self.deliver, self.report, self.notify]
+        return [record_process_change, self.plan, self.deliver, self.report, self.notify]
 
     def targets_of(self, version: int) -> set[str]:
         return {m.target for m in self.delivered if m.payload["version"] == version}

@@ -41,6 +41,7 @@ from docflow.models.ecm_events import (
     SubscriberInput,
     subscriber_workflow_id,
 )
+from tests.read_model_fake import record_process_change
 from tests.workflows.kit.support import kit_worker
 from workflows.ecm_events import EcmDocumentWorkflow
 from workflows.ecm_subscriber import EcmSubscriberWorkflow
@@ -127,6 +128,7 @@ class Ecm:
 
     def activities(self) -> list[Callable[..., Any]]:
         return [
+            record_process_change,
             self.plan,
             self.plan_operational,
             self.relay,

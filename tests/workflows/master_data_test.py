@@ -35,6 +35,7 @@ from docflow.temporal import master_data_workflow_id
 from simulators.amplience import AmplienceConfig, create_app
 from simulators.kit.server import ServedApp
 from tests.activities.simulated import Sim
+from tests.read_model_fake import record_process_change
 from tests.workflows.kit.support import kit_worker
 from workflows.master_data import MasterDataWorkflow
 
@@ -102,7 +103,14 @@ class Systems:
 
     def activities(self) -> list[Callable[..., Any]]:
         a = self.amplience
-        return [self.validate, self.notify, a.find_by_delivery_key, a.upsert_item, a.publish]
+        return [
+            record_process_change,
+            self.validate,
+            self.notify,
+            a.find_by_delivery_key,
+            a.upsert_item,
+            a.publish,
+        ]
 
 
 @pytest.fixture

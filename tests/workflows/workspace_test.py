@@ -41,6 +41,7 @@ from docflow.models.workspaces import (
     WorkspaceStatus,
 )
 from docflow.temporal import business_object_workflow_id
+from tests.read_model_fake import record_process_change
 from tests.workflows.kit.support import kit_worker
 from workflows.delivery import DeliveryWorkflow
 from workflows.workspace import BusinessObjectWorkflow
@@ -112,6 +113,7 @@ class Systems:
 
     def activities(self) -> list[object]:
         return [
+            record_process_change,
             self.plan,
             self.provision,
             self.update,

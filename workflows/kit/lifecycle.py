@@ -7,7 +7,8 @@ Rules:
   business cancel: the story is interrupted and `on_cancel` runs (close what is open at the
   vendor, tell the source), and the run completes with the process's cancelled outcome;
 - before returning or continuing as new, every running Update/signal handler has finished
-  (`workflow.all_handlers_finished`), so no caller's Update is dropped;
+  (`workflow.all_handlers_finished`), so no caller's Update is dropped, and the process
+  record's last change is in the read model (an ended process is written as closed);
 - a process that can outlive its history budget continues as new at a point where its whole
   state is in one model: when Temporal suggests it or when the history passes the budget.
 """
@@ -17,9 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from temporalio import workflow
+
+if TYPE_CHECKING:
+    from workflows.kit.record import ProcessRecord
 
 
 class ProcessEnded(Exception):
@@ -30,6 +34,7 @@ async def run_story(
     story: Callable[[], Awaitable[None]],
     *,
     on_cancel: Callable[[], Awaitable[None]],
+    record: ProcessRecord | None = None,
 ) -> None:
     """Run the story to its end; a Temporal cancellation becomes the business cancel."""
     try:
@@ -42,6 +47,8 @@ async def run_story(
         with contextlib.suppress(ProcessEnded):
             await on_cancel()
     await workflow.wait_condition(workflow.all_handlers_finished)
+    if record is not None:
+        await record.flush(closed=True)
 
 
 def history_due(budget: int) -> bool:
@@ -50,7 +57,10 @@ def history_due(budget: int) -> bool:
     return info.is_continue_as_new_suggested() or info.get_current_history_length() >= budget
 
 
-async def continue_as_new(arg: Any) -> NoReturn:
-    """Continue as new with `arg` once every handler has finished."""
+async def continue_as_new(arg: Any, *, record: ProcessRecord | None = None) -> NoReturn:
+    """Continue as new with `arg` once every handler has finished and, with `record`, the
+    read model has the run's last change (pass the record's state in `arg`)."""
     await workflow.wait_condition(workflow.all_handlers_finished)
+    if record is not None:
+        await record.flush()
     workflow.continue_as_new(arg)

@@ -13,22 +13,42 @@ Rules:
   (`step_retrying`, raised and cleared by `calls.call`). Each upsert is a billed action and
   a visibility write. Runs started before these attributes existed keep their old upserts
   (patch `kit.record.operator-attributes`);
+- every change (state, audit entry, facts) is written to the read model by the activity
+  `record_process_change`, at most one write in flight: changes made while one is running go
+  in the next, so a burst of entries costs one or two activities. Each write carries the
+  process's row, a version (highest wins) and the audit entries since the last acknowledged one
+  by sequence number, so retries and replays write nothing twice. `flush()` waits for the last
+  write before the run ends or continues as new. Runs started before the read model keep
+  their history (patch `kit.record.read-model`);
 - everything lives in one `RecordState` model, handed over intact on continue-as-new.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from docflow import search_attributes as sa
     from docflow.models.process import AuditEntry, RecordState
+    from docflow.models.records import ApprovedVersion, AuditRow, ProcessChange, RecordWritten
 
 OPERATOR_ATTRIBUTES_PATCH = "kit.record.operator-attributes"
+READ_MODEL_PATCH = "kit.record.read-model"
+RECORD_ACTIVITY = "record_process_change"
+# The read model may be down for a while: a write retries (never gives up) and the process
+# goes on meanwhile; only its end waits for the last write.
+RECORD_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=2),
+)
+APPROVED_KEPT = 20
 
 
 class ProcessRecord:
@@ -42,6 +62,7 @@ class ProcessRecord:
         details: Callable[[], str] | None = None,
         saved: RecordState | None = None,
         audit_limit: int = 300,
+        read_model: bool = True,
     ) -> None:
         self.process_type = process_type
         self.business_key = business_key
@@ -49,6 +70,12 @@ class ProcessRecord:
         self._indexed_states = frozenset(indexed_states)
         self._details = details
         self._audit_limit = audit_limit
+        self._read_model = read_model
+        self._publishing: bool | None = None
+        self._dirty = False
+        self._writing = False
+        self._closed = False
+        self._pump: asyncio.Task[None] | None = None
 
     @property
     def state(self) -> str:
@@ -76,6 +103,7 @@ class ProcessRecord:
         data.attention, data.attention_reason = bool(reason), reason
         data.until = now + until if isinstance(until, timedelta) else until
         self.show()
+        self._changed()
         if self.operator_attributes():
             self._index()
             return
@@ -199,11 +227,13 @@ class ProcessRecord:
         ):
             last.repeated += 1
             last.last_at = now
+            self._changed()
             return
         entries.append(AuditEntry(at=now, kind=kind, actor=actor, detail=detail, data=data or {}))
         if len(entries) > self._audit_limit:
             del entries[1]  # keep "started": it says who asked for the process
             self.data.audit_dropped += 1
+        self._changed()
 
     def last(self, kind: str) -> AuditEntry | None:
         return next((e for e in reversed(self.data.audit) if e.kind == kind), None)
@@ -225,3 +255,97 @@ class ProcessRecord:
             "audit": list(data.audit),
             "audit_dropped": data.audit_dropped,
         }
+
+    # ------------------------------------------------------------------ read model
+
+    def describe(self, **facts: Any) -> None:
+        """Set what the process knows of its subject (`RecordFacts` fields); written with
+        the next change."""
+        current = self.data.facts
+        updated = current.model_copy(update=facts)
+        if updated != current:
+            self.data.facts = type(current).model_validate(updated.model_dump())
+            self._changed()
+
+    def approved(self, version: ApprovedVersion) -> None:
+        """A version this process approved (signed, published): portals may read it."""
+        kept = [
+            v
+            for v in self.data.facts.approved
+            if (v.source, v.object_id, v.version)
+            != (version.source, version.object_id, version.version)
+        ]
+        self.data.facts.approved = [*kept, version][-APPROVED_KEPT:]
+        self._changed()
+
+    async def flush(self, *, closed: bool = False) -> None:
+        """Wait until the read model has every change (`closed`: the process has ended)."""
+        if closed and not self._closed:
+            self._closed = True
+            self._changed()
+        if self._pump is None:
+            return
+        await workflow.wait_condition(lambda: not self._dirty and not self._writing)
+
+    def _changed(self) -> None:
+        if not self._read_model:
+            return
+        if self._publishing is None:
+            self._publishing = workflow.patched(READ_MODEL_PATCH)
+        if not self._publishing:
+            return
+        if self.data.started_at is None:
+            self.data.started_at = workflow.info().start_time
+        self._dirty = True
+        if self._pump is None:
+            self._pump = asyncio.create_task(self._write_changes())
+
+    async def _write_changes(self) -> None:
+        while True:
+            # Evaluated once the activation's coroutines have run: one write per burst.
+            await workflow.wait_condition(lambda: self._dirty)
+            self._dirty = False
+            self._writing = True
+            change = self._change()
+            try:
+                await workflow.execute_activity(
+                    RECORD_ACTIVITY,
+                    change,
+                    result_type=RecordWritten,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=RECORD_RETRY,
+                    summary=f"read model: {change.state} (v{change.version})",
+                )
+            finally:
+                self._writing = False
+            if change.audit:
+                self.data.written_seq = max(self.data.written_seq, change.audit[-1].seq)
+
+    def _change(self) -> ProcessChange:
+        data, info = self.data, workflow.info()
+        data.written_version += 1
+        rows = []
+        for index, entry in enumerate(data.audit):
+            seq = 0 if index == 0 else data.audit_dropped + index
+            if seq >= data.written_seq:  # the last one again: it may have been condensed
+                rows.append(AuditRow(seq=seq, **entry.model_dump()))
+        return ProcessChange(
+            process_key=info.first_execution_run_id or info.run_id,
+            workflow_id=info.workflow_id,
+            run_id=info.run_id,
+            process_type=self.process_type,
+            business_key=self.business_key[:255],
+            version=data.written_version,
+            at=workflow.now(),
+            started_at=data.started_at or info.start_time,
+            state=data.state,
+            stage=data.stage,
+            waiting_for=data.waiting_for,
+            since=data.since,
+            until=data.until,
+            attention_reason=self.attention,
+            outcome_reason=data.outcome_reason,
+            closed=self._closed,
+            facts=data.facts,
+            audit=rows,
+        )

@@ -32,6 +32,7 @@ from docflow.models.workspaces import (
 from docflow.temporal import case_workflow_id
 from tests.activities.case_sources.conftest import ErpStandIn, activities_for
 from tests.activities.simulated import Sim
+from tests.read_model_fake import record_process_change
 from workflows.case_assembly import CaseAssemblyWorkflow, CaseSourceWorkflow, CaseState
 
 
@@ -82,7 +83,7 @@ class Ecm:
         return None
 
     def activities(self) -> list[Callable[..., object]]:
-        return [self.plan, self.provision, self.file_documents, self.notify]
+        return [record_process_change, self.plan, self.provision, self.file_documents, self.notify]
 
 
 async def test_a_claim_is_gathered_from_the_simulators_into_the_store(

@@ -11,6 +11,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from tests.read_model_fake import record_process_change
+
 RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
         "docflow", "activities", "pytest", "tests"
@@ -29,7 +31,7 @@ async def kit_worker(
         client,
         task_queue=task_queue,
         workflows=list(workflows),
-        activities=list(activities),
+        activities=[record_process_change, *activities],
         workflow_runner=RUNNER,
     ) as worker:
         yield worker
