@@ -253,3 +253,30 @@ async def test_every_access_is_logged_with_who_what_and_outcome(stack: Stack) ->
     assert actions == ["download", "link_created", "read", "upload"]
     assert all(e.client_ip and e.at and e.outcome == "ok" for e in events)
     assert any(e.user_agent == "acme/2" for e in events)
+
+
+async def test_an_upload_still_filing_is_accepted_with_its_status_location(stack: Stack) -> None:
+    class Slow:
+        async def file(self, key: str, item: Any, wait: timedelta) -> None:
+            return None
+
+        async def result(self, key: str, wait: timedelta) -> None:
+            return None
+
+    stack.app.state.partner_inbox = Slow()
+    response = await _upload(stack, PDF_V1, request_id="UP-SLOW")
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["status"] == "filing" and body["document"] is None
+    assert response.headers["location"].endswith("/v1/partner/inbox/30001/uploads/UP-SLOW")
+    filing = [e for e in stack.events(party="acme-supplies") if e.action == "upload"]
+    assert [e.outcome for e in filing] == ["filing"]
+
+
+async def test_a_link_to_amplience_content_gives_the_approved_json(stack: Stack) -> None:
+    created = await _link(stack, ACME, source="amplience", object_id=stack.item_id)
+    assert created.status_code == 201, created.text
+    assert created.json()["version"] == 2
+    got = await stack.api.get(f"/v1/links/{created.json()['token']}")
+    assert got.status_code == 200 and got.content == stack.item_bytes[2]
+    assert got.headers["content-type"].startswith("application/json")

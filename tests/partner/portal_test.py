@@ -130,3 +130,10 @@ async def test_revalidation_of_a_known_hash_needs_no_content(stack: Stack) -> No
     )
     assert response.status_code == 304
     assert response.headers["etag"] == f'"{sha(PDF_V1)}"'
+
+
+async def test_several_ranges_or_other_units_get_the_whole_content(stack: Stack) -> None:
+    url = f"/v1/portal/documents/{stack.spec}"
+    for header in ("bytes=0-1,5-6", "items=0-1"):
+        response = await stack.api.get(url, headers={**PORTAL, "Range": header})
+        assert response.status_code == 200 and response.content == PDF_V2
