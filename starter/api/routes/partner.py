@@ -38,6 +38,7 @@ from docflow.models.ecm_requests import REQUEST_ID_PATTERN
 from docflow.models.records import ApprovedVersionRow, ContentSource
 from docflow.models.workspaces import FiledDocument, FileDocumentInput
 from docflow.partner_links import ExpiredLink, ForgedLink, LinkClaims, PartnerLinks
+from docflow.records.store import RecordStore
 from docflow.settings import Settings
 from starter.api.auth import Principal, Scope, require
 from starter.api.context import api_context
@@ -50,7 +51,7 @@ from starter.api.errors import (
     error_responses,
     validation_error,
 )
-from starter.api.records_store import ReadStore, get_store
+from starter.api.records_store import get_store
 from starter.api.routes.portal import (
     ITEM_ID_PATTERN,
     MAX_VERSION,
@@ -282,7 +283,7 @@ async def _presenter(request: Request, access: ReadAccess) -> str | None:
 
 
 Caller = Annotated[PartyCaller, Depends(party_caller)]
-Store = Annotated[ReadStore, Depends(get_store)]
+Store = Annotated[RecordStore, Depends(get_store)]
 
 
 def _base(request: Request) -> str:
@@ -296,7 +297,7 @@ def _check_id(source: ContentSource, object_id: str) -> None:
 
 async def _entitled_version(
     caller: PartyCaller,
-    store: ReadStore,
+    store: RecordStore,
     source: ContentSource,
     object_id: str,
     version: int | None,

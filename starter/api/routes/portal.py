@@ -40,11 +40,12 @@ from docflow.docstore import DocumentIntegrityError, DocumentNotFoundError, cont
 from docflow.filetypes import safe_filename
 from docflow.models import DocumentRef
 from docflow.models.records import AccessEvent, ApprovedVersionRow, ContentSource
+from docflow.records.store import RecordStore
 from docflow.settings import Settings
 from starter.api.auth import Principal, Scope, require
 from starter.api.context import api_context
 from starter.api.errors import ApiError, NotFound, error_responses
-from starter.api.records_store import ReadStore, get_store, store_for
+from starter.api.records_store import get_store, store_for
 
 log = logging.getLogger("docflow.api")
 router = APIRouter(prefix="/v1/portal")
@@ -101,12 +102,12 @@ def refusal(status: int, code: str, message: str) -> ApiError:
 class AccessLog:
     """Writes access events for one request (who is filled in as it becomes known)."""
 
-    store: ReadStore
+    store: RecordStore
     client_ip: str
     user_agent: str
 
     @classmethod
-    def of(cls, request: Request, store: ReadStore) -> AccessLog:
+    def of(cls, request: Request, store: RecordStore) -> AccessLog:
         ip = request.client.host if request.client else ""
         return cls(store, ip[:64], request.headers.get("user-agent", "")[:255])
 
@@ -163,7 +164,7 @@ class AccessLog:
         return error
 
 
-def access_log(request: Request, store: Annotated[ReadStore, Depends(get_store)]) -> AccessLog:
+def access_log(request: Request, store: Annotated[RecordStore, Depends(get_store)]) -> AccessLog:
     return AccessLog.of(request, store)
 
 
@@ -245,7 +246,7 @@ def _filename(row: ApprovedVersionRow) -> str:
 
 
 async def approved_content(
-    request: Request, store: ReadStore, row: ApprovedVersionRow, max_bytes: int
+    request: Request, store: RecordStore, row: ApprovedVersionRow, max_bytes: int
 ) -> Content:
     """The bytes of an approved version: cached by SHA-256, else fetched and checked against
     the hash the approval knew (or the hash learnt now, written back to the store)."""
@@ -350,7 +351,7 @@ def content_response(request: Request, content: Content) -> Response:
 
 
 async def serve_approved(
-    request: Request, store: ReadStore, row: ApprovedVersionRow, max_bytes: int
+    request: Request, store: RecordStore, row: ApprovedVersionRow, max_bytes: int
 ) -> Response:
     """The approved version's answer; a revalidation against a known hash (`If-None-Match`)
     is answered 304 without reading the content at all."""
@@ -392,14 +393,14 @@ def _unsatisfiable(size: int) -> RangeNotSatisfiable:
 
 # --------------------------------------------------------------- lookups
 async def latest_approved(
-    store: ReadStore, source: ContentSource, object_id: str
+    store: RecordStore, source: ContentSource, object_id: str
 ) -> ApprovedVersionRow | None:
     row = await asyncio.to_thread(store.latest_approved, source, object_id)
     return row if row is not None and row.superseded_at is None else None
 
 
 async def exact_version(
-    store: ReadStore, source: ContentSource, object_id: str, version: int
+    store: RecordStore, source: ContentSource, object_id: str, version: int
 ) -> ApprovedVersionRow | None:
     """The approved version, or None; Gone if it was superseded."""
     row = await asyncio.to_thread(store.approved_version, source, object_id, version)
@@ -417,7 +418,7 @@ def not_found(source: ContentSource, object_id: str, version: int | None = None)
 # ------------------------------------------------------------ portal auth
 async def log_refusal(request: Request, who: str, error: ApiError) -> None:
     """`require(...)`'s refusals (no or a bad credential, no scope) into the access log."""
-    store = store_for(request.app.state, api_context(request).settings)
+    store = await asyncio.to_thread(store_for, request.app.state, api_context(request).settings)
     source = "amplience" if "/content/" in request.url.path else "ecm"
     detail = f"{request.method} {request.url.path}"
     await AccessLog.of(request, store).refuse(who, error, source=source, detail=detail)
@@ -445,13 +446,13 @@ async def portal_caller(
 
 
 Caller = Annotated[PortalCaller, Depends(portal_caller)]
-Store = Annotated[ReadStore, Depends(get_store)]
+Store = Annotated[RecordStore, Depends(get_store)]
 
 
 async def _serve(
     request: Request,
     caller: PortalCaller,
-    store: ReadStore,
+    store: RecordStore,
     source: ContentSource,
     object_id: str,
     find: Callable[[], Awaitable[ApprovedVersionRow | None]],
