@@ -176,7 +176,7 @@ def settings_for(tmp_path: Path) -> Settings:
     )
 
 
-async def _no_temporal() -> Any:
+async def no_temporal() -> Any:
     raise RuntimeError("no Temporal in the partner tests")
 
 
@@ -220,7 +220,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     records = RecordStore(f"sqlite:///{tmp_path / 'records.db'}")
     records.migrate()
     docstore = LocalDocumentStore(settings.documents.root)
-    app = create_app(settings, _no_temporal, docstore)
+    app = create_app(settings, no_temporal, docstore)
     app.state.records_store = records
     app.state.content_reader = ContentReader(settings, http)
     inbox = DirectInbox(Filer(cs, docstore, Provisioner(cs), lambda n: f"{CS_ORIGIN}/app/{n}"))

@@ -4,8 +4,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from pathlib import Path
 
-from tests.partner.conftest import NO_SCOPE, PDF_V1, PDF_V2, PDF_V3, PORTAL, Stack, approved, sha
+import httpx
+
+from docflow.docstore import LocalDocumentStore
+from starter.api import create_app
+from tests.partner.conftest import (
+    NO_SCOPE,
+    PDF_V1,
+    PDF_V2,
+    PDF_V3,
+    PORTAL,
+    Stack,
+    approved,
+    no_temporal,
+    settings_for,
+    sha,
+)
 
 
 async def test_the_latest_approved_version_is_served_never_the_newer_unapproved_one(
@@ -137,3 +153,18 @@ async def test_several_ranges_or_other_units_get_the_whole_content(stack: Stack)
     for header in ("bytes=0-1,5-6", "items=0-1"):
         response = await stack.api.get(url, headers={**PORTAL, "Range": header})
         assert response.status_code == 200 and response.content == PDF_V2
+
+
+async def test_the_app_opens_its_store_from_the_settings(tmp_path: Path) -> None:
+    app = create_app(settings_for(tmp_path), no_temporal, LocalDocumentStore(tmp_path / "d"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://docflow.test") as api:
+        response = await api.get("/v1/portal/documents/1", headers=PORTAL)
+        again = await api.get("/v1/portal/documents/2", headers=PORTAL)
+    assert response.status_code == again.status_code == 404
+    assert (tmp_path / "records.db").is_file()
+    store = app.state.records_store
+    try:
+        assert [e.object_id for e in store.access_log(limit=5).items] == ["2", "1"]
+    finally:
+        store.close()
