@@ -21,8 +21,15 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-from pydantic import field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.exc import OperationalError
 
 from docflow.models.records import (
@@ -37,7 +44,7 @@ from docflow.models.records import (
     RecordScope,
     WorkspaceCompliance,
 )
-from docflow.records.store import RecordStore
+from docflow.records.store import RecordStore, visible
 from starter.api.auth import Principal, Scope, require
 from starter.api.errors import (
     EXAMPLE_SUBJECT,
@@ -417,7 +424,7 @@ async def access_log(
 async def process_record(process_key: ProcessKey, principal: Reader, store: Store) -> ProcessRecord:
     scope = record_scope(principal)
     row = await _read(store.process, process_key)
-    if row is None or not await _read(store.visible, row, scope):
+    if row is None or not visible(row, scope):
         raise NotFound(f"no process record {process_key}")
     query = RecordQuery(business_key=row.business_key)
     audit, more_audit = await _collect(
