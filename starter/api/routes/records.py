@@ -198,11 +198,9 @@ def record_scope(principal: Principal) -> RecordScope:
 
 
 async def _store(request: Request) -> RecordStore:
-    try:
-        return await asyncio.to_thread(get_store, request)
-    except OperationalError as exc:
-        log.warning("records database unavailable: %s", exc)
-        raise RecordsUnavailable() from exc
+    store = await _read(get_store, request)  # opened (and SQLite migrated) on first use
+    assert isinstance(store, RecordStore), "the app's records store is the read model's"
+    return store
 
 
 Reader = Annotated[Principal, Depends(require(Scope.RECORDS_READ))]
