@@ -97,11 +97,27 @@ class RecordFilters(RecordQuery):
 
     model_config = ConfigDict(extra="forbid")
 
-    process_type: list[Name] = Field(default_factory=list, max_length=20)
-    state: list[Name] = Field(default_factory=list, max_length=30)
-    source_system: list[Name] = Field(default_factory=list, max_length=20)
-    document_node_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    workspace_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    process_type: list[Name] = Field(
+        default_factory=list, max_length=20, description="signing, workspace, case, …"
+    )
+    state: list[Name] = Field(default_factory=list, max_length=30, description="The state now.")
+    source_system: list[Name] = Field(
+        default_factory=list, max_length=20, description="Within the caller's own systems."
+    )
+    outcome: Literal["open", "closed", "attention"] | None = Field(
+        default=None, description="Open, closed, or open with a reason for a person to look."
+    )
+    business_key: str | None = Field(default=None, max_length=255, description="Exactly.")
+    document_node_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="ECM node.")
+    workspace_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="ECM node.")
+    business_object_type: str | None = Field(default=None, max_length=128, examples=["Account"])
+    business_object_id: str | None = Field(default=None, max_length=255)
+    started_from: datetime | None = Field(default=None, description="Started at or after.")
+    started_to: datetime | None = Field(default=None, description="Started before.")
+    updated_from: datetime | None = Field(default=None, description="Last changed at or after.")
+    updated_to: datetime | None = Field(default=None, description="Last changed before.")
+    closed_from: datetime | None = Field(default=None, description="Ended at or after.")
+    closed_to: datetime | None = Field(default=None, description="Ended before.")
 
     @field_validator(
         "started_from", "started_to", "updated_from", "updated_to", "closed_from", "closed_to"
@@ -141,12 +157,16 @@ class ProcessListing(Listing):
 class AccessListing(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    object_id: str | None = Field(default=None, min_length=1, max_length=128)
-    party: str | None = Field(default=None, min_length=1, max_length=128)
-    since: datetime | None = None
-    cursor: str | None = Field(default=None, max_length=2000)
-    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    format: Literal["json", "csv"] | None = None
+    object_id: str | None = Field(
+        default=None, min_length=1, max_length=128, description="Node id, item id, process:…"
+    )
+    party: str | None = Field(
+        default=None, min_length=1, max_length=128, description="Party, principal, anonymous."
+    )
+    since: datetime | None = Field(default=None, description="At or after (no zone: UTC).")
+    cursor: str | None = Field(default=None, max_length=2000, description="From `next_cursor`.")
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE, description="Items per page (JSON).")
+    format: Literal["json", "csv"] | None = Field(default=None, description="As for processes.")
 
 
 # ------------------------------------------------------------------ answers
@@ -330,6 +350,8 @@ def _errors(*statuses: int, not_found: str = "", **extra: Any) -> dict[int | str
     refusals += extra.get("examples", [])
     responses = error_responses(*statuses, 503, examples=refusals)
     responses[503]["description"] = "The records database is unreachable; retry later."
+    if 422 in statuses:
+        responses[422]["description"] = "A malformed filter, date or cursor, or an unknown one."
     if 404 in statuses:
         responses[404]["description"] = "Nothing the caller may see (another system's is 404)."
     return responses
