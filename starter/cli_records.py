@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from starter.api.routes.records import EXPORT_LIMIT_HEADER
 from starter.api_client import DocflowApiClient, DocflowApiError, _error_message
 
 app = typer.Typer(
@@ -25,7 +26,6 @@ app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
-EXPORT_LIMIT_HEADER = "X-Export-Limit"
 EXPORT_TIMEOUT = httpx.Timeout(30.0, read=300.0)
 
 ApiUrl = Annotated[str, typer.Option(envvar="DOCFLOW_API_URL", help="docflow API base URL.")]

@@ -498,16 +498,16 @@ async def process_record(process_key: ProcessKey, caller: Caller) -> ProcessReco
     )
 
 
-async def _subject(caller: Reading, query: RecordQuery, what: str) -> dict[str, Any]:
+async def _subject(caller: Reading, query: RecordQuery, kind: str, name: str) -> dict[str, Any]:
     """The sections every subject view has; 404 when the caller sees none of its processes."""
     scope, store = caller.scope, caller.store
     processes, more = await _collect(
         lambda cursor, limit: store.processes(query, scope, cursor=cursor, limit=limit)
     )
     if not processes:
-        await caller.logged(what, "denied", "not_found")
-        raise NotFound(f"no records for {what.replace(':', ' ')}")
-    await caller.logged(what)
+        await caller.logged(f"{kind}:{name}", "denied", "not_found")
+        raise NotFound(f"no records for {kind.replace('-', ' ')} {name}")
+    await caller.logged(f"{kind}:{name}")
     approvals, more_approvals = await _collect(
         lambda cursor, limit: store.approvals(query, scope, cursor=cursor, limit=limit)
     )
@@ -567,7 +567,7 @@ def _retention(processes: list[ProcessRow], holds: list[HoldRow]) -> list[Retent
     responses=_errors(401, 403, 404, 422, not_found="no records for document 100123"),
 )
 async def document_records(node_id: NodeId, caller: Caller) -> DocumentRecords:
-    parts = await _subject(caller, RecordQuery(document_node_id=node_id), f"document:{node_id}")
+    parts = await _subject(caller, RecordQuery(document_node_id=node_id), "document", str(node_id))
     holds = await _holds(caller, parts["processes"], document_node_id=node_id)
     retention = _retention(parts["processes"], holds)
     return DocumentRecords(node_id=node_id, holds=holds, retention=retention, **parts)
@@ -581,7 +581,7 @@ async def document_records(node_id: NodeId, caller: Caller) -> DocumentRecords:
 )
 async def workspace_records(workspace_id: NodeId, caller: Caller) -> WorkspaceRecords:
     query = RecordQuery(workspace_id=workspace_id)
-    parts = await _subject(caller, query, f"workspace:{workspace_id}")
+    parts = await _subject(caller, query, "workspace", str(workspace_id))
     holds = await _holds(caller, parts["processes"], workspace_id=workspace_id)
     shown = await _read(caller.store.figures, query, caller.scope, now=datetime.now(UTC))
     compliance = next(
@@ -609,7 +609,7 @@ async def business_object_records(
     caller: Caller,
 ) -> BusinessObjectRecords:
     query = RecordQuery(business_object_type=bo_type, business_object_id=bo_id)
-    parts = await _subject(caller, query, f"business object:{bo_type}/{bo_id}")
+    parts = await _subject(caller, query, "business-object", f"{bo_type}/{bo_id}")
     holds = await _holds(caller, parts["processes"])
     return BusinessObjectRecords(
         business_object_type=bo_type,
