@@ -204,3 +204,19 @@ async def test_an_unreachable_records_database_is_503(
     assert down.status_code == 503
     assert down.headers["Retry-After"].isdigit()
     assert down.json()["error"]["code"] == "records_unavailable"
+
+
+async def test_a_cursor_of_another_listing_is_422(api: httpx.AsyncClient) -> None:
+    page = await api.get(PROCESSES, params={"limit": 2}, headers=auth("crm"))
+    cursor = page.json()["next_cursor"]
+
+    other_order = await api.get(
+        PROCESSES, params={"cursor": cursor, "order": "started"}, headers=auth("crm")
+    )
+    other_listing = await api.get(
+        "/v1/records/audit", params={"cursor": cursor}, headers=auth("crm")
+    )
+
+    for refused in (other_order, other_listing):
+        assert refused.status_code == 422
+        assert refused.json()["error"]["message"].startswith("cursor: not one this API returned")
