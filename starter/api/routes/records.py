@@ -71,10 +71,13 @@ VIEW_ITEMS = 200  # per section of a process, document, workspace or business-ob
 MAX_ID = 2**53
 # Cells a spreadsheet would run as a formula are exported with a leading apostrophe.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+EXAMPLE_PROCESS_KEY = "5b3c9a0e-8f1d-4c2a-9e77-1d2f3a4b5c6d"  # a first run id
 BAD_CURSOR = "cursor: not one this API returned (pass next_cursor back unchanged)"
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-ProcessKey = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", examples=["0f8e…"])]
+ProcessKey = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", examples=[EXAMPLE_PROCESS_KEY])
+]
 NodeId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[100123])]
 ListingFetch = Callable[[str | None, int], Page[Any]]
 
@@ -192,7 +195,10 @@ class Retention(BaseModel):
 class SubjectRecords(BaseModel):
     processes: list[ProcessRow] = Field(description="Newest first, at most 200.")
     approvals: list[ApprovalRow]
-    holds: list[HoldRow] = Field(description="Of the documents of the processes shown.")
+    holds: list[HoldRow] = Field(
+        description="On the documents of the processes shown (support, auditors: all of a "
+        "workspace's)."
+    )
     retention: list[Retention] = Field(description="Per document with a retention class.")
     audit: list[AuditRecord]
     truncated: bool = Field(description="A section holds 200 items and may have more.")
@@ -474,7 +480,7 @@ async def access_log(
     "/processes/{process_key}",
     summary="One process record with its audit trail and approvals",
     response_model=ProcessRecord,
-    responses=_errors(401, 403, 404, 422, not_found="no process record 0f8e…"),
+    responses=_errors(401, 403, 404, 422, not_found=f"no process record {EXAMPLE_PROCESS_KEY}"),
 )
 async def process_record(process_key: ProcessKey, caller: Caller) -> ProcessRecord:
     scope, store = caller.scope, caller.store
