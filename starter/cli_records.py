@@ -59,6 +59,11 @@ class Listing(StrEnum):
     access_log = "access-log"
 
 
+class Order(StrEnum):
+    updated = "updated"
+    started = "started"
+
+
 def _run(coro: Any) -> Any:
     from starter.cli import run_command  # the one place CLI errors become exit codes
 
@@ -201,7 +206,9 @@ def list_records(
     since: Since = None,
     until: Until = None,
     where: Where = None,
-    order: Annotated[str, typer.Option(help="updated or started (newest first).")] = "updated",
+    order: Annotated[Order, typer.Option(help="Newest first by last change or start.")] = (
+        Order.updated
+    ),
     limit: Limit = 50,
     cursor: Cursor = None,
     api_url: ApiUrl = "http://127.0.0.1:8100",
@@ -212,7 +219,8 @@ def list_records(
         process_type, state, source_system, outcome, business_key, document, workspace, since,
         until, where,
     )  # fmt: skip
-    page = _run(_get(api_url, api_key, "/processes", {**params, "order": order, "limit": limit}))
+    paging = {"order": order.value, "limit": limit, "cursor": cursor}
+    page = _run(_get(api_url, api_key, "/processes", {**params, **paging}))
     _processes(page["items"])
     if page.get("next_cursor"):
         err.print(f"more: --cursor {page['next_cursor']}")

@@ -32,7 +32,11 @@ async def docflow(base_url: str, key: str, *args: str) -> Result:
 
 async def test_list_show_and_the_subject_views(served: str) -> None:
     listed = await docflow(served, "crm", "list", "--outcome", "closed", "--limit", "500")
-    paged = await docflow(served, "crm", "list", "--limit", "2")
+    paged = await docflow(served, "crm", "list", "--limit", "2", "--order", "started")
+    cursor = paged.stderr.split("more: --cursor ")[1].split()[0]
+    next_page = await docflow(
+        served, "crm", "list", "--limit", "2", "--order", "started", "--cursor", cursor
+    )
     show = await docflow(served, "crm", "show", "p-sfdc-doc")
     theirs = await docflow(served, "crm", "show", "p-sap-0")
     document = await docflow(served, "auditor", "document", str(DOCUMENT))
@@ -45,7 +49,10 @@ async def test_list_show_and_the_subject_views(served: str) -> None:
     # Not a terminal: one tab-separated line per process, the key first.
     keys = [line.split("\t")[0] for line in listed.stdout.splitlines()]
     assert len(keys) == len(range(0, SFDC_PROCESSES, 3)) + 1 and "p-sfdc-doc" in keys
-    assert len(paged.stdout.splitlines()) == 2 and "more: --cursor " in paged.stderr
+    first, second = (
+        [line.split("\t")[0] for line in page.stdout.splitlines()] for page in (paged, next_page)
+    )
+    assert len(first) == len(second) == 2 and not set(first) & set(second)
     assert show.exit_code == 0 and "archived" in show.stdout and "alice@example.com" in show.stdout
     assert theirs.exit_code == 1 and "HTTP 404: no process record p-sap-0" in theirs.stderr
     assert document.exit_code == 0 and HOLD in document.stdout and "p-sap-0" in document.stdout
