@@ -37,6 +37,8 @@ SFDC_PROCESSES = 23
 DOCUMENT = 5001  # SFDC's contract, also touched by one SAP process
 WORKSPACE = 9001
 HOLD = "litigation-2026-7"
+SAP_DOCUMENT = 7001  # in the same workspace, with a hold of its own
+SAP_HOLD = "tax-audit-2026"
 
 
 def auth(name: str) -> dict[str, str]:
@@ -138,12 +140,25 @@ def seed(store: RecordStore) -> None:
                 31 + n,
                 source="SAP",
                 process_type="invoice",
-                node=DOCUMENT if n == 0 else None,
+                node={0: DOCUMENT, 1: SAP_DOCUMENT}.get(n),
                 workspace=WORKSPACE,
                 bo=("Account", "0015X01"),
                 audit=[
                     AuditRow(seq=0, at=started, kind="started", actor="app:erp"),
                     decision(1, started + timedelta(hours=3), "bob@example.com", "reject"),
+                    *(
+                        [
+                            AuditRow(
+                                seq=2,
+                                at=started + timedelta(hours=4),
+                                kind=HOLD_APPLIED_KIND,
+                                actor="tax@example.com",
+                                data={"hold": SAP_HOLD},
+                            )
+                        ]
+                        if n == 1
+                        else []
+                    ),
                 ],
             )
         )

@@ -8,7 +8,15 @@ import io
 
 import httpx
 
-from tests.records_api.conftest import DOCUMENT, HOLD, SFDC_PROCESSES, WORKSPACE, auth, sfdc_key
+from tests.records_api.conftest import (
+    DOCUMENT,
+    HOLD,
+    SAP_HOLD,
+    SFDC_PROCESSES,
+    WORKSPACE,
+    auth,
+    sfdc_key,
+)
 
 
 async def test_a_process_with_its_audit_trail_and_approvals(api: httpx.AsyncClient) -> None:
@@ -84,6 +92,9 @@ async def test_a_workspace_with_its_compliance_figures(api: httpx.AsyncClient) -
     assert [h["hold"] for h in crm["holds"]] == [HOLD]
     all_of_it = auditor.json()
     assert all_of_it["compliance"]["processes"] == len(sfdc_in_workspace) + 3
+    assert all_of_it["compliance"]["active_holds"] == 2
+    # Another system's document's hold is theirs: support and auditors see both.
+    assert [h["hold"] for h in all_of_it["holds"]] == [HOLD, SAP_HOLD]
     assert empty.status_code == 404
 
 
@@ -95,6 +106,7 @@ async def test_a_business_object(api: httpx.AsyncClient) -> None:
     assert [p["process_key"] for p in crm.json()["processes"]] == ["p-sfdc-doc"]
     assert [h["hold"] for h in crm.json()["holds"]] == [HOLD]
     assert {p["process_key"] for p in erp.json()["processes"]} == {"p-sap-0", "p-sap-1", "p-sap-2"}
+    assert [h["hold"] for h in erp.json()["holds"]] == [HOLD, SAP_HOLD]  # both of its documents
     assert unknown.status_code == 404
 
 
@@ -113,6 +125,10 @@ async def test_figures_count_only_what_the_caller_sees(api: httpx.AsyncClient) -
     assert total(crm) == SFDC_PROCESSES + 1
     assert total(reviews) == SFDC_PROCESSES // 2
     assert total(auditor) == SFDC_PROCESSES + 4
+    # Another system's hold in a shared workspace is not counted for crm.
+    assert crm.json()["active_holds"] == 1 and auditor.json()["active_holds"] == 2
+    (shared,) = [c for c in crm.json()["compliance"] if c["workspace_id"] == WORKSPACE]
+    assert shared["active_holds"] == 1
     assert bad.status_code == 422 and "closed_to" in bad.json()["error"]["message"]
 
 

@@ -442,7 +442,17 @@ async def list_approvals(
     responses=_errors(401, 403, 422),
 )
 async def figures(caller: Caller, params: Annotated[RecordFilters, Query()]) -> DashboardFigures:
-    return await _read(caller.store.figures, params.query(), caller.scope, now=datetime.now(UTC))
+    return await _figures(caller, params.query())
+
+
+async def _figures(caller: Reading, query: RecordQuery) -> DashboardFigures:
+    shown = await _read(caller.store.figures, query, caller.scope, now=datetime.now(UTC))
+    # The store counts a workspace's holds in `compliance` whoever applied them; the caller
+    # may know only of those its processes applied, as `holds_by_workspace` counts them.
+    held = {count.key: count.count for count in shown.holds_by_workspace}
+    for workspace in shown.compliance:
+        workspace.active_holds = held.get(str(workspace.workspace_id), 0)
+    return shown
 
 
 @router.get(
@@ -589,7 +599,7 @@ async def workspace_records(workspace_id: NodeId, caller: Caller) -> WorkspaceRe
     query = RecordQuery(workspace_id=workspace_id)
     parts = await _subject(caller, query, "workspace", str(workspace_id))
     holds = await _holds(caller, parts["processes"], workspace_id=workspace_id)
-    shown = await _read(caller.store.figures, query, caller.scope, now=datetime.now(UTC))
+    shown = await _figures(caller, query)
     compliance = next(
         (c for c in shown.compliance if c.workspace_id == workspace_id),
         WorkspaceCompliance(workspace_id=workspace_id),
