@@ -41,6 +41,7 @@ from starter.api.routes import (
     operations,
     partner,
     portal,
+    records,
     signing,
     workspaces,
 )
@@ -70,6 +71,11 @@ TAGS = [
         "description": "Records of governed sources (PIM, ERP) into Amplience content items.",
     },
     {"name": "ecm requests", "description": "Review tasks and new versions requested in ECM."},
+    {
+        "name": "records",
+        "description": "The read model for dashboards and auditors: process records, audit "
+        "trails, approvals, holds, retention, figures, CSV exports, the access log.",
+    },
     {"name": "documents", "description": "Upload documents into the document store."},
     {
         "name": "approved content",
@@ -209,6 +215,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(ecm_requests.router)
     app.include_router(portal.router)
     app.include_router(partner.router)
+    app.include_router(records.router)
     bodies = [
         *signing.OPENAPI_MODELS,
         *operations.OPENAPI_MODELS,

@@ -41,6 +41,7 @@ class Scope(StrEnum):
     MASTER_DATA = "masterdata:write"
     CONTENT_READ = "content:read"  # portals: approved content (read-access.json)
     PARTNER = "partner"  # external parties: read-access.json names their subjects
+    RECORDS_READ = "records:read"  # the read model: dashboards, auditors (GET /v1/records/…)
 
 
 @dataclass(frozen=True)
