@@ -33,6 +33,7 @@ from starter.api.routes import (
     actions,
     cases,
     content,
+    dashboard,
     documents,
     ecm_events,
     ecm_requests,
@@ -192,6 +193,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(health.router)
     app.include_router(actions.router)
     app.include_router(ecm_requests.router)
+    dashboard.install(app)
     bodies = [
         *signing.OPENAPI_MODELS,
         *operations.OPENAPI_MODELS,
