@@ -217,19 +217,19 @@ async def compute_figures(
     return result  # type: ignore[no-any-return]
 
 
-def records_store(request: Request) -> FiguresStore:
-    """The app's read model, through the shared accessor."""
+async def records_store(request: Request) -> FiguresStore:
+    """The app's read model, through the shared accessor (it may create and migrate it)."""
     from starter.api.records_store import get_store
 
-    store: FiguresStore = get_store(request)
+    store: FiguresStore = await run_in_threadpool(get_store, request)
     return store
 
 
-def _figures_cache(request: Request) -> FiguresCache:
+async def _figures_cache(request: Request) -> FiguresCache:
     state = request.app.state
     cache: FiguresCache | None = getattr(state, "dashboard_metrics_cache", None)
     if cache is None:
-        store = records_store(request)
+        store = await records_store(request)
         cache = FiguresCache(lambda: compute_figures(store, RecordQuery(), UNRESTRICTED))
         state.dashboard_metrics_cache = cache
     return cache
@@ -244,7 +244,7 @@ def exposition(figures: DashboardFigures, seconds: float) -> bytes:
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    figures, seconds = await _figures_cache(request).get()
+    figures, seconds = await (await _figures_cache(request)).get()
     return Response(
         exposition(figures, seconds),
         media_type=CONTENT_TYPE_LATEST,
