@@ -18,7 +18,6 @@ from docflow.records.store import RecordStore
 from docflow.settings import ApiKeyConfig, Settings
 from starter.api import create_app
 from tests.api.conftest import closed_port
-from tests.dashboard import figures_stand_in
 from tests.dashboard.seed import seed
 
 KEYS = {
@@ -62,7 +61,6 @@ async def no_temporal() -> Client:
 def dashboard_app(settings: Settings, store: RecordStore) -> FastAPI:
     app = create_app(settings, no_temporal, LocalDocumentStore(settings.documents.root))
     app.state.records_store = store  # what get_store hands out
-    figures_stand_in.install(app)
     return app
 
 

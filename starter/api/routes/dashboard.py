@@ -40,6 +40,7 @@ from starlette.concurrency import run_in_threadpool
 from docflow.models.records import DashboardFigures, RecordQuery, RecordScope
 from docflow.settings import Settings
 from starter.api.context import api_context
+from starter.api.records_store import get_store
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "dashboard"
 STATIC_URL = "/dashboard/static"
@@ -219,8 +220,6 @@ async def compute_figures(
 
 async def records_store(request: Request) -> FiguresStore:
     """The app's read model, through the shared accessor (it may create and migrate it)."""
-    from starter.api.records_store import get_store
-
     store: FiguresStore = await run_in_threadpool(get_store, request)
     return store
 
