@@ -143,6 +143,17 @@ async def test_filters_change_the_figures(page: Page, served: Served) -> None:
     assert await bar(page, "by-state", "case", "assembling") == "5"
     assert "No approval is past its deadline" in await text(page, "#overdue-table")
 
+    # The CSV export carries the same filters (and the key, fetched as a blob).
+    async with page.expect_download() as downloading:
+        await page.get_by_role("button", name="Export CSV").click()
+    download = await downloading.value
+    assert download.suggested_filename.startswith("docflow-processes-")
+    assert download.suggested_filename.endswith(".csv")
+    exported = await download.path()
+    lines = exported.read_text().strip().splitlines()
+    assert "process_type" in lines[0]
+    assert len(lines) == 1 + 8 and all(",case," in line for line in lines[1:])
+
     await page.get_by_label("Outcome", exact=True).select_option("open")
     completed = page.locator('svg[data-chart="by-state"] rect[data-series="completed"]')
     await expect(completed).to_have_count(0)
@@ -163,6 +174,9 @@ async def test_filters_change_the_figures(page: Page, served: Served) -> None:
     await expect(page.locator("#overdue-count")).to_have_text("0")
     assert await text(page, "#workspace-filter-id") == "103"
     assert await page.locator("#workspace-panel").is_visible()
+    # The workspace's record opens below: its processes, linked to the Temporal Web UI.
+    await expect(page.locator("#workspace-processes tbody tr")).to_have_count(3)
+    assert "workspace_sync" in await text(page, "#workspace-processes")
     await expect(page.locator("#compliance-table tbody tr")).to_have_count(1)
 
 

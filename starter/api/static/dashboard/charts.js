@@ -31,10 +31,10 @@ function svg(tag, attrs = {}, text) {
   return node;
 }
 
-/** An axis for counts: whole-number ticks (at most 5 steps) and the axis maximum. */
+/** An axis for counts: whole-number ticks (about 5 steps) and the axis maximum. */
 function axis(value) {
   if (value <= 0) return { max: 1, ticks: [0, 1] };
-  const rough = value / 4;
+  const rough = value / 5;
   const power = 10 ** Math.floor(Math.log10(rough));
   let step = power;
   for (const m of [1, 2, 5, 10]) {

@@ -334,7 +334,7 @@ async function chooseWorkspace(id) {
   try {
     const url = state.config.workspace_url.replace("{id}", encodeURIComponent(id));
     const record = await (await apiGet(url)).json();
-    target.replaceChildren(describe(record));
+    target.replaceChildren(...workspaceView(record));
   } catch (error) {
     const text = error instanceof HttpError && error.status === 404
       ? "No record of this workspace."
@@ -348,6 +348,49 @@ function clearWorkspace() {
   $("workspace-filter").hidden = true;
   $("workspace-panel").hidden = true;
   refresh();
+}
+
+/** The workspace record: its compliance figures, processes, holds and retention. */
+function workspaceView(record) {
+  const parts = [];
+  const c = record.compliance;
+  if (c) {
+    parts.push(el("dl", { className: "stats", id: "workspace-compliance" },
+      ...[
+        ["Processes", c.processes], ["Open", c.open], ["Attention", c.attention],
+        ["Approved versions", c.approved_versions], ["Holds", c.active_holds],
+        ["Disposition ≤ 90 d", c.disposition_due_90d],
+      ].map(([label, value]) => el("div", {}, el("dt", { text: label }),
+        el("dd", { text: value })))));
+  }
+  if (Array.isArray(record.processes)) {
+    parts.push(el("h3", { text: "Processes" }));
+    parts.push(record.processes.length
+      ? table("Processes of this workspace, newest first",
+        ["Process", "Type", "State", "Started", "Updated", "Attention"],
+        record.processes.map((p) => [temporalLink(p), p.process_type, p.state,
+          when(p.started_at), when(p.updated_at), p.attention_reason || ""]),
+        { id: "workspace-processes" })
+      : el("p", { className: "muted", text: "No processes." }));
+  }
+  if (Array.isArray(record.holds) && record.holds.length) {
+    parts.push(el("h3", { text: "Retention holds" }));
+    parts.push(table("Holds on this workspace's documents",
+      ["Hold", "Document", "Applied", "By", "Released"],
+      record.holds.map((h) => [h.hold, h.document_node_id, when(h.applied_at), h.applied_by,
+        when(h.released_at)])));
+  }
+  if (Array.isArray(record.retention) && record.retention.length) {
+    parts.push(el("h3", { text: "Retention" }));
+    parts.push(table("Documents under retention",
+      ["Document", "Class", "Disposition", "On hold"],
+      record.retention.map((r) => [r.document_node_id, r.retention_class,
+        when(r.disposition_at), r.on_hold ? "yes" : "no"])));
+  }
+  if (record.truncated) {
+    parts.push(el("p", { className: "muted small", text: "Only the first 200 entries are shown." }));
+  }
+  return parts.length ? parts : [describe(record)];
 }
 
 /** Any JSON record as definition lists and tables (the record's shape is the API's). */
