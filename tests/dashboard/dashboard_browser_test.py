@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from docflow.records.store import RecordStore
 from tests.dashboard.conftest import UI_URL, Served, key
-from tests.dashboard.seed import EXPECTED
+from tests.dashboard.seed import EXPECTED, changes
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
@@ -200,3 +202,23 @@ async def test_a_wrong_key_shows_the_error_banner(page: Page, served: Served) ->
     await page.get_by_role("button", name="Show the dashboard").click()
     await page.wait_for_selector("#compliance-table")
     assert await banner.is_hidden()
+
+
+async def test_the_figures_refresh_every_30_seconds(
+    page: Page, served: Served, records: RecordStore
+) -> None:
+    await page.clock.install()
+    await sign_in(page, served, key("records"))
+    await page.wait_for_selector("#compliance-table")
+    assert await text(page, "#overdue-count") == str(EXPECTED.overdue)
+    assert "next refresh in 30 s" in await text(page, "#refresh-note")
+    first = await page.locator("#last-updated").get_attribute("data-at")
+
+    # One more approval past its deadline arrives; the page shows it at the next refresh.
+    overdue = changes(datetime.now(UTC))[0]
+    records.apply(overdue.model_copy(update={"process_key": "late", "business_key": "LATE-1"}))
+    await page.clock.run_for(29_000)
+    assert await text(page, "#overdue-count") == str(EXPECTED.overdue)
+    await page.clock.run_for(1_500)
+    await expect(page.locator("#overdue-count")).to_have_text(str(EXPECTED.overdue + 1))
+    assert await page.locator("#last-updated").get_attribute("data-at") != first
