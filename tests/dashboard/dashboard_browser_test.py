@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
+from sqlalchemy.exc import OperationalError
 
 from docflow.records.store import RecordStore
 from tests.dashboard.conftest import UI_URL, Served, key
@@ -222,3 +223,24 @@ async def test_the_figures_refresh_every_30_seconds(
     await page.clock.run_for(1_500)
     await expect(page.locator("#overdue-count")).to_have_text(str(EXPECTED.overdue + 1))
     assert await page.locator("#last-updated").get_attribute("data-at") != first
+
+
+async def test_an_unavailable_database_shows_the_banner_until_it_is_back(
+    page: Page, served: Served, records: RecordStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(*_: object, **__: object) -> None:
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(records, "figures", down)
+    await page.clock.install()
+    await sign_in(page, served, key("records"))
+    banner = page.locator("#error-banner")
+    await expect(banner).to_have_attribute("data-status", "503")
+    assert "could not compute" in await text(page, "#error-title")
+    assert "Retrying" in await text(page, "#error-message")
+    assert await page.get_by_role("button", name="Enter another key").is_hidden()
+
+    monkeypatch.undo()
+    await page.clock.run_for(30_500)
+    await expect(banner).to_be_hidden()
+    assert await text(page, "#overdue-count") == str(EXPECTED.overdue)

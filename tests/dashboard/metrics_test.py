@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.exc import OperationalError
 
 from docflow.models.records import DashboardFigures, RecordQuery
 from docflow.records.store import RecordStore
@@ -86,3 +88,15 @@ async def test_the_cache_recomputes_after_its_ttl(records: RecordStore) -> None:
     text = exposition(figures, seconds).decode()
     assert "# TYPE docflow_processes gauge" in text
     assert "docflow_approvals_overdue 5.0" in text
+
+
+async def test_metrics_answer_503_while_the_database_is_down(
+    client: httpx.AsyncClient, records: RecordStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(*_: object, **__: object) -> None:
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(records, "figures", down)
+    response = await client.get("/metrics")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "records_unavailable"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -35,13 +36,16 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from docflow.models.records import DashboardFigures, RecordQuery, RecordScope
 from docflow.settings import Settings
 from starter.api.context import api_context
 from starter.api.records_store import get_store
+from starter.api.routes.records import RecordsUnavailable
 
+log = logging.getLogger("docflow.api")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "dashboard"
 STATIC_URL = "/dashboard/static"
 REFRESH_S = 30
@@ -243,7 +247,11 @@ def exposition(figures: DashboardFigures, seconds: float) -> bytes:
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    figures, seconds = await (await _figures_cache(request)).get()
+    try:
+        figures, seconds = await (await _figures_cache(request)).get()
+    except OperationalError as exc:
+        log.warning("records database unavailable for /metrics: %s", exc)
+        raise RecordsUnavailable() from exc
     return Response(
         exposition(figures, seconds),
         media_type=CONTENT_TYPE_LATEST,
