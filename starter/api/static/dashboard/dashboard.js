@@ -129,10 +129,16 @@ async function load() {
     $("last-updated").title = `Figures generated at ${figures.generated_at}`;
   } catch (error) {
     showError(error);
+    if (error instanceof HttpError && (error.status === 401 || error.status === 403)) {
+      // The key will not start working by itself: wait for another one.
+      stopTimer();
+      $("refresh-note").textContent = "· paused until another key is entered";
+      return;
+    }
   } finally {
     document.body.removeAttribute("aria-busy");
-    schedule();
   }
+  schedule();
 }
 
 function refresh() {
