@@ -70,6 +70,8 @@ async def row(page: Page, table: str, header: str) -> list[str]:
 
 
 async def test_the_dashboard_shows_the_seeded_figures(page: Page, served: Served) -> None:
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     response = await page.goto(f"{served.base_url}/dashboard")
     assert response is not None and response.status == 200
     assert "script-src 'self'" in response.headers["content-security-policy"]
@@ -123,6 +125,10 @@ async def test_the_dashboard_shows_the_seeded_figures(page: Page, served: Served
     label = await page.locator('svg[data-chart="failures"]').get_attribute("aria-label")
     assert label is not None and "sap: 3" in label
     assert await page.locator("details.fallback").count() == 5
+
+    # Everything came from docflow itself: no CDN, no other host.
+    assert requested and all(url.startswith((served.base_url, "data:")) for url in requested)
+    assert f"{served.base_url}/dashboard/static/charts.js" in requested
 
     # The key stays for the tab: a reload shows the figures without asking again.
     await page.reload()

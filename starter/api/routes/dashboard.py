@@ -22,13 +22,11 @@ reaches it: the API binds to 127.0.0.1 by default (`api.host`); behind an ingres
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -38,8 +36,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
+from temporalio.envconfig import ClientConfig
 
 from docflow.models.records import DashboardFigures, RecordQuery, RecordScope
+from docflow.records.store import RecordStore
 from docflow.settings import Settings
 from starter.api.context import api_context
 from starter.api.records_store import get_store
@@ -66,14 +66,6 @@ PAGE_HEADERS = {
 }
 
 router = APIRouter(include_in_schema=False)
-
-
-class FiguresStore(Protocol):
-    """What the dashboard needs of the read model (`docflow.records.store.RecordStore`)."""
-
-    def figures(
-        self, query: RecordQuery, scope: RecordScope, *, now: datetime | None = None
-    ) -> DashboardFigures | Awaitable[DashboardFigures]: ...
 
 
 def install(app: FastAPI) -> None:
@@ -105,8 +97,6 @@ async def dashboard_config(request: Request) -> JSONResponse:
 def temporal_namespace(settings: Settings) -> str:
     """The namespace the API's client uses (TEMPORAL_NAMESPACE / temporal.toml), for links."""
     try:
-        from temporalio.envconfig import ClientConfig
-
         config = ClientConfig.load_client_connect_config(profile=settings.temporal.env_profile)
     except Exception:
         return "default"
@@ -209,23 +199,15 @@ class FiguresCache:
 
 
 async def compute_figures(
-    store: FiguresStore, query: RecordQuery, scope: RecordScope, now: datetime | None = None
+    store: RecordStore, query: RecordQuery, scope: RecordScope, now: datetime | None = None
 ) -> DashboardFigures:
-    """`store.figures(...)`, off the event loop when the store is synchronous."""
-    at = now or datetime.now(UTC)
-    if inspect.iscoroutinefunction(store.figures):
-        result: Any = await store.figures(query, scope, now=at)
-    else:
-        result = await run_in_threadpool(store.figures, query, scope, now=at)
-        if inspect.isawaitable(result):
-            result = await result
-    return result  # type: ignore[no-any-return]
+    """`store.figures(...)` off the event loop (the store is synchronous)."""
+    return await run_in_threadpool(store.figures, query, scope, now=now or datetime.now(UTC))
 
 
-async def records_store(request: Request) -> FiguresStore:
+async def records_store(request: Request) -> RecordStore:
     """The app's read model, through the shared accessor (it may create and migrate it)."""
-    store: FiguresStore = await run_in_threadpool(get_store, request)
-    return store
+    return await run_in_threadpool(get_store, request)
 
 
 async def _figures_cache(request: Request) -> FiguresCache:
