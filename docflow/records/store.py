@@ -155,23 +155,25 @@ def _process_filter(query: RecordQuery, scope: RecordScope) -> list[ColumnElemen
 # ---------------------------------------------------------------- cursors
 
 
-def _encode_cursor(*values: Any) -> str:
-    parts = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+def _encode_cursor(listing: str, *values: Any) -> str:
+    """An opaque, url-safe cursor: the listing it belongs to and the last row's sort key."""
+    parts = [listing, *(v.isoformat() if isinstance(v, datetime) else v for v in values)]
     raw = json.dumps(parts, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, kinds: Sequence[type]) -> list[Any]:
-    """The values of a cursor of the given kinds (datetime, str, int); ValueError if malformed."""
+def _decode_cursor(cursor: str, listing: str, kinds: Sequence[type]) -> list[Any]:
+    """The sort key in a cursor of `listing` with values of the given kinds (datetime, str,
+    int); ValueError if it is malformed or belongs to another listing."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         parts = json.loads(raw)
     except (ValueError, TypeError) as exc:
         raise ValueError("malformed cursor") from exc
-    if not isinstance(parts, list) or len(parts) != len(kinds):
+    if not isinstance(parts, list) or len(parts) != len(kinds) + 1 or parts[0] != listing:
         raise ValueError("malformed cursor")
     values: list[Any] = []
-    for part, kind in zip(parts, kinds, strict=True):
+    for part, kind in zip(parts[1:], kinds, strict=True):
         if kind is datetime:
             if not isinstance(part, str):
                 raise ValueError("malformed cursor")
@@ -583,7 +585,7 @@ class RecordStore:
         stmt = select(processes).where(*_process_filter(query, scope))
         if cursor is not None:
             stmt = stmt.where(
-                _after(keys, _decode_cursor(cursor, [datetime, str]), descending=True)
+                _after(keys, _decode_cursor(cursor, order, [datetime, str]), descending=True)
             )
         stmt = stmt.order_by(column.desc(), processes.c.process_key.desc()).limit(limit + 1)
         with self.engine.connect() as connection:
@@ -594,7 +596,7 @@ class RecordStore:
         if more:
             last = rows[-1]
             when = last.updated_at if order == "updated" else last.started_at
-            next_cursor = _encode_cursor(when, last.process_key)
+            next_cursor = _encode_cursor(order, when, last.process_key)
         return Page[ProcessRow](items=rows, next_cursor=next_cursor)
 
     def audit(
@@ -615,12 +617,12 @@ class RecordStore:
             .where(*_process_filter(query, scope))
         )
         if cursor is not None:
-            values = _decode_cursor(cursor, [datetime, str, int])
+            values = _decode_cursor(cursor, "audit", [datetime, str, int])
             stmt = stmt.where(_after(keys, values, descending=False))
         stmt = stmt.order_by(*keys).limit(limit + 1)
         with self.engine.connect() as connection:
             rows = [AuditRecord.model_validate(dict(r._mapping)) for r in connection.execute(stmt)]
-        return _page(AuditRecord, rows, limit, lambda r: (r.at, r.process_key, r.seq))
+        return _page(AuditRecord, "audit", rows, limit, lambda r: (r.at, r.process_key, r.seq))
 
     def approvals(
         self,
@@ -640,12 +642,12 @@ class RecordStore:
             .where(*_process_filter(query, scope))
         )
         if cursor is not None:
-            values = _decode_cursor(cursor, [datetime, str, int])
+            values = _decode_cursor(cursor, "approvals", [datetime, str, int])
             stmt = stmt.where(_after(keys, values, descending=False))
         stmt = stmt.order_by(*keys).limit(limit + 1)
         with self.engine.connect() as connection:
             rows = [ApprovalRow.model_validate(dict(r._mapping)) for r in connection.execute(stmt)]
-        return _page(ApprovalRow, rows, limit, lambda r: (r.at, r.process_key, r.seq))
+        return _page(ApprovalRow, "approvals", rows, limit, lambda r: (r.at, r.process_key, r.seq))
 
     def holds(
         self,
@@ -711,7 +713,7 @@ class RecordStore:
         if document_types is not None:
             stmt = stmt.where(v.document_type.in_(list(document_types)))
         if cursor is not None:
-            values = _decode_cursor(cursor, [datetime, str, int])
+            values = _decode_cursor(cursor, "approved", [datetime, str, int])
             stmt = stmt.where(_after(keys, values, descending=True))
         stmt = stmt.order_by(*(k.desc() for k in keys)).limit(limit + 1)
         with self.engine.connect() as connection:
@@ -720,7 +722,11 @@ class RecordStore:
                 for r in connection.execute(stmt)
             ]
         return _page(
-            ApprovedVersionRow, rows, limit, lambda r: (r.approved_at, r.object_id, r.version)
+            ApprovedVersionRow,
+            "approved",
+            rows,
+            limit,
+            lambda r: (r.approved_at, r.object_id, r.version),
         )
 
     def access_log(
@@ -745,7 +751,7 @@ class RecordStore:
             stmt = stmt.where(c.at >= _utc(since))
         if cursor is not None:
             stmt = stmt.where(
-                _after(keys, _decode_cursor(cursor, [datetime, int]), descending=True)
+                _after(keys, _decode_cursor(cursor, "access", [datetime, int]), descending=True)
             )
         stmt = stmt.order_by(c.at.desc(), c.id.desc()).limit(limit + 1)
         with self.engine.connect() as connection:
@@ -753,7 +759,7 @@ class RecordStore:
         more = len(rows) > limit
         rows = rows[:limit]
         items = [AccessEvent.model_validate(r) for r in rows]
-        next_cursor = _encode_cursor(rows[-1]["at"], rows[-1]["id"]) if more else None
+        next_cursor = _encode_cursor("access", rows[-1]["at"], rows[-1]["id"]) if more else None
         return Page[AccessEvent](items=items, next_cursor=next_cursor)
 
     # ------------------------------------------------------------ figures
@@ -992,12 +998,16 @@ class RecordStore:
 
 
 def _page(
-    model: type[M], rows: list[M], limit: int, key: Callable[[M], tuple[Any, ...]]
+    model: type[M],
+    listing: str,
+    rows: list[M],
+    limit: int,
+    key: Callable[[M], tuple[Any, ...]],
 ) -> Page[M]:
     """A page of at most `limit` rows from `limit + 1` fetched; a cursor when there are more."""
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = _encode_cursor(*key(rows[-1])) if more else None
+    next_cursor = _encode_cursor(listing, *key(rows[-1])) if more else None
     return Page[model](items=rows, next_cursor=next_cursor)  # type: ignore[valid-type]
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from temporalio.client import Client
 
 from docflow.docstore import LocalDocumentStore
@@ -172,7 +173,7 @@ def records(tmp_path: Path) -> Iterator[RecordStore]:
 
 
 @pytest.fixture
-async def api(tmp_path: Path, records: RecordStore) -> AsyncIterator[httpx.AsyncClient]:
+def app(tmp_path: Path, records: RecordStore) -> FastAPI:
     keys = [
         {"name": name, "key": f"value:{auth(name)['X-API-Key']}", "subject": subject}
         | {"scopes": scopes, "source_systems": systems}
@@ -181,6 +182,11 @@ async def api(tmp_path: Path, records: RecordStore) -> AsyncIterator[httpx.Async
     settings = make_settings(tmp_path, "records-api", api={"api_keys": keys})
     app = create_app(settings, temporal_not_needed, LocalDocumentStore(tmp_path / "documents"))
     app.state.records_store = records
+    return app
+
+
+@pytest.fixture
+async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://docflow.test") as client:
         yield client

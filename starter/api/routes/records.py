@@ -65,6 +65,7 @@ T = TypeVar("T")
 MAX_PAGE = 500
 EXPORT_PAGE = 500
 MAX_EXPORT_ROWS = 100_000
+EXPORT_LIMIT_HEADER = "X-Export-Limit"  # rows: an export with this many may have been cut
 VIEW_ITEMS = 200  # per section of a process, document, workspace or business-object view
 MAX_ID = 2**53
 # Cells a spreadsheet would run as a formula are exported with a leading apostrophe.
@@ -197,11 +198,9 @@ def record_scope(principal: Principal) -> RecordScope:
 
 
 async def _store(request: Request) -> RecordStore:
-    try:
-        return await asyncio.to_thread(get_store, request)
-    except OperationalError as exc:
-        log.warning("records database unavailable: %s", exc)
-        raise RecordsUnavailable() from exc
+    store = await _read(get_store, request)  # opened (and SQLite migrated) on first use
+    assert isinstance(store, RecordStore), "the app's records store is the read model's"
+    return store
 
 
 Reader = Annotated[Principal, Depends(require(Scope.RECORDS_READ))]
@@ -250,7 +249,10 @@ async def _listing(
     return StreamingResponse(
         _csv(fetch, first),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="docflow-{name}-{stamp}.csv"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="docflow-{name}-{stamp}.csv"',
+            EXPORT_LIMIT_HEADER: str(MAX_EXPORT_ROWS),
+        },
     )
 
 
@@ -309,6 +311,12 @@ CSV_RESPONSE: dict[int | str, Any] = {
         f"from `cursor` on as CSV (a header row; at most {MAX_EXPORT_ROWS:,} rows: narrow the "
         "filters, e.g. by dates, for more).",
         "content": {"text/csv": {"schema": {"type": "string"}}},
+        "headers": {
+            EXPORT_LIMIT_HEADER: {
+                "description": "CSV only: the most rows an export holds.",
+                "schema": {"type": "integer"},
+            }
+        },
     }
 }
 
