@@ -206,8 +206,10 @@ async def compute_figures(
 
 
 async def records_store(request: Request) -> RecordStore:
-    """The app's read model, through the shared accessor (it may create and migrate it)."""
-    return await run_in_threadpool(get_store, request)
+    """The app's read model, through the shared accessor (it may open and migrate it)."""
+    store = await run_in_threadpool(get_store, request)
+    assert isinstance(store, RecordStore), "the app's records store is the read model's"
+    return store
 
 
 async def _figures_cache(request: Request) -> FiguresCache:
