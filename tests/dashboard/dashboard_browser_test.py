@@ -220,6 +220,8 @@ async def test_the_figures_refresh_every_30_seconds(
     assert await text(page, "#overdue-count") == str(EXPECTED.overdue)
     assert "next refresh in 30 s" in await text(page, "#refresh-note")
     first = await page.locator("#last-updated").get_attribute("data-at")
+    await page.locator("#failures summary").click()
+    assert await page.locator("#failures-table").is_visible()
 
     # One more approval past its deadline arrives; the page shows it at the next refresh.
     overdue = changes(datetime.now(UTC))[0]
@@ -229,6 +231,8 @@ async def test_the_figures_refresh_every_30_seconds(
     await page.clock.run_for(1_500)
     await expect(page.locator("#overdue-count")).to_have_text(str(EXPECTED.overdue + 1))
     assert await page.locator("#last-updated").get_attribute("data-at") != first
+    # A table the reader opened stays open across the refresh.
+    assert await page.locator("#failures-table").is_visible()
 
 
 async def test_an_unavailable_database_shows_the_banner_until_it_is_back(

@@ -71,9 +71,17 @@ export function table(caption, headers, rows, { id, className } = {}) {
     el("caption", { text: caption }), el("thead", {}, head), el("tbody", {}, ...body));
 }
 
+// Tables the reader opened stay open when the figures refresh.
+const openTables = new Set();
+
 function fallback(caption, headers, rows, id) {
-  return el("details", { className: "fallback" },
+  const details = el("details", { className: "fallback", open: openTables.has(id) },
     el("summary", { text: "Show as table" }), table(caption, headers, rows, { id }));
+  details.addEventListener("toggle", () => {
+    if (details.open) openTables.add(id);
+    else openTables.delete(id);
+  });
+  return details;
 }
 
 function legend(series) {

@@ -115,13 +115,13 @@ async function load() {
     return;
   }
   $("login").hidden = true;
-  $("figures").hidden = false;
   document.body.setAttribute("aria-busy", "true");
   const url = `${state.config.figures_url}?${filterParams()}`;
   try {
     const figures = await (await apiGet(url)).json();
     clearError();
     state.last = figures;
+    $("figures").hidden = false;
     render(figures);
     const now = new Date();
     $("last-updated").textContent = `Last updated ${now.toLocaleTimeString()}`;
@@ -455,8 +455,14 @@ async function exportCsv() {
 
 // ------------------------------------------------------------------ start
 async function start() {
-  const response = await fetch("/dashboard/config.json", { cache: "no-store" });
-  state.config = await response.json();
+  try {
+    const response = await fetch("/dashboard/config.json", { cache: "no-store" });
+    if (!response.ok) throw new HttpError(response.status, "The dashboard's settings are missing.");
+    state.config = await response.json();
+  } catch (error) {
+    showError(error instanceof HttpError ? error : new HttpError(0, "Reload the page to retry."));
+    return;
+  }
   $("refresh-seconds").textContent = String(state.config.refresh_seconds);
 
   $("login-form").addEventListener("submit", (event) => {
