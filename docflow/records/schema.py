@@ -76,16 +76,38 @@ class Process(Base):
     version: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (
+        # Keyset paging, newest first.
         Index("ix_processes_updated", "updated_at", "process_key"),
         Index("ix_processes_started", "started_at", "process_key"),
-        Index("ix_processes_type_state", "process_type", "state"),
+        # Filters; the dashboard's aggregates read these covering indexes, not the table.
+        Index("ix_processes_type_state", "process_type", "state", "source_system", "tenant"),
+        Index(
+            "ix_processes_open",
+            "closed",
+            "process_type",
+            "state",
+            "source_system",
+            "tenant",
+            "since",
+            "updated_at",
+            "until",
+        ),
+        Index(
+            "ix_processes_workspace",
+            "workspace_id",
+            "source_system",
+            "tenant",
+            "closed",
+            "updated_at",
+            "disposition_at",
+        ),
         Index("ix_processes_source_tenant", "source_system", "tenant"),
         Index("ix_processes_business_key", "business_key"),
         Index("ix_processes_document", "document_node_id"),
-        Index("ix_processes_workspace", "workspace_id"),
         Index("ix_processes_business_object", "business_object_type", "business_object_id"),
-        Index("ix_processes_closed", "closed", "closed_at"),
+        Index("ix_processes_closed_at", "closed_at"),
         Index("ix_processes_until", "until"),
+        Index("ix_processes_attention", "attention_reason"),
     )
 
 

@@ -126,7 +126,7 @@ def _query_filter(query: RecordQuery) -> list[ColumnElement[bool]]:
     elif query.outcome == "closed":
         conditions.append(c.closed == true())
     elif query.outcome == "attention":
-        conditions.append(c.attention_reason != "")
+        conditions.append(c.attention_reason > "")  # non-empty, through its index
     for column, value in (
         (c.business_key, query.business_key),
         (c.document_node_id, query.document_node_id),
@@ -769,12 +769,13 @@ class RecordStore:
         now = _utc(now)
         where = _process_filter(query, scope)
         with self.engine.connect() as connection:
+            ages, overdue, person_states = self._ages_and_overdue(connection, where, now)
             return DashboardFigures(
                 generated_at=now,
                 by_state=self._by_state(connection, where),
-                ages=self._ages(connection, where, now),
-                approvals_overdue=self._overdue_count(connection, where, now),
-                overdue=self._overdue_rows(connection, where, now),
+                ages=ages,
+                approvals_overdue=overdue,
+                overdue=self._overdue_rows(connection, where, now, person_states),
                 turnaround=self._turnaround(connection, where),
                 delivery_failures=self._delivery_failures(connection, where),
                 **self._holds_figures(connection, query, scope),
@@ -794,65 +795,60 @@ class RecordStore:
             for ptype, state, count in connection.execute(stmt)
         ]
 
-    def _ages(
+    def _ages_and_overdue(
         self, connection: Connection, where: list[ColumnElement[bool]], now: datetime
-    ) -> list[AgeBucket]:
+    ) -> tuple[list[AgeBucket], int, list[str]]:
+        """Open processes by type and age in their state, the number waiting on a person past
+        their deadline, and the states that wait on a person. One pass over the open rows."""
         c = processes.c
         since = func.coalesce(c.since, c.updated_at)
 
-        def bucket(condition: ColumnElement[bool]) -> Any:
+        def total(condition: ColumnElement[bool]) -> Any:
             return func.sum(case((condition, 1), else_=0))
 
         hour, day, week = now - timedelta(hours=1), now - timedelta(days=1), now - timedelta(days=7)
         stmt = (
             select(
                 c.process_type,
-                bucket(since > hour),
-                bucket(and_(since <= hour, since > day)),
-                bucket(and_(since <= day, since > week)),
-                bucket(since <= week),
+                c.state,
+                total(since > hour),
+                total(and_(since <= hour, since > day)),
+                total(and_(since <= day, since > week)),
+                total(since <= week),
+                total(c.until < now),
             )
             .where(*where, c.closed == false())
-            .group_by(c.process_type)
-            .order_by(c.process_type)
+            .group_by(c.process_type, c.state)
+            .order_by(c.process_type, c.state)
         )
-        return [
-            AgeBucket(
-                process_type=ptype,
-                under_1h=int(a or 0),
-                under_1d=int(b or 0),
-                under_7d=int(d or 0),
-                over_7d=int(e or 0),
-            )
-            for ptype, a, b, d, e in connection.execute(stmt)
-        ]
-
-    @staticmethod
-    def _overdue_filter(
-        where: list[ColumnElement[bool]], now: datetime
-    ) -> list[ColumnElement[bool]]:
-        c = processes.c
-        state = func.lower(c.state)
-        return [
-            *where,
-            c.closed == false(),
-            c.until < now,
-            or_(state.contains("approval"), state.contains("review")),
-        ]
-
-    def _overdue_count(
-        self, connection: Connection, where: list[ColumnElement[bool]], now: datetime
-    ) -> int:
-        stmt = select(func.count()).select_from(processes).where(*self._overdue_filter(where, now))
-        return int(connection.execute(stmt).scalar_one())
+        buckets: dict[str, AgeBucket] = {}
+        overdue = 0
+        person_states: set[str] = set()
+        for ptype, state, h1, d1, d7, older, late in connection.execute(stmt):
+            bucket = buckets.setdefault(ptype, AgeBucket(process_type=ptype))
+            bucket.under_1h += int(h1 or 0)
+            bucket.under_1d += int(d1 or 0)
+            bucket.under_7d += int(d7 or 0)
+            bucket.over_7d += int(older or 0)
+            if _waits_on_person(state):
+                person_states.add(state)
+                overdue += int(late or 0)
+        return list(buckets.values()), overdue, sorted(person_states)
 
     def _overdue_rows(
-        self, connection: Connection, where: list[ColumnElement[bool]], now: datetime
+        self,
+        connection: Connection,
+        where: list[ColumnElement[bool]],
+        now: datetime,
+        states: list[str],
     ) -> list[ProcessRow]:
+        """The open processes waiting on a person longest past their deadline."""
+        if not states:
+            return []
         c = processes.c
         stmt = (
             select(processes)
-            .where(*self._overdue_filter(where, now))
+            .where(*where, c.closed == false(), c.state.in_(states), c.until < now)
             .order_by(c.until, c.process_key)
             .limit(OVERDUE_LISTED)
         )
@@ -875,7 +871,6 @@ class RecordStore:
             c.process_type == SIGNING_PROCESS,
             c.state == SIGNING_COMPLETED,
             c.closed == true(),
-            c.closed_at.is_not(None),
         ]
         day = self._day(c.closed_at).label("day")
         by_day = [
@@ -951,7 +946,6 @@ class RecordStore:
                 c.workspace_id,
                 count,
                 func.sum(case((c.closed == false(), 1), else_=0)),
-                func.sum(case((c.attention_reason != "", 1), else_=0)),
                 func.sum(
                     case((and_(c.disposition_at.is_not(None), c.disposition_at < due), 1), else_=0)
                 ),
@@ -966,6 +960,14 @@ class RecordStore:
         if not rows:
             return []
         ids = [row[0] for row in rows]
+        # Few processes need attention: counted through their index, not in the pass above.
+        needing = dict(
+            connection.execute(
+                select(c.workspace_id, func.count())
+                .where(*where, c.attention_reason > "", c.workspace_id.in_(ids))
+                .group_by(c.workspace_id)
+            ).all()
+        )
         v = approved_versions.c
         approved = dict(
             connection.execute(
@@ -987,14 +989,19 @@ class RecordStore:
                 workspace_id=workspace,
                 processes=total,
                 open=int(open_ or 0),
-                attention=int(attention or 0),
+                attention=needing.get(workspace, 0),
                 approved_versions=approved.get(workspace, 0),
                 active_holds=held.get(workspace, 0),
                 disposition_due_90d=int(disposing or 0),
                 last_activity=last,
             )
-            for workspace, total, open_, attention, disposing, last in rows
+            for workspace, total, open_, disposing, last in rows
         ]
+
+
+def _waits_on_person(state: str) -> bool:
+    name = state.casefold()
+    return "approval" in name or "review" in name
 
 
 def _page(

@@ -70,7 +70,14 @@ async def test_export_writes_every_page_to_a_file_or_stdout(
     to_file = await docflow(served, "crm", "export", "-o", str(target))
     to_stdout = await docflow(served, "auditor", "export", "approvals")
     access = await docflow(
-        served, "auditor", "export", "access-log", "--since", "2026-12-01T12:01:00Z"
+        served,
+        "auditor",
+        "export",
+        "access-log",
+        "--since",
+        "2026-12-01T12:01:00Z",
+        "--where",
+        "object_id=5001",
     )
     refused = await docflow(served, "crm", "export", "access-log", "-o", str(tmp_path / "x.csv"))
 

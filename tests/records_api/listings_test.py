@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from docflow.models.records import AuditRecord, ProcessRow
+from docflow.records.store import RecordStore
 from starter.api.routes import records as records_routes
 from tests.records_api.conftest import SFDC_PROCESSES, auth, sfdc_key
 
@@ -182,3 +185,22 @@ async def test_malformed_parameters_are_422(
         assert refused.status_code == 422, refused.text
         assert refused.json()["error"]["code"] == "invalid_request"
         assert complaint in refused.json()["error"]["message"]
+
+
+async def test_an_empty_export_still_has_its_header(api: httpx.AsyncClient) -> None:
+    export = await api.get(PROCESSES, params={"format": "csv"}, headers=auth("alice"))
+
+    assert export.status_code == 200
+    assert export.text == ",".join(ProcessRow.model_fields) + "\r\n"
+
+
+async def test_an_unreachable_records_database_is_503(
+    app: FastAPI, api: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    app.state.records_store = RecordStore(f"sqlite:///{tmp_path / 'missing' / 'records.db'}")
+
+    down = await api.get(PROCESSES, headers=auth("crm"))
+
+    assert down.status_code == 503
+    assert down.headers["Retry-After"].isdigit()
+    assert down.json()["error"]["code"] == "records_unavailable"

@@ -149,3 +149,32 @@ async def test_the_access_log_is_for_support_and_auditors(api: httpx.AsyncClient
     }
     assert no_scope.status_code == 403
     assert no_scope.json()["error"]["code"] == "insufficient_scope"
+
+
+async def test_reads_of_records_are_in_the_access_log(api: httpx.AsyncClient) -> None:
+    await api.get("/v1/records/processes/p-sfdc-doc", headers=auth("crm"))
+    await api.get("/v1/records/processes/p-sap-0", headers=auth("crm"))
+    await api.get(f"/v1/records/documents/{DOCUMENT}", headers=auth("erp"))
+    await api.get(
+        "/v1/records/audit",
+        params={"format": "csv", "business_key": "BK-p-sfdc-doc"},
+        headers={**auth("crm"), "User-Agent": "auditor-tool/1.0"},
+    )
+
+    log = await api.get(
+        "/v1/records/access-log", params={"since": "2026-12-02"}, headers=auth("auditor")
+    )
+
+    events = [
+        (e["party"], e["action"], e["source"], e["object_id"], e["outcome"])
+        for e in reversed(log.json()["items"])
+    ]
+    assert events == [
+        ("app:crm", "read", "records", "process:p-sfdc-doc", "ok"),
+        ("app:crm", "denied", "records", "process:p-sap-0", "not_found"),
+        ("app:erp", "read", "records", f"document:{DOCUMENT}", "ok"),
+        ("app:crm", "download", "records", "export:audit", "ok"),
+    ]
+    export = log.json()["items"][0]
+    assert export["user_agent"] == "auditor-tool/1.0"
+    assert export["detail"] == "format=csv&business_key=BK-p-sfdc-doc"

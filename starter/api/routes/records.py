@@ -16,6 +16,7 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -96,11 +97,27 @@ class RecordFilters(RecordQuery):
 
     model_config = ConfigDict(extra="forbid")
 
-    process_type: list[Name] = Field(default_factory=list, max_length=20)
-    state: list[Name] = Field(default_factory=list, max_length=30)
-    source_system: list[Name] = Field(default_factory=list, max_length=20)
-    document_node_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    workspace_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    process_type: list[Name] = Field(
+        default_factory=list, max_length=20, description="signing, workspace, case, …"
+    )
+    state: list[Name] = Field(default_factory=list, max_length=30, description="The state now.")
+    source_system: list[Name] = Field(
+        default_factory=list, max_length=20, description="Within the caller's own systems."
+    )
+    outcome: Literal["open", "closed", "attention"] | None = Field(
+        default=None, description="Open, closed, or open with a reason for a person to look."
+    )
+    business_key: str | None = Field(default=None, max_length=255, description="Exactly.")
+    document_node_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="ECM node.")
+    workspace_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="ECM node.")
+    business_object_type: str | None = Field(default=None, max_length=128, examples=["Account"])
+    business_object_id: str | None = Field(default=None, max_length=255)
+    started_from: datetime | None = Field(default=None, description="Started at or after.")
+    started_to: datetime | None = Field(default=None, description="Started before.")
+    updated_from: datetime | None = Field(default=None, description="Last changed at or after.")
+    updated_to: datetime | None = Field(default=None, description="Last changed before.")
+    closed_from: datetime | None = Field(default=None, description="Ended at or after.")
+    closed_to: datetime | None = Field(default=None, description="Ended before.")
 
     @field_validator(
         "started_from", "started_to", "updated_from", "updated_to", "closed_from", "closed_to"
@@ -140,12 +157,16 @@ class ProcessListing(Listing):
 class AccessListing(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    object_id: str | None = Field(default=None, min_length=1, max_length=128)
-    party: str | None = Field(default=None, min_length=1, max_length=128)
-    since: datetime | None = None
-    cursor: str | None = Field(default=None, max_length=2000)
-    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    format: Literal["json", "csv"] | None = None
+    object_id: str | None = Field(
+        default=None, min_length=1, max_length=128, description="Node id, item id, process:…"
+    )
+    party: str | None = Field(
+        default=None, min_length=1, max_length=128, description="Party, principal, anonymous."
+    )
+    since: datetime | None = Field(default=None, description="At or after (no zone: UTC).")
+    cursor: str | None = Field(default=None, max_length=2000, description="From `next_cursor`.")
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE, description="Items per page (JSON).")
+    format: Literal["json", "csv"] | None = Field(default=None, description="As for processes.")
 
 
 # ------------------------------------------------------------------ answers
@@ -197,16 +218,6 @@ def record_scope(principal: Principal) -> RecordScope:
     return RecordScope(source_systems=sorted(principal.source_systems))
 
 
-async def _store(request: Request) -> RecordStore:
-    store = await _read(get_store, request)  # opened (and SQLite migrated) on first use
-    assert isinstance(store, RecordStore), "the app's records store is the read model's"
-    return store
-
-
-Reader = Annotated[Principal, Depends(require(Scope.RECORDS_READ))]
-Store = Annotated[RecordStore, Depends(_store)]
-
-
 async def _read(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """`call` in a thread; an unreachable database is 503."""
     try:
@@ -214,6 +225,48 @@ async def _read(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     except OperationalError as exc:
         log.warning("records database unavailable: %s", exc)
         raise RecordsUnavailable() from exc
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One caller's read of the records: who, what they may see, the store, the request."""
+
+    principal: Principal
+    scope: RecordScope
+    store: RecordStore
+    request: Request
+
+    async def logged(self, object_id: str, action: str = "read", outcome: str = "ok") -> None:
+        """Put the read in the access log auditors read; a failed write never fails it."""
+        client = self.request.client
+        event = AccessEvent.model_validate(
+            {
+                "at": datetime.now(UTC),
+                "party": self.principal.subject[:128],
+                "action": action,
+                "source": "records",
+                "object_id": object_id[:128],
+                "outcome": outcome,
+                "client_ip": client.host[:64] if client else "",
+                "user_agent": self.request.headers.get("user-agent", "")[:255],
+                "detail": self.request.url.query[:1000],
+            }
+        )
+        try:
+            await asyncio.to_thread(self.store.record_access, event)
+        except Exception:
+            log.exception("access log write failed: %s %s", action, object_id)
+
+
+async def _reading(
+    request: Request, principal: Annotated[Principal, Depends(require(Scope.RECORDS_READ))]
+) -> Reading:
+    store = await _read(get_store, request)  # opened (and SQLite migrated) on first use
+    assert isinstance(store, RecordStore), "the app's records store is the read model's"
+    return Reading(principal, record_scope(principal), store, request)
+
+
+Caller = Annotated[Reading, Depends(_reading)]
 
 
 async def _page(fetch: ListingFetch, cursor: str | None, limit: int) -> Page[Any]:
@@ -226,28 +279,28 @@ async def _page(fetch: ListingFetch, cursor: str | None, limit: int) -> Page[Any
         raise InvalidRequest(BAD_CURSOR) from exc
 
 
-async def _collect(fetch: ListingFetch, at_most: int = VIEW_ITEMS) -> tuple[list[Any], bool]:
-    """The first `at_most` items, and whether there are more."""
-    page = await _page(fetch, None, at_most)
+async def _collect(fetch: ListingFetch) -> tuple[list[Any], bool]:
+    """The first VIEW_ITEMS items, and whether there are more."""
+    page = await _page(fetch, None, VIEW_ITEMS)
     return page.items, page.next_cursor is not None
 
 
-def _wants_csv(request: Request, requested: str | None) -> bool:
-    if requested is not None:
-        return requested == "csv"
-    return "text/csv" in request.headers.get("accept", "")
-
-
 async def _listing(
-    request: Request, params: Listing | AccessListing, fetch: ListingFetch, name: str
+    caller: Reading,
+    params: Listing | AccessListing,
+    fetch: ListingFetch,
+    row: type[BaseModel],
+    name: str,
 ) -> Page[Any] | Response:
     """One page as JSON, or, for CSV, every page from the cursor on, streamed."""
-    if not _wants_csv(request, params.format):
+    accept = caller.request.headers.get("accept", "")
+    if (params.format or ("csv" if "text/csv" in accept else "json")) == "json":
         return await _page(fetch, params.cursor, params.limit)
     first = await _page(fetch, params.cursor, EXPORT_PAGE)  # a bad cursor is refused, not cut
+    await caller.logged(f"export:{name}", "download")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%MZ")
     return StreamingResponse(
-        _csv(fetch, first),
+        _csv(fetch, first, list(row.model_fields)),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="docflow-{name}-{stamp}.csv"',
@@ -256,16 +309,13 @@ async def _listing(
     )
 
 
-async def _csv(fetch: ListingFetch, page: Page[Any]) -> AsyncIterator[str]:
+async def _csv(fetch: ListingFetch, page: Page[Any], columns: list[str]) -> AsyncIterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    columns: list[str] = []
+    writer.writerow(columns)
     written = 0
     while True:
         for item in page.items[: MAX_EXPORT_ROWS - written]:
-            if not columns:
-                columns = list(type(item).model_fields)
-                writer.writerow(columns)
             writer.writerow([_cell(getattr(item, column)) for column in columns])
             written += 1
         yield buffer.getvalue()
@@ -300,6 +350,8 @@ def _errors(*statuses: int, not_found: str = "", **extra: Any) -> dict[int | str
     refusals += extra.get("examples", [])
     responses = error_responses(*statuses, 503, examples=refusals)
     responses[503]["description"] = "The records database is unreachable; retry later."
+    if 422 in statuses:
+        responses[422]["description"] = "A malformed filter, date or cursor, or an unknown one."
     if 404 in statuses:
         responses[404]["description"] = "Nothing the caller may see (another system's is 404)."
     return responses
@@ -331,48 +383,48 @@ CSV_RESPONSE: dict[int | str, Any] = {
     responses={**CSV_RESPONSE, **_errors(401, 403, 422)},
 )
 async def list_processes(
-    principal: Reader, store: Store, request: Request, params: Annotated[ProcessListing, Query()]
+    caller: Caller, params: Annotated[ProcessListing, Query()]
 ) -> Page[Any] | Response:
-    query, scope = params.query(), record_scope(principal)
+    query, scope, store = params.query(), caller.scope, caller.store
 
     def fetch(cursor: str | None, limit: int) -> Page[ProcessRow]:
         return store.processes(query, scope, cursor=cursor, limit=limit, order=params.order)
 
-    return await _listing(request, params, fetch, "processes")
+    return await _listing(caller, params, fetch, ProcessRow, "processes")
 
 
 @router.get(
     "/audit",
     summary="Audit entries of the processes matching the filters (paging, CSV export)",
+    description="Oldest first.",
     response_model=Page[AuditRecord],
     responses={**CSV_RESPONSE, **_errors(401, 403, 422)},
 )
-async def list_audit(
-    principal: Reader, store: Store, request: Request, params: Annotated[Listing, Query()]
-) -> Page[Any] | Response:
-    query, scope = params.query(), record_scope(principal)
+async def list_audit(caller: Caller, params: Annotated[Listing, Query()]) -> Page[Any] | Response:
+    query, scope, store = params.query(), caller.scope, caller.store
 
     def fetch(cursor: str | None, limit: int) -> Page[AuditRecord]:
         return store.audit(query, scope, cursor=cursor, limit=limit)
 
-    return await _listing(request, params, fetch, "audit")
+    return await _listing(caller, params, fetch, AuditRecord, "audit")
 
 
 @router.get(
     "/approvals",
     summary="Approval decisions of the processes matching the filters (paging, CSV export)",
+    description="Oldest first.",
     response_model=Page[ApprovalRow],
     responses={**CSV_RESPONSE, **_errors(401, 403, 422)},
 )
 async def list_approvals(
-    principal: Reader, store: Store, request: Request, params: Annotated[Listing, Query()]
+    caller: Caller, params: Annotated[Listing, Query()]
 ) -> Page[Any] | Response:
-    query, scope = params.query(), record_scope(principal)
+    query, scope, store = params.query(), caller.scope, caller.store
 
     def fetch(cursor: str | None, limit: int) -> Page[ApprovalRow]:
         return store.approvals(query, scope, cursor=cursor, limit=limit)
 
-    return await _listing(request, params, fetch, "approvals")
+    return await _listing(caller, params, fetch, ApprovalRow, "approvals")
 
 
 @router.get(
@@ -383,43 +435,38 @@ async def list_approvals(
     response_model=DashboardFigures,
     responses=_errors(401, 403, 422),
 )
-async def figures(
-    principal: Reader, store: Store, params: Annotated[RecordFilters, Query()]
-) -> DashboardFigures:
-    query, scope = params.query(), record_scope(principal)
-    return await _read(store.figures, query, scope, now=datetime.now(UTC))
+async def figures(caller: Caller, params: Annotated[RecordFilters, Query()]) -> DashboardFigures:
+    return await _read(caller.store.figures, params.query(), caller.scope, now=datetime.now(UTC))
 
 
 @router.get(
     "/access-log",
-    summary="Who accessed what: downloads, links, uploads and refusals (support, auditors)",
-    description="Newest first. Only for callers of every source system (support, auditors).",
+    summary="Who accessed what: reads, downloads, links, uploads, refusals (support, auditors)",
+    description="Newest first: partners' and portals' accesses, and reads of these records "
+    "(source `records`). Only for callers of every source system (support, auditors).",
     response_model=Page[AccessEvent],
     responses={
         **CSV_RESPONSE,
         **_errors(
-            401,
-            403,
-            422,
-            examples=[NotPermitted(f"{EXAMPLE_SUBJECT} may not read the access log")],
+            401, 403, 422, examples=[NotPermitted(f"{EXAMPLE_SUBJECT} may not read the access log")]
         ),
     },
 )
 async def access_log(
-    principal: Reader, store: Store, request: Request, params: Annotated[AccessListing, Query()]
+    caller: Caller, params: Annotated[AccessListing, Query()]
 ) -> Page[Any] | Response:
-    if not principal.sees_every_source:
-        raise NotPermitted(f"{principal.subject} may not read the access log")
+    if not caller.principal.sees_every_source:
+        raise NotPermitted(f"{caller.principal.subject} may not read the access log")
     since = params.since
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
 
     def fetch(cursor: str | None, limit: int) -> Page[AccessEvent]:
-        return store.access_log(
+        return caller.store.access_log(
             object_id=params.object_id, party=params.party, since=since, cursor=cursor, limit=limit
         )
 
-    return await _listing(request, params, fetch, "access-log")
+    return await _listing(caller, params, fetch, AccessEvent, "access-log")
 
 
 # ------------------------------------------------------------------ one record, one subject
@@ -429,11 +476,13 @@ async def access_log(
     response_model=ProcessRecord,
     responses=_errors(401, 403, 404, 422, not_found="no process record 0f8e…"),
 )
-async def process_record(process_key: ProcessKey, principal: Reader, store: Store) -> ProcessRecord:
-    scope = record_scope(principal)
+async def process_record(process_key: ProcessKey, caller: Caller) -> ProcessRecord:
+    scope, store = caller.scope, caller.store
     row = await _read(store.process, process_key)
     if row is None or not visible(row, scope):
+        await caller.logged(f"process:{process_key}", "denied", "not_found")
         raise NotFound(f"no process record {process_key}")
+    await caller.logged(f"process:{process_key}")
     query = RecordQuery(business_key=row.business_key)
     audit, more_audit = await _collect(
         lambda cursor, limit: store.audit(query, scope, cursor=cursor, limit=limit)
@@ -449,16 +498,16 @@ async def process_record(process_key: ProcessKey, principal: Reader, store: Stor
     )
 
 
-async def _subject(
-    store: RecordStore, principal: Principal, query: RecordQuery, what: str
-) -> dict[str, Any]:
+async def _subject(caller: Reading, query: RecordQuery, what: str) -> dict[str, Any]:
     """The sections every subject view has; 404 when the caller sees none of its processes."""
-    scope = record_scope(principal)
+    scope, store = caller.scope, caller.store
     processes, more = await _collect(
         lambda cursor, limit: store.processes(query, scope, cursor=cursor, limit=limit)
     )
     if not processes:
-        raise NotFound(f"no records for {what}")
+        await caller.logged(what, "denied", "not_found")
+        raise NotFound(f"no records for {what.replace(':', ' ')}")
+    await caller.logged(what)
     approvals, more_approvals = await _collect(
         lambda cursor, limit: store.approvals(query, scope, cursor=cursor, limit=limit)
     )
@@ -473,12 +522,11 @@ async def _subject(
     }
 
 
-async def _holds(
-    store: RecordStore, principal: Principal, processes: list[ProcessRow], **where: Any
-) -> list[HoldRow]:
+async def _holds(caller: Reading, processes: list[ProcessRow], **where: Any) -> list[HoldRow]:
     """Holds on the documents of the processes shown (`where`: one holds() query for all of
     them, else one per document); support and auditors see every hold `where` finds."""
     documents = sorted({p.document_node_id for p in processes if p.document_node_id})
+    store = caller.store
 
     def find() -> list[HoldRow]:
         if where:
@@ -486,7 +534,7 @@ async def _holds(
         return [hold for node_id in documents for hold in store.holds(document_node_id=node_id)]
 
     found = await _read(find)
-    if where and principal.sees_every_source:
+    if where and caller.principal.sees_every_source:
         return found
     return [hold for hold in found if hold.document_node_id in documents]
 
@@ -518,11 +566,9 @@ def _retention(processes: list[ProcessRow], holds: list[HoldRow]) -> list[Retent
     response_model=DocumentRecords,
     responses=_errors(401, 403, 404, 422, not_found="no records for document 100123"),
 )
-async def document_records(node_id: NodeId, principal: Reader, store: Store) -> DocumentRecords:
-    parts = await _subject(
-        store, principal, RecordQuery(document_node_id=node_id), f"document {node_id}"
-    )
-    holds = await _holds(store, principal, parts["processes"], document_node_id=node_id)
+async def document_records(node_id: NodeId, caller: Caller) -> DocumentRecords:
+    parts = await _subject(caller, RecordQuery(document_node_id=node_id), f"document:{node_id}")
+    holds = await _holds(caller, parts["processes"], document_node_id=node_id)
     retention = _retention(parts["processes"], holds)
     return DocumentRecords(node_id=node_id, holds=holds, retention=retention, **parts)
 
@@ -533,15 +579,11 @@ async def document_records(node_id: NodeId, principal: Reader, store: Store) -> 
     response_model=WorkspaceRecords,
     responses=_errors(401, 403, 404, 422, not_found="no records for workspace 100123"),
 )
-async def workspace_records(
-    workspace_id: NodeId, principal: Reader, store: Store
-) -> WorkspaceRecords:
+async def workspace_records(workspace_id: NodeId, caller: Caller) -> WorkspaceRecords:
     query = RecordQuery(workspace_id=workspace_id)
-    parts = await _subject(store, principal, query, f"workspace {workspace_id}")
-    holds = await _holds(store, principal, parts["processes"], workspace_id=workspace_id)
-    shown: DashboardFigures = await _read(
-        store.figures, query, record_scope(principal), now=datetime.now(UTC)
-    )
+    parts = await _subject(caller, query, f"workspace:{workspace_id}")
+    holds = await _holds(caller, parts["processes"], workspace_id=workspace_id)
+    shown = await _read(caller.store.figures, query, caller.scope, now=datetime.now(UTC))
     compliance = next(
         (c for c in shown.compliance if c.workspace_id == workspace_id),
         WorkspaceCompliance(workspace_id=workspace_id),
@@ -564,12 +606,11 @@ async def workspace_records(
 async def business_object_records(
     bo_type: Annotated[str, Path(min_length=1, max_length=128, examples=["Account"])],
     bo_id: Annotated[str, Path(min_length=1, max_length=255, examples=["0015X00001"])],
-    principal: Reader,
-    store: Store,
+    caller: Caller,
 ) -> BusinessObjectRecords:
     query = RecordQuery(business_object_type=bo_type, business_object_id=bo_id)
-    parts = await _subject(store, principal, query, f"business object {bo_type}/{bo_id}")
-    holds = await _holds(store, principal, parts["processes"])
+    parts = await _subject(caller, query, f"business object:{bo_type}/{bo_id}")
+    holds = await _holds(caller, parts["processes"])
     return BusinessObjectRecords(
         business_object_type=bo_type,
         business_object_id=bo_id,
