@@ -33,6 +33,7 @@ from starter.api.routes import (
     actions,
     cases,
     content,
+    dashboard,
     documents,
     ecm_events,
     ecm_requests,
@@ -216,6 +217,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(portal.router)
     app.include_router(partner.router)
     app.include_router(records.router)
+    dashboard.install(app)
     bodies = [
         *signing.OPENAPI_MODELS,
         *operations.OPENAPI_MODELS,
