@@ -142,7 +142,7 @@ async def run_worker(
     queue = task_queue or settings.temporal.task_queue
     stop = stop or asyncio.Event()
     records = RecordStore.from_settings(settings)
-    await asyncio.to_thread(records.migrate)
+    await asyncio.to_thread(records.migrate_if_embedded)
     async with new_http_client() as http:
         activities = build_activities(settings, http, client=client, records=records)
         worker = build_worker(client, settings, activities, queue)

@@ -389,3 +389,91 @@ def _sink(output: Path) -> Iterator[IO[bytes]]:
         partial.replace(output)
     finally:
         partial.unlink(missing_ok=True)
+
+
+# ------------------------------------------------- operators: on the database and Temporal
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Option(help="Target revision (default: the newest).")] = "head",
+    down: Annotated[bool, typer.Option(help="Downgrade to --revision instead.")] = False,
+) -> None:
+    """Bring the read model's database (records.url of this environment) to a schema
+    revision; run it before rolling out a new version against PostgreSQL."""
+    from docflow.records import migrations
+    from docflow.records.store import RecordStore
+    from docflow.settings import Settings
+
+    store = RecordStore.from_settings(Settings())
+    try:
+        with store.engine.begin() as connection:
+            before = migrations.current_revision(connection)
+        if down:
+            with store.engine.begin() as connection:
+                migrations.downgrade_connection(connection, revision)
+        elif revision == "head":
+            store.migrate()
+        else:
+            with store.engine.begin() as connection:
+                migrations.upgrade_connection(connection, revision)
+        with store.engine.begin() as connection:
+            after = migrations.current_revision(connection)
+    finally:
+        store.close()
+    console.print(f"read model schema: {before or 'empty'} → {after or 'empty'}")
+
+
+@app.command()
+def backfill(
+    since: Annotated[
+        str | None, typer.Option(help="Only processes started at or after (ISO date).")
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option(help="A Temporal list filter instead of every process type.")
+    ] = None,
+) -> None:
+    """Rebuild the read model from Temporal's histories (idempotent: run it as often as you
+    like). Needs the Temporal connection (TEMPORAL_* / temporal.toml) and the database."""
+    from datetime import datetime
+
+    from docflow.records.store import RecordStore
+    from docflow.settings import Settings
+    from docflow.temporal import connect
+    from starter.records_backfill import BackfillReport, default_query
+    from starter.records_backfill import backfill as run_backfill
+
+    settings = Settings()
+    chosen = query or default_query(datetime.fromisoformat(since) if since else None)
+
+    async def go() -> BackfillReport:
+        client = await connect(settings.temporal.env_profile)
+        store = RecordStore.from_settings(settings)
+        store.migrate_if_embedded()
+        try:
+            with Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=err,
+            ) as progress:
+                task = progress.add_task("reading histories", total=None)
+
+                def show(report: BackfillReport) -> None:
+                    progress.update(
+                        task,
+                        description=f"{report.runs} runs read, "
+                        f"{report.changes_applied} changes applied",
+                    )
+
+                return await run_backfill(client, store, query=chosen, progress=show)
+        finally:
+            store.close()
+
+    report = _run(go())
+    console.print(
+        f"{report.runs} runs read: {report.changes_applied} changes applied, "
+        f"{report.rebuilt_from_result} ended runs rebuilt from their result, "
+        f"{report.running_without_writes} runs from before the read model still running "
+        f"(run again once they end), {report.unreadable} unreadable."
+    )

@@ -79,6 +79,7 @@ SIGNING_PROCESS = "signing"
 SIGNING_COMPLETED = "completed"
 OVERDUE_LISTED = 20
 COMPLIANCE_WORKSPACES = 50
+MIGRATION_LOCK = 0x646F63666C6F77  # "docflow": one advisory lock for schema changes
 DISPOSITION_HORIZON = timedelta(days=90)
 MAX_LIMIT = 1000
 
@@ -288,9 +289,19 @@ class RecordStore:
         return cls(url, pool_size=records.pool_size)
 
     def migrate(self) -> None:
-        """Bring the schema to the newest revision."""
-        with self.engine.begin() as connection:
+        """Bring the schema to the newest revision. Safe when several processes start at once
+        (the worker and the API): SQLite takes its write lock at BEGIN, PostgreSQL an advisory
+        lock, so the second one finds the schema current."""
+        with self._writer.begin() as connection:
+            if self.dialect == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             migrations.upgrade_connection(connection)
+
+    def migrate_if_embedded(self) -> None:
+        """Migrate an embedded SQLite database at startup; PostgreSQL is migrated by its
+        operators (`docflow records migrate`), before new code is rolled out."""
+        if self.dialect == "sqlite":
+            self.migrate()
 
     def close(self) -> None:
         self.engine.dispose()

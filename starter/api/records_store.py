@@ -23,8 +23,7 @@ def open_store(settings: Settings) -> RecordStore:
     """The configured store: SQLite in the data directory (migrated here, it is embedded),
     or PostgreSQL (migrated by its operators)."""
     store = RecordStore.from_settings(settings)
-    if store.dialect == "sqlite":
-        store.migrate()
+    store.migrate_if_embedded()
     return store
 
 
