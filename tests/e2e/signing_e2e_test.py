@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,9 @@ from devstack.samples import contract_pdf, legal, sample_request
 from docflow import search_attributes as sa
 from docflow.models import SigningState, SigningStatus
 from docflow.models.status import TERMINAL_STATES
+from docflow.records.store import RecordStore
 from starter.api_client import DocflowApiClient, DocflowApiError
+from starter.records_backfill import backfill
 from tests.stacks import get_json
 
 
@@ -117,6 +120,58 @@ async def test_contract_is_approved_signed_archived_and_reported(
     assert body["outcome"] == "completed"
     assert body["archived_node_id"] == final.archive.document_node_id
     assert [s["email"] for s in body["signers"]] == ["jane.doe@acme.example.com"]
+    await _in_the_read_model(stack, http, key, final)
+
+
+async def _in_the_read_model(
+    stack: EmbeddedStack, http: httpx.AsyncClient, key: str, final: SigningStatus
+) -> None:
+    """The process's record outlives Temporal: state, approval, retention and the signed
+    version for portals, from the read model; a backfill from the history rebuilds it."""
+    auditor = {"X-API-Key": "dev-auditor-key"}
+    params = {"business_key": key, "process_type": "signing"}
+    for _ in range(100):  # the closing write follows the run's last state by an activity
+        page = (
+            await http.get(f"{stack.api_url}/v1/records/processes", params=params, headers=auditor)
+        ).json()
+        if page["items"] and page["items"][0]["closed"]:
+            break
+        await asyncio.sleep(0.1)
+    [row] = page["items"]
+    assert (row["state"], row["closed"], row["source_system"]) == ("completed", True, "SFDC")
+    assert row["document_node_id"] == final.archive.document_node_id
+    assert row["retention_class"] == 5001 and row["disposition_at"] is not None
+    assert row["disposition_at"][:4] == str(int(row["closed_at"][:4]) + 10)  # 10 years
+    record = (
+        await http.get(
+            f"{stack.api_url}/v1/records/processes/{row['process_key']}", headers=auditor
+        )
+    ).json()
+    [approval] = record["approvals"]
+    assert (approval["actor"], approval["decision"], approval["comment"]) == (
+        "alice@example.com",
+        "approve",
+        "looks right",
+    )
+    assert record["audit"][0]["kind"] == "started"
+    # A portal reads the signed PDF: the approved version, its hash as the ETag.
+    portal = {"X-API-Key": "dev-portal-key"}
+    url = f"{stack.api_url}/v1/portal/documents/{final.archive.document_node_id}"
+    served = await http.get(url, headers=portal)
+    assert served.status_code == 200, served.text
+    digest = hashlib.sha256(served.content).hexdigest()
+    assert served.headers["etag"] == f'"{digest}"'
+    again = await http.get(url, headers={**portal, "If-None-Match": served.headers["etag"]})
+    assert again.status_code == 304
+    # Rebuilt from the history alone into an empty database: the same record.
+    assert stack.client is not None
+    with RecordStore(f"sqlite:///{stack.data_dir / f'backfill-{key}.db'}") as store:
+        store.migrate()
+        report = await backfill(stack.client, store, query=f"WorkflowId = 'signing-{key}'")
+        assert report.runs == 1 and report.changes_applied >= 3, report
+        rebuilt = store.process(row["process_key"])
+    assert rebuilt is not None
+    assert (rebuilt.state, rebuilt.closed, rebuilt.version) == ("completed", True, row["version"])
 
 
 async def test_new_worker_finishes_after_a_stop_right_after_the_signature_request(
