@@ -179,7 +179,7 @@ def test_unknown_settings_are_reported_not_ignored(tmp_path: Path) -> None:
     )
     assert _problems("prod", config_dir) == [
         "settings.toml: content_server.base_ulr: unknown setting",
-        "settings.toml: api.api_keys[2].scope: unknown setting",
+        "settings.toml: api.api_keys[4].scope: unknown setting",
         "settings.toml: notifcations: unknown setting",
     ]
 
