@@ -35,9 +35,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.records.options import RECORD
     from docflow import search_attributes as sa
     from docflow.models.process import AuditEntry, RecordState
     from docflow.models.records import (
@@ -54,13 +55,6 @@ with workflow.unsafe.imports_passed_through():
 OPERATOR_ATTRIBUTES_PATCH = "kit.record.operator-attributes"
 READ_MODEL_PATCH = "kit.record.read-model"
 RECORD_ACTIVITY = "record_process_change"
-# The read model may be down for a while: a write retries (never gives up) and the process
-# goes on meanwhile; only its end waits for the last write.
-RECORD_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=2),
-)
 APPROVED_KEPT = 20
 # Audit entries written at once rather than with the next state change.
 WRITTEN_AT_ONCE = frozenset(
@@ -336,10 +330,16 @@ class ProcessRecord:
                     RECORD_ACTIVITY,
                     change,
                     result_type=RecordWritten,
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=RECORD_RETRY,
+                    start_to_close_timeout=RECORD.start_to_close,
+                    schedule_to_close_timeout=RECORD.give_up,
+                    retry_policy=RECORD.retry,
                     summary=f"read model: {change.state} (v{change.version})",
                 )
+            except ActivityError as err:
+                # Down for a week: the next write sends the row and the unacknowledged
+                # entries again; `docflow records backfill` restores the rest.
+                workflow.logger.warning("read model write v%s given up: %s", change.version, err)
+                continue
             finally:
                 self._writing = False
             if change.audit:
