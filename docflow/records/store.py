@@ -345,6 +345,10 @@ class RecordStore:
                     pending = {}
                 pending[change.process_key] = change
             applied += self._apply_batch(connection, list(pending.values()))
+            if self.dialect == "postgresql":
+                # Fresh statistics, so the planner does not wait for autovacuum after a seed.
+                tables = ", ".join(t.name for t in (processes, audit_entries, approvals, holds))
+                connection.exec_driver_sql(f"ANALYZE {tables}")
         return applied
 
     def _apply(
@@ -576,9 +580,15 @@ class RecordStore:
 
     # ------------------------------------------------------------ reading
 
-    def _walk_order(self, query: RecordQuery, order: ProcessOrder | None = None) -> bool:
-        """SQLite: whether a listing should walk its order's index (see `_Unindexed`)."""
-        return self.dialect == "sqlite" and not _narrow(query, order)
+    def _listing_filter(
+        self, query: RecordQuery, scope: RecordScope, order: ProcessOrder | None = None
+    ) -> list[ColumnElement[bool]]:
+        """A listing's conditions. On SQLite, the scope never picks the index (it narrows
+        little), nor do the query's filters unless one narrows (see `_Unindexed`)."""
+        sqlite = self.dialect == "sqlite"
+        return _scope_filter(scope, unindexed=sqlite) + _query_filter(
+            query, unindexed=sqlite and not _narrow(query, order)
+        )
 
     def process(self, process_key: str) -> ProcessRow | None:
         """One process, unscoped: callers check `visible(row, scope)`."""
@@ -603,9 +613,7 @@ class RecordStore:
             raise ValueError(f"unknown order {order!r}")
         column = processes.c.updated_at if order == "updated" else processes.c.started_at
         keys = [column, processes.c.process_key]
-        # Without a narrowing filter, SQLite must walk the order's index (see _Unindexed).
-        unindexed = self._walk_order(query, order)
-        stmt = select(processes).where(*_process_filter(query, scope, unindexed=unindexed))
+        stmt = select(processes).where(*self._listing_filter(query, scope, order))
         if cursor is not None:
             stmt = stmt.where(
                 _after(keys, _decode_cursor(cursor, order, [datetime, str]), descending=True)
@@ -637,7 +645,7 @@ class RecordStore:
         stmt = (
             select(audit_entries, processes.c.process_type, processes.c.business_key)
             .join(processes, processes.c.process_key == a.process_key)
-            .where(*_process_filter(query, scope, unindexed=self._walk_order(query)))
+            .where(*self._listing_filter(query, scope))
         )
         if cursor is not None:
             values = _decode_cursor(cursor, "audit", [datetime, str, int])
@@ -662,7 +670,7 @@ class RecordStore:
         stmt = (
             select(approvals, processes.c.process_type, processes.c.business_key)
             .join(processes, processes.c.process_key == a.process_key)
-            .where(*_process_filter(query, scope, unindexed=self._walk_order(query)))
+            .where(*self._listing_filter(query, scope))
         )
         if cursor is not None:
             values = _decode_cursor(cursor, "approvals", [datetime, str, int])
