@@ -1009,11 +1009,14 @@ class RecordStore:
                 .group_by(c.workspace_id)
             ).all()
         )
+        # Versions and holds count only through processes the caller may see: a workspace
+        # shared by two source systems shows each only its own.
         v = approved_versions.c
         approved = dict(
             connection.execute(
                 select(v.workspace_id, func.count())
-                .where(v.workspace_id.in_(ids), v.superseded_at.is_(None))
+                .join(processes, processes.c.process_key == v.process_key)
+                .where(*where, v.workspace_id.in_(ids), v.superseded_at.is_(None))
                 .group_by(v.workspace_id)
             ).all()
         )
@@ -1021,7 +1024,8 @@ class RecordStore:
         held = dict(
             connection.execute(
                 select(h.workspace_id, func.count())
-                .where(h.workspace_id.in_(ids), h.released_at.is_(None))
+                .join(processes, processes.c.process_key == h.process_key)
+                .where(*where, h.workspace_id.in_(ids), h.released_at.is_(None))
                 .group_by(h.workspace_id)
             ).all()
         )

@@ -445,13 +445,7 @@ async def figures(caller: Caller, params: Annotated[RecordFilters, Query()]) -> 
 
 
 async def _figures(caller: Reading, query: RecordQuery) -> DashboardFigures:
-    shown = await _read(caller.store.figures, query, caller.scope, now=datetime.now(UTC))
-    # The store counts a workspace's holds in `compliance` whoever applied them; the caller
-    # may know only of those its processes applied, as `holds_by_workspace` counts them.
-    held = {count.key: count.count for count in shown.holds_by_workspace}
-    for workspace in shown.compliance:
-        workspace.active_holds = held.get(str(workspace.workspace_id), 0)
-    return shown
+    return await _read(caller.store.figures, query, caller.scope, now=datetime.now(UTC))
 
 
 @router.get(
