@@ -1,4 +1,6 @@
-"""Smoke test of `python -m benchmarks` (= `docflow bench`): a tiny run writes a full report."""
+"""Smoke test of `python -m benchmarks` (= `docflow bench`): a tiny run writes a full report,
+every phase correct (none lost, in order) — correctness, never timing. `--only` is tested with
+the records phase (`records_bench_test.py`)."""
 
 from __future__ import annotations
 
@@ -17,27 +19,20 @@ TINY = [
     "--callbacks", "20",
     "--paced-seconds", "0.2",
     "--scale", "8",
-    "--workspaces", "4",
+    "--workspaces", "6",
     "--change-seconds", "0.4",
     "--rest-seconds", "0.5",
     "--content-items", "4",
     "--content-paced-items", "3",
     "--outage-items", "4",
     "--content-compression", "3600",
-    "--ecm-documents", "2",
-    "--ecm-events-per-document", "2",
-    "--ecm-paced-events", "2",
+    "--ecm-documents", "4",
+    "--ecm-events-per-document", "3",
+    "--ecm-paced-events", "6",
     "--ecm-paced-rate", "20",
-    "--ecm-outage-events", "4",
-    "--ecm-outage-documents", "2",
+    "--ecm-outage-events", "24",
+    "--ecm-outage-documents", "6",
     "--ecm-compression", "1800",
-]  # fmt: skip
-ALONE = [
-    "--quick",
-    "--only", "workspaces",
-    "--workspaces", "6",
-    "--change-seconds", "0.4",
-    "--rest-seconds", "0.5",
 ]  # fmt: skip
 NUMBERS = (
     "pipeline_vs_floor_ratio",
@@ -89,23 +84,9 @@ def test_tiny_bench_writes_a_complete_report(tmp_path: Path) -> None:
     assert "pipeline_vs_floor_ratio" in markdown and "## Method" in markdown
     assert "workspaces_lost" in markdown and "content_outage_lost" in markdown
     assert report["ecm_lost"] == 0 and report["ecm_outage_lost"] == 0
-    assert "ecm_outage_out_of_order" in markdown
-
-
-def test_the_workspaces_phase_alone(tmp_path: Path) -> None:
-    """`--only workspaces`: objects provisioned and none lost, renames through both paths,
-    and a report without the other phases (correctness, not timing)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", *ALONE, "--out-dir", str(tmp_path)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-
-    report = json.loads((tmp_path / "report.json").read_text())
-    assert "pipeline_vs_floor_ratio" not in report and "scale" not in report
+    assert "ecm_outage_out_of_order" in markdown and "### 6. ECM event relay" in markdown
+    assert "change → metadata applied" in markdown
+    # Workspaces: objects provisioned and none lost, renames through both paths.
     workspaces = report["workspaces"]
     assert workspaces["provisioned"] == workspaces["live_workflows"] == 6
     assert workspaces["in_sync"] == workspaces["bound"] == workspaces["written_back"] == 6
@@ -117,45 +98,8 @@ def test_the_workspaces_phase_alone(tmp_path: Path) -> None:
             sent = run[path]["sent"]
             assert sent > 0 and run[path]["applied"] + run[path]["superseded"] == sent, path
     assert changes["actions_per_change"]["signals"] == 1
-    assert set(report["goals"]) == {
-        "worker_peak_rss_mb < 500",
-        "workspaces_worker_peak_rss_mb < 500",
-        "workspaces_lost == 0",
-        "workspace_changes_lost == 0",
-    }
-    markdown = (tmp_path / "REPORT.md").read_text()
-    assert "change → metadata applied" in markdown and "Not run in this run" in markdown
-    assert "not run in this run" in markdown.lower() and "content_lost" not in markdown
-
-
-ECM = [
-    "--quick",
-    "--only", "ecm",
-    "--ecm-documents", "4",
-    "--ecm-events-per-document", "3",
-    "--ecm-paced-events", "6",
-    "--ecm-paced-rate", "20",
-    "--ecm-outage-events", "24",
-    "--ecm-outage-documents", "6",
-    "--ecm-compression", "1800",
-]  # fmt: skip
-
-
-def test_the_ecm_phase_alone(tmp_path: Path) -> None:
-    """`--only ecm`: events to three subscribers along both paths, none lost; a subscriber
-    down for an hour compressed to 2 s (short enough to run without --faults) gets every
-    event exactly once and in each document's order after recovery (correctness, not timing)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", *ECM, "--out-dir", str(tmp_path)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-
-    report = json.loads((tmp_path / "report.json").read_text())
-    assert "content" not in report and "scale" not in report
+    # ECM: events to three subscribers along both paths, none lost; a subscriber down for an
+    # hour compressed to 2 s gets every event once, in each document's order, after recovery.
     ecm = report["ecm"]
     assert ecm["subscribers"] == ["erp-finance", "project-portal", "records-archive"]
     for path in ("temporal", "floor"):
@@ -171,7 +115,3 @@ def test_the_ecm_phase_alone(tmp_path: Path) -> None:
     assert "503" in down["answers"]["during_outage"]  # it was tried while down
     assert outage["lost"] == outage["duplicates"] == outage["out_of_order"] == 0
     assert all(o["messages"] == 24 and o["documents"] == 6 for o in outage["order"].values())
-    assert set(report["goals"]) >= {"ecm_lost == 0", "ecm_outage_out_of_order == 0"}
-    assert all(report["goals"].values())
-    markdown = (tmp_path / "REPORT.md").read_text()
-    assert "ecm_outage_lost" in markdown and "### 6. ECM event relay" in markdown
