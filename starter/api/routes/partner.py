@@ -331,13 +331,14 @@ async def list_documents(
 ) -> PartnerDocuments:
     entitled = caller.entitlements
     if source == "ecm":
-        workspaces = None if entitled.folder_ids or entitled.everything else entitled.workspace_ids
+        broad = entitled.folder_ids or entitled.business_objects or entitled.everything
+        workspaces = None if broad else entitled.workspace_ids
         types = entitled.document_types or None
     else:
         workspaces, types = None, entitled.content_types
     items: list[PartnerDocument] = []
     next_cursor: str | None = None
-    nothing = source == "ecm" and workspaces == [] and not entitled.folder_ids
+    nothing = source == "ecm" and workspaces == []
     if not (nothing or (source == "amplience" and not types and not entitled.everything)):
         page = await asyncio.to_thread(
             store.approved_versions,
