@@ -74,7 +74,7 @@ class Entitlements(_Strict):
             or (version.folder_id is not None and version.folder_id in self.folder_ids)
             or (
                 bool(version.business_object)
-                and version.business_object.casefold() in self.business_object_keys
+                and version.business_object in self.business_object_keys
             )
         )
         typed = not self.document_types or version.document_type in self.document_types
@@ -82,7 +82,8 @@ class Entitlements(_Strict):
 
     @property
     def business_object_keys(self) -> frozenset[str]:
-        return frozenset(b.key.casefold() for b in self.business_objects)
+        """Exact `EXT/TYPE/ID` keys (business object ids may be case-sensitive)."""
+        return frozenset(b.key for b in self.business_objects)
 
 
 class Portal(_Strict):
