@@ -59,6 +59,16 @@ def counts_by_type(by_state: Iterable[dict[str, Any]]) -> dict[str, int]:
     return totals
 
 
+def error_code(response: httpx.Response) -> str:
+    """The API's error code (`{"error": {"code", "message"}}`), '' if there is none."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error.get("code", "")) if isinstance(error, dict) else ""
+
+
 def etag_sha(headers: httpx.Headers) -> str:
     return headers.get("etag", "").removeprefix("W/").strip('"')
 
@@ -204,12 +214,12 @@ class RecordsDemo:
         if link["sha256"] != sha(self.agreement_v1):
             raise RuntimeError("the link names other bytes than the approved version")
         other = await self.http.get(url, headers={"X-API-Key": OTHER_PARTY_KEY})
-        code = other.json().get("code", "") if other.status_code == 403 else ""
-        if other.status_code != 403:
-            raise RuntimeError(f"another party's key with the link: {other.status_code}")
+        code = error_code(other)
+        if other.status_code != 403 or code != "wrong_party":
+            raise RuntimeError(f"another party's key with the link: {other.status_code} {code}")
         return (
             f"ACME lists {len(mine)}; link v{link['version']} → 200 without a key, SHA-256 "
-            f"matches; with kpmg-audit's key → 403 {code or 'refused'}"
+            f"matches; with kpmg-audit's key → 403 {code}"
         )
 
     async def supplier_upload(self) -> str:

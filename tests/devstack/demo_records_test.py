@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import httpx
 
-from devstack.demo_records import INBOX, INBOX_PATH, SUPPLIER, counts_by_type, etag_sha
+from devstack.demo_records import (
+    INBOX,
+    INBOX_PATH,
+    SUPPLIER,
+    counts_by_type,
+    error_code,
+    etag_sha,
+)
 from devstack.samples import sample_request
 from docflow.config.bundle import load_bundle
 from docflow.config.read_access import ReadAccess
@@ -26,6 +33,13 @@ def test_the_etag_is_read_as_the_bare_hash() -> None:
     assert etag_sha(httpx.Headers({"ETag": '"abc"'})) == "abc"
     assert etag_sha(httpx.Headers({"ETag": 'W/"abc"'})) == "abc"
     assert etag_sha(httpx.Headers()) == ""
+
+
+def test_the_error_code_is_read_from_the_apis_error_shape() -> None:
+    refused = httpx.Response(403, json={"error": {"code": "wrong_party", "message": "no"}})
+    assert error_code(refused) == "wrong_party"
+    assert error_code(httpx.Response(403, text="nope")) == ""
+    assert error_code(httpx.Response(403, json=["x"])) == ""
 
 
 def test_the_demos_supplier_inbox_and_customer_are_the_dev_bundles() -> None:
