@@ -114,6 +114,7 @@ def build_activities(
         ecm.provision_workspace,
         ecm.update_workspace_metadata,
         ecm.file_document,
+        ecm.resolve_inbox,
         ecm.file_documents,
         ecm.close_workspace,
         source.report_to_source,

@@ -3,9 +3,10 @@
 `run_demo` starts the embedded stack and runs the batch. The people are played over HTTP:
 approvers decide through docflow's API with their own API keys (one from the action link of
 its notification, as a person would from the e-mail), and signers act through the Core
-Signature simulator's control API. The workspace and case steps (`demo_workspaces.py`) and
-the content distribution and master data steps (`demo_content.py`) and the ECM event relay
-and lifecycle trigger steps (`demo_ecm.py`) follow on the same stack.
+Signature simulator's control API. The workspace and case steps (`demo_workspaces.py`), the
+content distribution and master data steps (`demo_content.py`), the ECM event relay and
+lifecycle trigger steps (`demo_ecm.py`) and the read model, portal and partner steps
+(`demo_records.py`) follow on the same stack.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -25,6 +26,7 @@ from rich.table import Table
 
 from devstack.demo_content import run_content_demo
 from devstack.demo_ecm import run_ecm_demo
+from devstack.demo_records import run_records_demo
 from devstack.demo_workspaces import run_workspace_demo
 from devstack.embedded import EmbeddedStack, StackPorts
 from devstack.samples import APPROVER_KEYS, CRM_KEY, OPS_KEY, contract_pdf, legal, sample_request
@@ -397,8 +399,8 @@ async def run_demo(
     rounds: int,
     until_stopped: Callable[[], Awaitable[None]],
 ) -> bool:
-    """Start the embedded stack, run the batch and the workspace and content steps, print
-    links; True if every sample ended as expected and every step was done. Without `once` the
+    """Start the embedded stack, run the batch, the workspace, content, ECM and records steps,
+    print links; True if every sample ended as expected and every step was done. Without `once` the
     stack stays up until `until_stopped` returns."""
     settings = Settings().with_overrides(
         signing_policy={
@@ -429,11 +431,16 @@ async def run_demo(
                 ui_url=stack.ui_url,
                 crm_url=stack.crm_url,
             )
+            since = datetime.now(UTC)
             runs = await run_batch(ctx, console, rounds=rounds)
             print_links(runs, ctx, console)
             steps = await run_workspace_demo(stack, http, console)
             content = await run_content_demo(stack, http, console)
             ecm = await run_ecm_demo(stack, http, console)
+            signed = next(r for r in runs if r.name == SAMPLES[0][0])
+            records = await run_records_demo(
+                stack, http, console, since=since, signed_key=signed.business_key
+            )
         failed = [r for r in runs if not r.ok]
         console.print(
             f"[bold]{len(runs) - len(failed)}/{len(runs)}[/] samples ended as expected."
@@ -454,7 +461,13 @@ async def run_demo(
             f"[bold]{len(ecm) - len(relayed)}/{len(ecm)}[/] ECM event steps done."
             + (f" [red]Failed: {', '.join(s.name for s in relayed)}[/]" if relayed else "")
         )
+        unread = [s for s in records if not s.ok]
+        console.print(
+            f"[bold]{len(records) - len(unread)}/{len(records)}[/] records, portal and partner "
+            "steps done."
+            + (f" [red]Failed: {', '.join(s.name for s in unread)}[/]" if unread else "")
+        )
         if not once:
             console.print("Stack is up; press Ctrl-C to stop.")
             await until_stopped()
-    return not failed and not missed and not unchecked and not relayed
+    return not failed and not missed and not unchecked and not relayed and not unread

@@ -71,6 +71,7 @@ with workflow.unsafe.imports_passed_through():
         HOLD_APPLIED_KIND,
         HOLD_RELEASED_KIND,
         ApprovedVersion,
+        business_object_key,
     )
 
 INDEXED_STATES = {"relaying", "relay_failed", "quiet"}
@@ -314,6 +315,11 @@ class EcmDocumentWorkflow:
                     approved_by=str(event.details.get("user", ""))[:255],
                     workspace_id=workspace.id if workspace else None,
                     folder_id=node.parent_id,
+                    business_object=business_object_key(
+                        workspace.ext_system_id, workspace.bo_type, workspace.bo_id
+                    )
+                    if workspace
+                    else "",
                 )
             )
 

@@ -65,7 +65,7 @@ with workflow.unsafe.imports_passed_through():
     from docflow.models.events import (
         SignatureEventType,
     )
-    from docflow.models.records import ApprovedVersion
+    from docflow.models.records import ApprovedVersion, business_object_key
     from docflow.models.status import TERMINAL_STATES
     from docflow.models.workspaces import FiledDocument, MilestoneKind, WorkspaceMilestone
     from docflow.repairs import describe_repairs, signing_repairs
@@ -522,6 +522,11 @@ class SigningWorkflow:
                 approved_by=", ".join(s.email for s in signed.signers)[:255],
                 workspace_id=archive.workspace_id,
                 document_type=self._request.document_type,
+                business_object=business_object_key(
+                    self._request.workspace.ext_system_id,
+                    self._request.workspace.bo_type,
+                    self._request.workspace.bo_id,
+                ),
             )
         )
 

@@ -12,6 +12,7 @@ from temporalio import activity
 from activities.content_server.auth import OtcsTicketAuth
 from activities.content_server.client import ContentServerClient
 from activities.content_server.filing import Filer
+from activities.content_server.inbox import InboxLocation, ResolvedInbox, resolve_inbox
 from activities.content_server.provisioning import (
     SETTLE_S,
     Provisioner,
@@ -159,6 +160,13 @@ class ContentServerActivities:
         where = f"{request.name!r} in workspace {request.workspace_id}"
         with external_call(f"file {where}"):
             return await self._filer.file(request)
+
+    @activity.defn(name="resolve_inbox")
+    async def resolve_inbox(self, location: InboxLocation) -> ResolvedInbox:
+        """A partner inbox by business object and folder path: the workspace bound to the
+        object, the folder inside it (made when missing)."""
+        with external_call(f"resolve inbox {location.label}"):
+            return await resolve_inbox(self._client, self._filer, location)
 
     @activity.defn(name="file_documents")
     async def file_documents(self, batch: FileDocumentsInput) -> list[FiledDocument]:

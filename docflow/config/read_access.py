@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from docflow.config.concern import ConcernFile
-from docflow.models.records import ApprovedVersion
+from docflow.models.records import ApprovedVersion, business_object_key
 
 PARTY_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 FIELD_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -28,20 +28,39 @@ MAX_CONTENT_BYTES = 1024 * 1024 * 1024
 UploadKind = Literal["pdf", "docx", "doc"]
 PartyKind = Literal["supplier", "auditor", "customer", "distributor"]
 FieldName = Annotated[str, StringConstraints(pattern=FIELD_PATTERN)]
+INBOX_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+BO_PART = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[^/]+$")]
+MAX_FOLDER_DEPTH = 10
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class BusinessObject(_Strict):
+    """A business object (e.g. SAP / Supplier / V-1001): what identifies its workspace in
+    every environment, whatever the workspace's node id there."""
+
+    ext_system_id: BO_PART
+    bo_type: BO_PART
+    bo_id: BO_PART
+
+    @property
+    def key(self) -> str:
+        """`EXT/TYPE/ID`, as approved versions carry it (`ApprovedVersion.business_object`)."""
+        return business_object_key(self.ext_system_id, self.bo_type, self.bo_id)
+
+
 class Entitlements(_Strict):
-    """What a reader may see. ECM: a version in one of the workspaces or folders, of one of
-    the document types (none listed: any type). Amplience: an item of one of the content
-    types (schemas). `everything`: all approved content (internal portals only)."""
+    """What a reader may see. ECM: a version in one of the workspaces or folders, or in the
+    workspace of one of the business objects, of one of the document types (none listed: any
+    type). Amplience: an item of one of the content types (schemas). `everything`: all
+    approved content (internal portals only)."""
 
     everything: bool = False
     workspace_ids: list[int] = Field(default_factory=list, max_length=1000)
     folder_ids: list[int] = Field(default_factory=list, max_length=1000)
+    business_objects: list[BusinessObject] = Field(default_factory=list, max_length=1000)
     document_types: list[str] = Field(default_factory=list, max_length=200)
     content_types: list[str] = Field(default_factory=list, max_length=200)
 
@@ -51,10 +70,20 @@ class Entitlements(_Strict):
         if version.source == "amplience":
             return version.document_type in self.content_types
         located = (
-            version.workspace_id is not None and version.workspace_id in self.workspace_ids
-        ) or (version.folder_id is not None and version.folder_id in self.folder_ids)
+            (version.workspace_id is not None and version.workspace_id in self.workspace_ids)
+            or (version.folder_id is not None and version.folder_id in self.folder_ids)
+            or (
+                bool(version.business_object)
+                and version.business_object in self.business_object_keys
+            )
+        )
         typed = not self.document_types or version.document_type in self.document_types
         return located and typed
+
+    @property
+    def business_object_keys(self) -> frozenset[str]:
+        """Exact `EXT/TYPE/ID` keys (business object ids may be case-sensitive)."""
+        return frozenset(b.key for b in self.business_objects)
 
 
 class Portal(_Strict):
@@ -66,10 +95,25 @@ class Portal(_Strict):
 
 class Inbox(_Strict):
     """Where a party's uploads for one workspace land: one folder, with its limits and the
-    metadata every upload must carry (field → attribute of `category_id`)."""
+    metadata every upload must carry (field → attribute of `category_id`).
 
-    workspace_id: int = Field(ge=1)
-    folder_id: int = Field(ge=1)
+    The folder is named either by ids (`workspace_id` + `folder_id`, stable in production) or
+    by the workspace's `business_object` and a `folder` path of folder names inside it
+    ("Inbox/From supplier"), which the filing resolves in Content Server when it files (and
+    makes, when missing). A `name` lets the party upload without knowing any id
+    (`POST /v1/partner/inboxes/{name}`)."""
+
+    name: str | None = Field(default=None, pattern=INBOX_NAME_PATTERN)
+    workspace_id: int | None = Field(default=None, ge=1)
+    folder_id: int | None = Field(default=None, ge=1)
+    business_object: BusinessObject | None = None
+    folder: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="Folder names inside the workspace, '/'-separated.",
+        examples=["Inbox/From supplier"],
+    )
     allowed_types: list[UploadKind] = Field(default_factory=lambda: ["pdf"], min_length=1)
     max_bytes: int = Field(default=25 * 1024 * 1024, ge=1, le=MAX_CONTENT_BYTES)
     category_id: int | None = Field(default=None, ge=1)
@@ -77,6 +121,43 @@ class Inbox(_Strict):
         default_factory=dict, description="Field name → attribute id; each must be given."
     )
     optional_metadata: dict[FieldName, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+
+    @property
+    def folder_path(self) -> list[str]:
+        return [part.strip() for part in (self.folder or "").split("/") if part.strip()]
+
+    @property
+    def by_business_object(self) -> bool:
+        return self.business_object is not None
+
+    @property
+    def label(self) -> str:
+        """How errors and the access log name it."""
+        if self.business_object is not None:
+            return f"{self.folder} of {self.business_object.key}"
+        return f"folder {self.folder_id}"
+
+    @model_validator(mode="after")
+    def _located(self) -> Inbox:
+        by_ids = self.workspace_id is not None or self.folder_id is not None
+        by_object = self.business_object is not None or self.folder is not None
+        if by_ids == by_object:
+            raise ValueError(
+                "an inbox names either workspace_id and folder_id, or business_object and folder"
+            )
+        if by_ids and (self.workspace_id is None or self.folder_id is None):
+            raise ValueError("an inbox by ids needs both workspace_id and folder_id")
+        if by_object:
+            if self.business_object is None or self.folder is None:
+                raise ValueError("an inbox by business object needs business_object and folder")
+            path = self.folder_path
+            if not path:
+                raise ValueError("folder: a path of folder names, e.g. 'Inbox/From supplier'")
+            if len(path) > MAX_FOLDER_DEPTH:
+                raise ValueError(f"folder: at most {MAX_FOLDER_DEPTH} levels")
+            if any(len(part) > 248 for part in path):
+                raise ValueError("folder: each name at most 248 characters")
+        return self
 
     @model_validator(mode="after")
     def _category_for_fields(self) -> Inbox:
@@ -105,7 +186,11 @@ class Party(_Strict):
         return (self.subject or f"party:{self.id}").casefold()
 
     def inbox(self, workspace_id: int) -> Inbox | None:
+        """The inbox configured by ids for this workspace."""
         return next((i for i in self.inboxes if i.workspace_id == workspace_id), None)
+
+    def inbox_named(self, name: str) -> Inbox | None:
+        return next((i for i in self.inboxes if i.name == name), None)
 
 
 class LinkPolicy(_Strict):
@@ -136,9 +221,13 @@ class ReadAccess(ConcernFile):
         if len(subjects) != len(set(subjects)):
             raise ValueError("each party needs its own subject")
         for party in self.parties:
-            workspaces = [i.workspace_id for i in party.inboxes]
-            if len(workspaces) != len(set(workspaces)):
+            workspaces = [i.workspace_id for i in party.inboxes if i.workspace_id is not None]
+            objects = [i.business_object.key for i in party.inboxes if i.business_object]
+            if len(workspaces) != len(set(workspaces)) or len(objects) != len(set(objects)):
                 raise ValueError(f"party {party.id}: one inbox per workspace")
+            names = [i.name for i in party.inboxes if i.name is not None]
+            if len(names) != len(set(names)):
+                raise ValueError(f"party {party.id}: inbox names must be unique")
         return self
 
     def party(self, party_id: str) -> Party | None:

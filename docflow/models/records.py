@@ -41,6 +41,20 @@ class ApprovedVersion(BaseModel):
     document_type: str = Field(
         default="", max_length=128, description="ECM document type or Amplience schema."
     )
+    business_object: str = Field(
+        default="",
+        max_length=255,
+        description="The business object of its workspace, 'EXT/TYPE/ID' (e.g. "
+        "'SAP/Supplier/V-1001'); '' when unknown.",
+    )
+
+
+def business_object_key(ext_system_id: str | None, bo_type: str | None, bo_id: str | None) -> str:
+    """`EXT/TYPE/ID` ('' unless the type and id are known): how approved versions name the
+    business object of their workspace."""
+    if not bo_type or not bo_id:
+        return ""
+    return f"{ext_system_id or ''}/{bo_type}/{bo_id}"[:255]
 
 
 class RecordFacts(BaseModel):

@@ -186,12 +186,14 @@ class ApprovedVersionRecord(Base):
     workspace_id: Mapped[int | None] = mapped_column(BigInteger)
     folder_id: Mapped[int | None] = mapped_column(BigInteger)
     document_type: Mapped[str] = mapped_column(String(128), default="")
+    business_object: Mapped[str] = mapped_column(String(255), default="")
     process_key: Mapped[str] = mapped_column(String(64), default="")
     superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_approved_versions_listing", "source", "approved_at", "object_id"),
         Index("ix_approved_versions_workspace", "workspace_id"),
+        Index("ix_approved_versions_business_object", "business_object"),
     )
 
 

@@ -519,6 +519,7 @@ class RecordStore:
             workspace_id=approved.workspace_id,
             folder_id=approved.folder_id,
             document_type=approved.document_type,
+            business_object=approved.business_object,
             process_key=process_key,
             superseded_at=None,
         )

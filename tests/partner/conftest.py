@@ -4,7 +4,9 @@
 Seeded: ECM document "spec" (workspace 30001, type specification) with versions 1-3 in
 Content Server, 1 and 2 approved (1 superseded by 2), 3 not approved; an audit-only
 document in folder 30020; a document outside every entitlement; an Amplience item with
-versions approved 1 and 2 (schema product-sheet).
+versions approved 1 and 2 (schema product-sheet); the supplier workspace of SAP/Supplier/V-1001
+(its node id as the simulator numbers it) with an approved agreement, entitled by business
+object only.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from activities.amplience.client import AmplienceClient
 from activities.content_server.auth import OtcsTicketAuth
 from activities.content_server.client import ContentServerClient
 from activities.content_server.filing import Filer
+from activities.content_server.inbox import InboxFilingInput, resolve_inbox
 from activities.content_server.provisioning import Provisioner
 from docflow.docstore import LocalDocumentStore
 from docflow.models.records import (
@@ -56,17 +59,30 @@ _seq = itertools.count(1)
 
 
 class DirectInbox:
-    """Files with the same Filer the `file_document` activity runs (no Temporal here)."""
+    """Resolves and files with the code the `resolve_inbox` and `file_document` activities
+    run (no Temporal here)."""
 
-    def __init__(self, filer: Filer) -> None:
+    def __init__(self, cs: ContentServerClient, filer: Filer) -> None:
+        self.cs = cs
         self.filer = filer
         self.filed: dict[str, FiledDocument] = {}
         self.items: list[FileDocumentInput] = []
 
     async def file(
-        self, key: str, item: FileDocumentInput, wait: timedelta
+        self, key: str, upload: InboxFilingInput, wait: timedelta
     ) -> FiledDocument | None:
         if key not in self.filed:
+            folder_id = upload.folder_id
+            if upload.location is not None:
+                folder_id = (await resolve_inbox(self.cs, self.filer, upload.location)).folder_id
+            assert folder_id is not None
+            item = FileDocumentInput(
+                workspace_id=folder_id,
+                name=upload.name,
+                document=upload.document,
+                category_id=upload.category_id,
+                category_values=upload.category_values,
+            )
             self.items.append(item)
             self.filed[key] = await self.filer.file(item)
         return self.filed[key]
@@ -88,6 +104,8 @@ class Stack:
     foreign: int
     item_id: str
     item_bytes: dict[int, bytes]
+    supplier_workspace: int
+    agreement: int
 
     def events(self, **filters: Any) -> list[AccessEvent]:
         return self.records.access_log(limit=500, **filters).items
@@ -123,6 +141,7 @@ def approved(
     document_type: str = "specification",
     name: str = "spec.pdf",
     minutes_ago: int = 0,
+    business_object: str = "",
 ) -> ApprovedVersion:
     return ApprovedVersion.model_validate(
         {
@@ -137,6 +156,7 @@ def approved(
             "workspace_id": workspace_id,
             "folder_id": folder_id,
             "document_type": document_type,
+            "business_object": business_object,
         }
     )
 
@@ -202,6 +222,22 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     await cs.add_version(node.id, filename="spec.pdf", content=PDF_V3)
     audit_doc = await cs.upload_document(parent_id=2002, name="ledger.pdf", content=PDF_V1)
     foreign = await cs.upload_document(parent_id=2003, name="secret.pdf", content=PDF_V2)
+    # The supplier's workspace, known to read-access.json by its business object only.
+    seeded_ws = await http.post(
+        f"{CS_ORIGIN}/_control/workspaces",
+        json={
+            "wksp_type_id": 8,
+            "name": "Supplier V-1001",
+            "ext_system_id": "SAP",
+            "bo_type": "Supplier",
+            "bo_id": "V-1001",
+        },
+    )
+    seeded_ws.raise_for_status()
+    supplier_workspace = int(seeded_ws.json()["id"])
+    agreement = await cs.upload_document(
+        parent_id=supplier_workspace, name="agreement.pdf", content=PDF_V1
+    )
     # Amplience: an item with two versions.
     seeded = await http.post(
         f"{AMP_ORIGIN}/_control/items",
@@ -223,7 +259,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     app = create_app(settings, no_temporal, docstore)
     app.state.records_store = records
     app.state.content_reader = ContentReader(settings, http)
-    inbox = DirectInbox(Filer(cs, docstore, Provisioner(cs), lambda n: f"{CS_ORIGIN}/app/{n}"))
+    inbox = DirectInbox(cs, Filer(cs, docstore, Provisioner(cs), lambda n: f"{CS_ORIGIN}/app/{n}"))
     app.state.partner_inbox = inbox
     api = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://docflow.test")
     built = Stack(
@@ -238,6 +274,8 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         foreign=foreign.id,
         item_id=item_id,
         item_bytes=item_bytes,
+        supplier_workspace=supplier_workspace,
+        agreement=agreement.id,
     )
     # Approvals: spec v1 (known hash) then v2 (hash to learn); v3 never approved.
     built.approve(approved(node.id, 1, sha=sha(PDF_V1), minutes_ago=60))
@@ -253,6 +291,17 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         )
     )
     built.approve(approved(foreign.id, 1, workspace_id=39999, name="secret.pdf"))
+    built.approve(
+        approved(
+            agreement.id,
+            1,
+            sha=sha(PDF_V1),
+            workspace_id=supplier_workspace,
+            document_type="contract",
+            name="agreement.pdf",
+            business_object="SAP/Supplier/V-1001",
+        )
+    )
     for v in (1, 2):
         built.approve(approved(item_id, v, source="amplience", document_type=SCHEMA, name="sheet"))
     try:

@@ -10,6 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.content_server.inbox import InboxLocation, ResolvedInbox, resolve_inbox
 from docflow.models.workspaces import FiledDocument, FileDocumentInput
 from starter.api.context import TemporalConnection
 from tests.partner.conftest import ACME, PDF_V1, Stack, sha
@@ -61,3 +62,50 @@ async def test_an_upload_is_filed_by_the_partner_inbox_workflow(
     assert [i.workspace_id for i in filed_items] == [2001]
     node = await stack.cs.get_node(body["document"]["node_id"])
     assert node.properties.parent_id == 2001
+
+
+async def test_an_inbox_by_business_object_is_resolved_by_the_workflow(
+    stack: Stack, time_skipping_env: WorkflowEnvironment
+) -> None:
+    filer = stack.inbox.filer
+    resolved: list[InboxLocation] = []
+
+    @activity.defn(name="resolve_inbox")
+    async def resolve(location: InboxLocation) -> ResolvedInbox:
+        resolved.append(location)
+        return await resolve_inbox(stack.cs, filer, location)
+
+    @activity.defn(name="file_document")
+    async def file_document(item: FileDocumentInput) -> FiledDocument:
+        return await filer.file(item)
+
+    del stack.app.state.partner_inbox
+    stack.app.state.docflow.temporal = TemporalConnection(time_skipping_env.client)
+    settings = stack.app.state.docflow.settings
+    async with Worker(
+        time_skipping_env.client,
+        task_queue=settings.temporal.task_queue,
+        workflows=[PartnerInboxWorkflow],
+        activities=[resolve, file_document],
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(
+                "docflow", "activities", "workflows.kit"
+            )
+        ),
+    ):
+        response = await stack.api.post(
+            "/v1/partner/inboxes/supplier-inbox",
+            headers=ACME,
+            data={
+                "request_id": "WF-BO",
+                "metadata": json.dumps({"document_type": "invoice", "source_id": "INV-8"}),
+            },
+            files={"file": ("delivery-note.pdf", PDF_V1, "application/pdf")},
+        )
+        assert response.status_code == 201, response.text
+    assert [r.folder for r in resolved] == [["Inbox", "From supplier"]]
+    inbox = await stack.cs.find_child_by_name(stack.supplier_workspace, "Inbox")
+    assert inbox is not None
+    folder = await stack.cs.find_child_by_name(inbox.id, "From supplier")
+    assert folder is not None
+    assert response.json()["document"]["folder_id"] == folder.id

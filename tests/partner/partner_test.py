@@ -8,6 +8,9 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from temporalio.exceptions import ApplicationError
+
+from activities.content_server.inbox import InboxLocation, resolve_inbox
 from docflow.partner_links import LinkClaims, PartnerLinks
 from tests.partner.conftest import (
     ACME,
@@ -35,7 +38,9 @@ async def test_a_party_lists_only_its_entitled_latest_approved_documents(stack: 
     response = await stack.api.get("/v1/partner/documents", headers=ACME)
     assert response.status_code == 200, response.text
     items = response.json()["items"]
-    assert [(i["object_id"], i["version"]) for i in items] == [(str(stack.spec), 2)]
+    assert sorted((i["object_id"], i["version"]) for i in items) == sorted(
+        [(str(stack.spec), 2), (str(stack.agreement), 1)]  # the latter by business object
+    )
     auditor = await stack.api.get("/v1/partner/documents", headers=AUDITOR)
     assert [i["object_id"] for i in auditor.json()["items"]] == [str(stack.audit_doc)]
     content = await stack.api.get("/v1/partner/documents?source=amplience", headers=ACME)
@@ -288,3 +293,79 @@ async def test_a_link_to_amplience_content_gives_the_approved_json(stack: Stack)
     got = await stack.api.get(f"/v1/links/{created.json()['token']}")
     assert got.status_code == 200 and got.content == stack.item_bytes[2]
     assert got.headers["content-type"].startswith("application/json")
+
+
+# ------------------------------------------------------- by business object
+async def test_a_party_reads_the_workspace_of_its_business_object_whatever_its_id(
+    stack: Stack,
+) -> None:
+    # read-access.json names SAP/Supplier/V-1001, never the id the simulator gave it.
+    got = await stack.api.get(f"/v1/partner/documents/ecm/{stack.agreement}/content", headers=ACME)
+    assert got.status_code == 200 and got.content == PDF_V1
+    link = await _link(stack, ACME, object_id=str(stack.agreement))
+    assert link.status_code == 201 and link.json()["sha256"] == sha(PDF_V1)
+    refused = await stack.api.get(
+        f"/v1/partner/documents/ecm/{stack.agreement}/content", headers=AUDITOR
+    )
+    assert refused.status_code == 404
+
+
+async def test_a_named_inbox_by_business_object_files_into_its_folder_path(
+    stack: Stack,
+) -> None:
+    async def send(request_id: str, name: str = "supplier-inbox") -> Any:
+        return await stack.api.post(
+            f"/v1/partner/inboxes/{name}",
+            headers=ACME,
+            data={"request_id": request_id, "metadata": METADATA},
+            files={"file": ("delivery-note.pdf", PDF_V2, "application/pdf")},
+        )
+
+    response = await send("BO-1")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["inbox"] == "supplier-inbox" and body["workspace_id"] is None
+    assert body["business_object"] == "SAP/Supplier/V-1001"
+    assert body["folder"] == "Inbox/From supplier"
+    assert body["status_url"].endswith("/v1/partner/inboxes/supplier-inbox/uploads/BO-1")
+    # The folders were made inside the supplier's workspace, by name.
+    inbox = await stack.cs.find_child_by_name(stack.supplier_workspace, "Inbox")
+    assert inbox is not None
+    from_supplier = await stack.cs.find_child_by_name(inbox.id, "From supplier")
+    assert from_supplier is not None
+    filed = body["document"]
+    assert filed["folder_id"] == from_supplier.id and filed["sha256"] == sha(PDF_V2)
+    node = await stack.cs.get_node(filed["node_id"])
+    assert node.properties.parent_id == from_supplier.id
+    # A second upload finds the same folders again (no duplicates).
+    second = await send("BO-2")
+    assert second.status_code == 201 and second.json()["document"]["folder_id"] == from_supplier.id
+    names = [c.name async for c in stack.cs.children(stack.supplier_workspace)]
+    assert names.count("Inbox") == 1
+    status = await stack.api.get("/v1/partner/inboxes/supplier-inbox/uploads/BO-1", headers=ACME)
+    assert status.status_code == 200 and status.json()["status"] == "filed"
+    # The uploads are not thereby readable: only approved versions are.
+    listed = await stack.api.get("/v1/partner/documents", headers=ACME)
+    assert str(filed["node_id"]) not in {i["object_id"] for i in listed.json()["items"]}
+    # Unknown names, and other parties, find no inbox.
+    assert (await send("BO-3", name="elsewhere")).status_code == 404
+    other = await stack.api.post(
+        "/v1/partner/inboxes/supplier-inbox",
+        headers=AUDITOR,
+        data={"request_id": "BO-4", "metadata": METADATA},
+        files={"file": ("x.pdf", PDF_V2, "application/pdf")},
+    )
+    assert other.status_code == 404
+    events = [e for e in stack.events(party="acme-supplies") if e.action == "upload"]
+    assert len(events) == 2 and all("Inbox/From supplier" in e.detail for e in events)
+
+
+async def test_an_inbox_of_an_unknown_business_object_is_not_filed(stack: Stack) -> None:
+
+    location = InboxLocation(ext_system_id="SAP", bo_type="Supplier", bo_id="V-0", folder=["In"])
+    try:
+        await resolve_inbox(stack.cs, stack.inbox.filer, location)
+    except ApplicationError as exc:
+        assert exc.type == "WorkspaceNotFound" and exc.non_retryable
+    else:
+        raise AssertionError("resolved an inbox without a workspace")

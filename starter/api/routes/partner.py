@@ -9,8 +9,10 @@ of a workspace — and sees nothing else: whatever lies outside its entitlements
 for it (404). A link downloads with no other credential, and is refused (JSON error) when
 forged, expired, presented by another party, or when its version was superseded (410).
 Uploads are filed in Content Server by the `PartnerInboxFiling` workflow (the
-`file_document` activity, into the inbox folder itself). Every access and refusal is written
-to the access log.
+`file_document` activity, into the inbox folder itself); an inbox named by business object
+and folder path (`POST /v1/partner/inboxes/{name}`: no ids needed) is resolved by the
+workflow's `resolve_inbox` activity when it files. Every access and refusal is written to the
+access log.
 """
 
 from __future__ import annotations
@@ -30,13 +32,14 @@ from pydantic import BaseModel, Field
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
+from activities.content_server.inbox import InboxFilingInput, InboxLocation
 from docflow import search_attributes as sa
-from docflow.config.read_access import Entitlements, Inbox, Party, ReadAccess
+from docflow.config.read_access import INBOX_NAME_PATTERN, Entitlements, Inbox, Party, ReadAccess
 from docflow.config.workspaces import category_values
 from docflow.filetypes import DOC, DOCX, PDF, DocumentTypeError, check_document, safe_filename
 from docflow.models.ecm_requests import REQUEST_ID_PATTERN
 from docflow.models.records import ApprovedVersionRow, ContentSource
-from docflow.models.workspaces import FiledDocument, FileDocumentInput
+from docflow.models.workspaces import FiledDocument
 from docflow.partner_links import ExpiredLink, ForgedLink, LinkClaims, PartnerLinks
 from docflow.records.store import RecordStore
 from docflow.settings import Settings
@@ -82,6 +85,7 @@ Source = Annotated[ContentSource, Path(examples=["ecm"])]
 ObjectId = Annotated[str, Path(pattern=ITEM_ID_PATTERN, examples=["41234"])]
 WorkspaceId = Annotated[int, Path(ge=1, le=2**53, examples=[30001])]
 RequestId = Annotated[str, Path(pattern=REQUEST_ID_PATTERN, examples=["UP-1001"])]
+InboxName = Annotated[str, Path(pattern=INBOX_NAME_PATTERN, examples=["supplier-inbox"])]
 Token = Annotated[str, Path(min_length=16, max_length=2048)]
 
 
@@ -133,8 +137,11 @@ class InboxUpload(BaseModel):
     request_id: str
     status: Literal["filed", "filing"]
     status_url: str
-    workspace_id: int
-    folder_id: int
+    inbox: str | None = Field(default=None, description="The inbox's name, if it has one.")
+    workspace_id: int | None = Field(default=None, description="None: by business object.")
+    folder_id: int | None = Field(default=None, description="None until filed, by path.")
+    business_object: str | None = Field(default=None, examples=["SAP/Supplier/V-1001"])
+    folder: str | None = Field(default=None, examples=["Inbox/From supplier"])
     document: FiledDocument | None = None
 
 
@@ -169,7 +176,7 @@ class InboxFiling(Protocol):
     """Files an upload durably; `None` while it still runs."""
 
     async def file(
-        self, key: str, item: FileDocumentInput, wait: timedelta
+        self, key: str, item: InboxFilingInput, wait: timedelta
     ) -> FiledDocument | None: ...
 
     async def result(self, key: str, wait: timedelta) -> FiledDocument | None: ...
@@ -187,9 +194,7 @@ class PartnerUploads(ProcessClient):
     def fingerprint(self, arg: BaseModel) -> dict[str, str]:
         return {}
 
-    async def file(
-        self, key: str, item: FileDocumentInput, wait: timedelta
-    ) -> FiledDocument | None:
+    async def file(self, key: str, item: InboxFilingInput, wait: timedelta) -> FiledDocument | None:
         await self.start_process(
             key,
             item,
@@ -200,7 +205,7 @@ class PartnerUploads(ProcessClient):
                     SearchAttributePair(sa.ENVIRONMENT, self.settings.profile),
                 ]
             ),
-            static_summary=f"Partner upload {key} into folder {item.workspace_id}",
+            static_summary=f"Partner upload {key} into {item.where}",
         )
         return await self.result(key, wait)
 
@@ -218,9 +223,7 @@ class TemporalInbox:
     def __init__(self, client: Client, settings: Settings) -> None:
         self._uploads = PartnerUploads(client, settings)
 
-    async def file(
-        self, key: str, item: FileDocumentInput, wait: timedelta
-    ) -> FiledDocument | None:
+    async def file(self, key: str, item: InboxFilingInput, wait: timedelta) -> FiledDocument | None:
         return await self._uploads.file(key, item, wait)
 
     async def result(self, key: str, wait: timedelta) -> FiledDocument | None:
@@ -256,6 +259,9 @@ class PartyCaller:
 
     def inbox(self, workspace_id: int) -> Inbox | None:
         return self.party.inbox(workspace_id) if self.party else None
+
+    def inbox_named(self, name: str) -> Inbox | None:
+        return self.party.inbox_named(name) if self.party else None
 
 
 async def party_caller(
@@ -331,13 +337,14 @@ async def list_documents(
 ) -> PartnerDocuments:
     entitled = caller.entitlements
     if source == "ecm":
-        workspaces = None if entitled.folder_ids or entitled.everything else entitled.workspace_ids
+        broad = entitled.folder_ids or entitled.business_objects or entitled.everything
+        workspaces = None if broad else entitled.workspace_ids
         types = entitled.document_types or None
     else:
         workspaces, types = None, entitled.content_types
     items: list[PartnerDocument] = []
     next_cursor: str | None = None
-    nothing = source == "ecm" and workspaces == [] and not entitled.folder_ids
+    nothing = source == "ecm" and workspaces == []
     if not (nothing or (source == "amplience" and not types and not entitled.everything)):
         page = await asyncio.to_thread(
             store.approved_versions,
@@ -560,47 +567,52 @@ def _category_values(inbox: Inbox, values: dict[str, str]) -> dict[str, str]:
     return category_values({**inbox.required_metadata, **inbox.optional_metadata}, values)
 
 
+def _status_url(request: Request, inbox: Inbox, request_id: str) -> str:
+    if inbox.name is not None:
+        return f"{_base(request)}/v1/partner/inboxes/{inbox.name}/uploads/{request_id}"
+    return f"{_base(request)}/v1/partner/inbox/{inbox.workspace_id}/uploads/{request_id}"
+
+
 def _upload_status(
-    request: Request, party: str, request_id: str, inbox: Inbox, filed: FiledDocument | None
+    request: Request, request_id: str, inbox: Inbox, filed: FiledDocument | None
 ) -> InboxUpload:
     return InboxUpload(
         request_id=request_id,
         status="filing" if filed is None else "filed",
-        status_url=f"{_base(request)}/v1/partner/inbox/{inbox.workspace_id}/uploads/{request_id}",
+        status_url=_status_url(request, inbox, request_id),
+        inbox=inbox.name,
         workspace_id=inbox.workspace_id,
-        folder_id=inbox.folder_id,
+        folder_id=filed.folder_id if filed is not None else inbox.folder_id,
+        business_object=inbox.business_object.key if inbox.business_object else None,
+        folder="/".join(inbox.folder_path) or None,
         document=filed,
     )
 
 
-@router.post(
-    "/v1/partner/inbox/{workspace_id}",
-    tags=["partners"],
-    summary="Upload a document into your party's inbox folder of a workspace",
-    description="Multipart: `file` (type by its bytes, size), `request_id` (your "
-    "idempotency key) and `metadata` (the inbox's required fields). Filed into the inbox "
-    "folder only: 201 once filed, 202 with `status_url` while filing.",
-    status_code=201,
-    response_model=InboxUpload,
-    responses={
-        202: {"model": InboxUpload, "description": "Still filing: see status_url."},
-        **error_responses(401, 403, 404, 413, 415, 422, 503),
-    },
-    openapi_extra=_INBOX_BODY,
-)
-async def upload(
+def _location(inbox: Inbox) -> InboxLocation | None:
+    bo = inbox.business_object
+    if bo is None:
+        return None
+    return InboxLocation(
+        ext_system_id=bo.ext_system_id, bo_type=bo.bo_type, bo_id=bo.bo_id, folder=inbox.folder_path
+    )
+
+
+async def _receive(
     request: Request,
-    workspace_id: WorkspaceId,
-    caller: Caller,
-    filing: Annotated[InboxFiling, Depends(inbox_filing)],
+    caller: PartyCaller,
+    filing: InboxFiling,
+    inbox: Inbox | None,
+    missing: str,
+    object_id: str,
 ) -> JSONResponse:
+    """Check and store one upload, file it into the inbox folder (201 filed, 202 filing)."""
     party = caller.id
-    where = {"source": "ecm", "object_id": str(workspace_id)}
+    where = {"source": "ecm", "object_id": object_id}
     context = api_context(request)
     try:
-        inbox = caller.inbox(workspace_id)
         if inbox is None:
-            raise NotFound(f"no inbox for you in workspace {workspace_id}")
+            raise NotFound(missing)
         limit = min(inbox.max_bytes, context.settings.api.max_upload_bytes)
         async with request.form(max_files=1, max_fields=5) as form:
             request_id = await text_part(form, "request_id") or ""
@@ -623,15 +635,15 @@ async def upload(
                 kinds = ", ".join(inbox.allowed_types)
                 raise UnsupportedDocument(f"this inbox accepts {kinds} documents only")
         document = await context.store.put(data, filename=filename, content_type=content_type)
-        item = FileDocumentInput(
-            workspace_id=inbox.folder_id,  # the inbox folder itself: never another one
-            folder=None,
+        item = InboxFilingInput(
             # Its own node per upload: a party never adds a version to a document someone
             # else (or its own earlier upload) put in the folder.
             name=safe_filename(f"{party} {request_id} - {filename}"),
             document=document,
             category_id=inbox.category_id,
             category_values=_category_values(inbox, values),
+            folder_id=inbox.folder_id,  # the inbox folder itself: never another one
+            location=_location(inbox),
         )
         filed = await filing.file(f"{party}-{request_id}", item, timedelta(seconds=20))
     except ApiError as exc:
@@ -640,16 +652,78 @@ async def upload(
         party,
         "upload",
         source="ecm",
-        object_id=str(filed.node_id) if filed else str(workspace_id),
+        object_id=str(filed.node_id) if filed else object_id,
         version=filed.version if filed else None,
         outcome="ok" if filed else "filing",
-        detail=f"{filename} ({document.sha256}) into folder {inbox.folder_id}",
+        detail=f"{filename} ({document.sha256}) into {inbox.label}",
     )
-    answer = _upload_status(request, party, request_id, inbox, filed)
+    answer = _upload_status(request, request_id, inbox, filed)
     return JSONResponse(
         answer.model_dump(mode="json"),
         status_code=201 if filed else 202,
         headers={"Location": answer.status_url},
+    )
+
+
+_UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": InboxUpload, "description": "Still filing: see status_url."},
+    **error_responses(401, 403, 404, 413, 415, 422, 503),
+}
+
+
+@router.post(
+    "/v1/partner/inbox/{workspace_id}",
+    tags=["partners"],
+    summary="Upload a document into your party's inbox folder of a workspace",
+    description="Multipart: `file` (type by its bytes, size), `request_id` (your "
+    "idempotency key) and `metadata` (the inbox's required fields). Filed into the inbox "
+    "folder only: 201 once filed, 202 with `status_url` while filing.",
+    status_code=201,
+    response_model=InboxUpload,
+    responses=_UPLOAD_RESPONSES,
+    openapi_extra=_INBOX_BODY,
+)
+async def upload(
+    request: Request,
+    workspace_id: WorkspaceId,
+    caller: Caller,
+    filing: Annotated[InboxFiling, Depends(inbox_filing)],
+) -> JSONResponse:
+    return await _receive(
+        request,
+        caller,
+        filing,
+        caller.inbox(workspace_id),
+        f"no inbox for you in workspace {workspace_id}",
+        str(workspace_id),
+    )
+
+
+@router.post(
+    "/v1/partner/inboxes/{inbox_name}",
+    tags=["partners"],
+    summary="Upload a document into one of your party's inboxes, by its name",
+    description="As `POST /v1/partner/inbox/{workspace_id}`, the inbox named in "
+    "read-access.json: no ids needed. An inbox by business object and folder path is "
+    "resolved in Content Server when the upload is filed.",
+    status_code=201,
+    response_model=InboxUpload,
+    responses=_UPLOAD_RESPONSES,
+    openapi_extra=_INBOX_BODY,
+)
+async def upload_named(
+    request: Request,
+    inbox_name: InboxName,
+    caller: Caller,
+    filing: Annotated[InboxFiling, Depends(inbox_filing)],
+) -> JSONResponse:
+    return await _receive(
+        request,
+        caller,
+        filing,
+        caller.inbox_named(inbox_name),
+        f"no inbox {inbox_name!r} for you",
+        f"inbox:{inbox_name}",
     )
 
 
@@ -673,4 +747,25 @@ async def upload_status(
             caller.id, NotFound(f"no inbox for you in workspace {workspace_id}")
         )
     filed = await filing.result(f"{caller.id}-{request_id}", timedelta(seconds=1))
-    return _upload_status(request, caller.id, request_id, inbox, filed)
+    return _upload_status(request, request_id, inbox, filed)
+
+
+@router.get(
+    "/v1/partner/inboxes/{inbox_name}/uploads/{request_id}",
+    tags=["partners"],
+    summary="How one of your uploads into a named inbox fared",
+    response_model=InboxUpload,
+    responses=error_responses(401, 403, 404, 422, 503),
+)
+async def named_upload_status(
+    request: Request,
+    inbox_name: InboxName,
+    request_id: RequestId,
+    caller: Caller,
+    filing: Annotated[InboxFiling, Depends(inbox_filing)],
+) -> InboxUpload:
+    inbox = caller.inbox_named(inbox_name)
+    if inbox is None:
+        raise await caller.log.refuse(caller.id, NotFound(f"no inbox {inbox_name!r} for you"))
+    filed = await filing.result(f"{caller.id}-{request_id}", timedelta(seconds=1))
+    return _upload_status(request, request_id, inbox, filed)

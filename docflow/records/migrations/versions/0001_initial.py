@@ -123,6 +123,7 @@ def upgrade() -> None:
         sa.Column("workspace_id", sa.BigInteger(), nullable=True),
         sa.Column("folder_id", sa.BigInteger(), nullable=True),
         sa.Column("document_type", sa.String(128), nullable=False),
+        sa.Column("business_object", sa.String(255), nullable=False),
         sa.Column("process_key", sa.String(64), nullable=False),
         sa.Column("superseded_at", _ts(), nullable=True),
     )
@@ -132,6 +133,9 @@ def upgrade() -> None:
         ["source", "approved_at", "object_id"],
     )
     op.create_index("ix_approved_versions_workspace", "approved_versions", ["workspace_id"])
+    op.create_index(
+        "ix_approved_versions_business_object", "approved_versions", ["business_object"]
+    )
 
     op.create_table(
         "access_log",
