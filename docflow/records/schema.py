@@ -76,16 +76,48 @@ class Process(Base):
     version: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (
+        # Keyset paging, newest first.
         Index("ix_processes_updated", "updated_at", "process_key"),
         Index("ix_processes_started", "started_at", "process_key"),
+        # Filters; the dashboard's aggregates read covering indexes, not the table, with or
+        # without a scope (source system, tenant) narrowing them.
         Index("ix_processes_type_state", "process_type", "state"),
-        Index("ix_processes_source_tenant", "source_system", "tenant"),
+        Index("ix_processes_scope_state", "source_system", "tenant", "process_type", "state"),
+        Index(
+            "ix_processes_open",
+            "closed",
+            "process_type",
+            "state",
+            "source_system",
+            "tenant",
+            "since",
+            "updated_at",
+            "until",
+        ),
+        Index(
+            "ix_processes_deadline",
+            "closed",
+            "state",
+            "until",
+            "process_key",
+            "source_system",
+            "tenant",
+        ),
+        Index("ix_processes_workspace", "workspace_id", "closed", "updated_at", "disposition_at"),
+        Index(
+            "ix_processes_scope_workspace",
+            "source_system",
+            "tenant",
+            "workspace_id",
+            "closed",
+            "updated_at",
+            "disposition_at",
+        ),
         Index("ix_processes_business_key", "business_key"),
         Index("ix_processes_document", "document_node_id"),
-        Index("ix_processes_workspace", "workspace_id"),
         Index("ix_processes_business_object", "business_object_type", "business_object_id"),
-        Index("ix_processes_closed", "closed", "closed_at"),
-        Index("ix_processes_until", "until"),
+        Index("ix_processes_closed_at", "closed_at"),
+        Index("ix_processes_attention", "attention_reason"),
     )
 
 

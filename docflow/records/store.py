@@ -82,6 +82,7 @@ DISPOSITION_HORIZON = timedelta(days=90)
 MAX_LIMIT = 1000
 # Rows per multi-row INSERT (well under SQLite's and PostgreSQL's parameter limits).
 INSERT_CHUNK = 200
+PROCESS_CHUNK = 100
 
 
 def _utc(value: datetime) -> datetime:
@@ -126,7 +127,7 @@ def _query_filter(query: RecordQuery) -> list[ColumnElement[bool]]:
     elif query.outcome == "closed":
         conditions.append(c.closed == true())
     elif query.outcome == "attention":
-        conditions.append(c.attention_reason != "")
+        conditions.append(c.attention_reason > "")  # non-empty, through its index
     for column, value in (
         (c.business_key, query.business_key),
         (c.document_node_id, query.document_node_id),
@@ -155,23 +156,25 @@ def _process_filter(query: RecordQuery, scope: RecordScope) -> list[ColumnElemen
 # ---------------------------------------------------------------- cursors
 
 
-def _encode_cursor(*values: Any) -> str:
-    parts = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+def _encode_cursor(listing: str, *values: Any) -> str:
+    """An opaque, url-safe cursor: the listing it belongs to and the last row's sort key."""
+    parts = [listing, *(v.isoformat() if isinstance(v, datetime) else v for v in values)]
     raw = json.dumps(parts, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, kinds: Sequence[type]) -> list[Any]:
-    """The values of a cursor of the given kinds (datetime, str, int); ValueError if malformed."""
+def _decode_cursor(cursor: str, listing: str, kinds: Sequence[type]) -> list[Any]:
+    """The sort key in a cursor of `listing` with values of the given kinds (datetime, str,
+    int); ValueError if it is malformed or belongs to another listing."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         parts = json.loads(raw)
     except (ValueError, TypeError) as exc:
         raise ValueError("malformed cursor") from exc
-    if not isinstance(parts, list) or len(parts) != len(kinds):
+    if not isinstance(parts, list) or len(parts) != len(kinds) + 1 or parts[0] != listing:
         raise ValueError("malformed cursor")
     values: list[Any] = []
-    for part, kind in zip(parts, kinds, strict=True):
+    for part, kind in zip(parts[1:], kinds, strict=True):
         if kind is datetime:
             if not isinstance(part, str):
                 raise ValueError("malformed cursor")
@@ -279,100 +282,73 @@ class RecordStore:
         with self._writer.begin() as connection:
             return self._apply(connection, change, disposition_at)
 
-    def bulk_apply(self, changes: Iterable[ProcessChange]) -> int:
-        """Apply many changes in one transaction (seeding, benchmarks); the number applied."""
+    def bulk_apply(self, changes: Iterable[ProcessChange], *, batch: int = 500) -> int:
+        """Apply many changes in one transaction (seeding, benchmarks); the number applied.
+        Changes of distinct processes are written `batch` at a time with multi-row statements;
+        the result is the same as applying them one by one, in order."""
         applied = 0
         with self._writer.begin() as connection:
+            pending: dict[str, ProcessChange] = {}
             for change in changes:
-                applied += self._apply(connection, change, None).applied
+                if change.process_key in pending or len(pending) >= batch:
+                    applied += self._apply_batch(connection, list(pending.values()))
+                    pending = {}
+                pending[change.process_key] = change
+            applied += self._apply_batch(connection, list(pending.values()))
         return applied
 
     def _apply(
         self, connection: Connection, change: ProcessChange, disposition_at: datetime | None
     ) -> RecordWritten:
-        applied = self._write_process(connection, change, disposition_at)
-        written = self._write_audit(connection, change)
-        self._write_approvals(connection, change)
+        applied = self._write_processes(connection, [_process_values(change, disposition_at)])
+        written = self._write_audit(connection, _audit_values(change))
+        self._write_approvals(connection, _approval_values(change))
         self._write_holds(connection, change)
-        for approved in change.facts.approved:
+        for approved in _lock_order(change.facts.approved):
             self._write_approved(connection, change.process_key, approved)
-        return RecordWritten(applied=applied, audit_written=written)
+        return RecordWritten(applied=applied == 1, audit_written=written)
 
-    def _write_process(
-        self, connection: Connection, change: ProcessChange, disposition_at: datetime | None
-    ) -> bool:
-        facts = change.facts
-        at = _utc(change.at)
-        values: dict[str, Any] = {
-            "process_key": change.process_key,
-            "workflow_id": change.workflow_id,
-            "run_id": change.run_id,
-            "process_type": change.process_type,
-            "business_key": change.business_key,
-            "state": change.state,
-            "stage": change.stage,
-            "waiting_for": change.waiting_for,
-            "since": change.since,
-            "until": change.until,
-            "attention_reason": change.attention_reason,
-            "outcome_reason": change.outcome_reason,
-            "closed": change.closed,
-            "source_system": facts.source_system,
-            "tenant": facts.tenant,
-            "document_node_id": facts.document_node_id,
-            "document_version": facts.document_version,
-            "document_name": facts.document_name,
-            "workspace_id": facts.workspace_id,
-            "business_object_type": facts.business_object_type,
-            "business_object_id": facts.business_object_id,
-            "retention_class": facts.retention_class,
-            "disposition_at": disposition_at,
-            "started_at": change.started_at,
-            "updated_at": at,
-            "closed_at": at if change.closed else None,
-            "version": change.version,
-        }
-        stmt = self._insert(processes).values(values)
-        new = stmt.excluded
-        stored = processes.c
-        set_: dict[str, Any] = {
-            name: new[name]
-            for name in values
-            if name not in {"process_key", "closed_at", "disposition_at"}
-        }
-        # Closing keeps the first close's time; a later reopening (not closed) clears it.
-        set_["closed_at"] = case(
-            (new.closed == true(), func.coalesce(stored.closed_at, new.updated_at)),
-            else_=None,
-        )
-        set_["disposition_at"] = func.coalesce(new.disposition_at, stored.disposition_at)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[stored.process_key],
-            set_=set_,
-            where=stored.version < new.version,
-        ).returning(stored.process_key)
-        return connection.execute(stmt).first() is not None
+    def _apply_batch(self, connection: Connection, changes: list[ProcessChange]) -> int:
+        """Changes of distinct processes, as multi-row statements; the number applied."""
+        if not changes:
+            return 0
+        applied = self._write_processes(connection, [_process_values(c, None) for c in changes])
+        self._write_audit(connection, [row for c in changes for row in _audit_values(c)])
+        self._write_approvals(connection, [row for c in changes for row in _approval_values(c)])
+        for change in changes:
+            self._write_holds(connection, change)
+            for approved in _lock_order(change.facts.approved):
+                self._write_approved(connection, change.process_key, approved)
+        return applied
 
-    def _write_audit(self, connection: Connection, change: ProcessChange) -> int:
-        entries: dict[int, AuditRow] = {}
-        for entry in change.audit:
-            known = entries.get(entry.seq)
-            if known is None or entry.repeated > known.repeated:
-                entries[entry.seq] = entry
-        rows = [
-            {
-                "process_key": change.process_key,
-                "seq": entry.seq,
-                "at": entry.at,
-                "kind": entry.kind,
-                "actor": entry.actor,
-                "detail": entry.detail,
-                "data": entry.data,
-                "repeated": entry.repeated,
-                "last_at": entry.last_at,
+    def _write_processes(self, connection: Connection, rows: list[dict[str, Any]]) -> int:
+        """Insert process rows, or update those stored at a lower version; the number written."""
+        written = 0
+        for start in range(0, len(rows), PROCESS_CHUNK):
+            stmt = self._insert(processes).values(rows[start : start + PROCESS_CHUNK])
+            new = stmt.excluded
+            stored = processes.c
+            set_: dict[str, Any] = {
+                name: new[name]
+                for name in rows[0]
+                if name not in {"process_key", "closed_at", "disposition_at"}
             }
-            for entry in sorted(entries.values(), key=lambda e: e.seq)
-        ]
+            # Closing keeps the first close's time; a later reopening (not closed) clears it.
+            set_["closed_at"] = case(
+                (new.closed == true(), func.coalesce(stored.closed_at, new.updated_at)),
+                else_=None,
+            )
+            set_["disposition_at"] = func.coalesce(new.disposition_at, stored.disposition_at)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[stored.process_key],
+                set_=set_,
+                where=stored.version < new.version,
+            ).returning(stored.process_key)
+            written += len(connection.execute(stmt).all())
+        return written
+
+    def _write_audit(self, connection: Connection, rows: list[dict[str, Any]]) -> int:
+        """Insert audit rows, or update those a condensed entry grew; the number written."""
         written = 0
         for start in range(0, len(rows), INSERT_CHUNK):
             stmt = self._insert(audit_entries).values(rows[start : start + INSERT_CHUNK])
@@ -400,19 +376,7 @@ class RecordStore:
             written += len(connection.execute(stmt).all())
         return written
 
-    def _write_approvals(self, connection: Connection, change: ProcessChange) -> None:
-        rows = [
-            {
-                "process_key": change.process_key,
-                "seq": entry.seq,
-                "at": entry.at,
-                "actor": entry.actor,
-                "decision": entry.data.get("decision", ""),
-                "comment": entry.data.get("comment", ""),
-                "stage": entry.data.get("stage", ""),
-            }
-            for entry in {e.seq: e for e in change.audit if e.kind == DECISION_KIND}.values()
-        ]
+    def _write_approvals(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
         for start in range(0, len(rows), INSERT_CHUNK):
             stmt = self._insert(approvals).values(rows[start : start + INSERT_CHUNK])
             connection.execute(stmt.on_conflict_do_nothing())
@@ -483,6 +447,11 @@ class RecordStore:
         self, connection: Connection, process_key: str, approved: ApprovedVersion
     ) -> None:
         stored = approved_versions.c
+        if self.dialect == "postgresql":
+            # Writers of one object's versions take turns (SQLite's writers always do), so a
+            # version stored concurrently with a newer one cannot miss its supersession.
+            key = f"approved:{approved.source}:{approved.object_id}"
+            connection.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
         stmt = self._insert(approved_versions).values(
             source=approved.source,
             object_id=approved.object_id,
@@ -583,7 +552,7 @@ class RecordStore:
         stmt = select(processes).where(*_process_filter(query, scope))
         if cursor is not None:
             stmt = stmt.where(
-                _after(keys, _decode_cursor(cursor, [datetime, str]), descending=True)
+                _after(keys, _decode_cursor(cursor, order, [datetime, str]), descending=True)
             )
         stmt = stmt.order_by(column.desc(), processes.c.process_key.desc()).limit(limit + 1)
         with self.engine.connect() as connection:
@@ -594,7 +563,7 @@ class RecordStore:
         if more:
             last = rows[-1]
             when = last.updated_at if order == "updated" else last.started_at
-            next_cursor = _encode_cursor(when, last.process_key)
+            next_cursor = _encode_cursor(order, when, last.process_key)
         return Page[ProcessRow](items=rows, next_cursor=next_cursor)
 
     def audit(
@@ -615,12 +584,12 @@ class RecordStore:
             .where(*_process_filter(query, scope))
         )
         if cursor is not None:
-            values = _decode_cursor(cursor, [datetime, str, int])
+            values = _decode_cursor(cursor, "audit", [datetime, str, int])
             stmt = stmt.where(_after(keys, values, descending=False))
         stmt = stmt.order_by(*keys).limit(limit + 1)
         with self.engine.connect() as connection:
             rows = [AuditRecord.model_validate(dict(r._mapping)) for r in connection.execute(stmt)]
-        return _page(AuditRecord, rows, limit, lambda r: (r.at, r.process_key, r.seq))
+        return _page(AuditRecord, "audit", rows, limit, lambda r: (r.at, r.process_key, r.seq))
 
     def approvals(
         self,
@@ -640,12 +609,12 @@ class RecordStore:
             .where(*_process_filter(query, scope))
         )
         if cursor is not None:
-            values = _decode_cursor(cursor, [datetime, str, int])
+            values = _decode_cursor(cursor, "approvals", [datetime, str, int])
             stmt = stmt.where(_after(keys, values, descending=False))
         stmt = stmt.order_by(*keys).limit(limit + 1)
         with self.engine.connect() as connection:
             rows = [ApprovalRow.model_validate(dict(r._mapping)) for r in connection.execute(stmt)]
-        return _page(ApprovalRow, rows, limit, lambda r: (r.at, r.process_key, r.seq))
+        return _page(ApprovalRow, "approvals", rows, limit, lambda r: (r.at, r.process_key, r.seq))
 
     def holds(
         self,
@@ -711,7 +680,7 @@ class RecordStore:
         if document_types is not None:
             stmt = stmt.where(v.document_type.in_(list(document_types)))
         if cursor is not None:
-            values = _decode_cursor(cursor, [datetime, str, int])
+            values = _decode_cursor(cursor, "approved", [datetime, str, int])
             stmt = stmt.where(_after(keys, values, descending=True))
         stmt = stmt.order_by(*(k.desc() for k in keys)).limit(limit + 1)
         with self.engine.connect() as connection:
@@ -720,7 +689,11 @@ class RecordStore:
                 for r in connection.execute(stmt)
             ]
         return _page(
-            ApprovedVersionRow, rows, limit, lambda r: (r.approved_at, r.object_id, r.version)
+            ApprovedVersionRow,
+            "approved",
+            rows,
+            limit,
+            lambda r: (r.approved_at, r.object_id, r.version),
         )
 
     def access_log(
@@ -745,7 +718,7 @@ class RecordStore:
             stmt = stmt.where(c.at >= _utc(since))
         if cursor is not None:
             stmt = stmt.where(
-                _after(keys, _decode_cursor(cursor, [datetime, int]), descending=True)
+                _after(keys, _decode_cursor(cursor, "access", [datetime, int]), descending=True)
             )
         stmt = stmt.order_by(c.at.desc(), c.id.desc()).limit(limit + 1)
         with self.engine.connect() as connection:
@@ -753,7 +726,7 @@ class RecordStore:
         more = len(rows) > limit
         rows = rows[:limit]
         items = [AccessEvent.model_validate(r) for r in rows]
-        next_cursor = _encode_cursor(rows[-1]["at"], rows[-1]["id"]) if more else None
+        next_cursor = _encode_cursor("access", rows[-1]["at"], rows[-1]["id"]) if more else None
         return Page[AccessEvent](items=items, next_cursor=next_cursor)
 
     # ------------------------------------------------------------ figures
@@ -763,12 +736,13 @@ class RecordStore:
         now = _utc(now)
         where = _process_filter(query, scope)
         with self.engine.connect() as connection:
+            ages, overdue, person_states = self._ages_and_overdue(connection, where, now)
             return DashboardFigures(
                 generated_at=now,
                 by_state=self._by_state(connection, where),
-                ages=self._ages(connection, where, now),
-                approvals_overdue=self._overdue_count(connection, where, now),
-                overdue=self._overdue_rows(connection, where, now),
+                ages=ages,
+                approvals_overdue=overdue,
+                overdue=self._overdue_rows(connection, where, now, person_states),
                 turnaround=self._turnaround(connection, where),
                 delivery_failures=self._delivery_failures(connection, where),
                 **self._holds_figures(connection, query, scope),
@@ -788,69 +762,69 @@ class RecordStore:
             for ptype, state, count in connection.execute(stmt)
         ]
 
-    def _ages(
+    def _ages_and_overdue(
         self, connection: Connection, where: list[ColumnElement[bool]], now: datetime
-    ) -> list[AgeBucket]:
+    ) -> tuple[list[AgeBucket], int, list[str]]:
+        """Open processes by type and age in their state, the number waiting on a person past
+        their deadline, and the states that wait on a person. One pass over the open rows."""
         c = processes.c
         since = func.coalesce(c.since, c.updated_at)
 
-        def bucket(condition: ColumnElement[bool]) -> Any:
+        def total(condition: ColumnElement[bool]) -> Any:
             return func.sum(case((condition, 1), else_=0))
 
         hour, day, week = now - timedelta(hours=1), now - timedelta(days=1), now - timedelta(days=7)
         stmt = (
             select(
                 c.process_type,
-                bucket(since > hour),
-                bucket(and_(since <= hour, since > day)),
-                bucket(and_(since <= day, since > week)),
-                bucket(since <= week),
+                c.state,
+                total(since > hour),
+                total(and_(since <= hour, since > day)),
+                total(and_(since <= day, since > week)),
+                total(since <= week),
+                total(c.until < now),
             )
             .where(*where, c.closed == false())
-            .group_by(c.process_type)
-            .order_by(c.process_type)
+            .group_by(c.process_type, c.state)
+            .order_by(c.process_type, c.state)
         )
-        return [
-            AgeBucket(
-                process_type=ptype,
-                under_1h=int(a or 0),
-                under_1d=int(b or 0),
-                under_7d=int(d or 0),
-                over_7d=int(e or 0),
-            )
-            for ptype, a, b, d, e in connection.execute(stmt)
-        ]
-
-    @staticmethod
-    def _overdue_filter(
-        where: list[ColumnElement[bool]], now: datetime
-    ) -> list[ColumnElement[bool]]:
-        c = processes.c
-        state = func.lower(c.state)
-        return [
-            *where,
-            c.closed == false(),
-            c.until < now,
-            or_(state.contains("approval"), state.contains("review")),
-        ]
-
-    def _overdue_count(
-        self, connection: Connection, where: list[ColumnElement[bool]], now: datetime
-    ) -> int:
-        stmt = select(func.count()).select_from(processes).where(*self._overdue_filter(where, now))
-        return int(connection.execute(stmt).scalar_one())
+        buckets: dict[str, AgeBucket] = {}
+        overdue = 0
+        person_states: set[str] = set()
+        for ptype, state, h1, d1, d7, older, late in connection.execute(stmt):
+            bucket = buckets.setdefault(ptype, AgeBucket(process_type=ptype))
+            bucket.under_1h += int(h1 or 0)
+            bucket.under_1d += int(d1 or 0)
+            bucket.under_7d += int(d7 or 0)
+            bucket.over_7d += int(older or 0)
+            if _waits_on_person(state):
+                person_states.add(state)
+                overdue += int(late or 0)
+        return list(buckets.values()), overdue, sorted(person_states)
 
     def _overdue_rows(
-        self, connection: Connection, where: list[ColumnElement[bool]], now: datetime
+        self,
+        connection: Connection,
+        where: list[ColumnElement[bool]],
+        now: datetime,
+        states: list[str],
     ) -> list[ProcessRow]:
+        """The open processes waiting on a person longest past their deadline."""
         c = processes.c
-        stmt = (
-            select(processes)
-            .where(*self._overdue_filter(where, now))
-            .order_by(c.until, c.process_key)
-            .limit(OVERDUE_LISTED)
-        )
-        return [ProcessRow.model_validate(dict(r._mapping)) for r in connection.execute(stmt)]
+        rows: list[ProcessRow] = []
+        # One query per state: each walks its deadline index in order and stops at the limit.
+        for state in states:
+            stmt = (
+                select(processes)
+                .where(*where, c.closed == false(), c.state == state, c.until < now)
+                .order_by(c.until, c.process_key)
+                .limit(OVERDUE_LISTED)
+            )
+            rows.extend(
+                ProcessRow.model_validate(dict(r._mapping)) for r in connection.execute(stmt)
+            )
+        rows.sort(key=lambda row: (row.until, row.process_key))
+        return rows[:OVERDUE_LISTED]
 
     def _hours(self, start: Any, end: Any) -> Any:
         if self.dialect == "sqlite":
@@ -869,7 +843,6 @@ class RecordStore:
             c.process_type == SIGNING_PROCESS,
             c.state == SIGNING_COMPLETED,
             c.closed == true(),
-            c.closed_at.is_not(None),
         ]
         day = self._day(c.closed_at).label("day")
         by_day = [
@@ -915,10 +888,15 @@ class RecordStore:
     ) -> dict[str, Any]:
         h = holds.c
         # Holds count where the scope may see the process that applied them.
+        # Driven from the (few) holds: each one's process is checked by its key.
+        seen = (
+            select(literal(1))
+            .where(processes.c.process_key == h.process_key, *_scope_filter(scope))
+            .exists()
+        )
         stmt = (
             select(h.workspace_id, func.count())
-            .select_from(holds.join(processes, processes.c.process_key == h.process_key))
-            .where(*_scope_filter(scope), h.released_at.is_(None))
+            .where(h.released_at.is_(None), seen)
             .group_by(h.workspace_id)
             .order_by(func.count().desc(), h.workspace_id)
         )
@@ -945,7 +923,6 @@ class RecordStore:
                 c.workspace_id,
                 count,
                 func.sum(case((c.closed == false(), 1), else_=0)),
-                func.sum(case((c.attention_reason != "", 1), else_=0)),
                 func.sum(
                     case((and_(c.disposition_at.is_not(None), c.disposition_at < due), 1), else_=0)
                 ),
@@ -960,6 +937,14 @@ class RecordStore:
         if not rows:
             return []
         ids = [row[0] for row in rows]
+        # Few processes need attention: counted through their index, not in the pass above.
+        needing = dict(
+            connection.execute(
+                select(c.workspace_id, func.count())
+                .where(*where, c.attention_reason > "", c.workspace_id.in_(ids))
+                .group_by(c.workspace_id)
+            ).all()
+        )
         v = approved_versions.c
         approved = dict(
             connection.execute(
@@ -981,23 +966,110 @@ class RecordStore:
                 workspace_id=workspace,
                 processes=total,
                 open=int(open_ or 0),
-                attention=int(attention or 0),
+                attention=needing.get(workspace, 0),
                 approved_versions=approved.get(workspace, 0),
                 active_holds=held.get(workspace, 0),
                 disposition_due_90d=int(disposing or 0),
                 last_activity=last,
             )
-            for workspace, total, open_, attention, disposing, last in rows
+            for workspace, total, open_, disposing, last in rows
         ]
 
 
+def _process_values(change: ProcessChange, disposition_at: datetime | None) -> dict[str, Any]:
+    facts = change.facts
+    at = _utc(change.at)
+    return {
+        "process_key": change.process_key,
+        "workflow_id": change.workflow_id,
+        "run_id": change.run_id,
+        "process_type": change.process_type,
+        "business_key": change.business_key,
+        "state": change.state,
+        "stage": change.stage,
+        "waiting_for": change.waiting_for,
+        "since": change.since,
+        "until": change.until,
+        "attention_reason": change.attention_reason,
+        "outcome_reason": change.outcome_reason,
+        "closed": change.closed,
+        "source_system": facts.source_system,
+        "tenant": facts.tenant,
+        "document_node_id": facts.document_node_id,
+        "document_version": facts.document_version,
+        "document_name": facts.document_name,
+        "workspace_id": facts.workspace_id,
+        "business_object_type": facts.business_object_type,
+        "business_object_id": facts.business_object_id,
+        "retention_class": facts.retention_class,
+        "disposition_at": disposition_at,
+        "started_at": change.started_at,
+        "updated_at": at,
+        "closed_at": at if change.closed else None,
+        "version": change.version,
+    }
+
+
+def _audit_values(change: ProcessChange) -> list[dict[str, Any]]:
+    """A change's audit rows, one per seq (the most condensed one if repeated)."""
+    entries: dict[int, AuditRow] = {}
+    for entry in change.audit:
+        known = entries.get(entry.seq)
+        if known is None or entry.repeated > known.repeated:
+            entries[entry.seq] = entry
+    return [
+        {
+            "process_key": change.process_key,
+            "seq": entry.seq,
+            "at": entry.at,
+            "kind": entry.kind,
+            "actor": entry.actor,
+            "detail": entry.detail,
+            "data": entry.data,
+            "repeated": entry.repeated,
+            "last_at": entry.last_at,
+        }
+        for entry in sorted(entries.values(), key=lambda e: e.seq)
+    ]
+
+
+def _approval_values(change: ProcessChange) -> list[dict[str, Any]]:
+    """The decisions among a change's audit entries."""
+    return [
+        {
+            "process_key": change.process_key,
+            "seq": entry.seq,
+            "at": entry.at,
+            "actor": entry.actor,
+            "decision": entry.data.get("decision", ""),
+            "comment": entry.data.get("comment", ""),
+            "stage": entry.data.get("stage", ""),
+        }
+        for entry in {e.seq: e for e in change.audit if e.kind == DECISION_KIND}.values()
+    ]
+
+
+def _lock_order(approved: list[ApprovedVersion]) -> list[ApprovedVersion]:
+    """Approved versions in one order for every writer (their locks cannot deadlock)."""
+    return sorted(approved, key=lambda a: (a.source, a.object_id, a.version))
+
+
+def _waits_on_person(state: str) -> bool:
+    name = state.casefold()
+    return "approval" in name or "review" in name
+
+
 def _page(
-    model: type[M], rows: list[M], limit: int, key: Callable[[M], tuple[Any, ...]]
+    model: type[M],
+    listing: str,
+    rows: list[M],
+    limit: int,
+    key: Callable[[M], tuple[Any, ...]],
 ) -> Page[M]:
     """A page of at most `limit` rows from `limit + 1` fetched; a cursor when there are more."""
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = _encode_cursor(*key(rows[-1])) if more else None
+    next_cursor = _encode_cursor(listing, *key(rows[-1])) if more else None
     return Page[model](items=rows, next_cursor=next_cursor)  # type: ignore[valid-type]
 
 
