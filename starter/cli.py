@@ -29,6 +29,7 @@ from starter import (
     cli_distribution,
     cli_ecm,
     cli_ecm_requests,
+    cli_records,
     cli_workspaces,
     config_cli,
 )
@@ -477,6 +478,7 @@ app.add_typer(cli_cases.app, name="case", rich_help_panel=OPERATIONS_PANEL)
 app.add_typer(cli_distribution.app, name="content", rich_help_panel=OPERATIONS_PANEL)
 app.add_typer(cli_ecm.app, name="ecm", rich_help_panel=OPERATIONS_PANEL)
 cli_ecm_requests.register(cli_ecm.app)  # review tasks and content updates
+app.add_typer(cli_records.app, name="records", rich_help_panel=OPERATIONS_PANEL)
 
 
 # ---------------------------------------------------------------- dev commands

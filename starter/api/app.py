@@ -39,6 +39,7 @@ from starter.api.routes import (
     health,
     master_data,
     operations,
+    records,
     signing,
     workspaces,
 )
@@ -68,6 +69,11 @@ TAGS = [
         "description": "Records of governed sources (PIM, ERP) into Amplience content items.",
     },
     {"name": "ecm requests", "description": "Review tasks and new versions requested in ECM."},
+    {
+        "name": "records",
+        "description": "The read model for dashboards and auditors: process records, audit "
+        "trails, approvals, holds, retention, figures, CSV exports, the access log.",
+    },
     {"name": "documents", "description": "Upload documents into the document store."},
     {"name": "webhooks", "description": "Callbacks from external systems (signed, verified)."},
     {"name": "health", "description": "Liveness and readiness probes."},
@@ -192,6 +198,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(health.router)
     app.include_router(actions.router)
     app.include_router(ecm_requests.router)
+    app.include_router(records.router)
     bodies = [
         *signing.OPENAPI_MODELS,
         *operations.OPENAPI_MODELS,

@@ -38,6 +38,7 @@ class Scope(StrEnum):
     CORRECT = "processes:correct"
     CANCEL = "processes:cancel"
     MASTER_DATA = "masterdata:write"
+    RECORDS_READ = "records:read"  # the read model: dashboards, auditors (GET /v1/records/…)
 
 
 @dataclass(frozen=True)
