@@ -34,6 +34,7 @@ from workflows.ecm_review import EcmReviewTaskWorkflow
 from workflows.ecm_subscriber import EcmSubscriberWorkflow
 from workflows.ecm_update import EcmContentUpdateWorkflow
 from workflows.master_data import MasterDataWorkflow
+from workflows.partner_inbox import PartnerInboxWorkflow
 from workflows.signing import SigningWorkflow
 from workflows.workspace import BusinessObjectWorkflow
 
@@ -52,7 +53,12 @@ PROCESSES: dict[str, list[type]] = {
         EcmAuditPollerWorkflow,
         LifecycleActionWorkflow,
     ],
-    "ecm-requests": [EcmReviewTaskWorkflow, EcmContentUpdateWorkflow, DeliveryWorkflow],
+    "ecm-requests": [
+        EcmReviewTaskWorkflow,
+        EcmContentUpdateWorkflow,
+        PartnerInboxWorkflow,
+        DeliveryWorkflow,
+    ],
 }
 
 

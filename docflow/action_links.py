@@ -11,22 +11,16 @@ idempotency id, so a double submit applies once.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field, ValidationError
 
 from docflow.models import ApprovalActionFacts, Decision
+from docflow.signed_tokens import MAX_TOKEN_LENGTH, NONCE_BYTES, SignedTokens, TamperedToken
 
 # Tokens are minted for one purpose; the prefix keeps another HMAC use of the key apart.
 _DOMAIN = b"docflow-action-link.v1:"
-# Far above a real token (a few hundred characters); anything longer is not ours.
-MAX_TOKEN_LENGTH = 2048
-NONCE_BYTES = 12
+__all__ = ["MAX_TOKEN_LENGTH", "NONCE_BYTES", "ActionClaims", "ActionLinks"]
 _ACTIONS = {"a": Decision.APPROVE, "r": Decision.REJECT, "c": Decision.REQUEST_CHANGES}
 _CODES = {decision: code for code, decision in _ACTIONS.items()}
 
@@ -66,33 +60,20 @@ class ActionClaims(BaseModel):
         return f"action-link:{self.nonce}"
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 class ActionLinks:
     """Mints and verifies action tokens with one key; builds the links under `public_url`."""
 
     def __init__(self, key: str | bytes, public_url: str) -> None:
-        secret = key.encode() if isinstance(key, str) else key
-        if not secret:
-            raise ValueError("the action link key is empty")
-        self._key = secret
+        self._tokens = SignedTokens(key, _DOMAIN, what="action link key")
         self._base = public_url.rstrip("/")
 
     def _mac(self, payload: str) -> bytes:
-        return hmac.new(self._key, _DOMAIN + payload.encode("ascii"), hashlib.sha256).digest()
+        return self._tokens.mac(payload)
 
     def nonce(self, *parts: str) -> str:
         """A nonce derived from the occasion (so a retried activity mints the same links),
         unguessable without the key."""
-        seed = "\x1f".join(parts).encode()
-        digest = hmac.new(self._key, b"nonce:" + seed, hashlib.sha256).digest()
-        return _b64(digest[:NONCE_BYTES])
+        return self._tokens.nonce(*parts)
 
     def mint(self, claims: ActionClaims) -> str:
         expires = int(claims.expires_at.timestamp())
@@ -107,8 +88,7 @@ class ActionLinks:
             expires,
             claims.nonce,
         ]
-        payload = _b64(json.dumps(fields, separators=(",", ":")).encode())
-        return f"{payload}.{_b64(self._mac(payload))}"
+        return self._tokens.seal(fields)
 
     def url(self, token: str) -> str:
         return f"{self._base}/actions/{token}"
@@ -135,18 +115,15 @@ class ActionLinks:
 
     def verify(self, token: str, now: datetime | None = None) -> ActionClaims:
         """The claims of a genuine, unexpired token; TamperedLink or ExpiredLink otherwise."""
-        if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1:
-            raise TamperedLink("this link is not a valid docflow link")
-        payload, signature = token.split(".")
         try:
-            given = _unb64(signature)
-            payload.encode("ascii")
-        except (binascii.Error, ValueError, UnicodeEncodeError):
+            fields = self._tokens.open(token)
+        except TamperedToken as exc:
+            if str(exc) == "signature":
+                raise TamperedLink(
+                    "this link has been altered or was not issued by docflow"
+                ) from None
             raise TamperedLink("this link is not a valid docflow link") from None
-        if not hmac.compare_digest(given, self._mac(payload)):
-            raise TamperedLink("this link has been altered or was not issued by docflow")
         try:
-            fields = json.loads(_unb64(payload))
             principal, key, stage, index, version, sha256, code, expires, nonce = fields
             claims = ActionClaims(
                 principal=principal,

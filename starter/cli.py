@@ -29,6 +29,7 @@ from starter import (
     cli_distribution,
     cli_ecm,
     cli_ecm_requests,
+    cli_partner,
     cli_records,
     cli_workspaces,
     config_cli,
@@ -479,6 +480,7 @@ app.add_typer(cli_distribution.app, name="content", rich_help_panel=OPERATIONS_P
 app.add_typer(cli_ecm.app, name="ecm", rich_help_panel=OPERATIONS_PANEL)
 cli_ecm_requests.register(cli_ecm.app)  # review tasks and content updates
 app.add_typer(cli_records.app, name="records", rich_help_panel=OPERATIONS_PANEL)
+app.add_typer(cli_partner.app, name="partner", rich_help_panel=OPERATIONS_PANEL)
 
 
 # ---------------------------------------------------------------- dev commands

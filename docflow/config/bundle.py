@@ -21,8 +21,9 @@ from docflow.config.concern import ConcernFile, Concerns
 from docflow.config.distribution import ContentDistribution, production_leaks
 from docflow.config.ecm_events import EcmEvents, ecm_production_leaks
 from docflow.config.ecm_requests import EcmRequests
-from docflow.config.records import Records
 from docflow.config.master_data import MasterData
+from docflow.config.read_access import ReadAccess
+from docflow.config.records import Records
 from docflow.config.routing import RoutingRules
 from docflow.config.source_systems import SourceSystems
 from docflow.config.workspaces import CaseSources, WorkspaceMappings
@@ -59,6 +60,7 @@ CONCERNS: tuple[Concern, ...] = (
     Concern("ecm-events.json", EcmEvents),
     Concern("ecm-requests.json", EcmRequests),
     Concern("records.json", Records),
+    Concern("read-access.json", ReadAccess),
 )
 
 C = TypeVar("C", bound=ConcernFile)

@@ -39,6 +39,8 @@ from starter.api.routes import (
     health,
     master_data,
     operations,
+    partner,
+    portal,
     records,
     signing,
     workspaces,
@@ -75,6 +77,15 @@ TAGS = [
         "trails, approvals, holds, retention, figures, CSV exports, the access log.",
     },
     {"name": "documents", "description": "Upload documents into the document store."},
+    {
+        "name": "approved content",
+        "description": "Portals: the latest approved version of ECM documents and Amplience "
+        "content, never an unapproved or superseded one.",
+    },
+    {
+        "name": "partners",
+        "description": "External parties: entitled documents, expiring links, inbox uploads.",
+    },
     {"name": "webhooks", "description": "Callbacks from external systems (signed, verified)."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
@@ -158,9 +169,13 @@ def body_limit(settings: Settings) -> Callable[[Scope], int]:
 
 
 def _takes_uploads(path: str) -> bool:
-    return path in ("/v1/documents", "/v1/signing-processes") or (
-        path.startswith(("/v1/signing-processes/", "/v1/business-objects/", "/v1/ecm/nodes/"))
-        and path.endswith(("/versions", "/documents"))
+    return (
+        path in ("/v1/documents", "/v1/signing-processes")
+        or path.startswith("/v1/partner/inbox/")
+        or (
+            path.startswith(("/v1/signing-processes/", "/v1/business-objects/", "/v1/ecm/nodes/"))
+            and path.endswith(("/versions", "/documents"))
+        )
     )
 
 
@@ -199,6 +214,8 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(actions.router)
     app.include_router(ecm_requests.router)
     app.include_router(records.router)
+    app.include_router(portal.router)
+    app.include_router(partner.router)
     bodies = [
         *signing.OPENAPI_MODELS,
         *operations.OPENAPI_MODELS,
@@ -208,6 +225,8 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
         *master_data.OPENAPI_MODELS,
         *ecm_events.OPENAPI_MODELS,
         *ecm_requests.OPENAPI_MODELS,
+        *portal.OPENAPI_MODELS,
+        *partner.OPENAPI_MODELS,
     ]
     _document_extra_models(
         app,

@@ -20,6 +20,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from docflow.settings import ApiKeyConfig, OidcSettings, Settings
 from starter.api.errors import (
     CREDENTIALS_REQUIRED,
+    ApiError,
     InsufficientScope,
     NotAuthenticated,
     ServiceUnavailable,
@@ -39,6 +40,8 @@ class Scope(StrEnum):
     CANCEL = "processes:cancel"
     MASTER_DATA = "masterdata:write"
     RECORDS_READ = "records:read"  # the read model: dashboards, auditors (GET /v1/records/…)
+    CONTENT_READ = "content:read"  # portals: approved content (read-access.json)
+    PARTNER = "partner"  # external parties: read-access.json names their subjects
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,11 @@ _bearer = HTTPBearer(
 _REQUIRED_SCOPES: dict[Callable[..., Any], tuple[Scope, ...]] = {}
 
 
-def require(*scopes: Scope) -> Callable[..., Awaitable[Principal]]:
+# Told of every refusal (request, who, error) before it is raised, e.g. to an access log.
+Refused = Callable[[Request, str, ApiError], Awaitable[None]]
+
+
+def require(*scopes: Scope, refused: Refused | None = None) -> Callable[..., Awaitable[Principal]]:
     """Dependency factory: the authenticated principal, which must hold one of `scopes`."""
 
     async def principal(
@@ -162,9 +169,19 @@ def require(*scopes: Scope) -> Callable[..., Awaitable[Principal]]:
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     ) -> Principal:
         authenticator: Authenticator = request.app.state.docflow.auth
-        caller = await authenticator.authenticate(api_key, bearer.credentials if bearer else None)
+        try:
+            caller = await authenticator.authenticate(
+                api_key, bearer.credentials if bearer else None
+            )
+        except ApiError as exc:
+            if refused is not None:
+                await refused(request, "anonymous", exc)
+            raise
         if caller.scopes.isdisjoint(scopes):
-            raise InsufficientScope.lacking(caller.subject, scopes)
+            error = InsufficientScope.lacking(caller.subject, scopes)
+            if refused is not None:
+                await refused(request, caller.subject, error)
+            raise error
         return caller
 
     _REQUIRED_SCOPES[principal] = scopes
