@@ -610,7 +610,7 @@ class RecordsPhase:
         def floor_request() -> tuple[str, str, dict[str, Any]]:
             return "pk_select", f"{FLOOR_PATH}/{floor_rnd.choice(catalog.keys)}", {}
 
-        warm = max(20, int(o.records_rate * 2))
+        warm = max(10, int(o.records_rate * min(2.0, o.records_seconds)))
         self.progress(f"records: warm-up, {warm} requests to each")
         await open_loop(
             http, api.url, api_request, o.records_rate, warm / o.records_rate, maker.learn
