@@ -13,13 +13,12 @@ entitled to nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from docflow.config.concern import ConcernFile, Concerns
+from docflow.config.concern import ConcernFile
 from docflow.models.records import ApprovedVersion
 
 PARTY_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
@@ -28,6 +27,7 @@ MAX_CONTENT_BYTES = 1024 * 1024 * 1024
 # Upload kinds by short name → docflow.filetypes' kinds (checked by the bytes).
 UploadKind = Literal["pdf", "docx", "doc"]
 PartyKind = Literal["supplier", "auditor", "customer", "distributor"]
+FieldName = Annotated[str, StringConstraints(pattern=FIELD_PATTERN)]
 
 
 class _Strict(BaseModel):
@@ -73,10 +73,10 @@ class Inbox(_Strict):
     allowed_types: list[UploadKind] = Field(default_factory=lambda: ["pdf"], min_length=1)
     max_bytes: int = Field(default=25 * 1024 * 1024, ge=1, le=MAX_CONTENT_BYTES)
     category_id: int | None = Field(default=None, ge=1)
-    required_metadata: dict[str, int] = Field(
+    required_metadata: dict[FieldName, Annotated[int, Field(ge=1)]] = Field(
         default_factory=dict, description="Field name → attribute id; each must be given."
     )
-    optional_metadata: dict[str, int] = Field(default_factory=dict)
+    optional_metadata: dict[FieldName, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _category_for_fields(self) -> Inbox:
@@ -152,6 +152,3 @@ class ReadAccess(ConcernFile):
     def portal(self, subject: str) -> Portal | None:
         folded = subject.casefold()
         return next((p for p in self.portals if p.subject.casefold() == folded), None)
-
-    def references(self, others: Concerns) -> Iterator[tuple[str, str]]:
-        return iter(())

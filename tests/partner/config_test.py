@@ -70,6 +70,26 @@ def _file(**changes: Any) -> dict[str, Any]:
             "need a category_id",
         ),
         ({"parties": [{"id": "A B", "kind": "supplier", "name": "A"}]}, "pattern"),
+        (
+            {
+                "parties": [
+                    {
+                        "id": "a",
+                        "kind": "supplier",
+                        "name": "A",
+                        "inboxes": [
+                            {
+                                "workspace_id": 1,
+                                "folder_id": 2,
+                                "category_id": 9,
+                                "required_metadata": {"Bad Field": 1},
+                            }
+                        ],
+                    }
+                ]
+            },
+            "pattern",
+        ),
         ({"parties": [{"id": "a", "kind": "vendor", "name": "A"}]}, "supplier"),
         ({"surprise": 1}, "Extra inputs"),
     ],

@@ -194,15 +194,23 @@ async def test_a_good_upload_is_filed_into_the_inbox_folder_only(stack: Stack) -
     categories = await stack.cs.get_categories(filed["node_id"])
     assert categories[9300]["9300_1"] == "invoice" and categories[9300]["9300_3"] == "INV-1"
     assert [i.workspace_id for i in stack.inbox.items] == [2001]
-    # The same request again is the same filing.
+    assert filed["name"] == "acme-supplies UP-1 - invoice.pdf"
+    # The same request again is the same filing; another request is another node, even with
+    # the same file name (a party never versions what is already in the folder).
     again = await _upload(stack, PDF_V1)
     assert again.json()["document"]["node_id"] == filed["node_id"]
+    other = await _upload(stack, PDF_V2, request_id="UP-2")
+    assert other.json()["document"]["node_id"] != filed["node_id"]
+    assert other.json()["document"]["version"] == 1
     status = await stack.api.get(
         body["status_url"].removeprefix("http://docflow.test"), headers=ACME
     )
     assert status.status_code == 200 and status.json()["status"] == "filed"
     uploads = [e for e in stack.events(party="acme-supplies") if e.action == "upload"]
-    assert uploads and uploads[0].object_id == str(filed["node_id"])
+    assert {e.object_id for e in uploads} == {
+        str(filed["node_id"]),
+        str(other.json()["document"]["node_id"]),
+    }
 
 
 async def test_bad_uploads_are_refused(stack: Stack) -> None:

@@ -626,7 +626,9 @@ async def upload(
         item = FileDocumentInput(
             workspace_id=inbox.folder_id,  # the inbox folder itself: never another one
             folder=None,
-            name=filename,
+            # Its own node per upload: a party never adds a version to a document someone
+            # else (or its own earlier upload) put in the folder.
+            name=safe_filename(f"{party} {request_id} - {filename}"),
             document=document,
             category_id=inbox.category_id,
             category_values=_category_values(inbox, values),
