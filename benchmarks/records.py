@@ -83,6 +83,7 @@ MIX: tuple[tuple[str, int], ...] = (
 )
 CONTENT_FILES = {"1mib": (90_000_001, 1 * MIB), "20mib": (90_000_002, 20 * MIB)}
 RANGE_BYTES = 256 * 1024
+LOW_RATE_DIVISOR = 5  # the API's second open loop runs at a fifth of the rate
 
 
 # ------------------------------------------------------------------ seeding
@@ -345,7 +346,7 @@ class RequestMaker:
     def request(self, kind: str) -> tuple[str, dict[str, Any]]:
         r = self.rnd
         if kind == "next_page" and not self.cursors:
-            kind = "list_type_state"
+            kind = "list_workspace"
         if kind == "list_type_state":
             ptype = r.choice(list(STATES))
             return "/v1/records/processes", {
@@ -396,7 +397,9 @@ class LoadResult:
     service: list[float] = field(default_factory=list)  # from send, for comparison
     late_starts: list[float] = field(default_factory=list)  # load generator lag
     sent: int = 0
-    wall_s: float = 0.0
+    schedule_s: float = 0.0  # from the first scheduled request to the last
+    wall_s: float = 0.0  # from the first scheduled request to the last answer
+    unfinished: int = 0  # still unanswered when the drain ended (counted as errors)
 
     def summary(self, target_rate: float) -> dict[str, Any]:
         everything = [v for values in self.latencies.values() for v in values]
@@ -404,9 +407,14 @@ class LoadResult:
         return {
             "target_rate_per_s": target_rate,
             "requests": self.sent,
+            "schedule_s": round(self.schedule_s, 2),
             "wall_s": round(self.wall_s, 2),
-            "achieved_rate_per_s": rate(self.sent, self.wall_s),
+            "offered_rate_per_s": rate(self.sent, self.schedule_s),
+            # Answers per second until the last one: below the offered rate, the server
+            # could not keep up and this is what it sustained.
+            "achieved_rate_per_s": rate(self.sent - self.unfinished, self.wall_s),
             "completed_2xx_per_s": rate(ok, self.wall_s),
+            "unfinished": self.unfinished,
             "errors": sum(self.errors.values()),
             "errors_by_kind": dict(self.errors),
             "statuses": dict(self.statuses),
@@ -436,13 +444,16 @@ async def open_loop(
     target_rate: float,
     seconds: float,
     learn: Callable[[str, dict[str, Any], httpx.Response], None] | None = None,
+    drain_s: float = 300.0,
 ) -> LoadResult:
     """Requests on a fixed clock (the i-th at t0 + i/rate), each timed from its scheduled
-    moment: a slow server delays answers, never the schedule."""
+    moment: a slow server delays answers, never the schedule. Answers are awaited at most
+    `drain_s` after the last request was sent."""
     result = LoadResult()
     count = max(1, int(target_rate * seconds))
     interval = 1 / target_rate
     tasks: set[asyncio.Task[None]] = set()
+    last_done = 0.0
 
     async def one(scheduled: float, kind: str, path: str, params: dict[str, Any]) -> None:
         sent = time.perf_counter()
@@ -455,6 +466,8 @@ async def open_loop(
         except httpx.HTTPError as exc:
             status = type(exc).__name__
         done = time.perf_counter()
+        nonlocal last_done
+        last_done = max(last_done, done)
         result.statuses[status] += 1
         if not status.startswith("2"):
             result.errors[kind] += 1
@@ -472,9 +485,16 @@ async def open_loop(
         tasks.add(task)
         task.add_done_callback(tasks.discard)
         result.sent += 1
+    result.schedule_s = max(count - 1, 1) * interval
     if tasks:
-        await asyncio.wait(tasks, timeout=120)
-    result.wall_s = time.perf_counter() - t0
+        _, pending = await asyncio.wait(tasks, timeout=drain_s)
+        for task in pending:  # unanswered: an error, and no longer load on the next run
+            task.cancel()
+        result.unfinished = len(pending)
+        if pending:
+            result.statuses["unfinished"] += len(pending)
+            result.errors["unfinished"] += len(pending)
+    result.wall_s = (time.perf_counter() if result.unfinished else last_done) - t0
     return result
 
 
@@ -618,25 +638,45 @@ class RecordsPhase:
         await open_loop(http, api.url, floor_request, o.records_rate, warm / o.records_rate)
 
         runs: dict[str, dict[str, Any]] = {}
-        for name, make, learn in (
-            ("floor", floor_request, None),
-            ("api", api_request, maker.learn),
-        ):
-            self.progress(
-                f"records: {name}, open loop at {o.records_rate:g}/s for {o.records_seconds:g} s"
-            )
+        low_rate = o.records_rate / LOW_RATE_DIVISOR
+        plan = (
+            ("floor", floor_request, None, o.records_rate),
+            ("api_low_rate", api_request, maker.learn, low_rate),
+            ("api", api_request, maker.learn, o.records_rate),
+        )
+        for name, make, learn, at in plan:
+            if name == "api_low_rate":
+                runs["api_unloaded_by_kind"] = await self._unloaded(http, api, maker)
+            self.progress(f"records: {name}, open loop at {at:g}/s for {o.records_seconds:g} s")
             async with ServerSampler(api.pid) as sampler:
-                result = await open_loop(
-                    http, api.url, make, o.records_rate, o.records_seconds, learn
-                )
-            runs[name] = result.summary(o.records_rate) | sampler.result
+                result = await open_loop(http, api.url, make, at, o.records_seconds, learn)
+            runs[name] = result.summary(at) | sampler.result
             summary = runs[name]
             self.progress(
                 f"records: {name}: p50 {summary['latency_ms']['p50']} ms, p99 "
-                f"{summary['latency_ms']['p99']} ms, {summary['achieved_rate_per_s']}/s, "
-                f"{summary['errors']} errors"
+                f"{summary['latency_ms']['p99']} ms, offered {summary['offered_rate_per_s']}/s, "
+                f"answered {summary['achieved_rate_per_s']}/s, {summary['errors']} errors"
             )
         return runs
+
+    async def _unloaded(
+        self, http: httpx.AsyncClient, api: ChildServer, maker: RequestMaker
+    ) -> dict[str, Any]:
+        """Each request kind alone, one at a time: what it costs without any queueing."""
+        self.progress(f"records: each request kind alone, {self.o.records_probe} one at a time")
+        out: dict[str, Any] = {}
+        for kind, _ in MIX:
+            seconds: list[float] = []
+            errors = 0
+            for _ in range(self.o.records_probe):
+                path, params = maker.request(kind)
+                started = time.perf_counter()
+                response = await http.get(api.url + path, params=params)
+                seconds.append(time.perf_counter() - started)
+                errors += response.status_code >= 300
+                maker.learn(path, params, response)
+            out[kind] = {"requests": len(seconds), "errors": errors, "ms": _summary(seconds)}
+        return out
 
     async def _content(
         self,

@@ -392,6 +392,11 @@ def _records_rows(r: dict[str, Any], mark: Callable[[str], str]) -> list[tuple[s
             load(api),
             mark("records_api_errors == 0"),
         ),
+        (
+            f"  records API at {rec['api_low_rate']['target_rate_per_s']:g}/s (a fifth)",
+            load(rec["api_low_rate"]),
+            "",
+        ),
         ("  floor (one primary-key SELECT, same server)", load(floor), ""),
         ("  records API vs floor p99 ratio", f"{r['records_api_vs_floor_p99_ratio']}", ""),
         (
@@ -827,12 +832,24 @@ API key whose `records:read` covers {", ".join(rec["visible_source_systems"])} o
 floor `GET /bench/records-floor/{{key}}`: one primary-key SELECT through the same engine and
 thread offload, no auth. Each is driven by an open loop at {api["target_rate_per_s"]:g}
 requests/s for the same length (floor first, then the API, after a warm-up of both): the
+API also runs at a fifth of the rate, and each request kind alone, one at a time. The
 i-th request is scheduled at t0 + i/rate and its latency is measured from that moment, so a
-server that falls behind shows its queueing. Any answer other than 2xx is an error. The API's
+server that falls behind shows its queueing; `achieved` is answers per second until the last
+answer (what the server sustained when it fell behind), `offered` the schedule's rate.
+Any answer other than 2xx is an error. The API's
 mix (weights): {mix}; `next_page` follows a `next_cursor` from an earlier list answer. CPU
 and RSS are of the server process, sampled every 200 ms; the load average (1/5/15 min) before
 and after each run is in `report.json` (`records.api.load_average_*`).""")
-    lat = _md_table(["request kind", "requests", "p50 / p95 / p99 / max ms", "errors"], by_kind)
+    lat = _md_table(
+        ["request kind", "requests", "p50 / p95 / p99 / max ms (from schedule)", "errors"], by_kind
+    )
+    alone = [
+        [kind, f"{v['requests']}", f"{v['ms']['p50']} / {v['ms']['p90']} / {v['ms']['max']}"]
+        for kind, v in rec["api_unloaded_by_kind"].items()
+    ]
+    unloaded = "Each kind alone, one request at a time (no queueing):\n\n" + _md_table(
+        ["request kind", "requests", "p50 / p90 / max ms"], alone
+    )
     downloads = _rewrap(f"""**Content.** Approved ECM versions of {content["files_mb"]} MB are
 written to the document store under their SHA-256 and into the read model with that hash and size,
 so `GET /v1/portal/documents/{{node}}` (scope `content:read`) finds them in its cache: look
@@ -841,7 +858,7 @@ log. The same files are served by a bare Starlette `StaticFiles` app on the same
 its own process (`benchmarks.records_floor static`). {content["clients"]} clients download
 back to back for {content["seconds_per_run"]:g} s per file, mode and server: whole files,
 then single `Range`s of {content["range_bytes"] // 1024} KiB at random offsets.""")
-    return "\n\n".join([text, lat, downloads])
+    return "\n\n".join([text, lat, unloaded, downloads])
 
 
 def markdown(report: dict[str, Any], analysis: str) -> str:

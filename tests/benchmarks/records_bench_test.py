@@ -17,6 +17,7 @@ TINY = replace(
     records_batch=100,
     records_rate=40.0,
     records_seconds=0.5,
+    records_probe=2,
     records_download_clients=2,
     records_download_seconds=0.2,
     phases=("records",),
@@ -28,13 +29,16 @@ async def test_tiny_records_phase_reports_its_figures_beside_its_floors(tmp_path
 
     records = result["records"]
     assert records["seeding"]["applied"] == 300
-    for path in ("api", "floor"):
+    for path, requests in (("api", 20), ("floor", 20), ("api_low_rate", 4)):
         run = records[path]
-        assert run["requests"] == 20, path
+        assert run["requests"] == requests, path
         assert run["errors"] == 0, (path, run["statuses"])  # every answer 2xx
         assert set(run["latency_ms"]) == {"p50", "p90", "p95", "p99", "max"}
         assert run["server_rss_mb_peak"] > 0 and len(run["load_average_after"]) == 3
-    assert set(records["api"]["by_kind"]) <= {kind for kind, _ in records["mix"].items()}
+    assert set(records["api"]["by_kind"]) <= set(records["mix"])
+    alone = records["api_unloaded_by_kind"]
+    assert set(alone) == set(records["mix"])
+    assert all(v["requests"] == 2 and v["errors"] == 0 for v in alone.values()), alone
     assert result["records_api_errors"] == 0
     assert result["records_api_vs_floor_p99_ratio"] > 0
     content = records["content"]
