@@ -400,9 +400,10 @@ def _records_rows(r: dict[str, Any], mark: Callable[[str], str]) -> list[tuple[s
         ("  floor (one primary-key SELECT, same server)", load(floor), ""),
         ("  records API vs floor p99 ratio", f"{r['records_api_vs_floor_p99_ratio']}", ""),
         (
-            "  API server CPU % / peak RSS MB (API; floor)",
-            f"{api['server_cpu_pct']} / {api['server_rss_mb_peak']}; "
-            f"{floor['server_cpu_pct']} / {floor['server_rss_mb_peak']}",
+            "  server CPU % / peak RSS MB / other cores busy (API; floor)",
+            f"{api['server_cpu_pct']} / {api['server_rss_mb_peak']} / "
+            f"{api.get('other_cores_busy', '-')}; {floor['server_cpu_pct']} / "
+            f"{floor['server_rss_mb_peak']} / {floor.get('other_cores_busy', '-')}",
             "",
         ),
     ]
@@ -838,8 +839,10 @@ server that falls behind shows its queueing; `achieved` is answers per second un
 answer (what the server sustained when it fell behind), `offered` the schedule's rate.
 Any answer other than 2xx is an error. The API's
 mix (weights): {mix}; `next_page` follows a `next_cursor` from an earlier list answer. CPU
-and RSS are of the server process, sampled every 200 ms; the load average (1/5/15 min) before
-and after each run is in `report.json` (`records.api.load_average_*`).""")
+and RSS are of the server process, sampled every 200 ms; `other cores busy` is the machine's
+busy CPU outside the server and the load generator (other engineers' tests); the load
+average (1/5/15 min) before and after each run is in `report.json`
+(`records.api.load_average_*`).""")
     lat = _md_table(
         ["request kind", "requests", "p50 / p95 / p99 / max ms (from schedule)", "errors"], by_kind
     )
