@@ -108,6 +108,9 @@ def bench(
     records_seconds: Annotated[
         float | None, typer.Option(min=0.1, help="Length of each records open-loop run.")
     ] = None,
+    records_connections: Annotated[
+        int | None, typer.Option(min=1, help="Connections the records open loop sends on.")
+    ] = None,
     records_url: Annotated[
         str | None,
         typer.Option(
@@ -185,6 +188,7 @@ def bench(
             records_batch=records_batch,
             records_rate=records_rate,
             records_seconds=records_seconds,
+            records_connections=records_connections,
             records_url=records_url,
             records_download_clients=records_download_clients,
             records_download_seconds=records_download_seconds,

@@ -47,6 +47,7 @@ class BenchOptions:
     records_batch: int = 5000  # changes per bulk_apply call (one transaction each)
     records_rate: float = 200.0  # requests per second, open loop, records API and its floor
     records_seconds: float = 30.0  # length of each open-loop run
+    records_connections: int = 64  # senders (connections) of the open loop
     records_probe: int = 20  # requests of each kind alone, one at a time (unloaded cost)
     records_url: str | None = None  # None: SQLite in the run's directory
     records_download_clients: int = 4  # concurrent downloads (portal, static server)

@@ -466,35 +466,41 @@ async def open_loop(
     seconds: float,
     learn: Callable[[str, dict[str, Any], httpx.Response], None] | None = None,
     drain_s: float = 300.0,
+    connections: int = 64,
 ) -> LoadResult:
     """Requests on a fixed clock (the i-th at t0 + i/rate), each timed from its scheduled
-    moment: a slow server delays answers, never the schedule. Answers are awaited at most
-    `drain_s` after the last request was sent."""
+    moment: a slow server delays answers, never the schedule. `connections` senders take
+    due requests from a queue (a request waiting for a free sender waits on the clock, as it
+    would in the server's queue); answers are awaited at most `drain_s` after the last
+    request was due."""
     result = LoadResult()
     count = max(1, int(target_rate * seconds))
     interval = 1 / target_rate
-    tasks: set[asyncio.Task[None]] = set()
+    due: asyncio.Queue[tuple[float, str, str, dict[str, Any]] | None] = asyncio.Queue()
     last_done = 0.0
 
-    async def one(scheduled: float, kind: str, path: str, params: dict[str, Any]) -> None:
-        sent = time.perf_counter()
-        result.late_starts.append(max(0.0, sent - scheduled))
-        try:
-            response = await http.get(base_url + path, params=params)
-            status = str(response.status_code)
-            if learn is not None:
-                learn(path, params, response)
-        except httpx.HTTPError as exc:
-            status = type(exc).__name__
-        done = time.perf_counter()
+    async def sender() -> None:
         nonlocal last_done
-        last_done = max(last_done, done)
-        result.statuses[status] += 1
-        if not status.startswith("2"):
-            result.errors[kind] += 1
-        result.latencies.setdefault(kind, []).append(done - scheduled)
-        result.service.append(done - sent)
+        while (item := await due.get()) is not None:
+            scheduled, kind, path, params = item
+            sent = time.perf_counter()
+            result.late_starts.append(max(0.0, sent - scheduled))
+            try:
+                response = await http.get(base_url + path, params=params)
+                status = str(response.status_code)
+                if learn is not None:
+                    learn(path, params, response)
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            done = time.perf_counter()
+            last_done = max(last_done, done)
+            result.statuses[status] += 1
+            if not status.startswith("2"):
+                result.errors[kind] += 1
+            result.latencies.setdefault(kind, []).append(done - scheduled)
+            result.service.append(done - sent)
 
+    senders = [asyncio.create_task(sender()) for _ in range(connections)]
     t0 = time.perf_counter() + 0.05
     for i in range(count):
         scheduled = t0 + i * interval
@@ -502,19 +508,19 @@ async def open_loop(
         if delay > 0:
             await asyncio.sleep(delay)
         kind, path, params = next_request()
-        task = asyncio.create_task(one(scheduled, kind, path, params))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        due.put_nowait((scheduled, kind, path, params))
         result.sent += 1
+    for _ in senders:
+        due.put_nowait(None)
     result.schedule_s = max(count - 1, 1) * interval
-    if tasks:
-        _, pending = await asyncio.wait(tasks, timeout=drain_s)
-        for task in pending:  # unanswered: an error, and no longer load on the next run
-            task.cancel()
-        result.unfinished = len(pending)
-        if pending:
-            result.statuses["unfinished"] += len(pending)
-            result.errors["unfinished"] += len(pending)
+    _, pending = await asyncio.wait(senders, timeout=drain_s)
+    for task in pending:  # unanswered: errors, and no longer load on the next run
+        task.cancel()
+    answered = sum(result.statuses.values())
+    result.unfinished = result.sent - answered
+    if result.unfinished:
+        result.statuses["unfinished"] += result.unfinished
+        result.errors["unfinished"] += result.unfinished
     result.wall_s = (time.perf_counter() if result.unfinished else last_done) - t0
     return result
 
@@ -607,7 +613,8 @@ class RecordsPhase:
         config_path = self.data_dir / "server.json"
         config_path.write_text(json.dumps(config))
         log = self.data_dir / "server.log"
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+        connections = o.records_connections
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         api = ChildServer("api", str(config_path), log)
         static = ChildServer("static", str(self.data_dir / "static"), log)
         async with (
@@ -661,9 +668,22 @@ class RecordsPhase:
         warm = max(10, int(o.records_rate * min(2.0, o.records_seconds)))
         self.progress(f"records: warm-up, {warm} requests to each")
         await open_loop(
-            http, api.url, api_request, o.records_rate, warm / o.records_rate, maker.learn
+            http,
+            api.url,
+            api_request,
+            o.records_rate,
+            warm / o.records_rate,
+            maker.learn,
+            connections=o.records_connections,
         )
-        await open_loop(http, api.url, floor_request, o.records_rate, warm / o.records_rate)
+        await open_loop(
+            http,
+            api.url,
+            floor_request,
+            o.records_rate,
+            warm / o.records_rate,
+            connections=o.records_connections,
+        )
 
         runs: dict[str, dict[str, Any]] = {}
         low_rate = o.records_rate / LOW_RATE_DIVISOR
@@ -677,7 +697,15 @@ class RecordsPhase:
                 runs["api_unloaded_by_kind"] = await self._unloaded(http, api, maker)
             self.progress(f"records: {name}, open loop at {at:g}/s for {o.records_seconds:g} s")
             async with ServerSampler(api.pid) as sampler:
-                result = await open_loop(http, api.url, make, at, o.records_seconds, learn)
+                result = await open_loop(
+                    http,
+                    api.url,
+                    make,
+                    at,
+                    o.records_seconds,
+                    learn,
+                    connections=o.records_connections,
+                )
             runs[name] = result.summary(at) | sampler.result
             summary = runs[name]
             self.progress(

@@ -832,7 +832,8 @@ API key whose `records:read` covers {", ".join(rec["visible_source_systems"])} o
 {", ".join(rec["source_systems"])} (every query is filtered by the caller's systems), plus the
 floor `GET /bench/records-floor/{{key}}`: one primary-key SELECT through the same engine and
 thread offload, no auth. Each is driven by an open loop at {api["target_rate_per_s"]:g}
-requests/s for the same length (floor first, then the API, after a warm-up of both): the
+requests/s ({r["sizes"].get("records_connections", 64)} connections) for the same length
+(floor first, then the API, after a warm-up of both): the
 API also runs at a fifth of the rate, and each request kind alone, one at a time. The
 i-th request is scheduled at t0 + i/rate and its latency is measured from that moment, so a
 server that falls behind shows its queueing; `achieved` is answers per second until the last
