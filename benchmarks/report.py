@@ -854,7 +854,8 @@ average (1/5/15 min) before and after each run is in `report.json`
     unloaded = "Each kind alone, one request at a time (no queueing):\n\n" + _md_table(
         ["request kind", "requests", "p50 / p90 / max ms"], alone
     )
-    downloads = _rewrap(f"""**Content.** Approved ECM versions of {content["files_mb"]} MB are
+    downloads = _rewrap(f"""**Content.** Approved ECM versions of
+{" and ".join(f"{v:g}" for v in content["files_mb"].values())} MiB are
 written to the document store under their SHA-256 and into the read model with that hash and size,
 so `GET /v1/portal/documents/{{node}}` (scope `content:read`) finds them in its cache: look
 up the approved version, read the file, verify its hash, answer with ETag, write the access
