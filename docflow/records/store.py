@@ -28,6 +28,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
     true,
@@ -80,9 +81,6 @@ OVERDUE_LISTED = 20
 COMPLIANCE_WORKSPACES = 50
 DISPOSITION_HORIZON = timedelta(days=90)
 MAX_LIMIT = 1000
-# Rows per multi-row INSERT (well under SQLite's and PostgreSQL's parameter limits).
-INSERT_CHUNK = 200
-PROCESS_CHUNK = 100
 
 
 def _utc(value: datetime) -> datetime:
@@ -101,11 +99,26 @@ def visible(row: ProcessRow, scope: RecordScope) -> bool:
     return _allows(scope.source_systems, row.source_system) and _allows(scope.tenants, row.tenant)
 
 
-def _scope_filter(scope: RecordScope) -> list[ColumnElement[bool]]:
+class _Unindexed:
+    """The processes table's columns as SQLite expressions its planner uses no index for
+    (`+column`): a listing then walks its order's index and stops at the page's end, where
+    SQLite would rather fetch every row of a broad filter (e.g. a source system) and sort."""
+
+    def __getattr__(self, name: str) -> ColumnElement[Any]:
+        column = processes.c[name]
+        return literal_column(f"+{processes.name}.{column.name}", type_=column.type)
+
+
+def _columns(unindexed: bool) -> Any:
+    return _Unindexed() if unindexed else processes.c
+
+
+def _scope_filter(scope: RecordScope, *, unindexed: bool = False) -> list[ColumnElement[bool]]:
+    c = _columns(unindexed)
     conditions: list[ColumnElement[bool]] = []
     for column, allowed in (
-        (processes.c.source_system, scope.source_systems),
-        (processes.c.tenant, scope.tenants),
+        (c.source_system, scope.source_systems),
+        (c.tenant, scope.tenants),
     ):
         if "*" in allowed:
             continue
@@ -113,8 +126,8 @@ def _scope_filter(scope: RecordScope) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _query_filter(query: RecordQuery) -> list[ColumnElement[bool]]:
-    c = processes.c
+def _query_filter(query: RecordQuery, *, unindexed: bool = False) -> list[ColumnElement[bool]]:
+    c = _columns(unindexed)
     conditions: list[ColumnElement[bool]] = []
     if query.process_type:
         conditions.append(c.process_type.in_(query.process_type))
@@ -149,8 +162,30 @@ def _query_filter(query: RecordQuery) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _process_filter(query: RecordQuery, scope: RecordScope) -> list[ColumnElement[bool]]:
-    return _scope_filter(scope) + _query_filter(query)
+def _narrow(query: RecordQuery, order: ProcessOrder | None = None) -> bool:
+    """Whether a query has a filter that narrows it to few processes through its own index
+    (a range on the listing's own order column does not: that index serves the order)."""
+    ranges = {
+        "started": (query.started_from, query.started_to),
+        "updated": (query.updated_from, query.updated_to),
+    }
+    values = (
+        query.business_key,
+        query.document_node_id,
+        query.workspace_id,
+        query.business_object_type,
+        query.business_object_id,
+        *(bound for name, pair in ranges.items() if name != order for bound in pair),
+        query.closed_from,
+        query.closed_to,
+    )
+    return any(value is not None for value in values)
+
+
+def _process_filter(
+    query: RecordQuery, scope: RecordScope, *, unindexed: bool = False
+) -> list[ColumnElement[bool]]:
+    return _scope_filter(scope, unindexed=unindexed) + _query_filter(query, unindexed=unindexed)
 
 
 # ---------------------------------------------------------------- cursors
@@ -202,7 +237,11 @@ def _after(
     beyond = first < head if descending else first > head
     if not rest:
         return beyond
-    return or_(beyond, and_(first == head, _after(rest, tail, descending=descending)))
+    # The leading bound on its own lets the database seek the index instead of walking it.
+    reached = first <= head if descending else first >= head
+    return and_(
+        reached, or_(beyond, and_(first == head, _after(rest, tail, descending=descending)))
+    )
 
 
 def _limit(limit: int) -> int:
@@ -295,6 +334,10 @@ class RecordStore:
                     pending = {}
                 pending[change.process_key] = change
             applied += self._apply_batch(connection, list(pending.values()))
+            if self.dialect == "postgresql":
+                # Fresh statistics, so the planner does not wait for autovacuum after a seed.
+                tables = ", ".join(t.name for t in (processes, audit_entries, approvals, holds))
+                connection.exec_driver_sql(f"ANALYZE {tables}")
         return applied
 
     def _apply(
@@ -321,65 +364,65 @@ class RecordStore:
                 self._write_approved(connection, change.process_key, approved)
         return applied
 
+    # Row writes are executemany: one compiled (and cached) statement, which SQLAlchemy sends
+    # as multi-row INSERTs ("insertmanyvalues") with RETURNING on SQLite and PostgreSQL.
+
     def _write_processes(self, connection: Connection, rows: list[dict[str, Any]]) -> int:
         """Insert process rows, or update those stored at a lower version; the number written."""
-        written = 0
-        for start in range(0, len(rows), PROCESS_CHUNK):
-            stmt = self._insert(processes).values(rows[start : start + PROCESS_CHUNK])
-            new = stmt.excluded
-            stored = processes.c
-            set_: dict[str, Any] = {
-                name: new[name]
-                for name in rows[0]
-                if name not in {"process_key", "closed_at", "disposition_at"}
-            }
-            # Closing keeps the first close's time; a later reopening (not closed) clears it.
-            set_["closed_at"] = case(
-                (new.closed == true(), func.coalesce(stored.closed_at, new.updated_at)),
-                else_=None,
-            )
-            set_["disposition_at"] = func.coalesce(new.disposition_at, stored.disposition_at)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[stored.process_key],
-                set_=set_,
-                where=stored.version < new.version,
-            ).returning(stored.process_key)
-            written += len(connection.execute(stmt).all())
-        return written
+        if not rows:
+            return 0
+        stmt = self._insert(processes)
+        new = stmt.excluded
+        stored = processes.c
+        set_: dict[str, Any] = {
+            column.name: new[column.name]
+            for column in processes.columns
+            if column.name not in {"process_key", "closed_at", "disposition_at"}
+        }
+        # Closing keeps the first close's time; a later reopening (not closed) clears it.
+        set_["closed_at"] = case(
+            (new.closed == true(), func.coalesce(stored.closed_at, new.updated_at)),
+            else_=None,
+        )
+        set_["disposition_at"] = func.coalesce(new.disposition_at, stored.disposition_at)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[stored.process_key],
+            set_=set_,
+            where=stored.version < new.version,
+        ).returning(stored.process_key)
+        return len(connection.execute(stmt, rows).all())
 
     def _write_audit(self, connection: Connection, rows: list[dict[str, Any]]) -> int:
         """Insert audit rows, or update those a condensed entry grew; the number written."""
-        written = 0
-        for start in range(0, len(rows), INSERT_CHUNK):
-            stmt = self._insert(audit_entries).values(rows[start : start + INSERT_CHUNK])
-            new = stmt.excluded
-            stored = audit_entries.c
-            grew = or_(
-                new.repeated > stored.repeated,
-                and_(
-                    new.last_at.is_not(None),
-                    or_(stored.last_at.is_(None), new.last_at > stored.last_at),
-                ),
-            )
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[stored.process_key, stored.seq],
-                set_={
-                    "repeated": func.max(new.repeated, stored.repeated)
-                    if self.dialect == "sqlite"
-                    else func.greatest(new.repeated, stored.repeated),
-                    "last_at": new.last_at,
-                    "detail": new.detail,
-                    "data": new.data,
-                },
-                where=grew,
-            ).returning(stored.seq)
-            written += len(connection.execute(stmt).all())
-        return written
+        if not rows:
+            return 0
+        stmt = self._insert(audit_entries)
+        new = stmt.excluded
+        stored = audit_entries.c
+        grew = or_(
+            new.repeated > stored.repeated,
+            and_(
+                new.last_at.is_not(None),
+                or_(stored.last_at.is_(None), new.last_at > stored.last_at),
+            ),
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[stored.process_key, stored.seq],
+            set_={
+                "repeated": func.max(new.repeated, stored.repeated)
+                if self.dialect == "sqlite"
+                else func.greatest(new.repeated, stored.repeated),
+                "last_at": new.last_at,
+                "detail": new.detail,
+                "data": new.data,
+            },
+            where=grew,
+        ).returning(stored.seq)
+        return len(connection.execute(stmt, rows).all())
 
     def _write_approvals(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
-        for start in range(0, len(rows), INSERT_CHUNK):
-            stmt = self._insert(approvals).values(rows[start : start + INSERT_CHUNK])
-            connection.execute(stmt.on_conflict_do_nothing())
+        if rows:
+            connection.execute(self._insert(approvals).on_conflict_do_nothing(), rows)
 
     def _write_holds(self, connection: Connection, change: ProcessChange) -> None:
         node = change.facts.document_node_id
@@ -526,6 +569,16 @@ class RecordStore:
 
     # ------------------------------------------------------------ reading
 
+    def _listing_filter(
+        self, query: RecordQuery, scope: RecordScope, order: ProcessOrder | None = None
+    ) -> list[ColumnElement[bool]]:
+        """A listing's conditions. On SQLite, the scope never picks the index (it narrows
+        little), nor do the query's filters unless one narrows (see `_Unindexed`)."""
+        sqlite = self.dialect == "sqlite"
+        return _scope_filter(scope, unindexed=sqlite) + _query_filter(
+            query, unindexed=sqlite and not _narrow(query, order)
+        )
+
     def process(self, process_key: str) -> ProcessRow | None:
         """One process, unscoped: callers check `visible(row, scope)`."""
         with self.engine.connect() as connection:
@@ -549,7 +602,7 @@ class RecordStore:
             raise ValueError(f"unknown order {order!r}")
         column = processes.c.updated_at if order == "updated" else processes.c.started_at
         keys = [column, processes.c.process_key]
-        stmt = select(processes).where(*_process_filter(query, scope))
+        stmt = select(processes).where(*self._listing_filter(query, scope, order))
         if cursor is not None:
             stmt = stmt.where(
                 _after(keys, _decode_cursor(cursor, order, [datetime, str]), descending=True)
@@ -581,7 +634,7 @@ class RecordStore:
         stmt = (
             select(audit_entries, processes.c.process_type, processes.c.business_key)
             .join(processes, processes.c.process_key == a.process_key)
-            .where(*_process_filter(query, scope))
+            .where(*self._listing_filter(query, scope))
         )
         if cursor is not None:
             values = _decode_cursor(cursor, "audit", [datetime, str, int])
@@ -606,7 +659,7 @@ class RecordStore:
         stmt = (
             select(approvals, processes.c.process_type, processes.c.business_key)
             .join(processes, processes.c.process_key == a.process_key)
-            .where(*_process_filter(query, scope))
+            .where(*self._listing_filter(query, scope))
         )
         if cursor is not None:
             values = _decode_cursor(cursor, "approvals", [datetime, str, int])

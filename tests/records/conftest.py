@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from docflow.records import RecordStore
+from docflow.records import RecordStore, migrations
+from docflow.records.schema import metadata
 
 PG_USER = "docflow"
 # PostgreSQL refuses to run as root: as root, the server runs as the first of these accounts.
@@ -126,19 +127,63 @@ def postgres_server() -> Iterator[PostgresServer]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture
-def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
-    """A fresh, empty database on the session's server, dropped after the test."""
-    name = f"records_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server.url("postgres"), isolation_level="AUTOCOMMIT")
+MIGRATED_DATABASE = "records_migrated"
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated(postgres_server: PostgresServer) -> str:
+    """A database migrated once per session, emptied before each test that uses it."""
+    _create_database(postgres_server, MIGRATED_DATABASE)
+    migrations.upgrade(postgres_server.url(MIGRATED_DATABASE))
+    return MIGRATED_DATABASE
+
+
+def _create_database(server: PostgresServer, name: str) -> None:
+    admin = create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield postgres_server.url(name)
+    finally:
+        admin.dispose()
+
+
+def _drop_database(server: PostgresServer, name: str) -> None:
+    admin = create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT")
+    try:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, empty database on the session's server, dropped after the test."""
+    name = f"records_{uuid.uuid4().hex[:12]}"
+    _create_database(postgres_server, name)
+    yield postgres_server.url(name)
+    _drop_database(postgres_server, name)
+
+
+@pytest.fixture
+def migrated_postgres_url(postgres_server: PostgresServer, postgres_migrated: str) -> str:
+    """The session's migrated database, emptied (TRUNCATE is much cheaper than a new one)."""
+    url = postgres_server.url(postgres_migrated)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("records-template") / "records.db"
+    migrations.upgrade(f"sqlite:///{path}")
+    return path
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -149,11 +194,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
-@pytest.fixture
-def store(database_url: str) -> Iterator[RecordStore]:
-    """A migrated store on each backend."""
-    records = RecordStore(database_url)
-    records.migrate()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RecordStore]:
+    """An empty store with the newest schema on each backend (a copy of a migrated SQLite
+    file; the session's migrated PostgreSQL database, truncated)."""
+    if request.param == "sqlite":
+        path = tmp_path / "records.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+    else:
+        url = str(request.getfixturevalue("migrated_postgres_url"))
+    records = RecordStore(url)
+    records.migrate()  # already at head: a no-op
     try:
         yield records
     finally:

@@ -45,7 +45,7 @@ def test_up_down_up(database_url: str) -> None:
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
-            assert migrations.current_revision(connection) == "0001_initial"
+            assert migrations.current_revision(connection) == "0002_dashboard_indexes"
     finally:
         engine.dispose()
 
@@ -57,3 +57,27 @@ def test_store_migrate_is_repeatable(database_url: str) -> None:
         store.migrate()
         store.migrate()
     assert _tables(database_url) >= TABLES
+
+
+def _process_indexes(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return {str(ix["name"]) for ix in inspect(connection).get_indexes("processes")}
+    finally:
+        engine.dispose()
+
+
+def test_each_revision_up_and_down(database_url: str) -> None:
+    migrations.upgrade(database_url, "0001_initial")
+    initial = _process_indexes(database_url)
+    assert "ix_processes_until" in initial and "ix_processes_open" not in initial
+
+    migrations.upgrade(database_url, "0002_dashboard_indexes")
+    current = _process_indexes(database_url)
+    assert {"ix_processes_open", "ix_processes_deadline", "ix_processes_attention"} <= current
+    assert "ix_processes_until" not in current
+    assert _differences(database_url) == []
+
+    migrations.downgrade(database_url, "0001_initial")
+    assert _process_indexes(database_url) == initial

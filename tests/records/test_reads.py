@@ -36,6 +36,10 @@ def test_scope_limits_processes_to_systems_and_tenants(store: RecordStore) -> No
     assert _keys(store, RecordScope(source_systems=[])) == set()
     assert _keys(store, RecordScope(source_systems=["*"], tenants=[])) == set()
     assert _keys(store, RecordScope(source_systems=["hr"])) == set()
+    # With a narrowing filter too.
+    erp = RecordScope(source_systems=["erp"])
+    assert _keys(store, erp, RecordQuery(business_key="bk-erp-globex")) == {"erp-globex"}
+    assert _keys(store, erp, RecordQuery(business_key="bk-crm-acme")) == set()
 
 
 def test_scope_limits_audit_and_approvals(store: RecordStore) -> None:

@@ -54,40 +54,20 @@ def upgrade() -> None:
         sa.Column("closed_at", _ts(), nullable=True),
         sa.Column("version", sa.BigInteger(), nullable=False),
     )
-    for name, columns in (
-        ("ix_processes_updated", ["updated_at", "process_key"]),
-        ("ix_processes_started", ["started_at", "process_key"]),
-        ("ix_processes_type_state", ["process_type", "state"]),
-        ("ix_processes_scope_state", ["source_system", "tenant", "process_type", "state"]),
-        (
-            "ix_processes_open",
-            [
-                "closed",
-                "process_type",
-                "state",
-                "source_system",
-                "tenant",
-                "since",
-                "updated_at",
-                "until",
-            ],
-        ),
-        (
-            "ix_processes_deadline",
-            ["closed", "state", "until", "process_key", "source_system", "tenant"],
-        ),
-        ("ix_processes_workspace", ["workspace_id", "closed", "updated_at", "disposition_at"]),
-        (
-            "ix_processes_scope_workspace",
-            ["source_system", "tenant", "workspace_id", "closed", "updated_at", "disposition_at"],
-        ),
-        ("ix_processes_business_key", ["business_key"]),
-        ("ix_processes_document", ["document_node_id"]),
-        ("ix_processes_business_object", ["business_object_type", "business_object_id"]),
-        ("ix_processes_closed_at", ["closed_at"]),
-        ("ix_processes_attention", ["attention_reason"]),
-    ):
-        op.create_index(name, "processes", columns)
+    op.create_index("ix_processes_updated", "processes", ["updated_at", "process_key"])
+    op.create_index("ix_processes_started", "processes", ["started_at", "process_key"])
+    op.create_index("ix_processes_type_state", "processes", ["process_type", "state"])
+    op.create_index("ix_processes_source_tenant", "processes", ["source_system", "tenant"])
+    op.create_index("ix_processes_business_key", "processes", ["business_key"])
+    op.create_index("ix_processes_document", "processes", ["document_node_id"])
+    op.create_index("ix_processes_workspace", "processes", ["workspace_id"])
+    op.create_index(
+        "ix_processes_business_object",
+        "processes",
+        ["business_object_type", "business_object_id"],
+    )
+    op.create_index("ix_processes_closed", "processes", ["closed", "closed_at"])
+    op.create_index("ix_processes_until", "processes", ["until"])
 
     op.create_table(
         "audit_entries",
