@@ -96,10 +96,39 @@ def bench(
             "or when it fits in about a minute.",
         ),
     ] = None,
+    records: Annotated[
+        int | None, typer.Option(min=1, help="Process records seeded into the read model.")
+    ] = None,
+    records_batch: Annotated[
+        int | None, typer.Option(min=1, help="Records per bulk_apply call while seeding.")
+    ] = None,
+    records_rate: Annotated[
+        float | None, typer.Option(min=0.1, help="Requests/s of the records open loop.")
+    ] = None,
+    records_seconds: Annotated[
+        float | None, typer.Option(min=0.1, help="Length of each records open-loop run.")
+    ] = None,
+    records_connections: Annotated[
+        int | None, typer.Option(min=1, help="Connections the records open loop sends on.")
+    ] = None,
+    records_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Read model database (e.g. postgresql+psycopg://user:pw@host/db); "
+            "default SQLite in the run's directory. Its tables are migrated and seeded."
+        ),
+    ] = None,
+    records_download_clients: Annotated[
+        int | None, typer.Option(min=1, help="Concurrent portal / static downloads.")
+    ] = None,
+    records_download_seconds: Annotated[
+        float | None, typer.Option(min=0.1, help="Length of each download run.")
+    ] = None,
     only: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated phases to run: pipeline,callbacks,scale,workspaces,content,ecm."
+            help="Comma-separated phases to run: pipeline,callbacks,scale,workspaces,content,ecm,"
+            "records."
         ),
     ] = None,
     out_dir: Annotated[
@@ -111,7 +140,9 @@ def bench(
     10,000 live business workspaces (provisioning, then change latency against its floor) and
     content distribution (approval to every target against its floor; a target down for a
     time-compressed hour) and the ECM event relay (events to three subscribers against its
-    floor; a subscriber down for a time-compressed hour, with --faults at the full size).
+    floor; a subscriber down for a time-compressed hour, with --faults at the full size) and
+    the records API (100,000 records, an open loop at 200 requests/s against its floor) with
+    portal downloads beside a static file server.
 
     Runs against a fresh embedded stack in a child process (worker in its own process),
     prints a table and writes report.json and REPORT.md.
@@ -153,6 +184,14 @@ def bench(
             ecm_outage_documents=ecm_outage_documents,
             ecm_compression=ecm_compression,
             ecm_outage=ecm_outage,
+            records=records,
+            records_batch=records_batch,
+            records_rate=records_rate,
+            records_seconds=records_seconds,
+            records_connections=records_connections,
+            records_url=records_url,
+            records_download_clients=records_download_clients,
+            records_download_seconds=records_download_seconds,
             phases=tuple(p.strip() for p in only.split(",") if p.strip()) if only else None,
             out_dir=out_dir,
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
-PHASES = ("pipeline", "callbacks", "scale", "workspaces", "content", "ecm")
+PHASES = ("pipeline", "callbacks", "scale", "workspaces", "content", "ecm", "records")
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,15 @@ class BenchOptions:
     ecm_outage_documents: int = 1000  # the documents they are about
     ecm_compression: float = 30.0  # the ECM subscriptions' schedules and hold, and the outage
     ecm_outage: bool | None = None  # None: with --faults, or when it fits in about a minute
+    records: int = 100_000  # process records seeded into the read model in part 7
+    records_batch: int = 5000  # changes per bulk_apply call (one transaction each)
+    records_rate: float = 200.0  # requests per second, open loop, records API and its floor
+    records_seconds: float = 30.0  # length of each open-loop run
+    records_connections: int = 64  # senders (connections) of the open loop
+    records_probe: int = 20  # requests of each kind alone, one at a time (unloaded cost)
+    records_url: str | None = None  # None: SQLite in the run's directory
+    records_download_clients: int = 4  # concurrent downloads (portal, static server)
+    records_download_seconds: float = 10.0  # per file, mode and server
     phases: tuple[str, ...] = PHASES
     profile: bool = False
     faults: bool = False
@@ -75,6 +84,9 @@ class BenchOptions:
                 ecm_outage_events=200,
                 ecm_outage_documents=50,
                 ecm_compression=360.0,
+                records=5000,
+                records_seconds=5.0,
+                records_download_seconds=2.0,
             )
         given = {k: v for k, v in overrides.items() if v is not None}
         unknown = set(given.get("phases", ())) - set(PHASES)

@@ -78,9 +78,10 @@ def headline(report: dict[str, Any]) -> list[tuple[str, str, str]]:
             ),
             ("scale: all completed after signing, s", f"{scale['all_completed_s']}", ""),
         ]
-    rows.append(
-        ("worker_peak_rss_mb", f"{r['worker_peak_rss_mb']}", mark("worker_peak_rss_mb < 500"))
-    )
+    if "worker_peak_rss_mb" in r:
+        rows.append(
+            ("worker_peak_rss_mb", f"{r['worker_peak_rss_mb']}", mark("worker_peak_rss_mb < 500"))
+        )
     if "parked_lost" in r:
         rows.append(("parked_lost", f"{r['parked_lost']}", mark("parked_lost == 0")))
     if "workspaces" in r:
@@ -89,6 +90,8 @@ def headline(report: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows += _content_rows(r, mark)
     if "ecm" in r:
         rows += _ecm_rows(r, mark)
+    if "records" in r:
+        rows += _records_rows(r, mark)
     return rows
 
 
@@ -366,6 +369,62 @@ def _ecm_rows(r: dict[str, Any], mark: Callable[[str], str]) -> list[tuple[str, 
     return rows
 
 
+def _records_rows(r: dict[str, Any], mark: Callable[[str], str]) -> list[tuple[str, str, str]]:
+    rec = r["records"]
+    api, floor, seeding = rec["api"], rec["floor"], rec["seeding"]
+
+    def load(run: dict[str, Any]) -> str:
+        lat = run["latency_ms"]
+        return (
+            f"{lat['p50']} / {lat['p90']} / {lat['p99']} / {lat['max']}; "
+            f"{run['achieved_rate_per_s']}/s; {run['errors']} errors"
+        )
+
+    rows = [
+        (
+            f"records: seeded {seeding['records']} via bulk_apply ({rec['database']}), records/s",
+            f"{seeding['records_per_s']}",
+            "",
+        ),
+        (
+            f"records API p50 / p90 / p99 / max ms at {api['target_rate_per_s']:g}/s "
+            "(from schedule); achieved; errors",
+            load(api),
+            mark("records_api_errors == 0"),
+        ),
+        (
+            f"  records API at {rec['api_low_rate']['target_rate_per_s']:g}/s (a fifth)",
+            load(rec["api_low_rate"]),
+            "",
+        ),
+        ("  floor (one primary-key SELECT, same server)", load(floor), ""),
+        ("  records API vs floor p99 ratio", f"{r['records_api_vs_floor_p99_ratio']}", ""),
+        (
+            "  server CPU % / peak RSS MB / other cores busy (API; floor)",
+            f"{api['server_cpu_pct']} / {api['server_rss_mb_peak']} / "
+            f"{api.get('other_cores_busy', '-')}; {floor['server_cpu_pct']} / "
+            f"{floor['server_rss_mb_peak']} / {floor.get('other_cores_busy', '-')}",
+            "",
+        ),
+    ]
+    content = rec["content"]
+    for key, pair in content.items():
+        if not isinstance(pair, dict) or "portal" not in pair:
+            continue
+        portal, static = pair["portal"], pair["static"]
+        rows.append(
+            (
+                f"portal {key.replace('_', ' ')}, {content['clients']} clients: MB/s, req/s "
+                "(portal; static)",
+                f"{portal['mb_per_s']}, {portal['requests_per_s']}; "
+                f"{static['mb_per_s']}, {static['requests_per_s']} "
+                f"(ratio {pair['portal_vs_static_mb_ratio']})",
+                "",
+            )
+        )
+    return rows
+
+
 def machine_line(report: dict[str, Any]) -> str:
     m = report["machine"]
     return (
@@ -398,7 +457,7 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _cpu_table(report: dict[str, Any]) -> str:
-    phases = report["cpu_seconds_by_phase"]
+    phases = report.get("cpu_seconds_by_phase", {})
     names = sorted({k for cpu in phases.values() for k in cpu if k != "wall_s"})
     rows = [
         [phase, f"{cpu['wall_s']}"] + [f"{cpu.get(n, 0)}" for n in names]
@@ -747,6 +806,66 @@ Outage: `{json.dumps(outage)}`
 Both: `{json.dumps(rest)}`""")
 
 
+def _method_records(r: dict[str, Any]) -> str:
+    if "records" not in r:
+        return _not_run("records")
+    rec = r["records"]
+    api, content = rec["api"], rec["content"]
+    mix = ", ".join(f"{k} {v}" for k, v in rec["mix"].items())
+    by_kind = [
+        [
+            kind,
+            f"{v['requests']}",
+            _quantiles(v["latency_ms"]),
+            f"{api['errors_by_kind'].get(kind, 0)}",
+        ]
+        for kind, v in api["by_kind"].items()
+    ]
+    text = _rewrap(f"""No Temporal: the records phase runs after the stack's phases, with its own
+processes. The load generator seeds a RecordStore ({rec["database"]}; SQLite in the run's
+directory unless `--records-url` names a PostgreSQL) with {rec["seeding"]["records"]} process
+records through `bulk_apply`, {rec["seeding"]["batch"]} per call: five process types, five
+source systems, their states, 2,000 workspaces, 40,000 documents, three audit entries (one an
+approval decision) each and a hold on every 500th. Then `python -m benchmarks.records_floor
+api` serves the real API app (`create_app`, uvicorn, no Temporal) over that database with an
+API key whose `records:read` covers {", ".join(rec["visible_source_systems"])} of
+{", ".join(rec["source_systems"])} (every query is filtered by the caller's systems), plus the
+floor `GET /bench/records-floor/{{key}}`: one primary-key SELECT through the same engine and
+thread offload, no auth. Each is driven by an open loop at {api["target_rate_per_s"]:g}
+requests/s ({r["sizes"].get("records_connections", 64)} connections) for the same length
+(floor first, then the API, after a warm-up of both): the
+API also runs at a fifth of the rate, and each request kind alone, one at a time. The
+i-th request is scheduled at t0 + i/rate and its latency is measured from that moment, so a
+server that falls behind shows its queueing; `achieved` is answers per second until the last
+answer (what the server sustained when it fell behind), `offered` the schedule's rate.
+Any answer other than 2xx is an error. The API's
+mix (weights): {mix}; `next_page` follows a `next_cursor` from an earlier list answer. CPU
+and RSS are of the server process, sampled every 200 ms; `other cores busy` is the machine's
+busy CPU outside the server and the load generator (other engineers' tests); the load
+average (1/5/15 min) before and after each run is in `report.json`
+(`records.api.load_average_*`).""")
+    lat = _md_table(
+        ["request kind", "requests", "p50 / p95 / p99 / max ms (from schedule)", "errors"], by_kind
+    )
+    alone = [
+        [kind, f"{v['requests']}", f"{v['ms']['p50']} / {v['ms']['p90']} / {v['ms']['max']}"]
+        for kind, v in rec["api_unloaded_by_kind"].items()
+    ]
+    unloaded = "Each kind alone, one request at a time (no queueing):\n\n" + _md_table(
+        ["request kind", "requests", "p50 / p90 / max ms"], alone
+    )
+    downloads = _rewrap(f"""**Content.** Approved ECM versions of
+{" and ".join(f"{v:g}" for v in content["files_mb"].values())} MiB are
+written to the document store under their SHA-256 and into the read model with that hash and size,
+so `GET /v1/portal/documents/{{node}}` (scope `content:read`) finds them in its cache: look
+up the approved version, read the file, verify its hash, answer with ETag, write the access
+log. The same files are served by a bare Starlette `StaticFiles` app on the same uvicorn in
+its own process (`benchmarks.records_floor static`). {content["clients"]} clients download
+back to back for {content["seconds_per_run"]:g} s per file, mode and server: whole files,
+then single `Range`s of {content["range_bytes"] // 1024} KiB at random offsets.""")
+    return "\n\n".join([text, lat, unloaded, downloads])
+
+
 def markdown(report: dict[str, Any], analysis: str) -> str:
     r = report
     rows = [[a, b, c] for a, b, c in headline(r)]
@@ -810,11 +929,15 @@ Sizes: `{json.dumps(r["sizes"])}`. All keys are in [`report.json`](report.json).
 
 {_method_ecm(r)}
 
+### 7. Records API and portal content
+
+{_method_records(r)}
+
 ### CPU by process and phase
 
 {_cpu_table(r)}
 
-Worker peak RSS by phase (MB): `{json.dumps(r["worker_peak_rss_mb_by_phase"])}`.
+Worker peak RSS by phase (MB): `{json.dumps(r.get("worker_peak_rss_mb_by_phase", {}))}`.
 
 ### Profile
 

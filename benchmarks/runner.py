@@ -35,6 +35,7 @@ from benchmarks.pipeline import (
     run_tag,
 )
 from benchmarks.profiling import PySpy
+from benchmarks.records import run_records
 from benchmarks.stats import latency_summary, rate, ratio
 from benchmarks.ticker import ticking
 from benchmarks.workspaces import WorkspacesPhase
@@ -55,41 +56,12 @@ async def run_benchmarks(options: BenchOptions, progress: Progress) -> dict[str,
         "sizes": _sizes(options),
     }
     data_dir = Path(tempfile.mkdtemp(prefix="docflow-bench-", dir=_memory_dir()))
-    report["temporal_db"] = str(data_dir / "temporal.db")
+    stack_phases = [p for p in options.phases if p != "records"]
     try:
-        progress(f"starting the stack process (data in {data_dir})")
-        async with StackProcess(
-            data_dir, options.content_compression, options.ecm_compression
-        ) as stack:
-            assert stack.target is not None and stack.client is not None
-            target, client = stack.target, stack.client
-            worker_pid = target.pids["worker"]
-            assert worker_pid is not None
-            processes = {
-                "worker": worker_pid,
-                "floor_worker": target.pids["floor_worker"],
-                "api_and_simulators": target.pids["stack"],
-                "temporal_server": target.pids["temporal"],
-            }
-            with ProcessMonitor(worker_pid, processes) as monitor:
-                limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-                async with httpx.AsyncClient(timeout=60, limits=limits) as http:
-                    run = _Run(options, target, client, http, monitor, progress, data_dir)
-                    phases = {
-                        "pipeline": run.pipeline,
-                        "callbacks": run.callbacks,
-                        "scale": run.scale,
-                        "workspaces": run.workspaces,
-                        "content": run.content,
-                        "ecm": run.ecm,
-                    }
-                    for name, phase in phases.items():
-                        if name in options.phases:
-                            report.update(await phase())
-            report["worker_peak_rss_mb"] = monitor.peak_rss_mb
-            report["worker_peak_rss_mb_by_phase"] = monitor.peak_rss_by_phase
-            report["rss_samples"] = monitor.samples
-            report["cpu_seconds_by_phase"] = monitor.cpu_by_phase
+        if stack_phases:
+            await _stack_phases(options, progress, data_dir, report)
+        if "records" in options.phases:  # no Temporal: its own servers, after the stack is down
+            report.update(await run_records(options, progress, data_dir))
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     if options.faults:
@@ -97,6 +69,46 @@ async def run_benchmarks(options: BenchOptions, progress: Progress) -> dict[str,
         report["faults"] = run_fault_suite()
     report["goals"] = goals(report)
     return report
+
+
+async def _stack_phases(
+    options: BenchOptions, progress: Progress, data_dir: Path, report: dict[str, Any]
+) -> None:
+    """The phases that run against the embedded Temporal stack, into `report`."""
+    report["temporal_db"] = str(data_dir / "temporal.db")
+    progress(f"starting the stack process (data in {data_dir})")
+    async with StackProcess(
+        data_dir, options.content_compression, options.ecm_compression
+    ) as stack:
+        assert stack.target is not None and stack.client is not None
+        target, client = stack.target, stack.client
+        worker_pid = target.pids["worker"]
+        assert worker_pid is not None
+        processes = {
+            "worker": worker_pid,
+            "floor_worker": target.pids["floor_worker"],
+            "api_and_simulators": target.pids["stack"],
+            "temporal_server": target.pids["temporal"],
+        }
+        with ProcessMonitor(worker_pid, processes) as monitor:
+            limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+            async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+                run = _Run(options, target, client, http, monitor, progress, data_dir)
+                phases = {
+                    "pipeline": run.pipeline,
+                    "callbacks": run.callbacks,
+                    "scale": run.scale,
+                    "workspaces": run.workspaces,
+                    "content": run.content,
+                    "ecm": run.ecm,
+                }
+                for name, phase in phases.items():
+                    if name in options.phases:
+                        report.update(await phase())
+        report["worker_peak_rss_mb"] = monitor.peak_rss_mb
+        report["worker_peak_rss_mb_by_phase"] = monitor.peak_rss_by_phase
+        report["rss_samples"] = monitor.samples
+        report["cpu_seconds_by_phase"] = monitor.cpu_by_phase
 
 
 def _memory_dir() -> str | None:
@@ -132,6 +144,7 @@ def goals(report: dict[str, Any]) -> dict[str, bool]:
         "ecm_outage_lost == 0": ("ecm_outage_lost", lambda v: v == 0),
         "ecm_outage_duplicates == 0": ("ecm_outage_duplicates", lambda v: v == 0),
         "ecm_outage_out_of_order == 0": ("ecm_outage_out_of_order", lambda v: v == 0),
+        "records_api_errors == 0": ("records_api_errors", lambda v: v == 0),
     }
     return {goal: bool(met(report[key])) for goal, (key, met) in checks.items() if key in report}
 
@@ -140,7 +153,7 @@ def _sizes(options: BenchOptions) -> dict[str, Any]:
     return {
         k: v
         for k, v in vars(options).items()
-        if k not in ("quick", "profile", "faults", "out_dir", "ecm_outage")
+        if k not in ("quick", "profile", "faults", "out_dir", "ecm_outage", "records_url")
     }
 
 

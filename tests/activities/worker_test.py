@@ -38,6 +38,7 @@ def activity_definition(fn: Callable[..., Any]) -> _Definition:
 
 
 ACTIVITY_NAMES = {
+    "resolve_inbox",
     "record_process_change",
     "validate_signing_request",
     "create_signature_request",
