@@ -40,6 +40,11 @@ class DocumentStore(Protocol):
 
     async def exists(self, ref: DocumentRef) -> bool: ...
 
+    async def read_range(self, ref: DocumentRef, start: int, end: int) -> bytes:
+        """Bytes `start`..`end` (inclusive) of a stored document, without reading the rest.
+        Not verified against the hash (a part cannot be): the whole was, when it was put."""
+        ...
+
 
 def _verified(ref: DocumentRef, data: bytes) -> bytes:
     if hashlib.sha256(data).hexdigest() != ref.sha256:
@@ -96,6 +101,19 @@ class LocalDocumentStore:
             raise DocumentNotFoundError(ref.key) from exc
         return _verified(ref, data)
 
+    async def read_range(self, ref: DocumentRef, start: int, end: int) -> bytes:
+        path = self._path(ref.key)
+
+        def read() -> bytes:
+            with path.open("rb") as handle:
+                handle.seek(start)
+                return handle.read(end - start + 1)
+
+        try:
+            return await asyncio.to_thread(read)
+        except FileNotFoundError as exc:
+            raise DocumentNotFoundError(ref.key) from exc
+
     async def exists(self, ref: DocumentRef) -> bool:
         """True only for a regular file inside the store (a directory is no document)."""
         try:
@@ -145,6 +163,18 @@ class S3DocumentStore:
         except self._s3.exceptions.NoSuchKey as exc:
             raise DocumentNotFoundError(ref.key) from exc
         return _verified(ref, await asyncio.to_thread(response["Body"].read))
+
+    async def read_range(self, ref: DocumentRef, start: int, end: int) -> bytes:
+        try:
+            response = await asyncio.to_thread(
+                self._s3.get_object,
+                Bucket=self.bucket,
+                Key=self.prefix + ref.key,
+                Range=f"bytes={start}-{end}",
+            )
+        except self._s3.exceptions.NoSuchKey as exc:
+            raise DocumentNotFoundError(ref.key) from exc
+        return await asyncio.to_thread(response["Body"].read)
 
     async def exists(self, ref: DocumentRef) -> bool:
         try:

@@ -7,8 +7,9 @@ import hashlib
 from pathlib import Path
 
 import httpx
+import pytest
 
-from docflow.docstore import LocalDocumentStore
+from docflow.docstore import LocalDocumentStore, content_key
 from starter.api import create_app
 from tests.partner.conftest import (
     NO_SCOPE,
@@ -146,6 +147,33 @@ async def test_revalidation_of_a_known_hash_needs_no_content(stack: Stack) -> No
     )
     assert response.status_code == 304
     assert response.headers["etag"] == f'"{sha(PDF_V1)}"'
+
+
+async def test_a_range_of_a_cached_version_reads_only_that_range(stack: Stack) -> None:
+    """Once cached (hash and size known), a part is read from the document store alone: the
+    whole file is not read, hashed or fetched again for each part."""
+
+    class Down:
+        async def ecm_version(self, node_id: int, version: int) -> bytes:
+            raise AssertionError("Content Server must not be asked")
+
+    node = await stack.cs.upload_document(parent_id=2001, name="parts.pdf", content=PDF_V1)
+    stack.approve(approved(node.id, 1, sha=sha(PDF_V1), name="parts.pdf"))
+    url = f"/v1/portal/documents/{node.id}"
+    whole = await stack.api.get(url, headers=PORTAL)  # fetched, verified, cached, size learnt
+    assert whole.status_code == 200 and whole.content == PDF_V1
+    stack.app.state.content_reader = Down()
+    # A byte outside the range changed on disk: a whole read would notice, a part cannot.
+    cached = Path(stack.app.state.docflow.store.root) / content_key(sha(PDF_V1))
+    data = bytearray(cached.read_bytes())
+    data[-1] ^= 0xFF
+    cached.write_bytes(bytes(data))
+    part = await stack.api.get(url, headers={**PORTAL, "Range": "bytes=5-14"})
+    assert part.status_code == 206 and part.content == PDF_V1[5:15]
+    assert part.headers["content-range"] == f"bytes 5-14/{len(PDF_V1)}"
+    assert part.headers["etag"] == f'"{sha(PDF_V1)}"'
+    with pytest.raises(AssertionError, match="must not be asked"):  # the whole is verified:
+        await stack.api.get(url, headers=PORTAL)  # the tampered copy is not served
 
 
 async def test_several_ranges_or_other_units_get_the_whole_content(stack: Stack) -> None:

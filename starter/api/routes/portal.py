@@ -318,8 +318,14 @@ def _matches(header: str, etag: str) -> bool:
     return "*" in candidates or any(c.removeprefix("W/") == etag for c in candidates)
 
 
-def content_response(request: Request, content: Content) -> Response:
-    """200 / 206 / 304 with ETag, Repr-Digest, Content-Disposition; 416 raised."""
+def content_response(
+    request: Request,
+    content: Content,
+    *,
+    part_of: tuple[tuple[int, int], int] | None = None,
+) -> Response:
+    """200 / 206 / 304 with ETag, Repr-Digest, Content-Disposition; 416 raised. `part_of`:
+    the content is already the range (start, end) of a representation of that size."""
     etag = etag_of(content.sha256)
     digest = base64.b64encode(bytes.fromhex(content.sha256)).decode()
     headers = {
@@ -333,6 +339,12 @@ def content_response(request: Request, content: Content) -> Response:
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None and _matches(if_none_match, etag):
         return Response(status_code=304, headers={k: headers[k] for k in ("ETag", "Cache-Control")})
+    if part_of is not None:
+        (start, end), size = part_of
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        return Response(
+            content.data, status_code=206, media_type=content.media_type, headers=headers
+        )
     size = len(content.data)
     wanted = request.headers.get("range")
     if_range = request.headers.get("if-range")
@@ -359,7 +371,42 @@ async def serve_approved(
     if row.sha256 and if_none_match is not None and _matches(if_none_match, etag_of(row.sha256)):
         headers = {"ETag": etag_of(row.sha256), "Cache-Control": "private, no-cache"}
         return Response(status_code=304, headers=headers)
+    ranged = await _cached_range(request, row)
+    if ranged is not None:
+        return ranged
     return content_response(request, await approved_content(request, store, row, max_bytes))
+
+
+async def _cached_range(request: Request, row: ApprovedVersionRow) -> Response | None:
+    """A single range of a cached ECM version whose hash and size are known: read from the
+    document store alone (it was verified whole when cached), so a client fetching a large
+    file in parts costs each part, not the whole file each time. None: the general path."""
+    wanted, if_range = request.headers.get("range"), request.headers.get("if-range")
+    if wanted is None or row.source != "ecm" or not row.sha256 or not row.size:
+        return None
+    if if_range is not None and if_range.strip() != etag_of(row.sha256):
+        return None
+    span = _single_range(wanted, row.size)
+    if span is None:
+        return None
+    filename = _filename(row)
+    ref = DocumentRef(
+        key=content_key(row.sha256),
+        sha256=row.sha256,
+        size=row.size,
+        filename=filename,
+        content_type=row.mime_type or "application/octet-stream",
+        version=min(row.version, 1000),
+    )
+    try:
+        part = await api_context(request).store.read_range(ref, *span)
+    except (DocumentNotFoundError, ValueError, OSError):
+        return None  # not cached (yet): the general path fetches and caches it
+    if len(part) != span[1] - span[0] + 1:
+        return None
+    return content_response(
+        request, Content(part, row.sha256, filename, ref.content_type), part_of=(span, row.size)
+    )
 
 
 def _single_range(header: str, size: int) -> tuple[int, int] | None:
