@@ -23,7 +23,6 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -39,9 +38,10 @@ from docflow.config.read_access import Entitlements, ReadAccess
 from docflow.docstore import DocumentIntegrityError, DocumentNotFoundError, content_key
 from docflow.filetypes import safe_filename
 from docflow.models import DocumentRef
-from docflow.models.records import AccessEvent, ApprovedVersionRow, ContentSource
+from docflow.models.records import ApprovedVersionRow, ContentSource
 from docflow.records.store import RecordStore
 from docflow.settings import Settings
+from starter.api.access_log import AccessLog, access_log
 from starter.api.auth import Principal, Scope, require
 from starter.api.context import api_context
 from starter.api.errors import ApiError, NotFound, error_responses
@@ -95,77 +95,6 @@ def refusal(status: int, code: str, message: str) -> ApiError:
     error = ApiError(message)
     error.status_code, error.code = status, code
     return error
-
-
-# -------------------------------------------------------------- access log
-@dataclass(frozen=True)
-class AccessLog:
-    """Writes access events for one request (who is filled in as it becomes known)."""
-
-    store: RecordStore
-    client_ip: str
-    user_agent: str
-
-    @classmethod
-    def of(cls, request: Request, store: RecordStore) -> AccessLog:
-        ip = request.client.host if request.client else ""
-        return cls(store, ip[:64], request.headers.get("user-agent", "")[:255])
-
-    async def record(
-        self,
-        party: str,
-        action: str,
-        *,
-        source: str = "ecm",
-        object_id: str = "",
-        version: int | None = None,
-        outcome: str = "ok",
-        detail: str = "",
-    ) -> None:
-        event = AccessEvent.model_validate(
-            {
-                "at": datetime.now(UTC),
-                "party": party[:128] or "anonymous",
-                "action": action,
-                "source": source,
-                "object_id": object_id[:128],
-                "version": version,
-                "outcome": outcome[:255],
-                "client_ip": self.client_ip,
-                "user_agent": self.user_agent,
-                "detail": detail[:1000],
-            }
-        )
-        try:
-            await asyncio.to_thread(self.store.record_access, event)
-        except Exception:  # the answer must not depend on the log; the server log keeps it
-            log.exception("access log write failed for %s %s", action, object_id)
-
-    async def refuse(
-        self,
-        party: str,
-        error: ApiError,
-        *,
-        source: str = "ecm",
-        object_id: str = "",
-        version: int | None = None,
-        detail: str = "",
-    ) -> ApiError:
-        """Record a refusal (`denied`, outcome = the error code) and hand the error back."""
-        await self.record(
-            party,
-            "denied",
-            source=source,
-            object_id=object_id,
-            version=version,
-            outcome=error.code,
-            detail=detail or error.message,
-        )
-        return error
-
-
-def access_log(request: Request, store: Annotated[RecordStore, Depends(get_store)]) -> AccessLog:
-    return AccessLog.of(request, store)
 
 
 # ----------------------------------------------------------- content source

@@ -46,6 +46,7 @@ from docflow.models.records import (
     WorkspaceCompliance,
 )
 from docflow.records.store import RecordStore, visible
+from starter.api.access_log import AccessLog
 from starter.api.auth import Principal, Scope, require
 from starter.api.errors import (
     EXAMPLE_SUBJECT,
@@ -244,24 +245,14 @@ class Reading:
 
     async def logged(self, object_id: str, action: str = "read", outcome: str = "ok") -> None:
         """Put the read in the access log auditors read; a failed write never fails it."""
-        client = self.request.client
-        event = AccessEvent.model_validate(
-            {
-                "at": datetime.now(UTC),
-                "party": self.principal.subject[:128],
-                "action": action,
-                "source": "records",
-                "object_id": object_id[:128],
-                "outcome": outcome,
-                "client_ip": client.host[:64] if client else "",
-                "user_agent": self.request.headers.get("user-agent", "")[:255],
-                "detail": self.request.url.query[:1000],
-            }
+        await AccessLog.of(self.request, self.store).record(
+            self.principal.subject,
+            action,
+            source="records",
+            object_id=object_id,
+            outcome=outcome,
+            detail=self.request.url.query,
         )
-        try:
-            await asyncio.to_thread(self.store.record_access, event)
-        except Exception:
-            log.exception("access log write failed: %s %s", action, object_id)
 
 
 async def _reading(
