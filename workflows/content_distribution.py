@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+from dataclasses import replace
 from datetime import timedelta
 
 from temporalio import workflow
@@ -54,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from docflow.models.records import DELIVERY_FAILED_KIND, ApprovedVersion
 
+WAIT_SUPERSEDED_PATCH = "distribution.superseded-deliveries-end-first"
 INDEXED_STATES = {"waiting", "distributing", "distributed", "integration_failed"}
 SEEN_EVENTS = 500  # webhook ids remembered per item (older duplicates are stale by version)
 AUDIT_DELIVERIES = 200  # deliveries kept in the audit trail (newest)
@@ -269,11 +271,16 @@ class ContentDistributionWorkflow:
             round=rnd,
         )
         self._audit(entry)
+        # A superseded version's attempt still in flight finishes before the newer version is
+        # sent, so a target never receives an older version after a newer one.
+        options = targets.DELIVER
+        if workflow.patched(WAIT_SUPERSEDED_PATCH):
+            options = replace(options, wait_cancelled=True)
         try:
             receipt = await call(
                 TargetActivities.deliver,
                 message,
-                targets.DELIVER,
+                options,
                 summary=f"Deliver {plan.item_id} v{plan.version} to {message.target}",
             )
         except GaveUp as failure:

@@ -30,6 +30,9 @@ class CallOptions:
     # How long the call takes when the system is healthy, retries included. A call still
     # running past it flags its process for attention (`step_retrying`) until it ends.
     expected: timedelta | None = None
+    # A cancelled call resolves only once the activity has ended (an attempt in flight
+    # finishes or stops first): for calls whose order at the receiver matters.
+    wait_cancelled: bool = False
 
     def giving_up_after(self, give_up: timedelta) -> CallOptions:
         return replace(self, give_up=give_up)

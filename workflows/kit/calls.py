@@ -32,6 +32,7 @@ from temporalio.exceptions import (
     CancelledError,
     TimeoutError,
 )
+from temporalio.workflow import ActivityCancellationType
 
 from workflows.kit.record import ProcessRecord
 
@@ -61,12 +62,15 @@ class GaveUp(Exception):
 
 
 def activity_options(options: CallOptions) -> dict[str, Any]:
-    return {
+    found: dict[str, Any] = {
         "start_to_close_timeout": options.start_to_close,
         "schedule_to_close_timeout": options.give_up,
         "heartbeat_timeout": options.heartbeat,
         "retry_policy": options.retry,
     }
+    if options.wait_cancelled:
+        found["cancellation_type"] = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+    return found
 
 
 def gave_up(err: ActivityError, system: str, operation: str) -> GaveUp:
