@@ -7,8 +7,9 @@ Rules:
   business cancel: the story is interrupted and `on_cancel` runs (close what is open at the
   vendor, tell the source), and the run completes with the process's cancelled outcome;
 - before returning or continuing as new, every running Update/signal handler has finished
-  (`workflow.all_handlers_finished`), so no caller's Update is dropped, and the process
-  record's last change is in the read model (an ended process is written as closed);
+  (`workflow.all_handlers_finished`), so no caller's Update is dropped; an ending process
+  waits for its record's last write (written as closed), a continuing one for the write in
+  flight and hands the rest over;
 - a process that can outlive its history budget continues as new at a point where its whole
   state is in one model: when Temporal suggests it or when the history passes the budget.
 """
@@ -58,9 +59,11 @@ def history_due(budget: int) -> bool:
 
 
 async def continue_as_new(arg: Any, *, record: ProcessRecord | None = None) -> NoReturn:
-    """Continue as new with `arg` once every handler has finished and, with `record`, the
-    read model has the run's last change (pass the record's state in `arg`)."""
+    """Continue as new with `arg` once every handler has finished and, with `record`, its
+    read-model write in flight has ended (none is left behind; what is not yet written travels
+    in the record's state, which `arg` carries, and the next run writes it first)."""
     await workflow.wait_condition(workflow.all_handlers_finished)
     if record is not None:
-        await record.flush()
+        await record.hand_over()
+        await workflow.wait_condition(workflow.all_handlers_finished)
     workflow.continue_as_new(arg)

@@ -22,8 +22,9 @@ Rules:
   activities (each about six history events). Each write carries the
   process's row, a version (highest wins) and the audit entries since the last acknowledged one
   by sequence number, so retries and replays write nothing twice. `flush()` waits for the last
-  write before the run ends or continues as new. Runs started before the read model keep
-  their history (patch `kit.record.read-model`);
+  write before the run ends; a run continuing as new waits for the write in flight only and
+  hands its unacknowledged changes over (the next run's first state writes them). Runs
+  started before the read model keep their history (patch `kit.record.read-model`);
 - everything lives in one `RecordState` model, handed over intact on continue-as-new.
 """
 
@@ -87,6 +88,9 @@ class ProcessRecord:
         self._writing = False
         self._closed = False
         self._unwritten = False  # audit entries waiting for the next write
+        self._handing_over = False  # continuing as new: no new write
+        # Continued as new: what the last run had not yet acknowledged goes in the first write.
+        self._resumed = saved is not None and saved.written_version > 0
         self._pump: asyncio.Task[None] | None = None
 
     @property
@@ -116,7 +120,8 @@ class ProcessRecord:
         data.attention, data.attention_reason = bool(reason), reason
         data.until = now + until if isinstance(until, timedelta) else until
         self.show()
-        if (data.state, data.stage, data.until, data.attention_reason) != before:
+        if (data.state, data.stage, data.until, data.attention_reason) != before or self._resumed:
+            self._resumed = False
             self._changed()  # a new wait; what it waits for alone goes with the next write
         if self.operator_attributes():
             self._index()
@@ -305,6 +310,13 @@ class ProcessRecord:
             return
         await workflow.wait_condition(lambda: not self._dirty and not self._writing)
 
+    async def hand_over(self) -> None:
+        """Before continuing as new: let the write in flight end and start no other (the
+        state carried holds what is unwritten; the next run's first write sends it)."""
+        self._handing_over = True
+        if self._pump is not None:
+            await workflow.wait_condition(lambda: not self._writing)
+
     def _changed(self) -> None:
         if not self._read_model:
             return
@@ -321,7 +333,7 @@ class ProcessRecord:
     async def _write_changes(self) -> None:
         while True:
             # Evaluated once the activation's coroutines have run: one write per burst.
-            await workflow.wait_condition(lambda: self._dirty)
+            await workflow.wait_condition(lambda: self._dirty and not self._handing_over)
             self._dirty = False
             self._writing = True
             change = self._change()
