@@ -8,14 +8,28 @@ import httpx
 import pytest
 
 from devstack.embedded import EmbeddedStack
+from simulators.kit.server import PortInUseError
 from starter.api_client import DocflowApiClient
 from tests.stacks import fast_polling_stack
+
+STARTS = 3  # a free port picked for the stack can be taken by another process before use
 
 
 @pytest.fixture(scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedStack]:
-    async with fast_polling_stack(tmp_path_factory.mktemp("docflow-e2e")) as running:
-        yield running
+    for attempt in range(1, STARTS + 1):
+        try:
+            started = fast_polling_stack(tmp_path_factory.mktemp("docflow-e2e"))
+            running = await started.__aenter__()
+        except PortInUseError:
+            if attempt == STARTS:
+                raise
+            continue
+        try:
+            yield running
+        finally:
+            await started.__aexit__(None, None, None)
+        return
 
 
 @pytest.fixture
