@@ -741,13 +741,10 @@ async def upload_status(
     caller: Caller,
     filing: Annotated[InboxFiling, Depends(inbox_filing)],
 ) -> InboxUpload:
-    inbox = caller.inbox(workspace_id)
-    if inbox is None:
-        raise await caller.log.refuse(
-            caller.id, NotFound(f"no inbox for you in workspace {workspace_id}")
-        )
-    filed = await filing.result(f"{caller.id}-{request_id}", timedelta(seconds=1))
-    return _upload_status(request, request_id, inbox, filed)
+    found = caller.inbox(workspace_id)
+    return await _status_in(
+        request, caller, filing, found, request_id, f"no inbox for you in workspace {workspace_id}"
+    )
 
 
 @router.get(
@@ -764,8 +761,22 @@ async def named_upload_status(
     caller: Caller,
     filing: Annotated[InboxFiling, Depends(inbox_filing)],
 ) -> InboxUpload:
-    inbox = caller.inbox_named(inbox_name)
+    found = caller.inbox_named(inbox_name)
+    return await _status_in(
+        request, caller, filing, found, request_id, f"no inbox {inbox_name!r} for you"
+    )
+
+
+async def _status_in(
+    request: Request,
+    caller: PartyCaller,
+    filing: InboxFiling,
+    inbox: Inbox | None,
+    request_id: str,
+    missing: str,
+) -> InboxUpload:
+    """An upload's status in one of the caller's inboxes (another's: 404, logged)."""
     if inbox is None:
-        raise await caller.log.refuse(caller.id, NotFound(f"no inbox {inbox_name!r} for you"))
+        raise await caller.log.refuse(caller.id, NotFound(missing))
     filed = await filing.result(f"{caller.id}-{request_id}", timedelta(seconds=1))
     return _upload_status(request, request_id, inbox, filed)
