@@ -8,7 +8,7 @@ import os
 import uuid
 from datetime import timedelta
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -56,8 +56,23 @@ async def test_a_month_unsigned_with_default_polling_stays_under_1000_events(
     assert (await handle.result()).state is SigningState.CANCELLED
 
 
-def _handled(signature: SignatureStatus) -> int:
+def _handled(signature: SignatureStatus | None) -> int:
+    """Callbacks the workflow has handled (-1: not known right now)."""
+    if signature is None:
+        return -1
     return signature.events_received + signature.events_dropped
+
+
+async def _status_now(handle: WorkflowHandle) -> SignatureStatus | None:
+    """The signature status, or None while a burst's workflow task is being retried: on
+    shared cores decoding hundreds of signals in one activation can pass the SDK's 2 s
+    deadlock check, which fails that task (Temporal retries it) and the query with it."""
+    try:
+        return (await handle.query(SigningWorkflow.status)).signature
+    except WorkflowQueryFailedError as err:
+        if "TMPRL1101" not in str(err):
+            raise
+        return None
 
 
 async def test_10000_callbacks_continue_as_new_within_budget_losing_none(
@@ -93,7 +108,7 @@ async def test_10000_callbacks_continue_as_new_within_budget_losing_none(
             sent += len(batch)
             # A sender paced like a vendor's callback queue: the workflow catches up between
             # bursts (a run can only continue as new in a workflow task no signal races).
-            while _handled((await latest.query(SigningWorkflow.status)).signature) < sent:  # noqa: ASYNC110
+            while _handled(await _status_now(latest)) < sent:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
         await latest.signal(
             SigningWorkflow.signature_event, event(key, SignatureEventType.SIGNED, event_id="done")
