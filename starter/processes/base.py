@@ -108,11 +108,13 @@ def temporal_unavailable(exc: BaseException) -> bool:
         # the call (the server restarting) as UNKNOWN "transport error". A query while the
         # workflow task is being retried (its worker crashed) is refused as WorkflowNotReady.
         # A busy server sheds load as RESOURCE_EXHAUSTED (e.g. "consistent query buffer is
-        # full" while a workflow's task cannot run): also a "send it again later".
+        # full" while a workflow's task cannot run): also a "send it again later". An Update
+        # with no worker polling its task queue (all workers restarting) is refused as
+        # FAILED_PRECONDITION "no poller seen for task queue recently": the same.
         if exc.status is RPCStatusCode.UNKNOWN:
             return exc.message == "transport error"
         if exc.status is RPCStatusCode.FAILED_PRECONDITION:
-            return any(
+            return exc.message.startswith("no poller seen") or any(
                 detail.type_url.endswith(".WorkflowNotReadyFailure")
                 for detail in exc.grpc_status.details
             )

@@ -39,6 +39,14 @@ def _not_ready() -> RPCError:
         (RPCError("consistent query buffer is full", RPCStatusCode.RESOURCE_EXHAUSTED, b""), True),
         (RPCError("odd", RPCStatusCode.UNKNOWN, b""), False),
         (_not_ready(), True),
+        (
+            RPCError(
+                "no poller seen for task queue recently, worker may be down",
+                RPCStatusCode.FAILED_PRECONDITION,
+                b"",
+            ),
+            True,
+        ),
         (RPCError("other precondition", RPCStatusCode.FAILED_PRECONDITION, b""), False),
         (RPCError("missing", RPCStatusCode.NOT_FOUND, b""), False),
         (RPCError("bad", RPCStatusCode.INVALID_ARGUMENT, b""), False),
