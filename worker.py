@@ -21,6 +21,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 import workflows
 from activities import build_activities, new_http_client
 from activities.http.heartbeat import HeartbeatInterceptor
+from docflow.config.bundle import follow_applied_versions
+from docflow.config.versions import ConfigVersions
 from docflow.records.store import RecordStore
 from docflow.settings import Settings
 from docflow.temporal import connect
@@ -143,6 +145,9 @@ async def run_worker(
     stop = stop or asyncio.Event()
     records = RecordStore.from_settings(settings)
     await asyncio.to_thread(records.migrate_if_embedded)
+    # Activities read the environment's newest applied configuration version (promotions
+    # reach running workers without a restart); before the first, its bundle's files.
+    follow_applied_versions(ConfigVersions(records))
     async with new_http_client() as http:
         activities = build_activities(settings, http, client=client, records=records)
         worker = build_worker(client, settings, activities, queue)
@@ -155,6 +160,7 @@ async def run_worker(
         async with worker:
             await stop.wait()
             logger.info("stopping worker on task queue %r", queue)
+    follow_applied_versions(None)
     records.close()
     logger.info("worker stopped")
 

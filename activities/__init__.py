@@ -27,7 +27,7 @@ from activities.source_systems import SourceSystemActivities
 from activities.subscribers import SubscriberActivities
 from activities.targets import TargetActivities
 from activities.validation import ValidationActivities
-from docflow.config.bundle import BundleReader
+from docflow.config.bundle import bundle_reader
 from docflow.docstore import DocumentStore, document_store_from_settings
 from docflow.records.store import RecordStore
 from docflow.settings import Settings
@@ -94,7 +94,7 @@ def build_activities(
     ecm_requests = EcmRequestActivities.from_settings(settings, http, store)
     read_model = RecordActivities(
         records or RecordStore.from_settings(settings),
-        BundleReader(settings.profile, settings.config_dir),
+        bundle_reader(settings),
     )
     return [
         read_model.record_process_change,

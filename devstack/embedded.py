@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from devstack.distribution import subscriber_urls, subscriptions, target_endpoints, target_urls
 from docflow import search_attributes as sa
-from docflow.config.bundle import BundleReader
+from docflow.config.bundle import bundle_reader
 from docflow.config.source_systems import SourceSystems
 from docflow.docstore import document_store_from_settings
 from docflow.settings import Settings
@@ -252,7 +252,7 @@ class EmbeddedStack:
             relay = EcmRelay(
                 self.client,
                 self.settings,
-                BundleReader(self.settings.profile, self.settings.config_dir),
+                bundle_reader(self.settings),
             )
             await relay.start_poller()
         logger.info("embedded stack up: API %s, Web UI %s", self.api_url, self.ui_url)

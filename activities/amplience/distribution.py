@@ -25,7 +25,7 @@ from activities.amplience.models import (
     ContentItem,
 )
 from activities.http.error_mapping import current_bundle, external_call
-from docflow.config.bundle import Bundle, BundleReader
+from docflow.config.bundle import Bundle, BundleReader, bundle_reader
 from docflow.config.distribution import ContentDistribution, RoutedItem, map_fields
 from docflow.models.content import (
     DistributionPlan,
@@ -158,7 +158,7 @@ class DistributionActivities:
         config: BundleReader | None = None,
     ) -> None:
         self._amplience = client
-        self._config = config or BundleReader(settings.profile, settings.config_dir)
+        self._config = config or bundle_reader(settings)
 
     @classmethod
     def from_settings(cls, settings: Settings, http: httpx.AsyncClient) -> DistributionActivities:

@@ -19,7 +19,7 @@ from activities.business_processes.registry import (
     SystemNotRegistered,
 )
 from activities.http.error_mapping import configuration_lookup, current_bundle, external_call
-from docflow.config.bundle import BundleReader
+from docflow.config.bundle import BundleReader, bundle_reader
 from docflow.config.ecm_events import EcmEvents, StartProcess
 from docflow.config.source_systems import EndpointNotAllowed
 from docflow.models.business_processes import (
@@ -46,7 +46,7 @@ class BusinessProcessActivities:
     ) -> None:
         self._settings = settings
         self._http = http
-        self._config = config or BundleReader(settings.profile, settings.config_dir)
+        self._config = config or bundle_reader(settings)
         self._registry = ProcessApiRegistry(settings, self._config)
 
     # ------------------------------------------------------------ activities

@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.case_sources.client import CLIENTS, CONTENT_TYPES, SourceClient
 from activities.http.error_mapping import current_bundle, external_call
-from docflow.config.bundle import Bundle, BundleReader
+from docflow.config.bundle import Bundle, BundleReader, bundle_reader
 from docflow.config.cases import plan_case
 from docflow.config.source_systems import endpoint_problem
 from docflow.config.workspaces import CaseSource, CaseSources, WorkspaceMappings
@@ -86,7 +86,7 @@ class CaseSourceActivities:
         self._settings = settings
         self._http = http
         self._store = store
-        self._config = config or BundleReader(settings.profile, settings.config_dir)
+        self._config = config or bundle_reader(settings)
 
     @classmethod
     def from_settings(

@@ -18,7 +18,7 @@ from activities.content_server.client import ContentServerClient
 from activities.content_server.models import DOCUMENT, DocumentVersion
 from activities.http.error_mapping import current_bundle, external_call
 from activities.http.errors import NotFoundError
-from docflow.config.bundle import BundleReader
+from docflow.config.bundle import BundleReader, bundle_reader
 from docflow.config.ecm_requests import EcmRequests, MetadataProblem, map_metadata
 from docflow.docstore import DocumentStore
 from docflow.models.ecm_requests import (
@@ -71,7 +71,7 @@ class EcmRequestActivities:
             timeout_s=otcs.timeout_s,
         )
         client = ContentServerClient(http, otcs.base_url, auth, timeout_s=otcs.timeout_s)
-        return cls(client, store, BundleReader(settings.profile, settings.config_dir))
+        return cls(client, store, bundle_reader(settings))
 
     async def _policy(self) -> tuple[EcmRequests, str]:
         bundle = await current_bundle(self._config)

@@ -18,7 +18,7 @@ from activities.content_server.audit import node_events, overlap, watched_nodes
 from activities.content_server.auth import OtcsTicketAuth
 from activities.content_server.client import ContentServerClient
 from activities.http.error_mapping import configuration_lookup
-from docflow.config.bundle import BundleReader
+from docflow.config.bundle import bundle_reader
 from docflow.config.ecm_events import (
     EcmEvents,
     EventSubject,
@@ -48,7 +48,7 @@ class EcmEventSource:
         self._settings = settings
         self._cs = content_server
         self._client = client
-        self._bundle = BundleReader(settings.profile, settings.config_dir)
+        self._bundle = bundle_reader(settings)
 
     @classmethod
     def from_settings(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from docflow.config.bundle import BundleReader
+from docflow.config.bundle import bundle_reader
 from docflow.config.source_systems import EndpointNotAllowed, SourceSystems, endpoint_problem
 from docflow.settings import Settings
 
@@ -30,7 +30,7 @@ class ReportTarget:
 
 class SourceSystemRegistry:
     def __init__(self, settings: Settings) -> None:
-        self._config = BundleReader(settings.profile, settings.config_dir)
+        self._config = bundle_reader(settings)
         self._overrides = dict(settings.source_systems.endpoints)
 
     async def target(self, system: str) -> ReportTarget:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from docflow.config.bundle import BundleReader
+from docflow.config.bundle import bundle_reader
 from docflow.config.ecm_events import EcmEvents
 from docflow.config.source_systems import EndpointNotAllowed, endpoint_problem
 from docflow.settings import Settings
@@ -31,7 +31,7 @@ class Subscriber:
 
 class SubscriberRegistry:
     def __init__(self, settings: Settings) -> None:
-        self._config = BundleReader(settings.profile, settings.config_dir)
+        self._config = bundle_reader(settings)
         self._overrides = dict(settings.ecm_events.endpoints)
 
     async def config(self) -> EcmEvents:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from docflow.config.bundle import BundleReader
+from docflow.config.bundle import bundle_reader
 from docflow.config.distribution import ContentDistribution
 from docflow.config.source_systems import EndpointNotAllowed, endpoint_problem
 from docflow.settings import Settings
@@ -36,7 +36,7 @@ class DeliveryTarget:
 
 class TargetRegistry:
     def __init__(self, settings: Settings) -> None:
-        self._config = BundleReader(settings.profile, settings.config_dir)
+        self._config = bundle_reader(settings)
         self._overrides = dict(settings.distribution.endpoints)
 
     async def target(self, name: str) -> DeliveryTarget:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.http.error_mapping import current_bundle
-from docflow.config.bundle import Bundle, BundleReader
+from docflow.config.bundle import Bundle, bundle_reader
 from docflow.config.master_data import MasterData, validate_record
 from docflow.config.routing import RoutingRules, decide_route
 from docflow.config.source_systems import SourceSystems
@@ -20,7 +20,7 @@ from docflow.settings import Settings
 
 class ValidationActivities:
     def __init__(self, settings: Settings, store: DocumentStore) -> None:
-        self._config = BundleReader(settings.profile, settings.config_dir)
+        self._config = bundle_reader(settings)
         self._store = store
 
     @activity.defn(name="validate_signing_request")

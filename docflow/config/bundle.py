@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -35,6 +36,9 @@ from docflow.settings import (
     config_location,
     secret_references,
 )
+
+if TYPE_CHECKING:
+    from docflow.config.versions import ConfigVersions
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,14 @@ class Bundle:
     concerns: dict[str, ConcernFile]
     file_versions: dict[str, str] = field(repr=False)
     version: str
+    # The applied configuration version it came from (docflow.config.versions); None: the
+    # bundle directory's files.
+    applied: int | None = None
+
+    @property
+    def label(self) -> str:
+        """How logs and audit entries name it: `v3 (4f1c…)` or the content version alone."""
+        return f"v{self.applied} ({self.version})" if self.applied else self.version
 
     def get(self, schema: type[C]) -> C:
         for concern in self.concerns.values():
@@ -123,11 +135,15 @@ def load_bundle(
     config_dir: str | Path | None = None,
     *,
     check_secrets: bool = True,
+    concern_files: Mapping[str, str] | None = None,
+    applied: int | None = None,
 ) -> Bundle:
     """Load and validate one environment's bundle; raise BundleError listing every problem.
 
     `check_secrets` also resolves every secret reference (env variable set, file readable),
-    reporting only the reference, never the value.
+    reporting only the reference, never the value. `concern_files` (file name -> text) takes
+    the concerns from there instead of the directory (an applied version, a promotion's
+    candidate); `settings.toml` always comes from the directory (`applied` labels the result).
     """
     chosen, directory = config_location(profile, config_dir)
     bundle_dir = directory / chosen
@@ -158,7 +174,10 @@ def load_bundle(
     loaded: dict[type[ConcernFile], ConcernFile] = {}
     by_file: dict[str, ConcernFile] = {}
     for concern in CONCERNS:
-        data = _read(bundle_dir / concern.filename, json.loads, problems)
+        if concern_files is None:
+            data = _read(bundle_dir / concern.filename, json.loads, problems)
+        else:
+            data = _parse(concern.filename, concern_files.get(concern.filename), problems)
         if data is None:
             continue
         canonical[concern.filename] = _canonical(data)
@@ -200,18 +219,34 @@ def load_bundle(
         concerns=by_file,
         file_versions=file_versions,
         version=_digest("".join(f"{name}\0{text}\0" for name, text in sorted(canonical.items()))),
+        applied=applied,
     )
 
 
 class BundleReader:
-    """The current bundle for activities: loaded once, reloaded when one of its files changes.
+    """The current bundle for activities and the API: loaded once, loaded again when it changes.
 
-    Secrets are not resolved here; the activity that uses one resolves it (and fails then).
+    With `versions` (docflow.config.versions, the environment's applied configuration) the
+    newest applied version is the bundle, looked up at most every `poll_s` seconds, so a
+    promotion reaches every running worker without a restart; an environment with no applied
+    version yet runs on its directory's files. Without `versions`, the directory's files,
+    reloaded when one of them changes. Secrets are not resolved here; the activity that uses
+    one resolves it (and fails then).
     """
 
-    def __init__(self, profile: str, config_dir: Path) -> None:
+    def __init__(
+        self,
+        profile: str,
+        config_dir: Path,
+        *,
+        versions: ConfigVersions | None = None,
+        poll_s: float = 2.0,
+    ) -> None:
         self._profile = profile
         self._config_dir = config_dir
+        self._versions = versions
+        self._poll_s = poll_s
+        self._applied: tuple[float, int | None] | None = None  # (looked up at, number)
         self._cached: tuple[tuple[int, ...], Bundle] | None = None
 
     @property
@@ -219,24 +254,65 @@ class BundleReader:
         return self._config_dir / self._profile
 
     async def current(self) -> Bundle:
-        """Raise BundleError if the files on disk are invalid (an operator must fix them)."""
-        stamp = self._stamp()
+        """Raise BundleError if the bundle is invalid (an operator must fix it)."""
+        applied = await self._applied_number()
+        stamp = (*self._stamp(files=applied is None), -2 if applied is None else applied)
         if self._cached is not None and self._cached[0] == stamp:
             return self._cached[1]
-        bundle = await asyncio.to_thread(
-            load_bundle, self._profile, self._config_dir, check_secrets=False
-        )
+        bundle = await asyncio.to_thread(self._load, applied)
         self._cached = (stamp, bundle)
         return bundle
 
-    def _stamp(self) -> tuple[int, ...]:
+    def _load(self, applied: int | None) -> Bundle:
+        files: Mapping[str, str] | None = None
+        if applied is not None and self._versions is not None:
+            version = self._versions.get(self._profile, applied)
+            files = version.files if version is not None else None
+        return load_bundle(
+            self._profile,
+            self._config_dir,
+            check_secrets=False,
+            concern_files=files,
+            applied=applied if files is not None else None,
+        )
+
+    async def _applied_number(self) -> int | None:
+        if self._versions is None:
+            return None
+        now = time.monotonic()
+        if self._applied is not None and now - self._applied[0] < self._poll_s:
+            return self._applied[1]
+        number = await asyncio.to_thread(self._versions.current_number, self._profile)
+        self._applied = (now, number)
+        return number
+
+    def _stamp(self, *, files: bool) -> tuple[int, ...]:
+        """Modification times of settings.toml and (`files`) the concerns' files."""
         stamps: list[int] = []
-        for name in (SETTINGS_FILE, *(c.filename for c in CONCERNS)):
+        names = (SETTINGS_FILE, *(c.filename for c in CONCERNS)) if files else (SETTINGS_FILE,)
+        for name in names:
             try:
                 stamps.append((self.directory / name).stat().st_mtime_ns)
             except OSError:
                 stamps.append(-1)
         return tuple(stamps)
+
+
+# The applied versions this process's readers follow (the worker and the API register their
+# database at startup; without one — the CLI, unit tests — readers use the files).
+_applied_versions: ConfigVersions | None = None
+
+
+def follow_applied_versions(versions: ConfigVersions | None) -> None:
+    """Make readers made by `bundle_reader()` from now on follow `versions` (None: files)."""
+    global _applied_versions
+    _applied_versions = versions
+
+
+def bundle_reader(settings: Settings) -> BundleReader:
+    """The reader of this environment's bundle: its applied versions when the process follows
+    them (`follow_applied_versions`), else its directory's files."""
+    return BundleReader(settings.profile, settings.config_dir, versions=_applied_versions)
 
 
 # ------------------------------------------------------------------ helpers
@@ -293,6 +369,17 @@ def _read(path: Path, parse: Any, problems: list[ConfigProblem]) -> Any:
         problems.append(ConfigProblem(path.name, "", f"cannot be read: {exc}"))
     except (ValueError, tomllib.TOMLDecodeError) as exc:  # JSONDecodeError is a ValueError
         problems.append(ConfigProblem(path.name, "", f"is not valid: {exc}"))
+    return None
+
+
+def _parse(name: str, text: str | None, problems: list[ConfigProblem]) -> Any:
+    if text is None:
+        problems.append(ConfigProblem(name, "", "missing"))
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        problems.append(ConfigProblem(name, "", f"is not valid: {exc}"))
     return None
 
 

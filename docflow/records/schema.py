@@ -221,6 +221,28 @@ class AccessLogEntry(Base):
     )
 
 
+class ConfigVersion(Base):
+    """One applied version of an environment's configuration concerns (append-only): what
+    workers read, who proposed and approved it, and which version it replaced."""
+
+    __tablename__ = "config_versions"
+
+    environment: Mapped[str] = mapped_column(String(16), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content_version: Mapped[str] = mapped_column(String(64))
+    files: Mapped[dict[str, str]] = mapped_column(JSON)
+    kind: Mapped[str] = mapped_column(String(16))
+    change_id: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(255), default="")
+    proposer: Mapped[str] = mapped_column(String(255), default="")
+    approver: Mapped[str] = mapped_column(String(255), default="")
+    replaces: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ux_config_versions_change", "environment", "change_id", unique=True),)
+
+
 metadata = Base.metadata
 processes = Process.__table__
 audit_entries = AuditEntry.__table__
@@ -228,3 +250,4 @@ approvals = Approval.__table__
 holds = Hold.__table__
 approved_versions = ApprovedVersionRecord.__table__
 access_log = AccessLogEntry.__table__
+config_versions = ConfigVersion.__table__

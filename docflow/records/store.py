@@ -306,6 +306,11 @@ class RecordStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    def writing(self) -> Any:
+        """A write transaction (`with store.writing() as connection:`): on SQLite it takes the
+        write lock at BEGIN."""
+        return self._writer.begin()
+
     def __enter__(self) -> RecordStore:
         return self
 

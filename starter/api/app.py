@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from docflow.config.versions import ConfigVersions
 from docflow.docstore import DocumentStore
 from docflow.settings import Settings
 from starter.api.auth import Authenticator
@@ -29,6 +30,7 @@ from starter.api.errors import (
 )
 from starter.api.receivers import amplience, business_objects, core_signature, ecm
 from starter.api.receivers.core_signature import MAX_CALLBACK_BYTES
+from starter.api.records_store import store_for
 from starter.api.routes import (
     actions,
     cases,
@@ -196,6 +198,7 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
         temporal=TemporalConnection(temporal),
         auth=Authenticator(settings),
         event_hash_key=settings.secret(settings.core_signature.event_hash_key).encode(),
+        config_versions=ConfigVersions(lambda: store_for(app.state, settings)),
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit_for=body_limit(settings))

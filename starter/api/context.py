@@ -11,6 +11,7 @@ from fastapi import Request
 from temporalio.client import Client
 
 from docflow.config.bundle import BundleReader
+from docflow.config.versions import ConfigVersions
 from docflow.docstore import DocumentStore
 from docflow.settings import Settings
 from starter.api.auth import Authenticator
@@ -54,6 +55,8 @@ class ApiContext:
     temporal: TemporalConnection
     auth: Authenticator
     event_hash_key: bytes
+    # The environment's applied configuration versions (None: the bundle's files only).
+    config_versions: ConfigVersions | None = None
 
     async def processes(self) -> SigningProcesses:
         return SigningProcesses(await self.temporal.client(), self.settings, self.store)
@@ -70,7 +73,9 @@ class ApiContext:
     @cached_property
     def config(self) -> BundleReader:
         """This environment's bundle (workspace mappings, source systems), as activities see it."""
-        return BundleReader(self.settings.profile, self.settings.config_dir)
+        return BundleReader(
+            self.settings.profile, self.settings.config_dir, versions=self.config_versions
+        )
 
 
 def api_context(request: Request) -> ApiContext:

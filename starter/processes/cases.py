@@ -12,7 +12,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from docflow import search_attributes as sa
-from docflow.config.bundle import BundleReader
+from docflow.config.bundle import BundleReader, bundle_reader
 from docflow.config.cases import plan_case
 from docflow.config.workspaces import CaseSources, WorkspaceMappings, plan_workspace
 from docflow.docstore import DocumentStore
@@ -94,7 +94,7 @@ class CaseProcesses(ProcessClient):
     ) -> None:
         super().__init__(client, settings)
         self.store = store
-        self._config = config or BundleReader(settings.profile, settings.config_dir)
+        self._config = config or bundle_reader(settings)
         self._policy = policy or settings.case_policy
 
     def workflow_id(self, key: str) -> str:

@@ -12,7 +12,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from docflow import search_attributes as sa
-from docflow.config.bundle import BundleReader
+from docflow.config.bundle import BundleReader, bundle_reader
 from docflow.config.source_systems import SourceSystems
 from docflow.config.workspaces import WorkspaceMappings, plan_workspace
 from docflow.docstore import DocumentStore
@@ -54,7 +54,7 @@ class BusinessObjects(ProcessClient):
     ) -> None:
         super().__init__(client, settings)
         self.store = store
-        self._config = config or BundleReader(settings.profile, settings.config_dir)
+        self._config = config or bundle_reader(settings)
 
     def workflow_id(self, key: str) -> str:
         ext_system_id, bo_type, bo_id = key.split("/", 2)

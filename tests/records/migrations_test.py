@@ -9,7 +9,15 @@ from sqlalchemy import create_engine, inspect
 from docflow.records import migrations
 from docflow.records.schema import metadata
 
-TABLES = {"processes", "audit_entries", "approvals", "holds", "approved_versions", "access_log"}
+TABLES = {
+    "processes",
+    "audit_entries",
+    "approvals",
+    "holds",
+    "approved_versions",
+    "access_log",
+    "config_versions",
+}
 
 
 def _tables(url: str) -> set[str]:
@@ -45,7 +53,7 @@ def test_up_down_up(database_url: str) -> None:
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
-            assert migrations.current_revision(connection) == "0002_dashboard_indexes"
+            assert migrations.current_revision(connection) == "0003_config_versions"
     finally:
         engine.dispose()
 
@@ -77,7 +85,12 @@ def test_each_revision_up_and_down(database_url: str) -> None:
     current = _process_indexes(database_url)
     assert {"ix_processes_open", "ix_processes_deadline", "ix_processes_attention"} <= current
     assert "ix_processes_until" not in current
+
+    migrations.upgrade(database_url, "0003_config_versions")
+    assert "config_versions" in _tables(database_url)
     assert _differences(database_url) == []
+    migrations.downgrade(database_url, "0002_dashboard_indexes")
+    assert "config_versions" not in _tables(database_url)
 
     migrations.downgrade(database_url, "0001_initial")
     assert _process_indexes(database_url) == initial
