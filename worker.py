@@ -37,6 +37,7 @@ from workflows.ecm_subscriber import EcmSubscriberWorkflow
 from workflows.ecm_update import EcmContentUpdateWorkflow
 from workflows.master_data import MasterDataWorkflow
 from workflows.partner_inbox import PartnerInboxWorkflow
+from workflows.promotion import ConfigPromotionWorkflow
 from workflows.signing import SigningWorkflow
 from workflows.workspace import BusinessObjectWorkflow
 
@@ -61,6 +62,7 @@ PROCESSES: dict[str, list[type]] = {
         PartnerInboxWorkflow,
         DeliveryWorkflow,
     ],
+    "promotion": [ConfigPromotionWorkflow],
 }
 
 

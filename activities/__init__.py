@@ -22,12 +22,14 @@ from activities.content_server.events import EcmEventSource
 from activities.content_server.status_writeback import StatusWritebackActivities
 from activities.core_signature import CoreSignatureActivities
 from activities.notifications import NotificationActivities
+from activities.promotion import PromotionActivities
 from activities.records.activities import RecordActivities
 from activities.source_systems import SourceSystemActivities
 from activities.subscribers import SubscriberActivities
 from activities.targets import TargetActivities
 from activities.validation import ValidationActivities
 from docflow.config.bundle import bundle_reader
+from docflow.config.versions import ConfigVersions
 from docflow.docstore import DocumentStore, document_store_from_settings
 from docflow.records.store import RecordStore
 from docflow.settings import Settings
@@ -92,12 +94,14 @@ def build_activities(
     processes = BusinessProcessActivities(settings, http)
     status = StatusWritebackActivities.from_settings(settings, http)
     ecm_requests = EcmRequestActivities.from_settings(settings, http, store)
-    read_model = RecordActivities(
-        records or RecordStore.from_settings(settings),
-        bundle_reader(settings),
-    )
+    records = records or RecordStore.from_settings(settings)
+    read_model = RecordActivities(records, bundle_reader(settings))
+    promotion = PromotionActivities(settings, store, ConfigVersions(records), http)
     return [
         read_model.record_process_change,
+        promotion.check_candidate,
+        promotion.check_live,
+        promotion.apply,
         distribution.plan,
         distribution.report,
         validation.validate_signing_request,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -228,6 +229,21 @@ class RecordsSettings(BaseModel):
     )
 
 
+class PromotionSettings(BaseModel):
+    """Who releases configuration into this environment, and how long they have."""
+
+    approvers: list[str] = Field(
+        default_factory=list,
+        description="Release approvers (principal ids); the proposer of a promotion never "
+        "decides on it. Empty: this environment takes no promotions.",
+    )
+    quorum: Literal["any", "all"] = "any"
+    deadline: timedelta = Field(default=timedelta(days=3), gt=timedelta(0))
+    reminder_before: timedelta = Field(default=timedelta(hours=24), ge=timedelta(0))
+    escalation_approver: str | None = None
+    escalation_window: timedelta = Field(default=timedelta(days=1), gt=timedelta(0))
+
+
 class ApiKeyConfig(BaseModel):
     """One calling application or person: its key (a reference), identity and scopes."""
 
@@ -316,6 +332,7 @@ class Settings(BaseSettings):
     documents: DocumentStoreSettings = Field(default_factory=DocumentStoreSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     records: RecordsSettings = Field(default_factory=RecordsSettings)
+    promotion: PromotionSettings = Field(default_factory=PromotionSettings)
     signing_policy: SigningPolicy = Field(default_factory=SigningPolicy)
     case_policy: CaseRetryPolicy = Field(
         default_factory=CaseRetryPolicy,

@@ -30,6 +30,7 @@ from starter import (
     cli_ecm,
     cli_ecm_requests,
     cli_partner,
+    cli_promotion,
     cli_records,
     cli_workspaces,
     config_cli,
@@ -473,6 +474,7 @@ def batch(
         console.print(f"more: --cursor {result['next_cursor']}")
 
 
+cli_promotion.register(config_cli.app)
 app.add_typer(config_cli.app, name="config", rich_help_panel="Run docflow")
 app.add_typer(cli_workspaces.app, name="workspace", rich_help_panel=OPERATIONS_PANEL)
 app.add_typer(cli_cases.app, name="case", rich_help_panel=OPERATIONS_PANEL)

@@ -161,6 +161,7 @@ class NotificationKind(StrEnum):
     APPROVAL_ESCALATED = "approval_escalated"
     SIGNATURE_EXCEPTION = "signature_exception"
     WORKSPACE_MILESTONE = "workspace_milestone"
+    PROMOTION_OUTCOME = "promotion_outcome"
 
 
 class ApprovalActionFacts(BaseModel):

@@ -34,6 +34,7 @@ from starter.api.records_store import store_for
 from starter.api.routes import (
     actions,
     cases,
+    config,
     content,
     dashboard,
     documents,
@@ -80,6 +81,10 @@ TAGS = [
         "trails, approvals, holds, retention, figures, CSV exports, the access log.",
     },
     {"name": "documents", "description": "Upload documents into the document store."},
+    {
+        "name": "configuration",
+        "description": "Configuration versions, promotions with approval, rollbacks.",
+    },
     {
         "name": "approved content",
         "description": "Portals: the latest approved version of ECM documents and Amplience "
@@ -220,9 +225,11 @@ def create_app(settings: Settings, temporal: TemporalSource, store: DocumentStor
     app.include_router(portal.router)
     app.include_router(partner.router)
     app.include_router(records.router)
+    app.include_router(config.router)
     dashboard.install(app)
     bodies = [
         *signing.OPENAPI_MODELS,
+        *config.OPENAPI_MODELS,
         *operations.OPENAPI_MODELS,
         *workspaces.OPENAPI_MODELS,
         *cases.OPENAPI_MODELS,

@@ -42,6 +42,9 @@ class Scope(StrEnum):
     CONTENT_READ = "content:read"  # portals: approved content (read-access.json)
     PARTNER = "partner"  # external parties: read-access.json names their subjects
     RECORDS_READ = "records:read"  # the read model: dashboards, auditors (GET /v1/records/…)
+    CONFIG_READ = "config:read"  # configuration versions and promotions
+    CONFIG_PROPOSE = "config:propose"  # propose a promotion, roll back
+    CONFIG_RELEASE = "config:release"  # decide on promotions (release approvers)
 
 
 @dataclass(frozen=True)

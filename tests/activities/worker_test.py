@@ -40,6 +40,9 @@ def activity_definition(fn: Callable[..., Any]) -> _Definition:
 ACTIVITY_NAMES = {
     "resolve_inbox",
     "record_process_change",
+    "check_promotion_candidate",
+    "check_promotion_live",
+    "apply_promotion_candidate",
     "validate_signing_request",
     "create_signature_request",
     "cancel_signature_request",
