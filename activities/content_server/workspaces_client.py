@@ -250,6 +250,32 @@ class WorkspaceCalls:
                 )
         return categories
 
+    async def category_attribute_ids(self, category_id: int, node_id: int) -> set[int]:
+        """The attribute ids of a category, from the form for applying it to `node_id`
+        (`GET /v1/forms/nodes/categories/create?id=&category_id=`, an Alpaca form whose schema
+        properties are `<cat>_<attr>`; a set's items hold its attributes, the last number of
+        each key being the attribute id)."""
+        response = await self._request(
+            "GET",
+            "/v1/forms/nodes/categories/create",
+            params={"id": node_id, "category_id": category_id},
+        )
+        ids: set[int] = set()
+        prefix = f"{category_id}_"
+        for form in response.json().get("forms") or []:
+            properties = (form.get("schema") or {}).get("properties") or {}
+            for key, spec in properties.items():
+                if not str(key).startswith(prefix):
+                    continue
+                attr = str(key)[len(prefix) :]
+                if attr.isdigit():
+                    ids.add(int(attr))
+                items = (spec.get("items") or {}).get("properties") or {}
+                ids.update(
+                    int(k.rsplit("_", 1)[-1]) for k in items if k.rsplit("_", 1)[-1].isdigit()
+                )
+        return ids
+
     # ----------------------------------------------------- related workspaces
     async def relate_workspaces(
         self, workspace_id: int, other_id: int, rel_type: RelationType = "child"

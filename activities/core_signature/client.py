@@ -15,12 +15,15 @@ from activities.core_signature.models import (
     CsDocument,
     CsEvent,
     CsSignatureRequest,
+    CsTemplate,
     Page,
 )
 from activities.http.errors import raise_for_response, transport_errors
 from activities.http.transport import AuthenticatedTransport, Credential
 
 SYSTEM = "core-signature"
+# Template lists are short (made by hand in the web UI); this bounds a misbehaving `next`.
+MAX_TEMPLATE_PAGES = 50
 
 
 class TokenProvider(Protocol):
@@ -148,6 +151,20 @@ class CoreSignatureClient:
             params["event_type"] = event_type
         response = await self._request("GET", "api/v1/events/", params=params)
         return Page[CsEvent].model_validate(response.json())
+
+    # ------------------------------------------------------------- templates
+    async def list_templates(self, *, limit: int = 100) -> list[CsTemplate]:
+        """Every template of the team (`GET /templates/`, all pages)."""
+        templates: list[CsTemplate] = []
+        for page in range(1, MAX_TEMPLATE_PAGES + 1):
+            response = await self._request(
+                "GET", "api/v1/templates/", params={"page": page, "limit": limit}
+            )
+            parsed = Page[CsTemplate].model_validate(response.json())
+            templates.extend(parsed.results)
+            if not parsed.next:
+                break
+        return templates
 
     # -------------------------------------------------------------- download
     async def download(self, url: str) -> bytes:

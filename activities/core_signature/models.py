@@ -75,6 +75,23 @@ class CsEvent(_Resource):
     signer: CsSigner | None = None
 
 
+class CsTemplateSigner(_Resource):
+    signer_index: int | None = None
+    order: int = 0
+    needs_to_sign: bool = True
+    placeholders: list[dict[str, object]] = Field(default_factory=list)
+
+
+class CsTemplate(_Resource):
+    """A template (made in the web UI); `POST /documents/` names one by its `url`."""
+
+    uuid: str
+    url: str | None = None
+    name: str = ""
+    who: str | None = None
+    signers: list[CsTemplateSigner] = Field(default_factory=list)
+
+
 class CancelResult(_Resource):
     detail: str = ""
     cancelled: bool = False

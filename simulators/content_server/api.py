@@ -125,6 +125,8 @@ def _api_routes() -> APIRouter:
     @api.get("/v2/nodes/{node_id}")
     async def get_node(node_id: int, request: Request) -> dict[str, Any]:
         sim = current_sim(request)
+        if node_id not in sim.nodes and (definition := sim.definition_properties(node_id)):
+            return {"results": {"data": {"properties": definition}}}
         node = sim.opened(sim.node(node_id))
         return {"results": {"data": sim.node_data(node, _fields(request))}}
 
@@ -354,6 +356,10 @@ def _api_routes() -> APIRouter:
         found = sim.workspace_for(BusinessObject(ext_system_id, bo_type, bo_id))
         results = [_workspace_item(sim, found)] if found is not None else []
         return {"paging": _paging(1, max(1, len(results)), len(results)), "results": results}
+
+    @api.get("/v1/forms/nodes/categories/create")
+    async def category_create_form(request: Request, id: int, category_id: int) -> dict[str, Any]:
+        return current_sim(request).category_form(id, category_id)
 
     @api.get("/v2/forms/businessworkspaces/create")
     async def workspace_create_form(

@@ -8,7 +8,15 @@ from typing import Any
 
 FOLDER, DOCUMENT, BUSINESS_WORKSPACE = 0, 144, 848
 CONTAINER_TYPES = frozenset({FOLDER, BUSINESS_WORKSPACE})
-TYPE_NAMES = {FOLDER: "Folder", DOCUMENT: "Document", BUSINESS_WORKSPACE: "Business Workspace"}
+# Definitions that are nodes on a real server, in their own volumes (here: configuration).
+CATEGORY, RM_CLASSIFICATION = 131, 551
+TYPE_NAMES = {
+    FOLDER: "Folder",
+    DOCUMENT: "Document",
+    BUSINESS_WORKSPACE: "Business Workspace",
+    CATEGORY: "Category",
+    RM_CLASSIFICATION: "RM Classification",
+}
 
 
 @dataclass

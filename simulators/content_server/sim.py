@@ -47,9 +47,11 @@ from simulators.content_server.config import (
 )
 from simulators.content_server.models import (
     BUSINESS_WORKSPACE,
+    CATEGORY,
     CONTAINER_TYPES,
     DOCUMENT,
     FOLDER,
+    RM_CLASSIFICATION,
     TYPE_NAMES,
     AuditEntry,
     BusinessObject,
@@ -695,6 +697,59 @@ class ContentServerSim:
         ]
 
     # create form
+
+    def definition_properties(self, node_id: int) -> dict[str, Any] | None:
+        """A category (131) or RM classification (551) as `GET /v2/nodes/{id}` shows it; they
+        are nodes of the Categories and Classifications volumes on a real server, kept in the
+        configuration here. None: no such definition."""
+        category = self.config.categories.get(node_id)
+        if category is not None:
+            name, node_type = category.name, CATEGORY
+        elif node_id in self.config.rm_classifications:
+            name, node_type = self.config.rm_classifications[node_id], RM_CLASSIFICATION
+        else:
+            return None
+        return {
+            "id": node_id,
+            "parent_id": -1,
+            "name": name,
+            "type": node_type,
+            "type_name": TYPE_NAMES[node_type],
+            "description": "",
+            "container": False,
+        }
+
+    def category_form(self, node_id: int, cat_id: int) -> dict[str, Any]:
+        """`GET /v1/forms/nodes/categories/create?id=&category_id=`: the Alpaca form for
+        applying a category to a node, one schema property per attribute (`<cat>_<attr>`; a
+        set is an array whose items hold its attributes)."""
+        self.node(node_id)
+        category = self._category(cat_id)
+        properties: dict[str, Any] = {
+            f"{cat_id}_{a}": {"title": title, "type": "string"}
+            for a, title in category.attributes.items()
+        }
+        for set_id, attributes in category.sets.items():
+            properties[f"{cat_id}_{set_id}"] = {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        f"{cat_id}_{set_id}_x_{a}": {"title": title, "type": "string"}
+                        for a, title in attributes.items()
+                    },
+                },
+            }
+        data = {key: ([] if spec["type"] == "array" else None) for key, spec in properties.items()}
+        return {
+            "forms": [
+                {
+                    "data": data,
+                    "options": {"fields": {}},
+                    "schema": {"title": category.name, "type": "object", "properties": properties},
+                }
+            ]
+        }
 
     def create_form(self, template_id: int) -> dict[str, Any]:
         """`GET /v2/forms/businessworkspaces/create`: the system attributes, and the

@@ -161,6 +161,20 @@ def _api_routes() -> APIRouter:
         sim.resend(sim.signature_request(sr_uuid))
         return {"detail": "OK"}
 
+    @router.get("/templates/")
+    async def list_templates(request: Request) -> dict[str, Any]:
+        sim = current_sim(request)
+        base = _api_base(request)
+        templates = sorted(sim.templates.values(), key=lambda t: t.name)
+        return _paginate(
+            request, templates, lambda t: sim.template_json(t, base), sim.config.page_size
+        )
+
+    @router.get("/templates/{template_uuid}/")
+    async def get_template(template_uuid: str, request: Request) -> dict[str, Any]:
+        sim = current_sim(request)
+        return sim.template_json(sim.template(template_uuid), _api_base(request))
+
     @router.get("/events/")
     async def list_events(
         request: Request,

@@ -31,6 +31,23 @@ def default_autopilot_rules() -> list[AutopilotRule]:
     return [AutopilotRule(match=match, action=action) for match, action in tags]
 
 
+class TemplateSeed(BaseModel):
+    """A template as the web UI makes it (the API has no create call)."""
+
+    name: str = Field(min_length=1, max_length=255)
+    who: Literal["o", "m", "mo"] = "o"
+    signers: int = Field(default=2, ge=1, le=20, description="Signer slots of the template.")
+
+
+def default_templates() -> list[TemplateSeed]:
+    """The templates the bundles' signing routing rules name (`signature_template`)."""
+    return [
+        TemplateSeed(name="sales-contract-v3"),
+        TemplateSeed(name="mutual-nda-v2"),
+        TemplateSeed(name="employment-v1", signers=1),
+    ]
+
+
 class AutopilotSettings(BaseModel):
     enabled: bool = False
     action: AutopilotAction | None = Field(default=None, description="When no rule matches.")
@@ -62,3 +79,4 @@ class CoreSignatureConfig(BaseModel):
     )
     callback_faults: DeliveryFaults = Field(default_factory=DeliveryFaults)
     autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)
+    templates: list[TemplateSeed] = Field(default_factory=default_templates)

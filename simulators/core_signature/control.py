@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from simulators.core_signature.config import AutopilotSettings
+from simulators.core_signature.config import AutopilotSettings, TemplateSeed
 from simulators.core_signature.models import DocumentState, SignerAction, not_found
 from simulators.core_signature.sim import CoreSignatureSim, current_sim, iso
 from simulators.kit.control import Outbound, control_router
@@ -143,6 +143,29 @@ def control_routes() -> APIRouter:
         sim = current_sim(request)
         sim.autopilot = body
         return body.model_dump()
+
+    @router.get("/templates")
+    async def control_templates(request: Request) -> dict[str, Any]:
+        sim = current_sim(request)
+        base = str(request.base_url).rstrip("/")
+        results = [sim.template_json(t, base) for t in sim.templates.values()]
+        return {"count": len(results), "results": results}
+
+    @router.post("/templates", status_code=201)
+    async def control_add_template(body: TemplateSeed, request: Request) -> dict[str, Any]:
+        """Make a template, as someone would in the web UI (e.g. one a promotion missed)."""
+        sim = current_sim(request)
+        return sim.template_json(sim.add_template(body), str(request.base_url).rstrip("/"))
+
+    @router.delete("/templates/{name_or_uuid}")
+    async def control_remove_template(name_or_uuid: str, request: Request) -> dict[str, Any]:
+        sim = current_sim(request)
+        found = [t for t in sim.templates.values() if name_or_uuid in (t.uuid, t.name)]
+        if not found:
+            raise not_found()
+        for template in found:
+            del sim.templates[template.uuid]
+        return {"removed": [t.uuid for t in found]}
 
     @router.post("/tokens/revoke")
     async def revoke_tokens(request: Request) -> dict[str, Any]:

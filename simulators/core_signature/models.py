@@ -119,6 +119,14 @@ class EventState:
     delivery_ids: list[str] = field(default_factory=list)
 
 
+@dataclass
+class TemplateState:
+    uuid: str
+    name: str
+    who: str
+    signers: int
+
+
 class SimError(Exception):
     """An error answer in the vendor's shape (DRF: {"detail": ...} or {field: [msgs]})."""
 

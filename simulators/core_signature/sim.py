@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import Request
 
-from simulators.core_signature.config import AutopilotAction, CoreSignatureConfig
+from simulators.core_signature.config import AutopilotAction, CoreSignatureConfig, TemplateSeed
 from simulators.core_signature.models import (
     DocumentCreate,
     DocumentState,
@@ -26,6 +26,7 @@ from simulators.core_signature.models import (
     SignatureRequestState,
     SignerState,
     SimError,
+    TemplateState,
     conflict,
     not_found,
 )
@@ -77,6 +78,9 @@ class CoreSignatureSim:
         self.callbacks.clear()
         self.callbacks.configure(self.config.callback_faults)
         self.autopilot = self.config.autopilot.model_copy(deep=True)
+        self.templates: dict[str, TemplateState] = {}
+        for seed in self.config.templates:
+            self.add_template(seed)
 
     async def settle(self, timeout_s: float) -> bool:
         """Wait until no conversion, autopilot action or callback is pending; False on timeout."""
@@ -414,6 +418,45 @@ class CoreSignatureSim:
         self._timers.later(delay_ms, action)
 
     # representations
+
+    # templates (made in the web UI; the control API plays that part)
+
+    def add_template(self, seed: TemplateSeed) -> TemplateState:
+        """A new template; its uuid follows from the name, so a re-created one is the same."""
+        if any(t.name == seed.name for t in self.templates.values()):
+            raise conflict(f"A template named '{seed.name}' already exists.")
+        template_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"core-signature-template:{seed.name}"))
+        template = TemplateState(template_uuid, seed.name, seed.who, seed.signers)
+        self.templates[template_uuid] = template
+        return template
+
+    def template(self, template_uuid: str) -> TemplateState:
+        template = self.templates.get(template_uuid)
+        if template is None:
+            raise not_found()
+        return template
+
+    def template_json(self, template: TemplateState, api_base: str) -> dict[str, Any]:
+        return {
+            "url": f"{api_base}/api/v1/templates/{template.uuid}/",
+            "uuid": template.uuid,
+            "name": template.name,
+            "user": None,
+            "team": {"name": self.config.team_name, "subdomain": self.config.team_subdomain},
+            "who": template.who,
+            "signers": [
+                {
+                    "signer_index": index,
+                    "order": index,
+                    "needs_to_sign": True,
+                    "approve_only": False,
+                    "notify_only": False,
+                    "in_person": False,
+                    "placeholders": [],
+                }
+                for index in range(template.signers)
+            ],
+        }
 
     def team_json(self, doc: DocumentState) -> dict[str, Any]:
         # As in the vendor's documented callback: the team's name and subdomain only.

@@ -5,6 +5,7 @@ Subscribers: `POST /{endpoint}` (each name its own secret and knobs). Control:
 knobs and creates a new endpoint, with its secret; PATCH changes only those given),
 `GET /_control/endpoints/{endpoint}/received[?after=N]` (arrival order, per document, duplicate
 webhook-ids), `GET /_control/deliveries[?endpoint=&raw=&since=]` (the messages themselves).
+A signed `docflow.ping` is answered 200 unless the endpoint is down or gone, and not recorded.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from simulators.webhook_target.sim import (
     WebhookTargetConfig,
     WebhookTargetSim,
 )
+
+# docflow's health-check message: signed like a delivery, not one.
+PING_TYPE = "docflow.ping"
 
 
 def _sim(request: Request) -> WebhookTargetSim:
@@ -77,6 +81,10 @@ def _receiver_routes() -> APIRouter:
         except SignatureRejected as exc:
             target.answered(webhook_id, 401)
             return signature_rejected(exc)
+        if isinstance(payload, dict) and payload.get("type") == PING_TYPE:
+            # A health check (a promotion's live validation): answered, never stored nor
+            # counted, and the scripted answers stay for the business messages.
+            return JSONResponse({"status": "pong", "webhook_id": webhook_id}, 200)
         answer = target.script.popleft() if target.script else None
         if answer is None:
             refusal = _knob_refusal(target, payload)

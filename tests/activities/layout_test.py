@@ -22,6 +22,9 @@ ACTIVITIES = Path(__file__).resolve().parents[2] / "activities"
 # benchmarks or tests.
 FORBIDDEN = ("workflows", "starter", "simulators", "benchmarks", "tests")
 SHARED = {"http"}  # plumbing every vendor uses, not a vendor
+# Checks across the vendors of one environment (a promotion's live validation): they use the
+# vendors' clients, so they are no vendor package, and no vendor package uses them.
+CROSS_VENDOR = {"environment"}
 VENDOR_MODULES = ("activities", "options")
 
 
@@ -33,7 +36,7 @@ def _vendor_packages() -> list[Path]:
     return sorted(
         p
         for p in ACTIVITIES.iterdir()
-        if p.is_dir() and (p / "__init__.py").exists() and p.name not in SHARED
+        if p.is_dir() and (p / "__init__.py").exists() and p.name not in SHARED | CROSS_VENDOR
     )
 
 
@@ -83,6 +86,26 @@ def test_vendor_packages_do_not_import_each_other(package: Path) -> None:
         if _activities_part(name) not in allowed
     )
     assert found == [], f"activities/{package.name} imports {found}"
+
+
+@pytest.mark.parametrize("name", sorted(CROSS_VENDOR))
+def test_cross_vendor_packages_use_clients_not_activities(name: str) -> None:
+    """They call the vendors' clients; the vendors' activities are the workflows' to call, and
+    nothing below them imports a cross-vendor package."""
+    found = sorted(
+        n
+        for module in (ACTIVITIES / name).rglob("*.py")
+        for n in _imported(module)
+        if n.startswith("activities.") and n.split(".")[-1] == "activities"
+    )
+    assert found == [], f"activities/{name} imports {found}"
+    users = sorted(
+        _relative(module)
+        for module in _modules()
+        if module.parent.name != name
+        and any(_activities_part(n) == name for n in _imported(module))
+    )
+    assert users == [], f"{users} import activities/{name}"
 
 
 def test_there_are_vendor_packages() -> None:

@@ -383,3 +383,40 @@ async def test_node_events_are_standard_webhooks(receiver: CallbackReceiver) -> 
     assert verified["type"] == "workspace.created"
     assert verified["data"]["node"]["name"] == "Globex"
     assert message["headers"]["idempotency-key"] == message["headers"]["webhook-id"]
+
+
+async def test_categories_and_classifications_are_nodes_with_a_category_form(
+    otcs: Served,
+) -> None:
+    client = otcs.client
+    auth = await login(client)
+    category = (await client.get(f"{API}/v2/nodes/9001", headers=auth)).json()
+    props = category["results"]["data"]["properties"]
+    assert (props["id"], props["type"], props["type_name"]) == (9001, 131, "Category")
+    rm_class = (await client.get(f"{API}/v2/nodes/5001", headers=auth)).json()
+    assert rm_class["results"]["data"]["properties"]["type"] == 551
+    assert (await client.get(f"{API}/v2/nodes/9999", headers=auth)).status_code == 404
+
+    form = await client.get(
+        f"{API}/v1/forms/nodes/categories/create",
+        params={"id": 2000, "category_id": 9001},
+        headers=auth,
+    )
+    assert form.status_code == 200, form.text
+    [alpaca] = form.json()["forms"]
+    properties = alpaca["schema"]["properties"]
+    assert properties["9001_2"] == {"title": "deal_id", "type": "string"}
+    assert set(properties["9001_10"]["items"]["properties"]) == {"9001_10_x_11", "9001_10_x_12"}
+    unknown = await client.get(
+        f"{API}/v1/forms/nodes/categories/create",
+        params={"id": 2000, "category_id": 9999},
+        headers=auth,
+    )
+    assert unknown.status_code == 400
+    assert "9999" in unknown.json()["error"]
+    no_node = await client.get(
+        f"{API}/v1/forms/nodes/categories/create",
+        params={"id": 424242, "category_id": 9001},
+        headers=auth,
+    )
+    assert no_node.status_code == 404

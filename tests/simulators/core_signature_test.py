@@ -427,3 +427,36 @@ async def test_autopilot_by_email_tag(core_sig: Served, receiver: CallbackReceiv
         for d in (await client.get("/_control/documents")).json()["results"]
     }
     assert statuses == {"auto-1": "de", "auto-2": "si", "auto-3": "se"}
+
+
+async def test_templates_are_listed_read_and_made_through_control(core_sig: Served) -> None:
+    client = core_sig.client
+    auth = await bearer(client)
+    assert (await client.get("/api/v1/templates/")).status_code == 401
+    page = (await client.get("/api/v1/templates/", headers=auth, params={"limit": 2})).json()
+    assert page["count"] == 3 and page["previous"] is None and page["next"]
+    names = [t["name"] for t in page["results"]]
+    rest = (await client.get(page["next"], headers=auth)).json()
+    names += [t["name"] for t in rest["results"]]
+    assert sorted(names) == ["employment-v1", "mutual-nda-v2", "sales-contract-v3"]
+    first = page["results"][0]
+    assert set(first) >= {"url", "uuid", "name", "who", "signers"}
+    assert first["url"].endswith(f"/api/v1/templates/{first['uuid']}/")
+    assert set(first["signers"][0]) >= {"signer_index", "order", "needs_to_sign", "placeholders"}
+    one = await client.get(f"/api/v1/templates/{first['uuid']}/", headers=auth)
+    assert one.json() == first
+    unknown = await client.get(
+        "/api/v1/templates/00000000-0000-0000-0000-000000000000/", headers=auth
+    )
+    assert (unknown.status_code, unknown.json()) == (404, {"detail": "Not found."})
+
+    removed = await client.delete("/_control/templates/mutual-nda-v2")
+    assert removed.status_code == 200
+    left = (await client.get("/api/v1/templates/", headers=auth)).json()
+    assert "mutual-nda-v2" not in [t["name"] for t in left["results"]]
+    made = await client.post("/_control/templates", json={"name": "mutual-nda-v2"})
+    assert made.status_code == 201
+    assert made.json()["uuid"] in removed.json()["removed"]  # the same template again
+    again = await client.post("/_control/templates", json={"name": "mutual-nda-v2"})
+    assert again.status_code == 409
+    assert (await client.delete("/_control/templates/nope")).status_code == 404

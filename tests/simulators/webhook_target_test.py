@@ -209,3 +209,18 @@ async def test_a_scripted_answer_may_carry_its_own_body(target: Served) -> None:
     await client.put("/_control/endpoints/portal", json={"script": [{"status": 400, "body": body}]})
     answer = await deliver(client, "portal", {"item": "A-1"})
     assert (answer.status_code, answer.json()) == (400, body)
+
+
+async def test_a_ping_is_answered_but_not_recorded_nor_scripted(target: Served) -> None:
+    await target.client.patch("/_control/endpoints/portal", json={"script": [500]})
+    ping = await deliver(target.client, "portal", {"type": "docflow.ping", "data": {}})
+    assert ping.status_code == 200
+    assert ping.json()["status"] == "pong"
+    assert (await deliveries(target.client, "portal"))["count"] == 0
+    # The script is kept for the business messages.
+    assert (await deliver(target.client, "portal", {"item": "A-1"})).status_code == 500
+    forged = await deliver(target.client, "portal", {"type": "docflow.ping"}, secret=ERP_SECRET)
+    assert forged.status_code == 401
+    await target.client.patch("/_control/endpoints/portal", json={"down": True})
+    down = await deliver(target.client, "portal", {"type": "docflow.ping", "data": {}})
+    assert down.status_code == 503
