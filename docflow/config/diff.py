@@ -83,7 +83,7 @@ def read_bundle_files(directory: Path) -> dict[str, str]:
     for name in bundle_filenames():
         path = directory / name
         if path.is_file():
-            files[name] = path.read_text(encoding="utf-8")
+            files[name] = path.read_bytes().decode()  # as is: no newline translation
     return files
 
 
