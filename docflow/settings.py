@@ -400,10 +400,17 @@ def secret_references(model: BaseModel, prefix: str = "") -> Iterator[tuple[str,
     for name, field in type(model).model_fields.items():
         value = getattr(model, name)
         path = f"{prefix}{name}"
-        if SECRET in field.metadata and isinstance(value, str):
+        if _is_secret(field.metadata, field.annotation) and isinstance(value, str):
             yield path, value
         else:
             yield from _secret_references_in(value, path)
+
+
+def _is_secret(metadata: list[Any], annotation: Any) -> bool:
+    """A SecretRef field, also an optional one (`SecretRef | None` keeps the marker inside)."""
+    if SECRET in metadata:
+        return True
+    return any(SECRET in getattr(arg, "__metadata__", ()) for arg in get_args(annotation))
 
 
 def _secret_references_in(value: object, path: str) -> Iterator[tuple[str, str]]:

@@ -26,6 +26,7 @@ from docflow.config.master_data import MasterData
 from docflow.config.read_access import ReadAccess
 from docflow.config.records import Records
 from docflow.config.routing import RoutingRules
+from docflow.config.separation import separation_problems
 from docflow.config.source_systems import SourceSystems
 from docflow.config.workspaces import CaseSources, WorkspaceMappings
 from docflow.secrets import SecretResolutionError, resolve_secret
@@ -202,7 +203,15 @@ def load_bundle(
         problems.extend(ConfigProblem(filename, p, m) for p, m in model.references(others))
         problems.extend(_secret_problems(filename, model, strict=chosen not in LENIENT_PROFILES))
     if chosen != PRODUCTION:
-        problems.extend(_production_leaks(directory / PRODUCTION, settings, loaded))
+        leaks = list(_production_leaks(directory / PRODUCTION, settings, loaded))
+        seen = {(p.file, p.path) for p in leaks}
+        for file, path, message in separation_problems(
+            chosen, directory / PRODUCTION, settings_data, settings, by_file
+        ):
+            if (file, path) not in seen:
+                seen.add((file, path))
+                leaks.append(ConfigProblem(file, path, message))
+        problems.extend(leaks)
     if check_secrets and settings is not None:
         problems.extend(_resolution_problems(SETTINGS_FILE, secret_references(settings)))
     if check_secrets:

@@ -46,18 +46,20 @@ def test_the_dev_bundle_validates_with_its_secrets() -> None:
     assert bundle.get(RoutingRules).version == "2026-11-01.1"
 
 
-@pytest.mark.parametrize("profile", ["test", "prod"])
+@pytest.mark.parametrize(
+    ("profile", "variable"), [("test", "TEST_SFDC_WEBHOOK_SECRET"), ("prod", "SFDC_WEBHOOK_SECRET")]
+)
 def test_strict_bundles_validate_and_need_their_secrets(
-    profile: str, monkeypatch: pytest.MonkeyPatch
+    profile: str, variable: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bundle = load_bundle(profile, DEFAULT_CONFIG_DIR, check_secrets=False)
     refs = [ref for _, _, ref in bundle.secret_references()]
     assert refs and all(ref.startswith(("env:", "file:")) for ref in refs)
-    monkeypatch.delenv("SFDC_WEBHOOK_SECRET", raising=False)
+    monkeypatch.delenv(variable, raising=False)
     problems = _problems(profile, DEFAULT_CONFIG_DIR, check_secrets=True)
     assert (
         "source-systems.json: systems.SFDC.webhook_secret: secret does not resolve: "
-        "environment variable SFDC_WEBHOOK_SECRET is not set"
+        f"environment variable {variable} is not set"
     ) in problems
 
 
