@@ -44,10 +44,14 @@ class ValidationActivities:
         if document_problem:
             result = ValidationResult(accepted=False, reasons=[*result.reasons, document_problem])
         result.config_version = bundle.version
+        if result.route is not None:
+            result.route.config_version = bundle.version
+        track = rules.track(process.request.business_key, system)
         activity.logger.info(
-            "validated %s against rules %s (bundle %s): %s",
+            "validated %s against %s rules %s (bundle %s): %s",
             process.request.business_key,
-            rules.version,
+            track,
+            rules.rule_set(track)[0],
             bundle.version,
             "accepted" if result.accepted else "refused: " + "; ".join(result.reasons),
         )
