@@ -33,7 +33,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from docflow.config.concern import ConcernFile, Concerns
 from docflow.config.source_systems import SourceSystems
@@ -118,13 +118,17 @@ class RoutingRules(ConcernFile):
     rules: list[RoutingRule] = Field(min_length=1)
     rollout: RoutingRollout | None = None
 
-    @model_validator(mode="after")
-    def _rollout_label_differs(self) -> Self:
-        if self.rollout is not None and self.rollout.version == self.version:
+    @field_validator("rollout")
+    @classmethod
+    def _rollout_label_differs(
+        cls, rollout: RoutingRollout | None, info: ValidationInfo
+    ) -> RoutingRollout | None:
+        if rollout is not None and rollout.version == info.data.get("version"):
             raise ValueError(
-                f"rollout version {self.rollout.version!r} must differ from the rules' version"
+                f"version {rollout.version!r} must differ from the rules' version (a decision "
+                "names the rule set it came from)"
             )
-        return self
+        return rollout
 
     def references(self, others: Concerns) -> Iterator[tuple[str, str]]:
         registry = others.get(SourceSystems)
