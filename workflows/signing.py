@@ -796,7 +796,7 @@ class SigningWorkflow:
             )
             result = await call(
                 ValidationActivities.validate_correction,
-                CorrectionCheck(corrected=corrected),
+                CorrectionCheck(corrected=corrected, route=self._carry.route),
                 validation.VALIDATE,
                 summary="Check the correction against this environment's routing rules",
             )

@@ -62,7 +62,10 @@ class ValidationActivities:
         """The routing rules again, for a correction's new signers (count, allowed domains):
         support fixes a bounced address within the rules the request had to meet."""
         bundle = await self._bundle()
-        reasons = decide_route(bundle.get(RoutingRules), check.corrected).reasons
+        routed = check.route.rules_version if check.route is not None else None
+        reasons = decide_route(
+            bundle.get(RoutingRules), check.corrected, rules_version=routed
+        ).reasons
         activity.logger.info(
             "correction of %s: %s",
             check.corrected.request.business_key,

@@ -168,6 +168,14 @@ class RoutingRules(ConcernFile):
             return self.rollout.version, self.rollout.rules
         return self.version, self.rules
 
+    def labelled(self, version: str) -> RoutingTrack | None:
+        """The track whose rule set has this label now (None: neither has it any more)."""
+        if self.version == version:
+            return "default"
+        if self.rollout is not None and self.rollout.version == version:
+            return "rollout"
+        return None
+
     def promote_rollout(self) -> RoutingRules:
         """The file with the rollout's rules as the default (and its label as the version)."""
         if self.rollout is None:
@@ -181,10 +189,18 @@ class RoutingRules(ConcernFile):
         return self.model_copy(update={"rollout": None})
 
 
-def decide_route(rules: RoutingRules, process: SigningProcessInput) -> ValidationResult:
-    """Check a request against the rules; every failed check becomes one reason."""
+def decide_route(
+    rules: RoutingRules, process: SigningProcessInput, *, rules_version: str | None = None
+) -> ValidationResult:
+    """Check a request against the rules; every failed check becomes one reason.
+
+    `rules_version`: the rule set a process was routed with (a correction's check), applied
+    while the file still has it under that label (after a promotion, as the default);
+    otherwise the track the process falls on now."""
     request = process.request
-    track = rules.track(request.business_key, request.source.system)
+    track = (rules.labelled(rules_version) if rules_version else None) or rules.track(
+        request.business_key, request.source.system
+    )
     version, rule_set = rules.rule_set(track)
     rule = next(
         (r for r in rule_set if r.matches(request.document_type, request.source.system)), None

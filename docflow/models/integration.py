@@ -57,6 +57,11 @@ class CorrectionCheck(BaseModel):
     """A signature correction to check against the routing rules before it is accepted."""
 
     corrected: SigningProcessInput = Field(description="The process with the new signers.")
+    route: RoutingDecision | None = Field(
+        default=None,
+        description="The route the process took: its rule set is applied while the bundle "
+        "still has it (a rollout rolled back since: the rules the process falls on now).",
+    )
 
 
 class CreateSignatureInput(BaseModel):

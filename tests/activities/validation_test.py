@@ -234,3 +234,24 @@ async def test_a_rollout_routes_its_source_systems_and_the_decision_names_the_ve
     assert (back.route.track, back.route.rules_version) == ("default", "2026-11-01.1")
     assert back.route.sender_email == "contracts@example.com"
     assert back.config_version != pilot.config_version
+
+
+async def test_a_correction_keeps_the_rule_set_its_process_was_routed_with(
+    validation: ValidationActivities,
+    activity_env: ActivityEnvironment,
+    store: LocalDocumentStore,
+    rules_file: Path,
+) -> None:
+    document = await store.put(PDF, filename="nda.pdf", content_type="application/pdf")
+    _add_rollout(rules_file, source_systems=["SAP"], sender="pilot@example.com")
+    _allow_domains(rules_file, "nda", ["partner.example"])  # the default rule, not the pilot's
+    routed = await activity_env.run(
+        validation.validate_signing_request, _process(document, system="SAP")
+    )
+    assert routed.route is not None and routed.route.track == "rollout"
+
+    check = CorrectionCheck(corrected=_process(document, system="SAP"), route=routed.route)
+    assert (await activity_env.run(validation.validate_correction, check)).accepted
+    _remove_rollout(rules_file)  # rolled back: the default rules apply to corrections too
+    refused = await activity_env.run(validation.validate_correction, check)
+    assert refused.reasons == ["signer ann@example.com is outside the allowed domains"]

@@ -232,3 +232,23 @@ def test_rollout_source_systems_must_be_registered(tmp_path: Path) -> None:
         "signing-routing.json: rollout.rules[0].source_systems[1]: source system 'LEGACY' is "
         "not registered in source-systems.json",
     ]
+
+
+def test_a_correction_is_checked_against_the_rule_set_its_process_was_routed_with() -> None:
+    """Rollout rules allowing one signer domain; the default ones any domain."""
+    data = _rules_data()
+    data["rollout"] = _rollout(share_percent=100)
+    for rule in data["rollout"]["rules"]:
+        rule["allowed_signer_domains"] = ["partner.example"]
+    rules = RoutingRules.model_validate(data)
+    corrected = _process()  # signer ann@example.com
+    pilot = decide_route(rules, corrected, rules_version=ROLLOUT)
+    own = decide_route(rules, corrected, rules_version="2026-11-01.1")
+    assert pilot.reasons == ["signer ann@example.com is outside the allowed domains"]
+    assert own.accepted and own.route is not None and own.route.track == "default"
+    # Promoted: the label lives on as the default. Rolled back or relabelled: the track the
+    # process falls on now.
+    promoted = rules.promote_rollout()
+    assert decide_route(promoted, corrected, rules_version=ROLLOUT).reasons == pilot.reasons
+    assert decide_route(rules.without_rollout(), corrected, rules_version=ROLLOUT).accepted
+    assert decide_route(rules, corrected, rules_version="gone").reasons == pilot.reasons
