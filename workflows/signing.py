@@ -190,12 +190,21 @@ class SigningWorkflow:
             self._record.record("refused", "system", "; ".join(result.reasons))
             await self._finish(S.REFUSED, "; ".join(result.reasons))
         route = result.route
+        configuration = result.config_version or "unversioned"
         self._record.describe(retention_class=route.rm_classification_id)
+        # The audit entry's wording and data only (no command changes): which rule set of a
+        # gradual rollout routed the process, and its version.
         self._record.record(
             "routed",
             "system",
-            f"rule {route.rule} (rules {route.rules_version}, configuration "
-            f"{result.config_version or 'unversioned'}), template {route.signature_template}",
+            f"rule {route.rule} ({route.track} rules {route.rules_version}, configuration "
+            f"{configuration}), template {route.signature_template}",
+            data={
+                "rule": route.rule,
+                "track": route.track,
+                "rules_version": route.rules_version,
+                "config_version": configuration,
+            },
         )
         return route
 
@@ -787,7 +796,7 @@ class SigningWorkflow:
             )
             result = await call(
                 ValidationActivities.validate_correction,
-                CorrectionCheck(corrected=corrected),
+                CorrectionCheck(corrected=corrected, route=self._carry.route),
                 validation.VALIDATE,
                 summary="Check the correction against this environment's routing rules",
             )

@@ -44,10 +44,14 @@ class ValidationActivities:
         if document_problem:
             result = ValidationResult(accepted=False, reasons=[*result.reasons, document_problem])
         result.config_version = bundle.version
+        if result.route is not None:
+            result.route.config_version = bundle.version
+        track = rules.track(process.request.business_key, system)
         activity.logger.info(
-            "validated %s against rules %s (bundle %s): %s",
+            "validated %s against %s rules %s (bundle %s): %s",
             process.request.business_key,
-            rules.version,
+            track,
+            rules.rule_set(track)[0],
             bundle.version,
             "accepted" if result.accepted else "refused: " + "; ".join(result.reasons),
         )
@@ -58,7 +62,10 @@ class ValidationActivities:
         """The routing rules again, for a correction's new signers (count, allowed domains):
         support fixes a bounced address within the rules the request had to meet."""
         bundle = await self._bundle()
-        reasons = decide_route(bundle.get(RoutingRules), check.corrected).reasons
+        routed = check.route.rules_version if check.route is not None else None
+        reasons = decide_route(
+            bundle.get(RoutingRules), check.corrected, rules_version=routed
+        ).reasons
         activity.logger.info(
             "correction of %s: %s",
             check.corrected.request.business_key,

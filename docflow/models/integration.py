@@ -4,17 +4,31 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from docflow.models.documents import DocumentRef
 from docflow.models.signing import Signer, SigningProcessInput, SourceRecord, WorkspaceTarget
 
+RoutingTrack = Literal["default", "rollout"]
+
 
 class RoutingDecision(BaseModel):
-    """What the routing rules chose for this request (per environment, versioned)."""
+    """What the routing rules chose for this request (per environment, versioned). Decided
+    once, by the validation activity: its result in the history is the process's route, so a
+    later edit (a rollout promoted or rolled back) never moves a process past routing."""
 
-    rules_version: str
+    rules_version: str = Field(
+        description="The label of the rule set applied: the file's `version` on the default "
+        "track, the rollout's `version` on the rollout track."
+    )
+    track: RoutingTrack = Field(
+        default="default", description="Which rule set routed the request (older runs: default)."
+    )
+    config_version: str | None = Field(
+        default=None, description="Content version of the configuration bundle applied."
+    )
     rule: str
     signature_template: str
     sender_email: str
@@ -43,6 +57,11 @@ class CorrectionCheck(BaseModel):
     """A signature correction to check against the routing rules before it is accepted."""
 
     corrected: SigningProcessInput = Field(description="The process with the new signers.")
+    route: RoutingDecision | None = Field(
+        default=None,
+        description="The route the process took: its rule set is applied while the bundle "
+        "still has it (a rollout rolled back since: the rules the process falls on now).",
+    )
 
 
 class CreateSignatureInput(BaseModel):

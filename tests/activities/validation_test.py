@@ -192,3 +192,66 @@ async def test_a_correction_goes_through_the_routing_rules_again(
     assert not elsewhere.accepted
     assert elsewhere.reasons == ["signer jane@elsewhere.example.org is outside the allowed domains"]
     assert fine.accepted and fine.reasons == []
+
+
+def _add_rollout(path: Path, *, source_systems: list[str], sender: str) -> None:
+    rules = json.loads(path.read_text())
+    pilot = json.loads(json.dumps(rules["rules"]))
+    for rule in pilot:
+        rule["sender_email"] = sender
+    rules["rollout"] = {"version": "pilot.1", "source_systems": source_systems, "rules": pilot}
+    _write(path, json.dumps(rules))
+
+
+def _remove_rollout(path: Path) -> None:
+    rules = json.loads(path.read_text())
+    del rules["rollout"]
+    _write(path, json.dumps(rules))
+
+
+async def test_a_rollout_routes_its_source_systems_and_the_decision_names_the_versions(
+    validation: ValidationActivities,
+    activity_env: ActivityEnvironment,
+    store: LocalDocumentStore,
+    rules_file: Path,
+) -> None:
+    document = await store.put(PDF, filename="nda.pdf", content_type="application/pdf")
+    _add_rollout(rules_file, source_systems=["SFDC"], sender="pilot@example.com")
+    pilot = await activity_env.run(validation.validate_signing_request, _process(document))
+    again = await activity_env.run(validation.validate_signing_request, _process(document))
+    assert pilot.route is not None and again.route == pilot.route  # a retry: the same answer
+    assert (pilot.route.track, pilot.route.rules_version) == ("rollout", "pilot.1")
+    assert pilot.route.sender_email == "pilot@example.com"
+    assert pilot.route.config_version == pilot.config_version
+    other = await activity_env.run(
+        validation.validate_signing_request, _process(document, system="SAP")
+    )
+    assert other.route is not None and other.route.track == "default"
+
+    _remove_rollout(rules_file)  # rolled back
+    back = await activity_env.run(validation.validate_signing_request, _process(document))
+    assert back.route is not None
+    assert (back.route.track, back.route.rules_version) == ("default", "2026-11-01.1")
+    assert back.route.sender_email == "contracts@example.com"
+    assert back.config_version != pilot.config_version
+
+
+async def test_a_correction_keeps_the_rule_set_its_process_was_routed_with(
+    validation: ValidationActivities,
+    activity_env: ActivityEnvironment,
+    store: LocalDocumentStore,
+    rules_file: Path,
+) -> None:
+    document = await store.put(PDF, filename="nda.pdf", content_type="application/pdf")
+    _add_rollout(rules_file, source_systems=["SAP"], sender="pilot@example.com")
+    _allow_domains(rules_file, "nda", ["partner.example"])  # the default rule, not the pilot's
+    routed = await activity_env.run(
+        validation.validate_signing_request, _process(document, system="SAP")
+    )
+    assert routed.route is not None and routed.route.track == "rollout"
+
+    check = CorrectionCheck(corrected=_process(document, system="SAP"), route=routed.route)
+    assert (await activity_env.run(validation.validate_correction, check)).accepted
+    _remove_rollout(rules_file)  # rolled back: the default rules apply to corrections too
+    refused = await activity_env.run(validation.validate_correction, check)
+    assert refused.reasons == ["signer ann@example.com is outside the allowed domains"]

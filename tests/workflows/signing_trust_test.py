@@ -7,7 +7,7 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from docflow.models import CancelRequest, ReportOutcome, SignatureEventType, SigningState
-from tests.workflows.conftest import Harness, event, in_state, signing_input, wait_for
+from tests.workflows.conftest import ROUTE, Harness, event, in_state, signing_input, wait_for
 from workflows.signing import SigningWorkflow
 
 SIGNER = "signer@acme.example.com"
@@ -186,6 +186,7 @@ async def test_a_correction_goes_through_the_routing_rules_again(harness: Harnes
     assert "outside the allowed domains" in str(refused.value.cause)
     checked = harness.systems.correction_checks[-1]
     assert [s.email for s in checked.corrected.request.signers] == ["x@outside.example"]
+    assert checked.route == ROUTE  # checked against the rule set the process was routed with
     status = await wait_for(handle, lambda s: "correction_refused" in kinds(s))
     assert status.state is SigningState.SIGNATURE_EXCEPTION and len(harness.systems.created) == 1
 
