@@ -50,6 +50,23 @@ def candidate_archive(files: Mapping[str, str], *, environment: str, source: str
     ).encode()
 
 
+def retarget(files: Mapping[str, str], environment: str) -> dict[str, str]:
+    """The files as written for `environment`: each concern's `environment` field names the
+    bundle it belongs to, so promoted files name their target (text left as is otherwise;
+    a file that does not parse is left for validation to report)."""
+    retargeted: dict[str, str] = {}
+    for name, text in files.items():
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and data.get("environment", environment) != environment:
+            text = json.dumps({**data, "environment": environment}, indent=2, ensure_ascii=False)
+            text += "\n"
+        retargeted[name] = text
+    return retargeted
+
+
 def check_files(files: Mapping[str, str]) -> None:
     """Only concern files, every one of them, within the size bound (else 422)."""
     problems = []
@@ -104,6 +121,7 @@ class ConfigPromotions(ProcessClient):
         promotion_id: str | None = None,
     ) -> StartResult:
         check_files(files)
+        files = retarget(files, self.environment)
         approval = self._release_stage(proposer)
         data = candidate_archive(files, environment=self.environment, source=source)
         key = promotion_id or f"{_slug(source)}-{hashlib.sha256(data).hexdigest()[:12]}"
