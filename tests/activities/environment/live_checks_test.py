@@ -296,3 +296,22 @@ async def test_states_named_without_amplience_settings_fail_clearly(
     missing = problem_at(report, DISTRIBUTION, "approval.workflow_state_id")
     assert missing.message.startswith("Amplience is not configured in this environment:")
     assert {p.system for p in report.problems} == {"amplience"}
+
+
+async def test_refused_credentials_fail_each_check_of_that_system(
+    dev_bundle: Bundle, live_settings: Settings, http: httpx.AsyncClient
+) -> None:
+    settings = live_settings.with_overrides(
+        core_signature={"client_secret": "value:wrong"},
+        content_server={"password": "value:wrong"},
+    )
+    report = await check_live(dev_bundle, settings, http, timeout_s=5.0)
+    failed = {p.system for p in report.problems}
+    assert failed == {"core_signature", "content_server"}
+    template = problem_at(report, ROUTING, "rules[0].signature_template")
+    assert template.message.startswith("Core Signature answered HTTP 401:")
+    category = problem_at(report, ROUTING, "rules[0].category_id")
+    assert category.message.startswith("Content Server answered HTTP 401:")
+    assert len(report.problems) == sum(
+        1 for c in report.checks if c.system in {"core_signature", "content_server"}
+    )
