@@ -4,6 +4,7 @@ failed checks rather than exceptions."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import socket
 
@@ -315,3 +316,35 @@ async def test_refused_credentials_fail_each_check_of_that_system(
     assert len(report.problems) == sum(
         1 for c in report.checks if c.system in {"core_signature", "content_server"}
     )
+
+
+class _SlowEverything(httpx.AsyncBaseTransport):
+    """Answers every request 200 `{}` after a short wait, counting requests in flight."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.most = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await asyncio.sleep(0.02)
+            return httpx.Response(200, json={})
+        finally:
+            self.in_flight -= 1
+
+
+async def test_calls_are_bounded_and_odd_answers_are_failed_checks(
+    dev_bundle: Bundle, live_settings: Settings
+) -> None:
+    transport = _SlowEverything()
+    async with httpx.AsyncClient(transport=transport) as http:
+        report = await check_live(dev_bundle, live_settings, http, timeout_s=5.0, concurrency=3)
+    assert 1 < transport.most <= 3
+    # `{}` is no token, no ticket, no page: failed checks saying so, not exceptions.
+    assert report.problems
+    template = problem_at(report, ROUTING, "rules[0].signature_template")
+    assert template.message.startswith("Core Signature gave an unexpected answer:")
+    # Every target answered 2xx: a ping needs nothing more.
+    assert all(c.ok for c in report.checks if c.system in {"target", "subscriber"})
