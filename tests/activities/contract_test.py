@@ -295,6 +295,23 @@ async def test_events_page_is_the_documented_event_resource() -> None:
     assert vendor.requests[0].url.params["document__uuid"] == "f2bac751-4fa1-43f1-91de-a1b8905c239a"
 
 
+async def test_templates_are_read_from_every_page() -> None:
+    second = {**fixture("core_signature/templates.json"), "next": None}
+    second["results"] = [{**second["results"][0], "uuid": "u-2", "name": "mutual-nda-v2"}]
+    first = {**fixture("core_signature/templates.json"), "count": 2}
+    first["next"] = f"{SIGN}/api/v1/templates/?page=2&limit=100"
+    vendor = Vendor({("GET", "/api/v1/templates/"): [answer(200, first), answer(200, second)]})
+    client, http = signing_client(vendor)
+    async with http:
+        templates = await client.list_templates()
+    assert [(t.name, t.uuid) for t in templates] == [
+        ("sales-contract-v3", "8a4b3f0e-5f6d-4c1b-9a7e-2d3c4b5a6f70"),
+        ("mutual-nda-v2", "u-2"),
+    ]
+    assert templates[0].url and templates[0].signers[0].needs_to_sign
+    assert [r.url.params["page"] for r in vendor.requests] == ["1", "2"]
+
+
 KEY = b"test-api-token"
 
 

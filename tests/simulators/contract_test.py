@@ -91,6 +91,12 @@ async def test_events_list_items_are_the_event_resource(
     assert_same_shape(doc_item["document"], item["document"], exact=False)
 
 
+async def test_templates_have_the_documented_shape(core_sig: Served) -> None:
+    page = await core_sig.client.get("/api/v1/templates/", headers=await bearer(core_sig.client))
+    assert page.status_code == 200
+    assert_same_shape(fixture("core_signature/templates.json"), page.json(), exact=True)
+
+
 async def test_cancel_and_resend_answer_201_in_the_documented_shape(
     core_sig: Served, receiver: CallbackReceiver
 ) -> None:
