@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from docflow.config.bundle import CONCERNS
+from docflow.config.bundle import CONCERNS, concern_texts
 from docflow.settings import PROFILES, config_location
 from starter.api_client import DocflowApiClient
 
@@ -46,11 +46,7 @@ def concern_files(source: str, config_dir: Path | None = None) -> dict[str, str]
         _, directory = config_location(source, config_dir)
         path = directory / source
     if path.is_dir():
-        return {
-            c.filename: (path / c.filename).read_text()
-            for c in CONCERNS
-            if (path / c.filename).exists()
-        }
+        return concern_texts(path)
     if path.is_file():
         try:
             files = json.loads(path.read_text())["files"]

@@ -39,7 +39,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -62,7 +62,7 @@ from docflow.config.concern import ConcernFile
 from docflow.config.distribution import ContentDistribution
 from docflow.config.ecm_events import EcmEvents
 from docflow.config.records import Records
-from docflow.config.routing import RoutingRules
+from docflow.config.routing import RoutingRule, RoutingRules
 from docflow.config.source_systems import endpoint_problem
 from docflow.config.workspaces import WorkspaceMappings
 from docflow.models.environment import MAX_CHECKS, MAX_MESSAGE, LiveCheck, LiveReport, LiveSystem
@@ -285,13 +285,13 @@ class _LiveChecks:
         routing = self._concern(RoutingRules)
         if routing is None:
             return
-        for i, rule in enumerate(routing.rules):
+        for at, rule in _routing_rules(routing):
             name = rule.signature_template
             self._add(
                 ("template", name),
                 "core_signature",
                 f"signature template {name!r}",
-                _Where(ROUTING_FILE, f"rules[{i}].signature_template"),
+                _Where(ROUTING_FILE, f"{at}.signature_template"),
                 partial(self._check_template, name),
             )
 
@@ -340,8 +340,7 @@ class _LiveChecks:
     def _plan_content_server(self) -> None:
         routing = self._concern(RoutingRules)
         if routing is not None:
-            for i, rule in enumerate(routing.rules):
-                at = f"rules[{i}]"
+            for at, rule in _routing_rules(routing):
                 self._plan_workspace_type(ROUTING_FILE, at, rule.workspace_type_id)
                 self._plan_template(
                     ROUTING_FILE,
@@ -669,3 +668,12 @@ def _where(where: _Where, first_file: str) -> str:
 
 def _clip(text: str, limit: int = MAX_MESSAGE) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _routing_rules(routing: RoutingRules) -> Iterator[tuple[str, RoutingRule]]:
+    """Every rule with its path: the default rules, then a rollout's."""
+    for i, rule in enumerate(routing.rules):
+        yield f"rules[{i}]", rule
+    if routing.rollout is not None:
+        for i, rule in enumerate(routing.rollout.rules):
+            yield f"rollout.rules[{i}]", rule

@@ -20,7 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.environment.live_checks import check_live
-from docflow.config.bundle import CONCERNS, Bundle, BundleError, load_bundle
+from docflow.config.bundle import CONCERNS, Bundle, BundleError, concern_texts, load_bundle
 from docflow.config.diff import diff_bundles, render_text
 from docflow.config.versions import ConfigVersions, VersionConflict
 from docflow.docstore import DocumentStore
@@ -179,12 +179,7 @@ class PromotionActivities:
         )
 
     def _directory_files(self) -> dict[str, str]:
-        directory = self._settings.config_dir / self._settings.profile
-        return {
-            c.filename: (directory / c.filename).read_text()
-            for c in CONCERNS
-            if (directory / c.filename).exists()
-        }
+        return concern_texts(self._settings.config_dir / self._settings.profile)
 
     def _current_bundle(self, files: Mapping[str, str]) -> str:
         try:

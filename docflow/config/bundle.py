@@ -131,6 +131,16 @@ class Bundle:
                 yield filename, path, ref
 
 
+def concern_texts(directory: Path) -> dict[str, str]:
+    """The texts of the concern files in a bundle directory (settings.toml aside): what a
+    promotion carries and an applied version holds."""
+    return {
+        c.filename: (directory / c.filename).read_text()
+        for c in CONCERNS
+        if (directory / c.filename).exists()
+    }
+
+
 def load_bundle(
     profile: str | None = None,
     config_dir: str | Path | None = None,

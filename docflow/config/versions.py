@@ -182,16 +182,16 @@ class ConfigVersions:
         assert applied is not None
         return applied
 
-    def rollback_target(self, environment: str) -> tuple[AppliedVersion, AppliedVersion]:
-        """(current, the version it replaced) — what a rollback restores."""
+    def rollback_target(self, environment: str) -> tuple[AppliedVersion, AppliedVersion | None]:
+        """(current, the version it replaced) — what a rollback restores; None: the first
+        applied version replaced the bundle directory's files."""
         current = self.current(environment)
         if current is None:
-            raise NothingToRollBack(f"{environment} has no applied configuration version")
-        if current.replaces is None:
             raise NothingToRollBack(
-                f"{environment} version {current.number} is its first applied version; "
-                "there is nothing before it to roll back to"
+                f"{environment} runs on its bundle's files: no applied version to roll back"
             )
+        if current.replaces is None:
+            return current, None
         previous = self.get(environment, current.replaces)
         assert previous is not None
         return current, previous

@@ -11,12 +11,13 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from docflow import search_attributes as sa
-from docflow.config.bundle import CONCERNS
+from docflow.config.bundle import CONCERNS, concern_texts
 from docflow.config.versions import ConfigVersions, NothingToRollBack
 from docflow.docstore import DocumentStore
 from docflow.models import ApprovalDecision, ApprovalStageSpec, Decision, Quorum, UpdateAccepted
@@ -48,6 +49,12 @@ def candidate_archive(files: Mapping[str, str], *, environment: str, source: str
         ensure_ascii=False,
         indent=1,
     ).encode()
+
+
+def bundle_files(settings: Settings) -> dict[str, str]:
+    """The concern files of this environment's bundle directory (what runs before the first
+    applied version)."""
+    return concern_texts(settings.config_dir / settings.profile)
 
 
 def retarget(files: Mapping[str, str], environment: str) -> dict[str, str]:
@@ -124,7 +131,10 @@ class ConfigPromotions(ProcessClient):
         files = retarget(files, self.environment)
         approval = self._release_stage(proposer)
         data = candidate_archive(files, environment=self.environment, source=source)
-        key = promotion_id or f"{_slug(source)}-{hashlib.sha256(data).hexdigest()[:12]}"
+        # Without an id of the caller's, each proposal is a new promotion (the same files may
+        # be proposed again once the target system is fixed); pass one to retry idempotently.
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        key = promotion_id or f"{_slug(source)}-{stamp}-{hashlib.sha256(data).hexdigest()[:8]}"
         candidate = await self._put(data, key)
         return await self._start("promotion", key, candidate, source, proposer, reason, approval)
 
@@ -136,8 +146,13 @@ class ConfigPromotions(ProcessClient):
             )
         except NothingToRollBack as exc:
             raise ProcessRuleViolation(str(exc)) from exc
-        source = f"version {previous.number} (rolling back version {current.number})"
-        data = candidate_archive(previous.files, environment=self.environment, source=source)
+        if previous is None:
+            files = bundle_files(self.settings)
+            source = f"the bundle's files (rolling back version {current.number})"
+        else:
+            files = previous.files
+            source = f"version {previous.number} (rolling back version {current.number})"
+        data = candidate_archive(files, environment=self.environment, source=source)
         key = f"rollback-v{current.number}"
         candidate = await self._put(data, key)
         return await self._start("rollback", key, candidate, source, actor, reason, None)

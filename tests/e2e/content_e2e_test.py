@@ -88,8 +88,10 @@ async def test_an_approved_product_reaches_every_target_and_a_refusal_is_fixed(
     assert got["partner-portal"] == [approved["version"]]
     erp = next(d for d in status["deliveries"] if d["target"] == "ERP_CATALOGUE")
     assert erp["status"] == "failed" and erp["http_status"] == 422 and "currency" in erp["reason"]
+    # The state moves first, then the reasons are written (two calls): wait for both.
     moved = await eventually(
-        lambda: item(http, stack, item_id), lambda i: i["workflow"]["state"] == FAILED
+        lambda: item(http, stack, item_id),
+        lambda i: i["workflow"]["state"] == FAILED and "integrationStatus" in i["body"],
     )
     [reported] = moved["body"]["integrationStatus"]
     assert reported["target"] == "ERP_CATALOGUE" and "currency" in reported["reason"]

@@ -21,7 +21,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.promotion.activities import PromotionActivities
-from docflow.config.bundle import CONCERNS, BundleReader
+from docflow.config.bundle import BundleReader, concern_texts
 from docflow.config.routing import RoutingRules
 from docflow.config.versions import ConfigVersions
 from docflow.docstore import LocalDocumentStore
@@ -50,8 +50,7 @@ class Stand:
     notified: list[Notification]
 
     def files(self) -> dict[str, str]:
-        directory = self.settings.config_dir / ENV
-        return {c.filename: (directory / c.filename).read_text() for c in CONCERNS}
+        return concern_texts(self.settings.config_dir / ENV)
 
     async def start(
         self, files: dict[str, str], key: str, *, kind: str = "promotion", **stage: object
@@ -272,7 +271,7 @@ async def test_the_same_files_again_are_unchanged_and_a_rollback_restores(stand:
         await decide(handle, ROB, Decision.APPROVE)
         await handle.result()
     current, previous = stand.versions.rollback_target(ENV)
-    assert (current.number, previous.number) == (2, 1)
+    assert previous is not None and (current.number, previous.number) == (2, 1)
     rollback = await stand.start(previous.files, "rollback-v2", kind="rollback")
     done = await rollback.result()  # no approval wait: that configuration was approved
     assert (done.state, done.applied_version) == ("applied", 3)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from docflow.config.bundle import CONCERNS, BundleReader, load_bundle
+from docflow.config.bundle import BundleReader, concern_texts, load_bundle
 from docflow.config.routing import RoutingRules
 from docflow.config.versions import ConfigVersions, NothingToRollBack, VersionConflict
 from docflow.records.store import RecordStore
@@ -20,7 +20,7 @@ ENV = "dev"
 
 
 def _concerns(directory: Path) -> dict[str, str]:
-    return {c.filename: (directory / c.filename).read_text() for c in CONCERNS}
+    return concern_texts(directory)
 
 
 def _with_template(files: dict[str, str], template: str) -> dict[str, str]:
@@ -84,9 +84,8 @@ def test_rollback_restores_what_the_current_version_replaced(store: RecordStore)
     files = _concerns(DEFAULT_CONFIG_DIR / ENV)
     with pytest.raises(NothingToRollBack):
         versions.rollback_target(ENV)
-    _apply(versions, files, "p-1", None)
-    with pytest.raises(NothingToRollBack, match="first applied version"):
-        versions.rollback_target(ENV)
+    first = _apply(versions, files, "p-1", None)
+    assert versions.rollback_target(ENV) == (first, None)  # back to the bundle's files
     _apply(versions, _with_template(files, "bad"), "p-2", 1)
     current, previous = versions.rollback_target(ENV)
     assert (current.number, previous.number) == (2, 1)

@@ -1,0 +1,134 @@
+"""A configuration promotion end to end on the embedded stack (dev server, simulators, worker,
+API): a routing rollout naming a Core Signature template the environment does not have is
+refused by the live checks; once the template exists the same files pass, the proposer may
+not approve, the release approver does, and the running worker routes new SFDC processes by
+the rollout (without a restart) while a process routed before keeps its route; a rollback
+restores the previous version."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from devstack.embedded import EmbeddedStack
+from devstack.samples import contract_pdf, legal, sample_request
+from starter.api_client import DocflowApiClient, DocflowApiError
+from starter.cli_promotion import concern_files
+from tests.e2e.signing_e2e_test import wait_status
+from tests.stacks import fast_polling_stack
+
+OPS, RITA = "dev-ops-key", "dev-rita-key"
+TEMPLATE = "nda-2027"
+PILOT = "2026-12.pilot"
+POLL_S = 2.5  # a worker looks the applied version up every 2 s
+
+
+@pytest.fixture(scope="module")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedStack]:
+    # Its own stack: the promotion changes the configuration every process of it reads.
+    async with fast_polling_stack(tmp_path_factory.mktemp("docflow-promotion")) as running:
+        yield running
+
+
+def with_pilot(files: dict[str, str]) -> dict[str, str]:
+    """The dev bundle with a rollout for SFDC whose first rule uses TEMPLATE."""
+    routing = json.loads(files["signing-routing.json"])
+    pilot_rules = json.loads(json.dumps(routing["rules"]))
+    pilot_rules[0]["signature_template"] = TEMPLATE
+    routing["rollout"] = {"version": PILOT, "source_systems": ["SFDC"], "rules": pilot_rules}
+    return {**files, "signing-routing.json": json.dumps(routing, indent=2)}
+
+
+async def promotion(api: DocflowApiClient, key: str) -> dict[str, Any]:
+    for _ in range(600):
+        status: dict[str, Any] = await api.call("GET", f"/v1/config/promotions/{key}")
+        if status["state"] not in ("validating", "checking_live", "applying"):
+            return status
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"promotion {key} stuck in {status['state']}")
+
+
+async def propose(api: DocflowApiClient, files: dict[str, str], reason: str) -> str:
+    answer = await api.call(
+        "POST", "/v1/config/promotions", json={"source": "dev", "reason": reason, "files": files}
+    )
+    assert answer["created"] is True
+    return str(answer["status_url"].rsplit("/", 1)[-1])
+
+
+async def routed(api: DocflowApiClient, key: str) -> dict[str, Any]:
+    status = await wait_status(api, key, lambda s: any(a.kind == "routed" for a in s.audit))
+    return next(a for a in status.audit if a.kind == "routed").data
+
+
+async def test_refused_fixed_approved_applied_picked_up_and_rolled_back(
+    stack: EmbeddedStack, http: httpx.AsyncClient
+) -> None:
+    ops = DocflowApiClient(stack.api_url, OPS, http=http)
+    rita = ops.as_principal(RITA)
+    crm = ops.as_principal("dev-crm-key")
+    files = with_pilot(concern_files(str(stack.settings.config_dir / stack.settings.profile)))
+
+    before = await ops.call("GET", "/v1/config")
+    assert before["applied"] is None and before["versions"] == []
+    earlier = f"PROMO-{uuid.uuid4().hex[:8]}"
+    await crm.start(sample_request(earlier, stages=[legal()]), contract_pdf(earlier))
+    assert (await routed(crm, earlier))["track"] == "default"
+
+    # 1. Refused: Core Signature has no such template in this environment.
+    refused = await promotion(ops, await propose(ops, files, "pilot the 2027 NDA"))
+    assert refused["state"] == "refused"
+    failed = [c for c in refused["live"]["checks"] if not c["ok"]]
+    assert [(c["system"], c["path"]) for c in failed] == [
+        ("core_signature", "rollout.rules[0].signature_template")
+    ]
+    assert TEMPLATE in refused["outcome_reason"]
+
+    # 2. Fixed in the target system (the template published), the same files pass.
+    response = await http.post(
+        f"{stack.core_signature_url}/_control/templates", json={"name": TEMPLATE}
+    )
+    response.raise_for_status()
+    key = await propose(ops, files, "pilot the 2027 NDA, template published")
+    waiting = await promotion(ops, key)
+    assert waiting["state"] == "awaiting_approval", waiting["outcome_reason"]
+    assert "rollout" in waiting["check"]["diff_text"]
+    with pytest.raises(DocflowApiError) as own:  # ops may propose but not release
+        await ops.call(
+            "POST", f"/v1/config/promotions/{key}/decision", json={"decision": "approve"}
+        )
+    assert own.value.status == 403
+    await rita.call("POST", f"/v1/config/promotions/{key}/decision", json={"decision": "approve"})
+    applied = await promotion(ops, key)
+    assert (applied["state"], applied["applied_version"]) == ("applied", 1)
+
+    # 3. The running worker picks it up (it looks the version up every 2 s, no restart):
+    # new SFDC processes go by the rollout.
+    await asyncio.sleep(POLL_S)
+    after = f"PROMO-{uuid.uuid4().hex[:8]}"
+    await crm.start(sample_request(after, stages=[legal()]), contract_pdf(after))
+    route = await routed(crm, after)
+    assert (route["track"], route["rules_version"]) == ("rollout", PILOT)
+    # The earlier process keeps the route it was given.
+    assert (await routed(crm, earlier))["track"] == "default"
+    versions = await ops.call("GET", "/v1/config")
+    assert versions["applied"] == 1
+    assert versions["versions"][0]["approver"] == "rita@example.com"
+
+    # 4. Rolled back: one call, a new version with the files before it.
+    answer = await ops.call("POST", "/v1/config/rollbacks", json={"reason": "pilot paused"})
+    rolled = await promotion(ops, answer["status_url"].rsplit("/", 1)[-1])
+    assert (rolled["state"], rolled["applied_version"]) == ("applied", 2), rolled
+    await asyncio.sleep(POLL_S)
+    third = f"PROMO-{uuid.uuid4().hex[:8]}"
+    await crm.start(sample_request(third, stages=[legal()]), contract_pdf(third))
+    assert (await routed(crm, third))["track"] == "default"
+    assert (await routed(crm, after))["track"] == "rollout"  # already routed: untouched
+    for key_ in (earlier, after, third):
+        await crm.cancel(key_, "end of the test")
