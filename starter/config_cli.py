@@ -168,7 +168,8 @@ def export(
     unchanged, and every secret reference (with whether it resolves here), never a secret.
 
     The bundle must validate (its secrets need not resolve on this machine). A bundle with
-    literal secrets is refused unless --allow-literals. At most 64 files and 2 MiB.
+    literal value: secrets (dev, local) is refused unless --allow-literals, which puts them
+    in the archive. At most 64 files and 2 MiB.
     Exit code 0 written, 1 refused (invalid bundle, literals, too large), 2 usage error."""
     try:
         chosen, directory = config_location(profile, config_dir)
@@ -246,6 +247,8 @@ def _side(spec: str, config_dir: Path | None) -> tuple[str, dict[str, str]]:
     if spec in PROFILES:
         _, directory = config_location(spec, config_dir)
         path = directory / spec
+        if not path.is_dir():
+            _fail(f"{path}: no such directory (see DOCFLOW_CONFIG_DIR)")
     else:
         path = Path(spec)
     try:
