@@ -86,6 +86,36 @@ def test_a_production_endpoint_is_refused(config_dir: Path) -> None:
     ), problems
 
 
+def test_the_same_host_over_another_scheme_is_the_same_endpoint(config_dir: Path) -> None:
+    _set_toml(config_dir, "test", "url", "http://notify.example.com/other")
+    assert any(
+        p.startswith("settings.toml: notifications.url: 'http://notify.example.com/other' is ")
+        for p in _problems("test", config_dir)
+    )
+
+
+def test_loopback_endpoints_are_each_machine_s_own(config_dir: Path) -> None:
+    _set_toml(config_dir, "prod", "url", "http://127.0.0.1:8103/notifications")
+    _append_toml(
+        config_dir, "dev", '[notifications]\nurl = "http://127.0.0.1:8103/notifications"\n'
+    )
+    assert load_bundle("dev", config_dir, check_secrets=False).profile == "dev"
+
+
+def test_a_broken_production_file_still_protects_its_secrets(config_dir: Path) -> None:
+    _edit(config_dir, "prod", "source-systems.json", lambda d: d.update(unknown_field=1))
+    _edit(
+        config_dir,
+        "test",
+        "source-systems.json",
+        lambda d: d["systems"]["SAP"].update(webhook_secret="env:SAP_WEBHOOK_SECRET"),
+    )
+    assert any(
+        p.startswith("source-systems.json: systems.SAP.webhook_secret: env:SAP_WEBHOOK_SECRET ")
+        for p in _problems("test", config_dir)
+    )
+
+
 def test_a_vendor_service_every_environment_shares_is_not_an_endpoint_leak(
     config_dir: Path,
 ) -> None:
