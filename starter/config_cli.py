@@ -113,6 +113,15 @@ def diff(
             "always differs between two environments).",
         ),
     ] = False,
+    hide_per_environment: Annotated[
+        bool,
+        typer.Option(
+            "--hide-per-environment",
+            help="Leave out differences every two environments have by design (endpoints, "
+            "allowed hosts, secret references, hub/client/repository ids, task queue, bucket); "
+            "the summary counts them. For reviewing what a promotion changes.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Compare two bundles file by file and field by field.
@@ -132,6 +141,7 @@ def diff(
         left_label=left_label,
         right_label=right_label,
         include_environment=include_environment,
+        hide_per_environment=hide_per_environment,
     )
     if as_json:
         typer.echo(result.model_dump_json(indent=2))

@@ -33,6 +33,11 @@ def test_diff_exit_codes(config_dir: Path, tmp_path: Path) -> None:
     assert different.output.startswith("--- dev\n+++ test\n")
     assert "value:dev-" not in different.output
 
+    hidden = runner.invoke(app, [*base, "test", "prod", "--hide-per-environment"])
+    assert hidden.exit_code == 1, hidden.output
+    assert "per-environment difference(s) hidden)" in hidden.output
+    assert "env:" not in hidden.output and "example.com/" not in hidden.output
+
     missing = runner.invoke(app, [*base, "dev", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2
     assert "error: " in missing.output and "not a profile" in missing.output

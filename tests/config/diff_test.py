@@ -160,11 +160,8 @@ def test_dev_against_test_reads_well() -> None:
     text = render_text(diff)
     lines = text.splitlines()
     assert lines[:2] == ["--- dev", "+++ test"]
-    # dev has no [temporal] table: test's is one added value.
-    assert (
-        '+ settings.toml  temporal: {"task_queue": "docflow-signing-test", '
-        '"ui_url": "https://cloud.temporal.io"}'
-    ) in lines
+    # dev has no [temporal] table: test's is shown field by field.
+    assert '+ settings.toml  temporal.task_queue: "docflow-signing-test"' in lines
     assert (
         '~ settings.toml  api.api_keys[name=auditor].subject: "auditor@example.com" -> '
         '"audit@example.com"'
@@ -174,3 +171,50 @@ def test_dev_against_test_reads_well() -> None:
     assert "value:dev-" not in text and "whsec_" not in text
     assert diff_bundles(dev, test) == diff_bundles(dev, test)  # deterministic
     assert json.loads(diff.model_dump_json())["same"] is False
+
+
+def test_per_environment_differences_can_be_hidden() -> None:
+    left = {
+        "settings.toml": '[records]\npassword = "env:A"\nurl = "postgresql://a/db"\n',
+        "source-systems.json": json.dumps(
+            {
+                "systems": {
+                    "SAP": {
+                        "status_endpoint": "http://127.0.0.1:8104",
+                        "allowed_hosts": ["127.0.0.1"],
+                        "description": "SAP (simulator)",
+                    }
+                }
+            }
+        ),
+    }
+    right = {
+        "settings.toml": '[records]\npassword = "env:B"\nurl = "postgresql://b/db"\n',
+        "source-systems.json": json.dumps(
+            {
+                "systems": {
+                    "SAP": {
+                        "status_endpoint": "https://erp.example.com",
+                        "allowed_hosts": ["erp.example.com"],
+                        "description": "SAP",
+                    }
+                }
+            }
+        ),
+    }
+    assert diff_bundles(left, right).change_count == 5
+    hidden = diff_bundles(left, right, hide_per_environment=True)
+    assert hidden.hidden == 4
+    assert _changes(hidden) == [
+        (
+            "source-systems.json",
+            "systems.SAP.description",
+            "changed",
+            '"SAP (simulator)"',
+            '"SAP"',
+        )
+    ]
+    assert render_text(hidden).endswith(
+        "1 difference(s) in 1 of 2 files (0 file(s) added, 0 removed, 4 per-environment "
+        "difference(s) hidden)\n"
+    )
