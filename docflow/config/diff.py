@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
+from docflow.config.bundle import CONCERNS
 from docflow.settings import SETTINGS_FILE
 
 MAX_VALUE_CHARS = 120
@@ -87,8 +88,6 @@ class BundleDiff(BaseModel):
 
 def bundle_filenames() -> tuple[str, ...]:
     """settings.toml, then every concern's file in registry order."""
-    from docflow.config.bundle import CONCERNS  # bundle imports separation, not this module
-
     return (SETTINGS_FILE, *(c.filename for c in CONCERNS))
 
 
