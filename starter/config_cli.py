@@ -113,6 +113,15 @@ def diff(
             "always differs between two environments).",
         ),
     ] = False,
+    hide_per_environment: Annotated[
+        bool,
+        typer.Option(
+            "--hide-per-environment",
+            help="Leave out differences every two environments have by design (endpoints, "
+            "allowed hosts, secret references, hub/client/repository ids, task queue, bucket); "
+            "the summary counts them. For reviewing what a promotion changes.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Compare two bundles file by file and field by field.
@@ -132,6 +141,7 @@ def diff(
         left_label=left_label,
         right_label=right_label,
         include_environment=include_environment,
+        hide_per_environment=hide_per_environment,
     )
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
@@ -168,7 +178,8 @@ def export(
     unchanged, and every secret reference (with whether it resolves here), never a secret.
 
     The bundle must validate (its secrets need not resolve on this machine). A bundle with
-    literal secrets is refused unless --allow-literals. At most 64 files and 2 MiB.
+    literal value: secrets (dev, local) is refused unless --allow-literals, which puts them
+    in the archive. At most 64 files and 2 MiB.
     Exit code 0 written, 1 refused (invalid bundle, literals, too large), 2 usage error."""
     try:
         chosen, directory = config_location(profile, config_dir)
@@ -246,6 +257,8 @@ def _side(spec: str, config_dir: Path | None) -> tuple[str, dict[str, str]]:
     if spec in PROFILES:
         _, directory = config_location(spec, config_dir)
         path = directory / spec
+        if not path.is_dir():
+            _fail(f"{path}: no such directory (see DOCFLOW_CONFIG_DIR)")
     else:
         path = Path(spec)
     try:

@@ -15,6 +15,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from docflow.config.bundle import load_bundle
 from docflow.config.diff import LITERAL_MASK, read_bundle_files
 from docflow.secrets import SecretResolutionError, resolve_secret
 
@@ -94,8 +95,6 @@ class BundleArchive(BaseModel):
         secrets are not required to resolve here: `resolves` records whether they did).
 
         Raises BundleError (invalid), LiteralSecretsError, ArchiveError (too large)."""
-        from docflow.config.bundle import load_bundle  # bundle -> separation -> settings
-
         bundle = load_bundle(directory.name, directory.parent, check_secrets=False)
         references: list[SecretReference] = []
         literals: list[str] = []

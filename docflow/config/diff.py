@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
+from docflow.config.bundle import CONCERNS
 from docflow.settings import SETTINGS_FILE
 
 MAX_VALUE_CHARS = 120
@@ -29,6 +30,20 @@ MAX_VALUE_CHARS = 120
 KEY_FIELDS: tuple[str, ...] = ("id", "name")
 LITERAL_MASK = "value:<literal>"
 ENVIRONMENT_FIELD = "environment"
+# Fields whose values differ between environments by design (see is_per_environment).
+PER_ENVIRONMENT_KEYS = frozenset(
+    {
+        "allowed_hosts",
+        "hub_id",
+        "hub_name",
+        "client_id",
+        "repository_id",
+        "env_profile",
+        "task_queue",
+        "s3_bucket",
+        "data_dir",
+    }
+)
 
 ChangeKind = Literal["added", "removed", "changed"]
 FileStatus = Literal["added", "removed", "changed", "same"]
@@ -56,6 +71,9 @@ class BundleDiff(BaseModel):
     left_label: str
     right_label: str
     files: list[FileDiff]
+    hidden: int = Field(
+        default=0, description="Per-environment differences left out (hide_per_environment)."
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -70,8 +88,6 @@ class BundleDiff(BaseModel):
 
 def bundle_filenames() -> tuple[str, ...]:
     """settings.toml, then every concern's file in registry order."""
-    from docflow.config.bundle import CONCERNS  # bundle imports separation, not this module
-
     return (SETTINGS_FILE, *(c.filename for c in CONCERNS))
 
 
@@ -94,13 +110,20 @@ def diff_bundles(
     left_label: str = "left",
     right_label: str = "right",
     include_environment: bool = False,
+    hide_per_environment: bool = False,
 ) -> BundleDiff:
     """Compare two bundles file by file. The concerns' `environment` field is left out unless
-    `include_environment` (it always differs between two environments)."""
+    `include_environment` (it always differs between two environments).
+
+    `hide_per_environment` also leaves out the differences every two environments are
+    expected to have (`is_per_environment`: endpoints, allowed hosts, secret references,
+    hub, tenant, queue and store names), to review what a promotion really changes; how many
+    were left out is `hidden`."""
     known = bundle_filenames()
     names = [n for n in known if n in left or n in right]
     names += sorted((set(left) | set(right)) - set(known))
     files: list[FileDiff] = []
+    hidden = 0
     for name in names:
         if name not in left:
             files.append(FileDiff(file=name, status="added"))
@@ -108,10 +131,31 @@ def diff_bundles(
             files.append(FileDiff(file=name, status="removed"))
         else:
             changes = _diff_file(name, left[name], right[name], include_environment)
+            if hide_per_environment:
+                kept = [c for c in changes if not is_per_environment(c)]
+                hidden += len(changes) - len(kept)
+                changes = kept
             files.append(
                 FileDiff(file=name, status="changed" if changes else "same", changes=changes)
             )
-    return BundleDiff(left_label=left_label, right_label=right_label, files=files)
+    return BundleDiff(left_label=left_label, right_label=right_label, files=files, hidden=hidden)
+
+
+def is_per_environment(change: Change) -> bool:
+    """A difference two environments are expected to have: a URL-valued field, an entry of
+    an `endpoints` map, allowed hosts, a secret reference on either side, or a field naming
+    the environment's own hub, tenant client, repository, queue, bucket or data directory.
+    A heuristic on names, for review only: validation decides what is allowed."""
+    last = _last_key(change.path)
+    parent = _last_key(change.path[: -len(last) - 1]) if last else ""
+    if last.lower().endswith(("url", "endpoint")) or parent.lower().endswith("endpoints"):
+        return True
+    if last in PER_ENVIRONMENT_KEYS:
+        return True
+    return any(
+        value is not None and value.startswith(('"env:', '"file:', '"value:'))
+        for value in (change.left, change.right)
+    )
 
 
 def render_text(diff: BundleDiff) -> str:
@@ -129,15 +173,16 @@ def render_text(diff: BundleDiff) -> str:
                 lines.append(f"+ {file.file}  {change.path}: {change.right}")
             else:
                 lines.append(f"- {file.file}  {change.path}: {change.left}")
+    hidden = f", {diff.hidden} per-environment difference(s) hidden" if diff.hidden else ""
     if diff.same:
-        lines.append(f"no differences ({len(diff.files)} files)")
+        lines.append(f"no differences ({len(diff.files)} files{hidden})")
     else:
         differing = [f for f in diff.files if f.status != "same"]
         added = sum(f.status == "added" for f in differing)
         removed = sum(f.status == "removed" for f in differing)
         lines.append(
             f"{diff.change_count} difference(s) in {len(differing)} of {len(diff.files)} files"
-            f" ({added} file(s) added, {removed} removed)"
+            f" ({added} file(s) added, {removed} removed{hidden})"
         )
     return "\n".join(lines) + "\n"
 
@@ -204,9 +249,9 @@ def _compare(left: Any, right: Any, path: str, out: list[Change]) -> None:
         for key in [*left, *(k for k in right if k not in left)]:
             child = _join(path, key)
             if key not in right:
-                out.append(Change(path=child, kind="removed", left=render_value(left[key])))
+                _one_side(left[key], child, "removed", out)
             elif key not in left:
-                out.append(Change(path=child, kind="added", right=render_value(right[key])))
+                _one_side(right[key], child, "added", out)
             else:
                 _compare(left[key], right[key], child, out)
         return
@@ -231,6 +276,23 @@ def _compare(left: Any, right: Any, path: str, out: list[Change]) -> None:
         out.append(
             Change(path=path, kind="changed", left=render_value(left), right=render_value(right))
         )
+
+
+def _one_side(value: Any, path: str, kind: ChangeKind, out: list[Change]) -> None:
+    """A value only one side has: a table field by field, anything else as one value."""
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            _one_side(item, _join(path, key), kind, out)
+        return
+    text = render_value(value)
+    out.append(
+        Change(
+            path=path,
+            kind=kind,
+            left=text if kind == "removed" else None,
+            right=text if kind == "added" else None,
+        )
+    )
 
 
 def _compare_keyed(
@@ -273,6 +335,12 @@ def _key_field(left: list[Any], right: list[Any]) -> str | None:
         ):
             return key
     return None
+
+
+def _last_key(path: str) -> str:
+    """The last plain key of a change's path (`a.b[0].c` -> `c`, `a[x=1]` -> ``)."""
+    match = re.search(r"(?:^|\.)([A-Za-z_][A-Za-z0-9_-]*)$", path)
+    return match.group(1) if match else ""
 
 
 def _join(path: str, key: str) -> str:

@@ -4,7 +4,8 @@ Compared with the `prod` bundle beside the candidate (when there is one), what i
 
 * endpoints: every URL-valued field (a key ending in `url` or `endpoint`, or an entry of an
   `endpoints` map) written in prod's settings.toml or concerns; the candidate may not use the
-  same host and port. Multi-tenant vendor services (`SHARED_SERVICE_HOSTS`: Temporal Cloud,
+  same host and port (http and https of a host alike; loopback addresses are each machine's
+  own and never compared). Multi-tenant vendor services (`SHARED_SERVICE_HOSTS`: Temporal Cloud,
   Core Signature, Amplience) are shared by every environment by design, so only a URL with a
   path there (a tenant's, e.g. the token URL) is compared, in full;
 * secrets: the same `env:` variable or `file:` path as one production names;
@@ -22,6 +23,7 @@ included, so leaving a field out does not hide a shared value.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -113,6 +115,8 @@ def separation_problems(
     for path, what in _OWN_SETTINGS.items():
         value = _get(settings_view, path)
         prod_value = _get(production.settings, path)
+        if path == "documents.root" and isinstance(value, str) and isinstance(prod_value, str):
+            value, prod_value = str(Path(value)), str(Path(prod_value))
         if value is not None and value != "" and value == prod_value:
             yield (
                 SETTINGS_FILE,
@@ -164,16 +168,17 @@ class _Production:
         for path, url in _urls(settings):
             endpoints.setdefault(url, f"{SETTINGS_FILE}: {path}")
         if found:
+            model: Settings | None
             try:
                 model = Settings.model_validate(
                     {**settings, "profile": "prod", "config_dir": prod_dir.parent}
                 )
             except ValidationError:
                 model = None
-            if model is not None:
-                for path, ref in secret_references(model):
-                    if not ref.startswith("value:"):  # a code default, never prod's
-                        secrets.setdefault(ref, f"{SETTINGS_FILE}: {path}")
+            named = secret_references(model) if model is not None else _references_in(settings)
+            for path, ref in named:
+                if not ref.startswith("value:"):  # a code default, never prod's
+                    secrets.setdefault(ref, f"{SETTINGS_FILE}: {path}")
         for concern in CONCERNS:
             try:
                 data = json.loads((prod_dir / concern.filename).read_text())
@@ -183,30 +188,48 @@ class _Production:
             for path, url in _urls(data):
                 endpoints.setdefault(url, f"{concern.filename}: {path}")
             try:
-                parsed = concern.schema.model_validate(data)
+                named = secret_references(concern.schema.model_validate(data))
             except ValidationError:
-                continue
-            for path, ref in secret_references(parsed):
+                named = _references_in(data)
+            for path, ref in named:
                 if not ref.startswith("value:"):
                     secrets.setdefault(ref, f"{concern.filename}: {path}")
         return cls(settings, endpoints, secrets) if found else None
 
     def endpoint_owner(self, url: str) -> str | None:
-        origin = _origin(url)
-        if origin is None:
-            return None
+        """Where production names the service `url` points at, or None."""
+        target = _endpoint(url)
+        if target is None or _loopback(target[0]):
+            return None  # a loopback address is each machine's own
         for prod_url, owner in self.endpoints.items():
-            if _origin(prod_url) != origin:
+            prod = _endpoint(prod_url)
+            if prod is None or prod[0] != target[0]:
                 continue
-            if not _shared_host(origin[0]):
+            # The same port, or both the scheme's default (http and https of one host alike).
+            if prod[1] != target[1] and (prod[2] or target[2]):
+                continue
+            if not _shared_host(target[0]):
                 return owner
             # A vendor's shared service: only the same tenant's URL (one with a path) counts.
-            prefix = _normalised(prod_url)
+            prefix = _tenant_url(prod_url)
             if urlsplit(prod_url).path.strip("/") and (
-                _normalised(url) == prefix or _normalised(url).startswith(prefix + "/")
+                _tenant_url(url) == prefix or _tenant_url(url).startswith(prefix + "/")
             ):
                 return owner
         return None
+
+
+def _references_in(data: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(field path, reference) for every `env:`/`file:` string of a file production's schema
+    does not accept (so a broken prod file still protects its secrets)."""
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            yield from _references_in(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            yield from _references_in(item, f"{path}[{index}]")
+    elif isinstance(data, str) and data.startswith(("env:", "file:")):
+        yield path, data
 
 
 def _urls(data: Any, path: str = "", key: str = "", parent: str = "") -> Iterator[tuple[str, str]]:
@@ -224,7 +247,8 @@ def _urls(data: Any, path: str = "", key: str = "", parent: str = "") -> Iterato
             yield path, data
 
 
-def _origin(url: str) -> tuple[str, int | None] | None:
+def _endpoint(url: str) -> tuple[str, int | None, bool] | None:
+    """(host, port, whether the port is written) of a URL; None if it names no host."""
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -234,7 +258,12 @@ def _origin(url: str) -> tuple[str, int | None] | None:
     if not host:
         return None
     scheme = parts.scheme.split("+", 1)[0].lower()
-    return host.lower(), port if port is not None else _DEFAULT_PORTS.get(scheme)
+    return host.lower(), port if port is not None else _DEFAULT_PORTS.get(scheme), port is not None
+
+
+def _origin(url: str) -> tuple[str, int | None] | None:
+    endpoint = _endpoint(url)
+    return None if endpoint is None else endpoint[:2]
 
 
 def _origin_text(url: str) -> str:
@@ -244,10 +273,17 @@ def _origin_text(url: str) -> str:
     return f"{origin[0]}:{origin[1]}" if origin[1] is not None else origin[0]
 
 
-def _normalised(url: str) -> str:
-    parts = urlsplit(url)
-    origin = _origin(url)
-    return f"{origin}{parts.path.rstrip('/')}"
+def _tenant_url(url: str) -> str:
+    return f"{_origin(url)}{urlsplit(url).path.rstrip('/')}"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _shared_host(host: str) -> bool:
