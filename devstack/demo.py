@@ -6,7 +6,8 @@ its notification, as a person would from the e-mail), and signers act through th
 Signature simulator's control API. The workspace and case steps (`demo_workspaces.py`), the
 content distribution and master data steps (`demo_content.py`), the ECM event relay and
 lifecycle trigger steps (`demo_ecm.py`) and the read model, portal and partner steps
-(`demo_records.py`) follow on the same stack.
+(`demo_records.py`) and a configuration promotion (`demo_promotion.py`) follow on the same
+stack.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from rich.table import Table
 
 from devstack.demo_content import run_content_demo
 from devstack.demo_ecm import run_ecm_demo
+from devstack.demo_promotion import run_promotion_demo
 from devstack.demo_records import run_records_demo
 from devstack.demo_workspaces import run_workspace_demo
 from devstack.embedded import EmbeddedStack, StackPorts
@@ -441,6 +443,7 @@ async def run_demo(
             records = await run_records_demo(
                 stack, http, console, since=since, signed_key=signed.business_key
             )
+            promoted = await run_promotion_demo(stack, http, console)
         failed = [r for r in runs if not r.ok]
         console.print(
             f"[bold]{len(runs) - len(failed)}/{len(runs)}[/] samples ended as expected."
@@ -467,7 +470,20 @@ async def run_demo(
             "steps done."
             + (f" [red]Failed: {', '.join(s.name for s in unread)}[/]" if unread else "")
         )
+        unpromoted = [s for s in promoted if not s.ok]
+        console.print(
+            f"[bold]{len(promoted) - len(unpromoted)}/{len(promoted)}[/] configuration "
+            "promotion steps done."
+            + (f" [red]Failed: {', '.join(s.name for s in unpromoted)}[/]" if unpromoted else "")
+        )
         if not once:
             console.print("Stack is up; press Ctrl-C to stop.")
             await until_stopped()
-    return not failed and not missed and not unchecked and not relayed and not unread
+    return (
+        not failed
+        and not missed
+        and not unchecked
+        and not relayed
+        and not unread
+        and not unpromoted
+    )

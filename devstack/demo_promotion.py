@@ -163,9 +163,7 @@ async def run_promotion_demo(
         (Step("picked up", "a new SFDC contract after the apply"), demo.picked_up),
         (Step("rolled back", "one call back to the previous configuration"), demo.rolled_back),
     ]
-    steps = await run_steps(
-        "docflow demo: configuration promotion", plan, console, chained=True
-    )
+    steps = await run_steps("docflow demo: configuration promotion", plan, console, chained=True)
     with contextlib.suppress(httpx.HTTPError, DocflowApiError):  # only tidiness
         await demo.tidy()
     console.print(
