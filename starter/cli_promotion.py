@@ -195,8 +195,21 @@ def versions(
     api_url: ApiUrl,
     api_key: ApiKey,
     limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
+    diff: Annotated[
+        int | None,
+        typer.Option(help="Show what this version changed (against the one it replaced)."),
+    ] = None,
+    against: Annotated[
+        int | None, typer.Option(help="With --diff: compare with this version (0: the files).")
+    ] = None,
 ) -> None:
-    """The environment's applied configuration versions, newest first."""
+    """The environment's applied configuration versions, newest first; --diff N shows one."""
+    if diff is not None:
+        params = {} if against is None else {"against": against}
+        path = f"/v1/config/versions/{diff}/diff"
+        answer = _run(_call(api_url, api_key, "GET", path, params=params))
+        console.print(answer["text"], markup=False, highlight=False, end="")
+        return
     active = _run(_call(api_url, api_key, "GET", "/v1/config", params={"limit": limit}))
     runs_on = f"version {active['applied']}" if active["applied"] else "its bundle files"
     console.print(

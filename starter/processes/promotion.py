@@ -8,8 +8,8 @@ their SHA-256); release approvers come from this environment's `settings.toml [p
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -134,7 +134,7 @@ class ConfigPromotions(ProcessClient):
         # Without an id of the caller's, each proposal is a new promotion (the same files may
         # be proposed again once the target system is fixed); pass one to retry idempotently.
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        key = promotion_id or f"{_slug(source)}-{stamp}-{hashlib.sha256(data).hexdigest()[:8]}"
+        key = promotion_id or f"{_slug(source)}-{stamp}-{uuid.uuid4().hex[:6]}"
         candidate = await self._put(data, key)
         return await self._start("promotion", key, candidate, source, proposer, reason, approval)
 

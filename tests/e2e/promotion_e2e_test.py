@@ -119,6 +119,9 @@ async def test_refused_fixed_approved_applied_picked_up_and_rolled_back(
     assert (await routed(crm, earlier))["track"] == "default"
     versions = await ops.call("GET", "/v1/config")
     assert versions["applied"] == 1
+    changed = await ops.call("GET", "/v1/config/versions/1/diff")
+    assert changed["left"] == "the bundle's files"
+    assert f'+ signing-routing.json  rollout.version: "{PILOT}"' in changed["text"]
     assert versions["versions"][0]["approver"] == "rita@example.com"
 
     # 4. Rolled back: one call, a new version with the files before it.
@@ -132,3 +135,33 @@ async def test_refused_fixed_approved_applied_picked_up_and_rolled_back(
     assert (await routed(crm, after))["track"] == "rollout"  # already routed: untouched
     for key_ in (earlier, after, third):
         await crm.cancel(key_, "end of the test")
+
+
+async def test_bad_promotion_requests_get_clear_errors(
+    stack: EmbeddedStack, http: httpx.AsyncClient
+) -> None:
+    url = f"{stack.api_url}/v1/config/promotions"
+    files = concern_files(str(stack.settings.config_dir / stack.settings.profile))
+    body = {"source": "dev", "files": files}
+    ops = {"X-API-Key": OPS}
+
+    async def post(payload: Any, headers: dict[str, str], path: str = url) -> httpx.Response:
+        return await http.post(path, json=payload, headers=headers)
+
+    assert (await post(body, {})).status_code == 401
+    assert (await post(body, {"X-API-Key": "dev-crm-key"})).status_code == 403
+    unknown = await post({**body, "files": {**files, "settings.toml": "x = 1"}}, ops)
+    assert unknown.status_code == 422 and "settings.toml" in unknown.json()["error"]["message"]
+    missing = await post({**body, "files": {"records.json": files["records.json"]}}, ops)
+    assert missing.status_code == 422 and "missing" in missing.json()["error"]["message"]
+    bad_id = await post({**body, "promotion_id": "../etc"}, ops)
+    assert bad_id.status_code == 422
+    huge = await post({**body, "reason": "x" * (2 * 1024 * 1024)}, ops)
+    assert huge.status_code == 413
+    unknown_promotion = await http.get(f"{url}/no-such-promotion", headers=ops)
+    assert unknown_promotion.status_code == 404
+    same = {**body, "promotion_id": "same-id"}
+    assert (await post(same, ops)).status_code == 201
+    assert (await post(same, ops)).status_code == 200  # the same promotion
+    other = {**same, "files": with_pilot(files)}
+    assert (await post(other, ops)).status_code == 409  # the same id, other files

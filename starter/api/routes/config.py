@@ -16,6 +16,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
+from docflow.config.diff import BundleDiff, diff_bundles, render_text
 from docflow.config.versions import AppliedVersion, ConfigVersions
 from docflow.models import Decision, UpdateAccepted
 from docflow.models.promotion import (
@@ -35,7 +36,7 @@ from starter.api.params import request_id as scoped_request_id
 from starter.api.records_store import store_for
 from starter.api.uploads import json_body, json_request_body
 from starter.processes.base import StartResult
-from starter.processes.promotion import ConfigPromotions
+from starter.processes.promotion import ConfigPromotions, bundle_files
 
 log = logging.getLogger("docflow.api")
 router = APIRouter(prefix="/v1/config")
@@ -136,6 +137,54 @@ async def version(
     if found is None:
         raise NotFound(f"{profile} has no configuration version {number}")
     return _info(found, files=True)
+
+
+class VersionDiff(BaseModel):
+    environment: str
+    left: str
+    right: str
+    diff: BundleDiff
+    text: str
+
+
+@router.get(
+    "/versions/{number}/diff",
+    tags=[TAG],
+    summary="What a version changed: its diff against another (default: the one it replaced)",
+    description="Field by field (lists matched by id or name), secrets only as references. "
+    "`against=0` compares with the bundle directory's files.",
+    response_model=VersionDiff,
+    responses=error_responses(401, 403, 404, 422, 503),
+)
+async def version_diff(
+    request: Request,
+    number: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    principal: Annotated[Principal, Depends(require(Scope.CONFIG_READ))],
+    against: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
+) -> VersionDiff:
+    settings = api_context(request).settings
+    versions = _versions(request)
+    right = await asyncio.to_thread(versions.get, settings.profile, number)
+    if right is None:
+        raise NotFound(f"{settings.profile} has no configuration version {number}")
+    base = right.replaces if against is None else against
+    if not base:
+        left_files, left_label = bundle_files(settings), "the bundle's files"
+    else:
+        left = await asyncio.to_thread(versions.get, settings.profile, base)
+        if left is None:
+            raise NotFound(f"{settings.profile} has no configuration version {base}")
+        left_files, left_label = left.files, f"version {base}"
+    diff = diff_bundles(
+        left_files, right.files, left_label=left_label, right_label=f"version {number}"
+    )
+    return VersionDiff(
+        environment=settings.profile,
+        left=left_label,
+        right=f"version {number}",
+        diff=diff,
+        text=render_text(diff),
+    )
 
 
 # ---------------------------------------------------------------- promotions
