@@ -25,6 +25,9 @@ SHARED = {"http"}  # plumbing every vendor uses, not a vendor
 # Checks across the vendors of one environment (a promotion's live validation): they use the
 # vendors' clients, so they are no vendor package, and no vendor package uses them.
 CROSS_VENDOR = {"environment"}
+# A docflow process's own activities across vendors (the configuration promotion: its live
+# checks and the applied versions); only it and the factory use the cross-vendor packages.
+PROCESS_PACKAGES = {"promotion"}
 VENDOR_MODULES = ("activities", "options")
 
 
@@ -36,7 +39,9 @@ def _vendor_packages() -> list[Path]:
     return sorted(
         p
         for p in ACTIVITIES.iterdir()
-        if p.is_dir() and (p / "__init__.py").exists() and p.name not in SHARED | CROSS_VENDOR
+        if p.is_dir()
+        and (p / "__init__.py").exists()
+        and p.name not in SHARED | CROSS_VENDOR | PROCESS_PACKAGES
     )
 
 
@@ -102,7 +107,7 @@ def test_cross_vendor_packages_use_clients_not_activities(name: str) -> None:
     users = sorted(
         _relative(module)
         for module in _modules()
-        if module.parent.name != name
+        if module.parent.name not in {name, *PROCESS_PACKAGES}
         and any(_activities_part(n) == name for n in _imported(module))
     )
     assert users == [], f"{users} import activities/{name}"

@@ -101,7 +101,7 @@ def _info(version: AppliedVersion, *, files: bool) -> AppliedVersionInfo:
     tags=[TAG],
     summary="This environment's configuration: the version workers run on and its history",
     response_model=ActiveConfiguration,
-    responses=error_responses(401, 403, 503),
+    responses=error_responses(401, 403, 422, 503),
 )
 async def active(
     request: Request,
@@ -125,7 +125,7 @@ async def active(
     tags=[TAG],
     summary="One applied version with its files (secrets as references)",
     response_model=AppliedVersionInfo,
-    responses=error_responses(401, 403, 404, 503),
+    responses=error_responses(401, 403, 404, 422, 503),
 )
 async def version(
     request: Request,
@@ -263,7 +263,7 @@ async def rollback(
     tags=[TAG],
     summary="A promotion: state, diff, validation and live checks, decision, version applied",
     response_model=PromotionStatus,
-    responses=error_responses(401, 403, 404, 503),
+    responses=error_responses(401, 403, 404, 422, 503),
 )
 async def promotion(
     request: Request,
