@@ -96,9 +96,11 @@ def build_worker(
     """A worker for every registered workflow and the given (async) activities.
 
     With `temporal.build_id` set the worker joins its Worker Deployment as that version
-    (Worker Versioning): each run stays pinned to the build it started on, so a new build can
-    change workflow code freely while older runs finish on the old workers (README,
-    "Changing the workflow safely").
+    (Worker Versioning). Each workflow type declares its behaviour in
+    `workflows.versioning.VERSIONING`: long-running processes stay pinned to the build they
+    started on, short self-contained steps move to the current build (auto-upgrade); README,
+    "Changing the workflow safely". The deployment's default (PINNED) only covers a type
+    that declares none, which `tests/deploy/versioning_behaviour_test.py` forbids.
     """
     cache_workflow_bytecode()
     temporal = settings.temporal
