@@ -36,6 +36,7 @@ from workflows.ecm_update import EcmContentUpdateWorkflow
 from workflows.master_data import MasterDataWorkflow
 from workflows.partner_inbox import PartnerInboxWorkflow
 from workflows.signing import SigningWorkflow
+from workflows.versioning import declare_behaviours
 from workflows.workspace import BusinessObjectWorkflow
 
 logger = logging.getLogger("docflow.worker")
@@ -96,14 +97,20 @@ def build_worker(
     """A worker for every registered workflow and the given (async) activities.
 
     With `temporal.build_id` set the worker joins its Worker Deployment as that version
-    (Worker Versioning). Each workflow type declares its behaviour in
+    (Worker Versioning). Each workflow type then reports its behaviour from
     `workflows.versioning.VERSIONING`: long-running processes stay pinned to the build they
     started on, short self-contained steps move to the current build (auto-upgrade); README,
     "Changing the workflow safely". The deployment's default (PINNED) only covers a type
-    that declares none, which `tests/deploy/versioning_behaviour_test.py` forbids.
+    the table lacks, which `tests/deploy/versioning_behaviour_test.py` forbids. An
+    unversioned worker reports none (a server refuses a behaviour from one).
     """
     cache_workflow_bytecode()
     temporal = settings.temporal
+    passthrough = ["docflow", "activities", "workflows.kit"]
+    if temporal.build_id:
+        # The per-type behaviours, read by the workflow definitions this sandbox imports.
+        declare_behaviours()
+        passthrough.append("workflows.versioning")
     deployment = (
         WorkerDeploymentConfig(
             version=WorkerDeploymentVersion(
@@ -126,9 +133,7 @@ def build_worker(
         # docflow's models, activity interfaces and the workflow kit are deterministic and
         # stateless: share them with the sandbox instead of re-importing them for every run.
         workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                "docflow", "activities", "workflows.kit"
-            )
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*passthrough)
         ),
     )
 

@@ -19,7 +19,7 @@ from workflows.kit.human_task import wait_for
 from workflows.kit.lifecycle import continue_as_new, history_due
 from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
-from workflows.versioning import VERSIONING
+from workflows.versioning import behaviour
 
 with workflow.unsafe.imports_passed_through():
     from activities.content_server import options as content_server
@@ -31,7 +31,7 @@ DISABLED_RECHECK = timedelta(minutes=10)
 
 
 @workflow.defn(
-    name="EcmAuditPollerWorkflow", versioning_behavior=VERSIONING["EcmAuditPollerWorkflow"]
+    name="EcmAuditPollerWorkflow", versioning_behavior=behaviour("EcmAuditPollerWorkflow")
 )
 class EcmAuditPollerWorkflow:
     @workflow.init

@@ -20,7 +20,7 @@ from workflows.kit.calls import GaveUp, call
 from workflows.kit.lifecycle import ProcessEnded, run_story
 from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
-from workflows.versioning import VERSIONING
+from workflows.versioning import behaviour
 
 with workflow.unsafe.imports_passed_through():
     from activities.content_server import options as content_server
@@ -48,7 +48,7 @@ CALLBACK = "ecm.content.updated"
 
 
 @workflow.defn(
-    name="EcmContentUpdateWorkflow", versioning_behavior=VERSIONING["EcmContentUpdateWorkflow"]
+    name="EcmContentUpdateWorkflow", versioning_behavior=behaviour("EcmContentUpdateWorkflow")
 )
 class EcmContentUpdateWorkflow:
     @workflow.init

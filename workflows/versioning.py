@@ -12,7 +12,15 @@ safely"). With Worker Versioning on (`temporal.build_id` set):
   replay-compatible across builds, so a change to them is patched (`workflow.patched`) and
   their corpus under tests/replay/<type>/ proves it.
 
-Each `@workflow.defn` reads its entry: `versioning_behavior=VERSIONING["<type>"]`.
+Each `@workflow.defn` reads its entry: `versioning_behavior=behaviour("<type>")`.
+
+Only a versioned worker may report a behaviour: a real server refuses the workflow task of an
+unversioned worker that names one ("versioning behavior cannot be specified without
+deployment options"). So `behaviour` answers UNSPECIFIED until `declare_behaviours()` is
+called, which `worker.build_worker` does for a worker with a build id, and that worker's
+sandbox passes this module through (the sandbox imports the workflow modules afresh for each
+run, so their definitions read the declared behaviours). Every other sandbox (an unversioned
+worker's, the tests', the replayer's) imports this module afresh: nothing declared.
 """
 
 from __future__ import annotations
@@ -41,3 +49,17 @@ VERSIONING: dict[str, VersioningBehavior] = {
     "EcmContentUpdateWorkflow": AUTO_UPGRADE,  # one new version uploaded, requester told
     "PartnerInboxFiling": AUTO_UPGRADE,  # one uploaded document filed into an inbox
 }
+
+
+_declared = False
+
+
+def declare_behaviours() -> None:
+    """From now on, workflow definitions imported through this module name their behaviour."""
+    global _declared
+    _declared = True
+
+
+def behaviour(workflow_type: str) -> VersioningBehavior:
+    """The type's behaviour for a versioned worker's sandbox; UNSPECIFIED anywhere else."""
+    return VERSIONING[workflow_type] if _declared else VersioningBehavior.UNSPECIFIED
