@@ -39,6 +39,7 @@ from workflows.master_data import MasterDataWorkflow
 from workflows.partner_inbox import PartnerInboxWorkflow
 from workflows.promotion import ConfigPromotionWorkflow
 from workflows.signing import SigningWorkflow
+from workflows.versioning import declare_behaviours
 from workflows.workspace import BusinessObjectWorkflow
 
 logger = logging.getLogger("docflow.worker")
@@ -100,12 +101,20 @@ def build_worker(
     """A worker for every registered workflow and the given (async) activities.
 
     With `temporal.build_id` set the worker joins its Worker Deployment as that version
-    (Worker Versioning): each run stays pinned to the build it started on, so a new build can
-    change workflow code freely while older runs finish on the old workers (README,
-    "Changing the workflow safely").
+    (Worker Versioning). Each workflow type then reports its behaviour from
+    `workflows.versioning.VERSIONING`: long-running processes stay pinned to the build they
+    started on, short self-contained steps move to the current build (auto-upgrade); README,
+    "Changing the workflow safely". The deployment's default (PINNED) only covers a type
+    the table lacks, which `tests/deploy/versioning_behaviour_test.py` forbids. An
+    unversioned worker reports none (a server refuses a behaviour from one).
     """
     cache_workflow_bytecode()
     temporal = settings.temporal
+    passthrough = ["docflow", "activities", "workflows.kit"]
+    if temporal.build_id:
+        # The per-type behaviours, read by the workflow definitions this sandbox imports.
+        declare_behaviours()
+        passthrough.append("workflows.versioning")
     deployment = (
         WorkerDeploymentConfig(
             version=WorkerDeploymentVersion(
@@ -128,9 +137,7 @@ def build_worker(
         # docflow's models, activity interfaces and the workflow kit are deterministic and
         # stateless: share them with the sandbox instead of re-importing them for every run.
         workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                "docflow", "activities", "workflows.kit"
-            )
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*passthrough)
         ),
     )
 

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sys
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +14,11 @@ from pathlib import Path
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.workflow.v1 import WorkflowExecutionInfo
+from temporalio.api.workflowservice.v1 import (
+    ListClosedWorkflowExecutionsRequest,
+    ListOpenWorkflowExecutionsRequest,
+)
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -70,6 +76,44 @@ def write_history(history: WorkflowHistory, path: Path) -> Path:
     return path
 
 
+# `python -m tests.replay.record_corpus` runs tests with this set to the workflow types whose
+# runs it records: each server fixture writes their histories before it stops.
+RECORD_CORPUS = "DOCFLOW_RECORD_CORPUS"
+REPLAY_CORPUS = Path(__file__).resolve().parent / "replay"
+
+
+async def record_corpus(env: WorkflowEnvironment) -> None:
+    """Write every open and closed run of the requested types to `tests/replay/<type>/tests/`."""
+    types = {t for t in os.environ.get(RECORD_CORPUS, "").split(",") if t}
+    if not types:
+        return
+    service, namespace = env.client.workflow_service, env.client.namespace
+    executions: list[WorkflowExecutionInfo] = []
+    for request, list_runs in (
+        (ListOpenWorkflowExecutionsRequest, service.list_open_workflow_executions),
+        (ListClosedWorkflowExecutionsRequest, service.list_closed_workflow_executions),
+    ):
+        token = b""
+        while True:
+            page = await list_runs(
+                request(namespace=namespace, maximum_page_size=500, next_page_token=token)  # type: ignore[operator]
+            )
+            executions.extend(page.executions)
+            if not (token := page.next_page_token):
+                break
+    for execution in executions:
+        if execution.type.name not in types:
+            continue
+        workflow_id, run_id = execution.execution.workflow_id, execution.execution.run_id
+        history = await env.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        out = REPLAY_CORPUS / execution.type.name / "tests"
+        out.mkdir(parents=True, exist_ok=True)
+        # The workflow id, which the replayer needs (children's ids derive from it), kept
+        # in the file name: `corpus_test.workflow_id` reads it back.
+        name = urllib.parse.quote(workflow_id, safe="")
+        print(write_history(history, out / f"{name}@{run_id[:8]}.json"))
+
+
 @pytest.fixture(scope="module")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """One time-skipping server per test module: a run another module left waiting (its
@@ -77,6 +121,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await start_time_skipping_server()
     try:
         yield env
+        await record_corpus(env)
     finally:
         await env.shutdown()
 
@@ -86,6 +131,7 @@ async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await start_dev_server()
     try:
         yield env
+        await record_corpus(env)
     finally:
         await env.shutdown()
 

@@ -31,6 +31,7 @@ from workflows.kit.lifecycle import ProcessEnded, continue_as_new, history_due, 
 from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
 from workflows.kit.requests import RequestLedger
+from workflows.versioning import behaviour
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_sources import CaseSourceActivities
@@ -98,7 +99,7 @@ SHA_PREFIX = 32  # hex digits of a SHA-256 kept as a dedupe key (128 bits)
 
 
 # ====================================================================== the case
-@workflow.defn(name="CaseAssemblyWorkflow")
+@workflow.defn(name="CaseAssemblyWorkflow", versioning_behavior=behaviour("CaseAssemblyWorkflow"))
 class CaseAssemblyWorkflow:
     @workflow.init
     def __init__(self, case: CaseAssemblyInput) -> None:
@@ -463,7 +464,7 @@ class CaseAssemblyWorkflow:
 
 
 # ====================================================================== one source
-@workflow.defn(name="CaseSourceWorkflow")
+@workflow.defn(name="CaseSourceWorkflow", versioning_behavior=behaviour("CaseSourceWorkflow"))
 class CaseSourceWorkflow:
     """Gather one source of a case into its workspace folder; the result is its progress
     ("done", or "failed" with the reason and where a retry resumes). A give-up is a result,

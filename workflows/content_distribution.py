@@ -33,6 +33,7 @@ from workflows.kit.events import EventInbox
 from workflows.kit.lifecycle import ProcessEnded, continue_as_new, history_due, run_story
 from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
+from workflows.versioning import behaviour
 
 with workflow.unsafe.imports_passed_through():
     from activities.amplience import options as amplience
@@ -61,7 +62,10 @@ SEEN_EVENTS = 500  # webhook ids remembered per item (older duplicates are stale
 AUDIT_DELIVERIES = 200  # deliveries kept in the audit trail (newest)
 
 
-@workflow.defn(name="ContentDistributionWorkflow")
+@workflow.defn(
+    name="ContentDistributionWorkflow",
+    versioning_behavior=behaviour("ContentDistributionWorkflow"),
+)
 class ContentDistributionWorkflow:
     @workflow.init
     def __init__(self, request: DistributionInput) -> None:

@@ -18,6 +18,7 @@ from workflows.kit.calls import best_effort
 from workflows.kit.delivery import deliver
 from workflows.kit.human_task import wait_for_person
 from workflows.kit.record import ProcessRecord
+from workflows.versioning import behaviour
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
@@ -34,7 +35,7 @@ class DeliveryInput(BaseModel):
     redelivery_window: timedelta = timedelta(days=7)
 
 
-@workflow.defn(name="DeliveryWorkflow")
+@workflow.defn(name="DeliveryWorkflow", versioning_behavior=behaviour("DeliveryWorkflow"))
 class DeliveryWorkflow:
     @workflow.init
     def __init__(self, delivery: DeliveryInput) -> None:

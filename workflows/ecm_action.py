@@ -26,6 +26,7 @@ from workflows.kit.calls import GaveUp, call
 from workflows.kit.lifecycle import ProcessEnded, run_story
 from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
+from workflows.versioning import behaviour
 
 with workflow.unsafe.imports_passed_through():
     from activities.business_processes import BusinessProcessActivities
@@ -56,7 +57,9 @@ MAX_HINTS = 10
 Outcome = Literal["completed", "failed", "refused"]
 
 
-@workflow.defn(name="LifecycleActionWorkflow")
+@workflow.defn(
+    name="LifecycleActionWorkflow", versioning_behavior=behaviour("LifecycleActionWorkflow")
+)
 class LifecycleActionWorkflow:
     @workflow.init
     def __init__(self, action: LifecycleActionInput) -> None:

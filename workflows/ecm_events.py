@@ -37,6 +37,7 @@ from workflows.kit.human_task import wait_for
 from workflows.kit.lifecycle import ProcessEnded, continue_as_new, history_due, run_story
 from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
+from workflows.versioning import behaviour
 
 with workflow.unsafe.imports_passed_through():
     from activities.content_server import options as content_server
@@ -97,7 +98,7 @@ HOLD_TYPES = {"node.hold_applied": HOLD_APPLIED_KIND, "node.hold_released": HOLD
 MAX_HOLD_FACTOR = 10  # a steady stream is relayed after at most 10 times hold_s
 
 
-@workflow.defn(name="EcmDocumentWorkflow")
+@workflow.defn(name="EcmDocumentWorkflow", versioning_behavior=behaviour("EcmDocumentWorkflow"))
 class EcmDocumentWorkflow:
     @workflow.init
     def __init__(self, request: DocumentEventsInput) -> None:

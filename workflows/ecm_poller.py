@@ -19,6 +19,7 @@ from workflows.kit.human_task import wait_for
 from workflows.kit.lifecycle import continue_as_new, history_due
 from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
+from workflows.versioning import behaviour
 
 with workflow.unsafe.imports_passed_through():
     from activities.content_server import options as content_server
@@ -29,7 +30,9 @@ POLLER_ID = "ecm-audit-poller"
 DISABLED_RECHECK = timedelta(minutes=10)
 
 
-@workflow.defn(name="EcmAuditPollerWorkflow")
+@workflow.defn(
+    name="EcmAuditPollerWorkflow", versioning_behavior=behaviour("EcmAuditPollerWorkflow")
+)
 class EcmAuditPollerWorkflow:
     @workflow.init
     def __init__(self, request: PollerInput) -> None:

@@ -24,6 +24,7 @@ from workflows.kit.human_task import ApprovalTask
 from workflows.kit.lifecycle import ProcessEnded, run_story
 from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
+from workflows.versioning import behaviour
 
 with workflow.unsafe.imports_passed_through():
     from activities.content_server import options as content_server
@@ -75,7 +76,7 @@ async def start_callback(message: OutboundMessage) -> str:
     return child_id
 
 
-@workflow.defn(name="EcmReviewTaskWorkflow")
+@workflow.defn(name="EcmReviewTaskWorkflow", versioning_behavior=behaviour("EcmReviewTaskWorkflow"))
 class EcmReviewTaskWorkflow:
     @workflow.init
     def __init__(self, task: ReviewTaskInput) -> None:

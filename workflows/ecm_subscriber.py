@@ -22,6 +22,7 @@ from workflows.kit.human_task import wait_for
 from workflows.kit.lifecycle import continue_as_new, history_due
 from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
+from workflows.versioning import behaviour
 
 with workflow.unsafe.imports_passed_through():
     from activities.subscribers import SubscriberActivities
@@ -43,7 +44,7 @@ IDLE = timedelta(days=30)
 MAX_OPERATIONAL_TRIES = 10
 
 
-@workflow.defn(name="EcmSubscriberWorkflow")
+@workflow.defn(name="EcmSubscriberWorkflow", versioning_behavior=behaviour("EcmSubscriberWorkflow"))
 class EcmSubscriberWorkflow:
     @workflow.init
     def __init__(self, request: SubscriberInput) -> None:

@@ -20,6 +20,7 @@ from workflows.kit.calls import GaveUp, call
 from workflows.kit.lifecycle import ProcessEnded, run_story
 from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
+from workflows.versioning import behaviour
 
 with workflow.unsafe.imports_passed_through():
     from activities.content_server import options as content_server
@@ -46,7 +47,9 @@ INDEXED_STATES = {o.value for o in Out} | {"cancelled"}
 CALLBACK = "ecm.content.updated"
 
 
-@workflow.defn(name="EcmContentUpdateWorkflow")
+@workflow.defn(
+    name="EcmContentUpdateWorkflow", versioning_behavior=behaviour("EcmContentUpdateWorkflow")
+)
 class EcmContentUpdateWorkflow:
     @workflow.init
     def __init__(self, update: ContentUpdateInput) -> None:

@@ -27,6 +27,7 @@ from workflows.kit.calls import GaveUp, call
 from workflows.kit.lifecycle import ProcessEnded, continue_as_new, history_due, run_story
 from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
+from workflows.versioning import behaviour
 
 with workflow.unsafe.imports_passed_through():
     from activities.amplience import AmplienceActivities
@@ -52,7 +53,7 @@ REFUSED_BY_AMPLIENCE = "InvalidContentError"
 ITEM_GONE = "NotFoundError"
 
 
-@workflow.defn(name="MasterDataWorkflow")
+@workflow.defn(name="MasterDataWorkflow", versioning_behavior=behaviour("MasterDataWorkflow"))
 class MasterDataWorkflow:
     @workflow.init
     def __init__(self, process: MasterDataInput) -> None:

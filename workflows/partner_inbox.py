@@ -15,6 +15,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from workflows.kit.calls import GaveUp, call
+from workflows.versioning import behaviour
 
 with workflow.unsafe.imports_passed_through():
     from activities.content_server import options as content_server
@@ -23,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from docflow.models.workspaces import FiledDocument, FileDocumentInput
 
 
-@workflow.defn(name="PartnerInboxFiling")
+@workflow.defn(name="PartnerInboxFiling", versioning_behavior=behaviour("PartnerInboxFiling"))
 class PartnerInboxWorkflow:
     @workflow.run
     async def run(self, upload: InboxFilingInput) -> FiledDocument:

@@ -24,6 +24,7 @@ from workflows.kit.record import ProcessRecord
 from workflows.kit.repair import Repairable
 from workflows.kit.requests import RequestLedger
 from workflows.kit.signature import SignatureException, SignatureRequest
+from workflows.versioning import behaviour
 
 with workflow.unsafe.imports_passed_through():
     from activities.content_server import ContentServerActivities
@@ -105,7 +106,7 @@ MILESTONE_OF = {
 }
 
 
-@workflow.defn(name="SigningWorkflow")
+@workflow.defn(name="SigningWorkflow", versioning_behavior=behaviour("SigningWorkflow"))
 class SigningWorkflow:
     @workflow.init
     def __init__(self, process: SigningProcessInput) -> None:

@@ -30,6 +30,7 @@ from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
 from workflows.kit.repair import Repairable
 from workflows.kit.requests import RequestLedger
+from workflows.versioning import behaviour
 
 with workflow.unsafe.imports_passed_through():
     from activities.content_server import ContentServerActivities
@@ -72,7 +73,9 @@ REDELIVERY_WINDOW = timedelta(days=7)
 Closed = BusinessObjectEventKind.DELETED
 
 
-@workflow.defn(name="BusinessObjectWorkflow")
+@workflow.defn(
+    name="BusinessObjectWorkflow", versioning_behavior=behaviour("BusinessObjectWorkflow")
+)
 class BusinessObjectWorkflow:
     @workflow.init
     def __init__(self, process: BusinessObjectInput) -> None:
