@@ -26,6 +26,7 @@ from rich.table import Table
 from docflow.models import Signer, SigningRequest
 from starter import (
     cli_cases,
+    cli_deploy,
     cli_distribution,
     cli_ecm,
     cli_ecm_requests,
@@ -474,6 +475,7 @@ def batch(
         console.print(f"more: --cursor {result['next_cursor']}")
 
 
+app.add_typer(cli_deploy.app, name="deploy", rich_help_panel="Run docflow")
 cli_promotion.register(config_cli.app)
 app.add_typer(config_cli.app, name="config", rich_help_panel="Run docflow")
 app.add_typer(cli_workspaces.app, name="workspace", rich_help_panel=OPERATIONS_PANEL)

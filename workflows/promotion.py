@@ -28,6 +28,7 @@ from workflows.kit.human_task import ApprovalTask
 from workflows.kit.lifecycle import ProcessEnded, run_story
 from workflows.kit.notify import Notifier
 from workflows.kit.record import ProcessRecord
+from workflows.versioning import behaviour
 
 with workflow.unsafe.imports_passed_through():
     from activities.http.options import CallOptions
@@ -51,7 +52,9 @@ INDEXED_STATES = {S.AWAITING_APPROVAL} | PROMOTION_TERMINAL
 MAX_LISTED = 5
 
 
-@workflow.defn(name="ConfigPromotionWorkflow")
+@workflow.defn(
+    name="ConfigPromotionWorkflow", versioning_behavior=behaviour("ConfigPromotionWorkflow")
+)
 class ConfigPromotionWorkflow:
     @workflow.init
     def __init__(self, request: PromotionInput) -> None:

@@ -41,6 +41,7 @@ VERSIONING: dict[str, VersioningBehavior] = {
     "EcmSubscriberWorkflow": PINNED,  # one per subscription: endpoint health for days
     "EcmAuditPollerWorkflow": PINNED,  # one per environment, ticking (continues as new)
     "EcmReviewTaskWorkflow": PINNED,  # people review: reminders, escalation, expiry
+    "ConfigPromotionWorkflow": PINNED,  # a release approver decides: days
     # Steps: one self-contained unit of work (minutes; a dead letter or a vendor's result
     # may wait for days, but the structure is one call and one wait).
     "DeliveryWorkflow": AUTO_UPGRADE,  # one message to one target; redelivery on request

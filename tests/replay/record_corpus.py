@@ -35,6 +35,7 @@ SCENARIOS: dict[str, list[str]] = {
     "EcmReviewTaskWorkflow": ["tests/ecm_requests/review_workflow_test.py"],
     "EcmContentUpdateWorkflow": ["tests/ecm_requests/api_test.py", "-k", "update"],
     "PartnerInboxFiling": ["tests/partner/inbox_workflow_test.py"],
+    "ConfigPromotionWorkflow": ["tests/promotion/workflow_test.py"],
 }
 # Runs of these types are recorded by the tests of another (children of its processes).
 ALSO = {"CaseAssemblyWorkflow": ["CaseSourceWorkflow"]}
