@@ -202,8 +202,37 @@ def versions(
     against: Annotated[
         int | None, typer.Option(help="With --diff: compare with this version (0: the files).")
     ] = None,
+    export: Annotated[
+        int | None,
+        typer.Option(
+            help="Write this version's files as an archive (to --out), e.g. to promote the "
+            "version an environment runs into the next one: `config promote --from FILE`."
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="With --export: the file (default stdout).")] = (
+        None
+    ),
 ) -> None:
-    """The environment's applied configuration versions, newest first; --diff N shows one."""
+    """The environment's applied configuration versions, newest first; --diff N shows what
+    one changed, --export N writes one as an archive."""
+    if export is not None:
+        version = _run(_call(api_url, api_key, "GET", f"/v1/config/versions/{export}"))
+        archive = json.dumps(
+            {
+                "profile": version["environment"],
+                "source": f"{version['environment']} version {version['number']}",
+                "content_version": version["content_version"],
+                "files": version["files"],
+            },
+            ensure_ascii=False,
+            indent=1,
+        )
+        if out is None:
+            typer.echo(archive)
+        else:
+            out.write_text(archive + "\n")
+            err.print(f"{out}: {version['environment']} version {version['number']}")
+        return
     if diff is not None:
         params = {} if against is None else {"against": against}
         path = f"/v1/config/versions/{diff}/diff"

@@ -11,14 +11,18 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
 from devstack.embedded import EmbeddedStack
 from devstack.samples import contract_pdf, legal, sample_request
 from starter.api_client import DocflowApiClient, DocflowApiError
+from starter.cli import app as cli
 from starter.cli_promotion import concern_files
 from tests.e2e.signing_e2e_test import wait_status
 from tests.stacks import fast_polling_stack
@@ -165,3 +169,37 @@ async def test_bad_promotion_requests_get_clear_errors(
     assert (await post(same, ops)).status_code == 200  # the same promotion
     other = {**same, "files": with_pilot(files)}
     assert (await post(other, ops)).status_code == 409  # the same id, other files
+
+
+async def test_the_cli_lists_diffs_exports_and_promotes_a_version(
+    stack: EmbeddedStack, tmp_path: Path
+) -> None:
+    """`docflow config versions | promote | promotion` against the stack's API (after the
+    first test: version 1 the pilot, version 2 its rollback)."""
+    env = {"DOCFLOW_API_URL": stack.api_url, "DOCFLOW_API_KEY": OPS}
+
+    async def docflow(*args: str) -> Result:
+        return await asyncio.to_thread(CliRunner().invoke, cli, ["config", *args], env=env)
+
+    listed = await docflow("versions")
+    assert listed.exit_code == 0, listed.output
+    assert (
+        "v2" in listed.output
+        and "rollback" in listed.output
+        and "rita@example.com" in listed.output
+    )
+    changed = await docflow("versions", "--diff", "1")
+    assert changed.exit_code == 0 and "rollout.version" in changed.output
+    archive = tmp_path / "v1.json"
+    exported = await docflow("versions", "--export", "1", "--out", str(archive))
+    assert exported.exit_code == 0, exported.output
+    assert "signing-routing.json" in json.loads(archive.read_text())["files"]
+
+    # Version 1 again, proposed from its archive (the template exists since the first test).
+    proposed = await docflow(
+        "promote", "--from", str(archive), "--id", "cli-v1", "--reason", "again"
+    )
+    assert proposed.exit_code == 0, proposed.output
+    assert "awaiting_approval" in proposed.output and "difference(s)" in proposed.output
+    shown = await docflow("promotion", "cli-v1")
+    assert "release decision" in shown.output
