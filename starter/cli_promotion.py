@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from docflow.config.bundle import CONCERNS, concern_texts
+from docflow.config.bundle import CONCERN_FILES, concern_texts
 from docflow.settings import PROFILES, config_location
 from starter.api_client import DocflowApiClient
 
@@ -52,8 +52,7 @@ def concern_files(source: str, config_dir: Path | None = None) -> dict[str, str]
             files = json.loads(path.read_text())["files"]
         except (ValueError, KeyError, TypeError) as exc:
             raise typer.BadParameter(f"{path} is not a bundle archive: {exc}") from None
-        names = {c.filename for c in CONCERNS}
-        return {name: text for name, text in files.items() if name in names}
+        return {name: text for name, text in files.items() if name in CONCERN_FILES}
     raise typer.BadParameter(f"{source!r}: not a profile, a bundle directory or an archive")
 
 

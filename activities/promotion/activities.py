@@ -20,7 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.environment.live_checks import check_live
-from docflow.config.bundle import CONCERNS, Bundle, BundleError, concern_texts, load_bundle
+from docflow.config.bundle import CONCERN_FILES, Bundle, BundleError, concern_texts, load_bundle
 from docflow.config.diff import diff_bundles, render_text
 from docflow.config.versions import ConfigVersions, VersionConflict
 from docflow.docstore import DocumentStore
@@ -34,8 +34,6 @@ from docflow.models.promotion import (
     CandidateRequest,
 )
 from docflow.settings import Settings
-
-CONCERN_FILES = frozenset(c.filename for c in CONCERNS)
 
 
 def candidate_files(data: bytes) -> dict[str, str]:

@@ -69,6 +69,8 @@ CONCERNS: tuple[Concern, ...] = (
 )
 
 C = TypeVar("C", bound=ConcernFile)
+# The files a promotion carries and an applied version holds (all but settings.toml).
+CONCERN_FILES = frozenset(c.filename for c in CONCERNS)
 
 PRODUCTION = "prod"
 

@@ -17,7 +17,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from docflow import search_attributes as sa
-from docflow.config.bundle import CONCERNS, concern_texts
+from docflow.config.bundle import CONCERN_FILES, concern_texts
 from docflow.config.versions import ConfigVersions, NothingToRollBack
 from docflow.docstore import DocumentStore
 from docflow.models import ApprovalDecision, ApprovalStageSpec, Decision, Quorum, UpdateAccepted
@@ -37,7 +37,6 @@ from starter.processes.base import (
     StartResult,
 )
 
-CONCERN_FILES = frozenset(c.filename for c in CONCERNS)
 MAX_CANDIDATE_BYTES = 2 * 1024 * 1024
 RELEASE_STAGE = "release"
 
