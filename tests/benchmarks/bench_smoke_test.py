@@ -33,6 +33,14 @@ TINY = [
     "--ecm-outage-events", "24",
     "--ecm-outage-documents", "6",
     "--ecm-compression", "1800",
+    # The records phase at the size of its own test (records_bench_test.py): the smoke test
+    # proves the report is whole, not the phase's figures.
+    "--records", "300",
+    "--records-batch", "100",
+    "--records-rate", "40",
+    "--records-seconds", "0.5",
+    "--records-download-clients", "2",
+    "--records-download-seconds", "0.2",
 ]  # fmt: skip
 NUMBERS = (
     "pipeline_vs_floor_ratio",
