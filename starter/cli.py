@@ -30,6 +30,7 @@ from starter import (
     cli_distribution,
     cli_ecm,
     cli_ecm_requests,
+    cli_environment,
     cli_partner,
     cli_promotion,
     cli_records,
@@ -476,6 +477,7 @@ def batch(
 
 
 app.add_typer(cli_deploy.app, name="deploy", rich_help_panel="Run docflow")
+cli_environment.register(config_cli.app)
 cli_promotion.register(config_cli.app)
 app.add_typer(config_cli.app, name="config", rich_help_panel="Run docflow")
 app.add_typer(cli_workspaces.app, name="workspace", rich_help_panel=OPERATIONS_PANEL)
