@@ -10,6 +10,7 @@ drain, stop the old build) with a pinned process and an auto-upgrading step.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -34,11 +35,14 @@ from temporalio.worker import Worker
 from docflow import search_attributes as sa
 from docflow.models import SignatureEventType, SigningProcessInput, SigningState
 from docflow.models.delivery import OutboundMessage, RedeliverRequest
+from docflow.models.ecm_events import PollerInput, PollInput, PollResult
+from docflow.models.integration import Notification
 from docflow.settings import Settings
 from tests.conftest import _binary
 from tests.workflows.conftest import FakeSystems, event, in_state, signing_input, wait_for
 from worker import build_worker
 from workflows.delivery import DeliveryInput, DeliveryWorkflow, delivery_workflow_id
+from workflows.ecm_poller import EcmAuditPollerWorkflow
 from workflows.signing import SigningWorkflow
 
 
@@ -339,3 +343,82 @@ async def test_start_beside_ramp_set_current_drain_then_stop_the_old_build(
         ramped_input.request.business_key,
         new_input.request.business_key,
     }
+
+
+# ------------------------------------- lifelong processes move at continue-as-new
+async def wait_until(
+    read: Callable[[], Any], check: Callable[[Any], bool] = bool, within: float = 30.0
+) -> Any:
+    """Read (a value or an awaitable) until `check` holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        value = read()
+        if inspect.isawaitable(value):
+            value = await value
+        if check(value):
+            return value
+        assert loop.time() < deadline, f"not reached in {within:.0f} s: {value}"
+        await asyncio.sleep(0.1)
+
+
+class AuditTrail:
+    """The audit poller's stand-ins on one build's worker: every poll finds nothing."""
+
+    def __init__(self) -> None:
+        self.polls = 0
+
+    @activity.defn(name="poll_ecm_audit")
+    async def poll(self, request: PollInput) -> PollResult:
+        self.polls += 1
+        return PollResult(cursor=request.cursor, interval_s=0.05)
+
+    @activity.defn(name="notify")
+    async def notify(self, notification: Notification) -> None:
+        return None
+
+
+async def test_a_lifelong_pinned_process_moves_to_the_new_build_at_continue_as_new(
+    fast_drainage_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """Pinned runs never change build; a process that lives for years (one per business
+    object, the audit poller) continues as new onto the current build, so the old one drains."""
+    client = fast_drainage_env.client
+    deployment = f"docflow-{task_queue}"
+
+    def settings(build: str) -> Settings:
+        return Settings().with_overrides(
+            temporal={"deployment_name": deployment, "build_id": build, "task_queue": task_queue}
+        )
+
+    old, new = AuditTrail(), AuditTrail()
+    async with build_worker(client, settings("build-1"), [old.poll, old.notify]):
+        await make_current(client, deployment, "build-1")
+        handle = await client.start_workflow(
+            EcmAuditPollerWorkflow.run,
+            PollerInput(history_budget=100),
+            id=f"poller-{task_queue}",
+            task_queue=task_queue,
+        )
+        first = (await handle.describe()).run_id
+        await wait_until(lambda: old.polls >= 3)
+        assert (await versioning(handle)).deployment_version.build_id == "build-1"
+        try:
+            async with build_worker(client, settings("build-2"), [new.poll, new.notify]):
+                await make_current(client, deployment, "build-2")
+                await wait_until(lambda: new.polls >= 3, within=60)
+                latest = client.get_workflow_handle(handle.id)
+                info = await versioning(latest)
+                assert info.deployment_version.build_id == "build-2"
+                assert info.behavior == VersioningBehavior.PINNED.value  # pinned again
+                assert (await latest.describe()).run_id != first
+                await wait_until(
+                    lambda: describe_version(client, deployment, "build-1"),
+                    check=lambda v: (
+                        v.drainage_info.status
+                        == VersionDrainageStatus.VERSION_DRAINAGE_STATUS_DRAINED
+                    ),
+                    within=60,
+                )
+        finally:
+            await client.get_workflow_handle(handle.id).terminate("end of the test")

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from temporalio import workflow
+from temporalio.workflow import ContinueAsNewVersioningBehavior
 
 if TYPE_CHECKING:
     from workflows.kit.record import ProcessRecord
@@ -66,4 +67,13 @@ async def continue_as_new(arg: Any, *, record: ProcessRecord | None = None) -> N
     if record is not None:
         await record.hand_over()
         await workflow.wait_condition(workflow.all_handlers_finished)
-    workflow.continue_as_new(arg)
+    # On a versioned worker, the next run's first task goes to the current build (then the
+    # type's own behaviour applies): a pinned process that lives for years moves to new code
+    # at its continue-as-new boundaries, so its old build can drain. Unversioned: unchanged.
+    versioned = workflow.info().get_current_deployment_version() is not None
+    workflow.continue_as_new(
+        arg,
+        initial_versioning_behavior=ContinueAsNewVersioningBehavior.AUTO_UPGRADE
+        if versioned
+        else None,
+    )
