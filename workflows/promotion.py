@@ -225,14 +225,11 @@ class ConfigPromotionWorkflow:
         task = self._task
         if task is None:  # the validator refuses this; a handler error must not fail the task
             raise ApplicationError("no release decision is open", non_retryable=True)
-        task.apply(decision)
-        comment = f": {decision.comment}" if decision.comment else ""
-        self._record.record("decision", decision.actor, f"{decision.decision.value}{comment}")
+        accepted = task.decide(decision, self._record, what="release")
         if task.outcome is not None:
             self._approver, self._comment = decision.actor, decision.comment
             self._decided_at = workflow.now()
-        closed = f"closed: {task.outcome.value}" if task.outcome else "still open"
-        return UpdateAccepted(state=self._record.state, stage=task.name, detail=f"release {closed}")
+        return accepted
 
     @decide.validator
     def _validate_decision(self, decision: ApprovalDecision) -> None:

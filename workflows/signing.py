@@ -713,21 +713,8 @@ class SigningWorkflow:
         stage = self._open_stage
         if stage is None:  # the validator refuses this; a handler error must not fail the task
             raise ApplicationError("no approval stage is open", non_retryable=True)
-        stage.apply(decision)
         self._requests.remember(decision)
-        comment = f": {decision.comment}" if decision.comment else ""
-        self._record.record(
-            "decision",
-            decision.actor,
-            f"{decision.decision.value} in stage '{stage.name}'{comment}",
-            data={
-                "comment": decision.comment,
-                "decision": decision.decision.value,
-                "stage": stage.name,
-            },
-        )
-        closed = f"closed: {stage.outcome.value}" if stage.outcome else "still open"
-        return UpdateAccepted(state=self._record.state, stage=stage.name, detail=f"stage {closed}")
+        return stage.decide(decision, self._record, what="stage", where=f" in stage '{stage.name}'")
 
     @decide.validator
     def _validate_decision(self, decision: ApprovalDecision) -> None:

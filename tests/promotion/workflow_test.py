@@ -189,6 +189,11 @@ async def test_an_approved_promotion_becomes_the_version_workers_read(stand: Sta
     assert (applied.proposer, applied.approver, applied.kind) == (DANA, RITA, "promotion")
     assert [e.kind for e in done.audit][:3] == ["proposed", "diffed", "validated"]
     assert {"live_checked", "decision", "applied"} <= {e.kind for e in done.audit}
+    decided = next(e for e in done.audit if e.kind == "decision")  # the read model's approval
+    assert (decided.actor, decided.data) == (
+        RITA,
+        {"comment": "", "decision": "approve", "stage": "release"},
+    )
     # A running worker's reader (no restart) now routes with the new template.
     reader = BundleReader(ENV, stand.settings.config_dir, versions=stand.versions, poll_s=0)
     bundle = await reader.current()

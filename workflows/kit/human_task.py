@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from temporalio import workflow
 
@@ -30,7 +31,11 @@ with workflow.unsafe.imports_passed_through():
         NotificationKind,
         Quorum,
         StageStatus,
+        UpdateAccepted,
     )
+
+if TYPE_CHECKING:
+    from workflows.kit.record import ProcessRecord
 
 Notify = Callable[[NotificationKind, list[str], str], Awaitable[None]]
 
@@ -116,6 +121,26 @@ class ApprovalTask:
         e-mail-like: `Alice@Example.com` is alice@example.com), or None."""
         wanted = actor.casefold()
         return next((e for e in sorted(self.eligible) if e.casefold() == wanted), None)
+
+    def decide(
+        self, decision: ApprovalDecision, record: ProcessRecord, *, what: str, where: str = ""
+    ) -> UpdateAccepted:
+        """A decide Update's handler body: apply the (validated) decision, put it in the audit
+        trail (who, decision and comment as data: the read model's approvals) and answer."""
+        self.apply(decision)
+        comment = f": {decision.comment}" if decision.comment else ""
+        record.record(
+            "decision",
+            decision.actor,
+            f"{decision.decision.value}{where}{comment}",
+            data={
+                "comment": decision.comment,
+                "decision": decision.decision.value,
+                "stage": self.name,
+            },
+        )
+        closed = f"closed: {self.outcome.value}" if self.outcome else "still open"
+        return UpdateAccepted(state=record.state, stage=self.name, detail=f"{what} {closed}")
 
     def apply(self, decision: ApprovalDecision) -> None:
         """Record a decision (already validated) and close the stage if it is decisive."""
