@@ -52,7 +52,7 @@ class ValidationActivities:
             process.request.business_key,
             track,
             rules.rule_set(track)[0],
-            bundle.version,
+            bundle.label,
             "accepted" if result.accepted else "refused: " + "; ".join(result.reasons),
         )
         return result
@@ -89,7 +89,7 @@ class ValidationActivities:
         activity.logger.info(
             "planned the workspace of %s (bundle %s): %s",
             request.object.key,
-            bundle.version,
+            bundle.label,
             "accepted" if result.accepted else "refused: " + "; ".join(result.reasons),
         )
         return result
@@ -104,7 +104,7 @@ class ValidationActivities:
             "validated master data %s v%d (bundle %s): %s",
             record.key,
             record.version,
-            bundle.version,
+            bundle.label,
             "accepted" if verdict.accepted else "refused: " + "; ".join(verdict.reasons),
         )
         return verdict
