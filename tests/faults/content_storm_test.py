@@ -258,7 +258,9 @@ async def test_content_webhook_storm(stack: EmbeddedStack) -> None:
         for d in status["deliveries"]:
             if d["version"] == newest:
                 assert d["status"] == "delivered" and accepted[d["idempotency_key"]] == 1, d
-        superseded += sum(1 for d in status["deliveries"] if d["status"] == "superseded")
+        # Versions a newer approval superseded while they were being delivered (their attempt
+        # at the slow target was stopped, or, already on the wire, ended delivered first).
+        superseded += _entries(status, "superseded")
         # Nothing lost: every approval signalled was planned or counted as ignored; the
         # duplicates and the three re-posted envelopes are among the ignored.
         assert status["ignored"] >= 3, status["ignored"]
@@ -293,5 +295,6 @@ async def test_content_webhook_storm(stack: EmbeddedStack) -> None:
     print(
         f"\ncontent storm: {ITEMS} items x {APPROVALS} approvals in {elapsed:.1f} s; "
         f"{len(sent)} approval webhooks for {len(approval_ids)} approvals; ignored "
-        f"{sum(s['ignored'] for s in statuses.values())}; superseded deliveries {superseded}"
+        f"{sum(s['ignored'] for s in statuses.values())}; versions superseded while "
+        f"delivering {superseded}"
     )

@@ -35,6 +35,7 @@ from docflow.temporal import master_data_workflow_id
 from simulators.amplience import AmplienceConfig, create_app
 from simulators.kit.server import ServedApp
 from tests.activities.simulated import Sim
+from tests.conftest import start_time_skipping_server
 from tests.read_model_fake import record_process_change
 from tests.workflows.kit.support import kit_worker
 from workflows.master_data import MasterDataWorkflow
@@ -230,14 +231,18 @@ async def test_a_burst_out_of_order_ends_at_the_newest_version(
     assert status.applied + status.ignored == 1 + len(versions)
 
 
-async def test_an_idle_record_ends_its_workflow(
-    time_skipping_env, task_queue, sim: Sim, systems: Systems
-) -> None:
-    client = time_skipping_env.client
-    async with kit_worker(client, task_queue, [MasterDataWorkflow], systems.activities()):
-        handle = await send(client, task_queue, record(1), idle_days=30)
-        await until(settled(1), handle)
-        ended = await handle.result()  # the time-skipping server jumps the 30 days
+async def test_an_idle_record_ends_its_workflow(task_queue, sim: Sim, systems: Systems) -> None:
+    # Its own time-skipping server: the 30-day jump never happens while an activity another
+    # test of the module left scheduled (its worker stopped mid-call) is outstanding.
+    env = await start_time_skipping_server()
+    try:
+        client = env.client
+        async with kit_worker(client, task_queue, [MasterDataWorkflow], systems.activities()):
+            handle = await send(client, task_queue, record(1), idle_days=30)
+            await until(settled(1), handle)
+            ended = await handle.result()  # the time-skipping server jumps the 30 days
+    finally:
+        await env.shutdown()
     assert ended.state == "ended" and ended.outcome_reason == "no record for 30 days"
     assert ended.item_id == items(sim)[0].id
 
